@@ -1,0 +1,43 @@
+# The two commands that matter: `make run` and `make test`. Each installs what it needs first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+# cargo-leptos builds the server with LEPTOS_OUTPUT_NAME set; setting it for plain cargo too
+# keeps one set of compiled Leptos crates instead of two.
+export LEPTOS_OUTPUT_NAME := droplet
+
+RUST_PACKAGES := -p fluid -p domain -p app -p server
+
+.PHONY: run test tools test-tools release lint unit e2e fmt
+
+## run: build the release binary (site embedded) and serve on http://127.0.0.1:3000
+run: tools release
+	@scripts/dev-env.sh
+	./target/release/droplet serve
+
+## test: formatting, clippy, unit and integration tests, then the browser suite on the release build
+test: test-tools lint unit release e2e
+
+tools:
+	@scripts/tools.sh build
+
+test-tools:
+	@scripts/tools.sh test
+
+release:
+	cargo leptos build --release --precompress
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy $(RUST_PACKAGES) --all-targets -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+unit:
+	@mkdir -p target/site
+	cargo test $(RUST_PACKAGES)
+
+e2e:
+	cd end2end && npx playwright test
+
+fmt:
+	cargo fmt --all

@@ -1,0 +1,46 @@
+//! The errors a page or server function can end in, each with its HTTP status.
+
+use leptos::server_fn::{
+    codec::JsonEncoding,
+    error::{FromServerFnError, ServerFnErrorErr},
+};
+use serde::{Deserialize, Serialize};
+
+/// Why a page or server function could not answer. Serializable, so the browser receives the
+/// same typed error the server produced; the messages are safe to show.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum AppError {
+    #[error("This page must be opened from Fluid: the address has no installation (dri) parameter.")]
+    MissingDri,
+    #[error("The installation parameter (dri) is malformed.")]
+    MalformedDri,
+    #[error("This droplet has no installation {0}.")]
+    UnknownInstallation(String),
+    #[error("This droplet was uninstalled from the company.")]
+    Uninstalled,
+    #[error("Something went wrong on our side; please try again.")]
+    Internal,
+    #[error("The request could not be completed: {0}")]
+    Transport(String),
+}
+
+impl AppError {
+    /// The HTTP status a page in this state is served with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::MissingDri | Self::MalformedDri => 400,
+            Self::UnknownInstallation(_) => 404,
+            Self::Uninstalled => 410,
+            Self::Internal => 500,
+            Self::Transport(_) => 502,
+        }
+    }
+}
+
+impl FromServerFnError for AppError {
+    type Encoder = JsonEncoding;
+
+    fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
+        Self::Transport(value.to_string())
+    }
+}

@@ -1,0 +1,55 @@
+//! The merchant's admin UI, rendered on the server and hydrated in the browser. Fluid opens it
+//! in an iframe at `embed_url?dri=…`; every page is scoped to that installation.
+
+pub mod error;
+pub mod installations;
+mod pages;
+#[cfg(feature = "ssr")]
+pub mod security;
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_router::{
+    SsrMode,
+    components::{Route, Router, Routes},
+    path,
+};
+
+/// The HTML document around the app: hydration scripts (with the per-response CSP nonce) and
+/// the stylesheet.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    #[cfg(feature = "ssr")]
+    security::send_content_security_policy();
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light"/>
+                <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
+                <AutoReload options=options.clone()/>
+                <HydrationScripts options/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+/// The routes of the admin UI. Pages render completely before the response starts
+/// (`SsrMode::Async`), so an unknown installation gets a real 404 status, not a 200.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title text="Droplet"/>
+        <Router>
+            <Routes fallback=pages::NotFoundPage>
+                <Route path=path!("/") view=pages::OverviewPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}

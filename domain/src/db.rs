@@ -1,0 +1,254 @@
+//! The database: SQLite embedded by default, PostgreSQL by URL, one code path over both
+//! (sqlx's `Any` driver with runtime queries and `$1` placeholders, which both accept).
+
+use std::{str::FromStr, sync::Arc, time::Duration};
+
+use sqlx::{
+    AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator, postgres::PgConnectOptions,
+    sqlite::SqliteConnectOptions,
+};
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Which database engine a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A validated `DATABASE_URL`. Parsing checks the scheme and the engine's own URL syntax, so a
+/// bad value stops start-up before anything connects.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl {
+    url: String,
+    backend: Backend,
+}
+
+impl DatabaseUrl {
+    /// The engine this URL connects to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}
+
+// The URL may carry a password, so it is never printed whole.
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({:?})", self.backend)
+    }
+}
+
+impl FromStr for DatabaseUrl {
+    type Err = String;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        let url = url.trim();
+        let scheme = url.split_once(':').map(|(s, _)| s).unwrap_or_default();
+        match scheme {
+            "sqlite" => {
+                SqliteConnectOptions::from_str(url)
+                    .map_err(|e| format!("is not a valid SQLite URL ({e}); expected sqlite://PATH"))?;
+                // Create the file when it is missing, unless the URL says otherwise.
+                let url = if url.contains("mode=") || url.contains(":memory:") {
+                    url.to_owned()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                Ok(Self {
+                    url,
+                    backend: Backend::Sqlite,
+                })
+            }
+            "postgres" | "postgresql" => {
+                PgConnectOptions::from_str(url).map_err(|e| {
+                    format!("is not a valid PostgreSQL URL ({}); expected postgres://USER:PASSWORD@HOST:PORT/DATABASE", redact(&e.to_string(), url))
+                })?;
+                Ok(Self {
+                    url: url.to_owned(),
+                    backend: Backend::Postgres,
+                })
+            }
+            "" => {
+                Err("has no scheme; expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE".into())
+            }
+            other => Err(format!(
+                "uses the unsupported scheme `{other}:`; expected sqlite://PATH or postgres://USER:PASSWORD@HOST/DATABASE"
+            )),
+        }
+    }
+}
+
+fn redact(message: &str, url: &str) -> String {
+    message.replace(url, "<url>")
+}
+
+/// Storage failures. Messages never include a connection string.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database error: {0}")]
+    Sqlx(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the database did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+/// A connection pool plus the engine it talks to. Cheap to clone.
+#[derive(Clone)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    ready: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Pool settings.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: u32,
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 10,
+            acquire_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Db {
+    /// Builds the pool without connecting: start-up does not depend on the database being up,
+    /// and `/readyz` tells when it is.
+    pub fn connect_lazy(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = url.backend;
+        let pool = AnyPoolOptions::new()
+            .max_connections(settings.max_connections)
+            .acquire_timeout(settings.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    if backend == Backend::Sqlite {
+                        // WAL lets readers and the writer proceed together; the busy timeout
+                        // makes concurrent writers wait instead of failing.
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                        )
+                        .await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect_lazy(&url.url)?;
+        Ok(Self {
+            pool,
+            backend,
+            ready: Arc::default(),
+        })
+    }
+
+    /// Connects and applies the embedded migrations for this engine.
+    pub async fn connect_and_migrate(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, DbError> {
+        let db = Self::connect_lazy(url, settings)?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Applies the embedded migrations (idempotent; PostgreSQL takes an advisory lock so several
+    /// instances starting at once migrate once).
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&self.pool).await?;
+        self.ready.store(true, std::sync::atomic::Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether migrations have been applied by this process.
+    pub fn is_migrated(&self) -> bool {
+        self.ready.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// Answers when the database does, within `timeout`.
+    pub async fn ping(&self, timeout: Duration) -> Result<(), DbError> {
+        match tokio::time::timeout(timeout, self.pool.execute("SELECT 1")).await {
+            Ok(result) => result.map(|_| ()).map_err(DbError::from),
+            Err(_) => Err(DbError::Timeout(timeout)),
+        }
+    }
+
+    /// The engine behind this pool.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The pool, for the domain modules' queries.
+    pub(crate) fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Closes every connection (on shutdown).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_never_echo_a_password() {
+        assert_eq!(
+            DatabaseUrl::from_str("sqlite://droplet.db").unwrap().backend(),
+            Backend::Sqlite
+        );
+        assert_eq!(
+            DatabaseUrl::from_str("postgres://u:p@localhost/db")
+                .unwrap()
+                .backend(),
+            Backend::Postgres
+        );
+        let err = DatabaseUrl::from_str("mysql://u:hunter2@h/db").unwrap_err();
+        assert!(err.contains("unsupported scheme `mysql:`"), "{err}");
+        assert!(!err.contains("hunter2"));
+        assert!(
+            DatabaseUrl::from_str("droplet.db")
+                .unwrap_err()
+                .contains("no scheme")
+        );
+        let err = DatabaseUrl::from_str("postgres://u:hunter2@host:notaport/db").unwrap_err();
+        assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_new_sqlite_file_is_created_and_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let url: DatabaseUrl = format!("sqlite://{}/new.db", dir.path().display())
+            .parse()
+            .unwrap();
+        let db = Db::connect_and_migrate(&url, &PoolSettings::default())
+            .await
+            .unwrap();
+        db.ping(Duration::from_secs(1)).await.unwrap();
+        assert!(db.is_migrated());
+        assert!(dir.path().join("new.db").exists());
+        // Applying again is a no-op.
+        db.migrate().await.unwrap();
+    }
+}

@@ -1,0 +1,11 @@
+//! The droplet's domain and storage. Every function takes its dependencies explicitly (`&Db`,
+//! `&Keyring`), so the HTTP edge, the admin UI's server functions, the CLI and tests all call the
+//! same code. Every query that touches merchant data names its installation.
+
+pub mod credentials;
+pub mod db;
+pub mod installations;
+pub mod time;
+
+pub use credentials::Keyring;
+pub use db::{DatabaseUrl, Db, DbError};

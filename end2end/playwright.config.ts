@@ -1,0 +1,43 @@
+import { defineConfig } from '@playwright/test';
+import { ALONE_DIR, BASE_URL, ENCRYPTION_KEY, FRAME_ANCESTORS, PORT, WEBHOOK_SECRET } from './fixtures';
+
+// Debian's Chromium, never a downloaded browser; flags that work as root without a network.
+const chromiumArgs = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+export default defineConfig({
+  testDir: './tests',
+  timeout: 30_000,
+  workers: 1,
+  reporter: [['list']],
+  outputDir: 'test-results',
+  globalSetup: './global-setup.ts',
+  use: {
+    baseURL: BASE_URL,
+    browserName: 'chromium',
+    headless: true,
+    launchOptions: { executablePath: '/usr/bin/chromium', args: chromiumArgs },
+  },
+  webServer: {
+    command: './serve-alone.sh',
+    url: `${BASE_URL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: 'pipe',
+    stderr: 'pipe',
+    env: {
+      E2E_PORT: String(PORT),
+      E2E_ALONE_DIR: ALONE_DIR,
+      E2E_WEBHOOK_SECRET: WEBHOOK_SECRET,
+      E2E_ENCRYPTION_KEY: ENCRYPTION_KEY,
+      E2E_FRAME_ANCESTORS: FRAME_ANCESTORS,
+    },
+  },
+});

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Copies the release binary, alone, into an empty directory and serves from there: the suite
+# then proves the binary carries every asset it needs.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+binary="$here/../target/release/droplet"
+[ -x "$binary" ] || { echo "error: $binary is missing; run 'make release' first" >&2; exit 1; }
+rm -rf "$E2E_ALONE_DIR"
+mkdir -p "$E2E_ALONE_DIR"
+cp "$binary" "$E2E_ALONE_DIR/droplet"
+cd "$E2E_ALONE_DIR"
+exec env -i PATH=/usr/bin:/bin HOME="$E2E_ALONE_DIR" \
+  DATABASE_URL=sqlite://droplet.db \
+  LEPTOS_SITE_ADDR="127.0.0.1:$E2E_PORT" \
+  FLUID_WEBHOOK_SECRET="$E2E_WEBHOOK_SECRET" \
+  DROPLET_ENCRYPTION_KEY="$E2E_ENCRYPTION_KEY" \
+  FLUID_FRAME_ANCESTORS="$E2E_FRAME_ANCESTORS" \
+  ./droplet serve

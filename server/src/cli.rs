@@ -1,0 +1,93 @@
+//! The `droplet` command line. Every value is also read from the environment (and `.env`).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// A Fluid droplet: lifecycle webhooks, callbacks and the merchant's admin UI in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "droplet", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (HTTP and background work); migrates the database first. The default.
+    Serve(ServeArgs),
+    /// Apply database migrations and exit.
+    Migrate(DatabaseArgs),
+    /// Inspect installations.
+    Installations {
+        #[command(subcommand)]
+        command: InstallationsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum InstallationsCommand {
+    /// List installations (never a token).
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// How a listing is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+/// The database to use.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER:PASSWORD@HOST/DATABASE`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://droplet.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+}
+
+/// Settings of `droplet serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// `sqlite://PATH` (created if missing) or `postgres://USER:PASSWORD@HOST/DATABASE`.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://droplet.db",
+        hide_env_values = true
+    )]
+    pub database_url: String,
+    /// Address to listen on.
+    #[arg(long, env = "LEPTOS_SITE_ADDR", default_value = "127.0.0.1:3000")]
+    pub site_addr: String,
+    /// The service's public base URL, used in every URL registered with Fluid [default: http:// + listen address].
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Fluid's API.
+    #[arg(long, env = "FLUID_API_BASE_URL", default_value = "https://api.fluid.app")]
+    pub fluid_api_base_url: String,
+    /// The droplet's webhook secret (dws_…); comma-separated to verify against several during a rotation.
+    #[arg(long, env = "FLUID_WEBHOOK_SECRET", hide_env_values = true)]
+    pub fluid_webhook_secret: Option<String>,
+    /// This droplet's drp_…; lifecycle events of the owner's other droplets are acknowledged and ignored.
+    #[arg(long, env = "FLUID_DROPLET_UUID")]
+    pub fluid_droplet_uuid: Option<String>,
+    /// Base64 of 32 random bytes encrypting tokens at rest; comma-separated: encrypt with the first, decrypt with any.
+    #[arg(long, env = "DROPLET_ENCRYPTION_KEY", hide_env_values = true)]
+    pub droplet_encryption_key: Option<String>,
+    /// Origins allowed to frame the admin UI (CSP frame-ancestors), separated by spaces or commas.
+    #[arg(long, env = "FLUID_FRAME_ANCESTORS", default_value = "https://*.fluid.app")]
+    pub fluid_frame_ancestors: String,
+    /// Log format: text or json.
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}

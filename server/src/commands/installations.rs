@@ -1,0 +1,90 @@
+//! `droplet installations list`: installations for operators, never a token.
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use domain::{DatabaseUrl, Db, db::PoolSettings, installations::Installation};
+use serde_json::json;
+
+use crate::cli::Format;
+
+/// Prints every installation as a table or as JSON.
+pub async fn list(url: &DatabaseUrl, format: Format) -> anyhow::Result<()> {
+    let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
+    let installations = domain::installations::list(&db).await?;
+    db.close().await;
+    match format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&json_rows(&installations))?),
+        Format::Table => print!("{}", table(&installations)),
+    }
+    Ok(())
+}
+
+fn json_rows(installations: &[Installation]) -> serde_json::Value {
+    installations
+        .iter()
+        .map(|i| {
+            json!({
+                "droplet_installation_uuid": i.droplet_installation_uuid,
+                "status": i.status.as_str(),
+                "company_name": i.company_name,
+                "fluid_company_id": i.fluid_company_id,
+                "fluid_shop": i.fluid_shop,
+                "installed_at": i.installed_at.map(timestamp),
+                "updated_at": timestamp(i.updated_at),
+            })
+        })
+        .collect()
+}
+
+fn table(installations: &[Installation]) -> String {
+    let header = [
+        "DROPLET_INSTALLATION_UUID",
+        "STATUS",
+        "COMPANY_NAME",
+        "FLUID_COMPANY_ID",
+        "FLUID_SHOP",
+        "INSTALLED_AT",
+        "UPDATED_AT",
+    ];
+    let rows: Vec<[String; 7]> = installations
+        .iter()
+        .map(|i| {
+            [
+                i.droplet_installation_uuid.clone(),
+                i.status.as_str().to_owned(),
+                i.company_name.clone().unwrap_or_default(),
+                i.fluid_company_id.map(|id| id.to_string()).unwrap_or_default(),
+                i.fluid_shop.clone().unwrap_or_default(),
+                i.installed_at.map(timestamp).unwrap_or_default(),
+                timestamp(i.updated_at),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let padded: Vec<String> = cells
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        format!("{}\n", padded.join("  ").trim_end())
+    };
+    let mut out = line(header.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    if rows.is_empty() {
+        out.push_str("(no installations)\n");
+    }
+    out
+}
+
+fn timestamp(unix: i64) -> String {
+    let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
+    humantime::format_rfc3339_seconds(time).to_string()
+}

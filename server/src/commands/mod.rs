@@ -1,0 +1,4 @@
+//! The operator commands besides `serve`.
+
+pub mod installations;
+pub mod migrate;

@@ -1,0 +1,268 @@
+//! The service's one typed configuration, validated at start-up. Every problem is reported as
+//! one line that names the variable and says what a good value looks like.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use domain::{DatabaseUrl, Keyring};
+use fluid::Secret;
+
+use crate::cli::ServeArgs;
+
+/// A configuration value that cannot be used. `Display` is the one line shown to the operator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable} {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            variable,
+            problem: problem.into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Everything `droplet serve` needs, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: DatabaseUrl,
+    pub listen_addr: SocketAddr,
+    /// Base URL of this service as Fluid reaches it, without a trailing slash.
+    pub public_url: String,
+    /// Fluid's API, without a trailing slash.
+    pub fluid_api_base_url: String,
+    /// Keys that verify lifecycle webhooks (several during a rotation).
+    pub webhook_secrets: Arc<[Secret]>,
+    /// Only lifecycle events for this droplet are acted on, when set.
+    pub droplet_uuid: Option<String>,
+    pub keyring: Arc<Keyring>,
+    /// The CSP `frame-ancestors` source list.
+    pub frame_ancestors: String,
+}
+
+impl Config {
+    /// Validates the raw values of `droplet serve`.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let database_url = database_url(&args.database_url)?;
+        let listen_addr: SocketAddr = args.site_addr.trim().parse().map_err(|_| {
+            ConfigError::new(
+                "LEPTOS_SITE_ADDR",
+                format!(
+                    "`{}` is not a listen address; expected HOST:PORT such as 127.0.0.1:3000",
+                    args.site_addr
+                ),
+            )
+        })?;
+        let public_url = match &args.public_url {
+            Some(url) => http_url("PUBLIC_URL", url)?,
+            None => format!("http://{listen_addr}"),
+        };
+        let fluid_api_base_url = http_url("FLUID_API_BASE_URL", &args.fluid_api_base_url)?;
+        let webhook_secrets = webhook_secrets(args.fluid_webhook_secret.as_deref())?;
+        let droplet_uuid = match args.fluid_droplet_uuid.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(uuid)
+                if uuid
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+            {
+                Some(uuid.to_owned())
+            }
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "FLUID_DROPLET_UUID",
+                    "is malformed; expected the droplet's id such as drp_abc123",
+                ));
+            }
+        };
+        let keyring = keyring(args.droplet_encryption_key.as_deref())?;
+        let frame_ancestors = frame_ancestors(&args.fluid_frame_ancestors)?;
+        Ok(Self {
+            database_url,
+            listen_addr,
+            public_url,
+            fluid_api_base_url,
+            webhook_secrets,
+            droplet_uuid,
+            keyring: Arc::new(keyring),
+            frame_ancestors,
+        })
+    }
+}
+
+/// Validates `DATABASE_URL` (shared by every command that opens the database).
+pub fn database_url(value: &str) -> Result<DatabaseUrl, ConfigError> {
+    value
+        .parse()
+        .map_err(|problem: String| ConfigError::new("DATABASE_URL", problem))
+}
+
+/// Validates `LOG_FORMAT`.
+pub fn log_format(value: &str) -> Result<LogFormat, ConfigError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "" | "text" => Ok(LogFormat::Text),
+        "json" => Ok(LogFormat::Json),
+        other => Err(ConfigError::new(
+            "LOG_FORMAT",
+            format!("`{other}` is not a log format; expected text or json"),
+        )),
+    }
+}
+
+fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+    let example = "such as https://droplet.example.com";
+    let url = url::Url::parse(value.trim()).map_err(|e| {
+        ConfigError::new(
+            variable,
+            format!("`{value}` is not a URL ({e}); expected an absolute http(s) URL {example}"),
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            variable,
+            format!("`{value}` must be an absolute http(s) URL {example}"),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            variable,
+            format!("`{value}` must not have a query or fragment"),
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn webhook_secrets(value: Option<&str>) -> Result<Arc<[Secret]>, ConfigError> {
+    let hint = "set it to the droplet's webhook secret (dws_…) from Fluid; several, comma-separated, during a rotation";
+    let secrets: Vec<Secret> = value
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(Secret::new)
+        .collect();
+    if secrets.is_empty() {
+        let problem = if value.is_some() { "is empty" } else { "is not set" };
+        return Err(ConfigError::new(
+            "FLUID_WEBHOOK_SECRET",
+            format!("{problem}: {hint}"),
+        ));
+    }
+    Ok(secrets.into())
+}
+
+fn keyring(value: Option<&str>) -> Result<Keyring, ConfigError> {
+    let Some(value) = value else {
+        return Err(ConfigError::new(
+            "DROPLET_ENCRYPTION_KEY",
+            "is not set: expected base64 of 32 random bytes (e.g. `head -c32 /dev/urandom | base64`)",
+        ));
+    };
+    Keyring::parse(value).map_err(|e| ConfigError::new("DROPLET_ENCRYPTION_KEY", e.to_string()))
+}
+
+/// Each entry: `'self'`, `'none'`, or an origin `https://host[:port]` whose host may start with
+/// `*.`; `http://` only for loopback hosts.
+fn frame_ancestors(value: &str) -> Result<String, ConfigError> {
+    let entries: Vec<&str> = value
+        .split([',', ' '])
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .collect();
+    if entries.is_empty() {
+        return Err(ConfigError::new(
+            "FLUID_FRAME_ANCESTORS",
+            "is empty; expected origins such as https://*.fluid.app",
+        ));
+    }
+    for entry in &entries {
+        if matches!(*entry, "'self'" | "'none'") {
+            continue;
+        }
+        let bad = |why: &str| {
+            ConfigError::new(
+                "FLUID_FRAME_ANCESTORS",
+                format!("`{entry}` {why}; expected origins such as https://*.fluid.app"),
+            )
+        };
+        let (scheme, rest) = entry.split_once("://").ok_or_else(|| bad("is not an origin"))?;
+        let host = rest.rsplit_once(':').map_or(rest, |(host, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) && !port.is_empty() {
+                host
+            } else {
+                rest
+            }
+        });
+        let host_ok = !host.is_empty()
+            && host.trim_start_matches("*.").bytes().all(|b| {
+                b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'[' || b == b']' || b == b':'
+            });
+        if !host_ok || rest.contains('/') {
+            return Err(bad("is not an origin (scheme://host[:port], no path)"));
+        }
+        match scheme {
+            "https" => {}
+            "http" if matches!(host, "localhost" | "127.0.0.1" | "[::1]") => {}
+            "http" => {
+                return Err(bad(
+                    "must use https:// (http:// is allowed only for localhost and 127.0.0.1)",
+                ));
+            }
+            _ => return Err(bad("must use https://")),
+        }
+    }
+    Ok(entries.join(" "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frame_ancestors_accept_origins_and_reject_the_rest() {
+        assert_eq!(
+            frame_ancestors("https://*.fluid.app, http://localhost:8080").unwrap(),
+            "https://*.fluid.app http://localhost:8080"
+        );
+        assert!(
+            frame_ancestors("http://evil.example")
+                .unwrap_err()
+                .to_string()
+                .contains("must use https://")
+        );
+        assert!(frame_ancestors("https://a.example/path").is_err());
+        assert!(frame_ancestors("https://a.example; script-src *").is_err());
+        assert!(frame_ancestors(" ").is_err());
+    }
+
+    #[test]
+    fn urls_lose_their_trailing_slash() {
+        assert_eq!(
+            http_url("PUBLIC_URL", "https://d.example.com/").unwrap(),
+            "https://d.example.com"
+        );
+        assert!(http_url("PUBLIC_URL", "ftp://d.example.com").is_err());
+        assert!(http_url("PUBLIC_URL", "not a url").is_err());
+    }
+
+    #[test]
+    fn secrets_are_required() {
+        assert!(
+            webhook_secrets(None)
+                .unwrap_err()
+                .to_string()
+                .starts_with("FLUID_WEBHOOK_SECRET is not set")
+        );
+        assert_eq!(webhook_secrets(Some("a, b")).unwrap().len(), 2);
+    }
+}

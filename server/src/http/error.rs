@@ -1,0 +1,51 @@
+//! Errors at the HTTP edge: each maps to one status and a JSON `{"error": "…"}` body.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde_json::json;
+
+/// Why a request to the API failed. Messages are safe to send back: no secret, no internal
+/// detail (internal errors are logged once here and answered generically).
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    Unauthorized(#[from] fluid::signature::SignatureError),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<domain::DbError> for ApiError {
+    fn from(error: domain::DbError) -> Self {
+        // A database that does not answer is temporary: 503 makes Fluid deliver again.
+        tracing::error!(%error, "database unavailable");
+        Self::Unavailable("the database is unavailable; try again".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::Unauthorized(reason) => {
+                tracing::warn!(%reason, "rejected an unauthenticated request");
+                StatusCode::UNAUTHORIZED
+            }
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(error) => {
+                tracing::error!(error = %format!("{error:#}"), "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        (status, Json(json!({ "error": self.to_string() }))).into_response()
+    }
+}

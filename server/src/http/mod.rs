@@ -1,0 +1,85 @@
+//! The HTTP edge: one router for Fluid's webhooks, the probes, the admin UI and its assets.
+
+mod assets;
+mod error;
+mod health;
+mod lifecycle;
+mod security_headers;
+
+use app::security::FrameAncestors;
+use axum::{
+    Router,
+    body::Body,
+    extract::{DefaultBodyLimit, Request},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use leptos::prelude::provide_context;
+use leptos_axum::{LeptosRoutes, generate_route_list};
+use tower_http::{
+    compression::CompressionLayer,
+    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+};
+use tracing::Level;
+
+pub use error::ApiError;
+
+use crate::state::AppState;
+
+/// Largest request body accepted anywhere (larger: 413).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Builds the complete application router.
+pub fn router(state: AppState) -> Router {
+    let context = {
+        let db = state.db.clone();
+        let frame_ancestors = FrameAncestors(state.config.frame_ancestors.clone());
+        move || {
+            provide_context(db.clone());
+            provide_context(frame_ancestors.clone());
+        }
+    };
+    let shell = {
+        let options = state.leptos_options.clone();
+        move || app::shell(options.clone())
+    };
+    let render_not_found = leptos_axum::render_app_to_stream_with_context(context.clone(), shell.clone());
+    let fallback = move |request: Request<Body>| {
+        let render_not_found = render_not_found.clone();
+        async move { fallback(request, render_not_found).await }
+    };
+
+    Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/api/webhooks/installed", post(lifecycle::installed))
+        .route("/api/webhooks/uninstalled", post(lifecycle::uninstalled))
+        .leptos_routes_with_context(&state, generate_route_list(app::App), context, shell)
+        .fallback(fallback)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CompressionLayer::new())
+        .layer(security_headers::layer())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .with_state(state)
+}
+
+/// Anything no route matched: an embedded asset, a JSON 404 under `/api/`, else the admin UI's
+/// own 404 page.
+async fn fallback<F, Fut>(request: Request<Body>, render_not_found: F) -> Response
+where
+    F: Fn(Request<Body>) -> Fut,
+    Fut: Future<Output = Response<Body>>,
+{
+    let path = request.uri().path();
+    if let Some(asset) = assets::response(path, request.headers()) {
+        return asset;
+    }
+    if path.starts_with("/api/") {
+        return ApiError::NotFound(format!("no endpoint {} {path}", request.method())).into_response();
+    }
+    render_not_found(request).await
+}

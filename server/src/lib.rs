@@ -1,0 +1,55 @@
+//! The `droplet` service: command line, configuration, HTTP edge and start-up. The binary in
+//! `main.rs` only parses arguments and calls [`run`]; tests call the same functions.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod http;
+pub mod serve;
+pub mod state;
+pub mod telemetry;
+
+use cli::{Cli, Command, InstallationsCommand};
+use config::{Config, ConfigError};
+
+/// How a command ended badly: bad configuration (exit 2) or a failure while running (exit 1).
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("{0:#}")]
+    Runtime(#[from] anyhow::Error),
+}
+
+/// Runs the command the operator asked for.
+pub async fn run(cli: Cli) -> Result<(), Failure> {
+    let command = match cli.command {
+        Some(command) => command,
+        // Plain `droplet` serves, configured from the environment.
+        None => <Cli as clap::Parser>::parse_from(["droplet", "serve"])
+            .command
+            .expect("serve parses"),
+    };
+    match command {
+        Command::Serve(args) => {
+            let log_format = config::log_format(&args.log_format)?;
+            let config = Config::from_args(&args)?;
+            telemetry::init(log_format);
+            let listener = tokio::net::TcpListener::bind(config.listen_addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
+            serve::serve(config, listener, serve::shutdown_signal()).await?;
+        }
+        Command::Migrate(args) => {
+            let url = config::database_url(&args.database_url)?;
+            commands::migrate::run(&url).await?;
+        }
+        Command::Installations {
+            command: InstallationsCommand::List { database, format },
+        } => {
+            let url = config::database_url(&database.database_url)?;
+            commands::installations::list(&url, format).await?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,284 @@
+//! Lifecycle webhooks over real HTTP: signatures, payload shapes, installs and uninstalls.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::*;
+
+async fn error_of(response: reqwest::Response) -> String {
+    let body: Value = response.json().await.expect("JSON error body");
+    body["error"].as_str().expect("error message").to_owned()
+}
+
+#[tokio::test]
+async fn a_signed_legacy_install_activates_the_installation() {
+    let app = TestApp::spawn().await;
+    let response = app
+        .lifecycle("installed", &legacy_install("dri_acme", "dit_a1", "wvt_a1"))
+        .await;
+    assert_eq!(response.status(), 200);
+    let installation = domain::installations::find(&app.db().await, "dri_acme")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(installation.status, domain::installations::Status::Active);
+    assert_eq!(installation.company_name.as_deref(), Some("Acme"));
+    assert_eq!(installation.generation, 1);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_envelope_shape_installs_too() {
+    let app = TestApp::spawn().await;
+    let envelope = json!({
+        "id": 99, "identifier": "evt_99", "name": "droplet_installed", "timestamp": "2026-11-24T00:00:00Z",
+        "payload": legacy_install("dri_env", "dit_e", "wvt_e"),
+    });
+    assert_eq!(app.lifecycle("installed", &envelope).await.status(), 200);
+    assert!(
+        domain::installations::find(&app.db().await, "dri_env")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_redelivered_install_changes_nothing_and_a_reinstall_bumps_the_generation() {
+    let app = TestApp::spawn().await;
+    let install = legacy_install("dri_re", "dit_1", "wvt_1");
+    app.lifecycle("installed", &install).await;
+    let again: Value = app.lifecycle("installed", &install).await.json().await.unwrap();
+    assert_eq!(again["status"], "unchanged");
+    let db = app.db().await;
+    assert_eq!(
+        domain::installations::find(&db, "dri_re")
+            .await
+            .unwrap()
+            .unwrap()
+            .generation,
+        1
+    );
+
+    app.lifecycle("uninstalled", &uninstall("dri_re")).await;
+    let reinstall: Value = app
+        .lifecycle("installed", &legacy_install("dri_re", "dit_2", "wvt_2"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(reinstall["status"], "active");
+    let installation = domain::installations::find(&db, "dri_re").await.unwrap().unwrap();
+    assert_eq!(installation.generation, 2);
+    assert_eq!(installation.status, domain::installations::Status::Active);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn uninstall_erases_the_tokens_and_redelivery_is_acknowledged() {
+    let app = TestApp::spawn().await;
+    app.lifecycle(
+        "installed",
+        &legacy_install("dri_bye", "dit_bye_token", "wvt_bye_token"),
+    )
+    .await;
+    let first: Value = app
+        .lifecycle("uninstalled", &uninstall("dri_bye"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["status"], "uninstalled");
+    let second = app.lifecycle("uninstalled", &uninstall("dri_bye")).await;
+    assert_eq!(second.status(), 200);
+    assert_eq!(second.json::<Value>().await.unwrap()["status"], "unchanged");
+    let db = app.db().await;
+    let keyring = domain::Keyring::parse(&key(1)).unwrap();
+    assert_eq!(
+        domain::installations::stored_credentials(&db, &keyring, "dri_bye")
+            .await
+            .unwrap(),
+        None
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn no_token_is_stored_in_plaintext() {
+    let app = TestApp::spawn().await;
+    app.lifecycle(
+        "installed",
+        &legacy_install("dri_plain", "dit_PLAINTEXT_CANARY", "wvt_PLAINTEXT_CANARY"),
+    )
+    .await;
+    let db = app.db().await;
+    let keyring = domain::Keyring::parse(&key(1)).unwrap();
+    let stored = domain::installations::stored_credentials(&db, &keyring, "dri_plain")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.authentication_token.expose(), "dit_PLAINTEXT_CANARY");
+    // The database file and its write-ahead log hold only ciphertext.
+    for suffix in ["", "-wal"] {
+        let path = format!("{}{suffix}", app.db_path.display());
+        let bytes = std::fs::read(&path).unwrap_or_default();
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(
+            !text.contains("PLAINTEXT_CANARY"),
+            "{path} holds a token in plaintext"
+        );
+    }
+    db.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn bad_signatures_are_rejected_with_401_naming_the_check() {
+    let app = TestApp::spawn().await;
+    let body = legacy_install("dri_sig", "dit_s", "wvt_s").to_string();
+    let body = body.as_bytes();
+    let now = now().to_string();
+    let cases = [
+        ("wrong key", "dws_wrong", now.clone(), "does not match"),
+        ("stale", WEBHOOK_SECRET, (support::now() - 301).to_string(), "old"),
+        (
+            "future",
+            WEBHOOK_SECRET,
+            (support::now() + 301).to_string(),
+            "future",
+        ),
+        (
+            "garbage timestamp",
+            WEBHOOK_SECRET,
+            "yesterday".to_owned(),
+            "not a Unix time",
+        ),
+    ];
+    for (case, key, timestamp, expected) in cases {
+        let response = app
+            .post_signed("/api/webhooks/installed", key, &timestamp, body)
+            .await;
+        assert_eq!(response.status(), 401, "{case}");
+        let error = error_of(response).await;
+        assert!(error.contains(expected), "{case}: {error}");
+        assert!(!error.contains(WEBHOOK_SECRET), "{case}");
+    }
+
+    // A body changed after signing.
+    let signature = fluid::signature::sign(WEBHOOK_SECRET.as_bytes(), &now, body);
+    let tampered = String::from_utf8_lossy(body).replace("Acme", "Evil");
+    let response = app
+        .client
+        .post(format!("{}/api/webhooks/installed", app.base_url))
+        .header("x-fluid-timestamp", &now)
+        .header("x-fluid-signature", &signature)
+        .body(tampered)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    // No headers at all.
+    let response = app
+        .client
+        .post(format!("{}/api/webhooks/uninstalled", app.base_url))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(
+        error_of(response)
+            .await
+            .contains("X-Fluid-Timestamp header is missing")
+    );
+
+    assert!(
+        domain::installations::find(&app.db().await, "dri_sig")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn any_secret_of_a_rotation_list_verifies() {
+    let app =
+        TestApp::spawn_with(|args| args.fluid_webhook_secret = Some(format!("dws_new, {WEBHOOK_SECRET}")))
+            .await;
+    let response = app
+        .lifecycle("installed", &legacy_install("dri_rot", "dit_r", "wvt_r"))
+        .await;
+    assert_eq!(response.status(), 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_droplets_event_is_acknowledged_and_ignored() {
+    let app = TestApp::spawn().await;
+    let mut install = legacy_install("dri_other", "dit_o", "wvt_o");
+    install["company"]["droplet_uuid"] = json!("drp_someone_else");
+    let response = app.lifecycle("installed", &install).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.json::<Value>().await.unwrap()["status"], "ignored");
+    assert!(
+        domain::installations::find(&app.db().await, "dri_other")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn signed_but_malformed_payloads_get_400_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let now = now().to_string();
+    let response = app
+        .post_signed("/api/webhooks/installed", WEBHOOK_SECRET, &now, b"{not json")
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(error_of(response).await.contains("not valid JSON"));
+
+    let response = app
+        .lifecycle("installed", &json!({"company": {"name": "No uuid"}}))
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        error_of(response)
+            .await
+            .contains("company.droplet_installation_uuid")
+    );
+
+    let response = app
+        .lifecycle(
+            "installed",
+            &json!({"company": {"droplet_installation_uuid": "dri_x"}}),
+        )
+        .await;
+    assert_eq!(response.status(), 400);
+    assert!(
+        error_of(response)
+            .await
+            .contains("company.credentials.exchange_token")
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_body_over_one_mebibyte_is_413() {
+    let app = TestApp::spawn().await;
+    let body = vec![b' '; 1024 * 1024 + 1];
+    let response = app
+        .post_signed(
+            "/api/webhooks/installed",
+            WEBHOOK_SECRET,
+            &now().to_string(),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), 413);
+    app.stop().await;
+}

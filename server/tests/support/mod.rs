@@ -1,0 +1,238 @@
+//! Test harness: the real service on `127.0.0.1:0` with a fresh SQLite file, or the real
+//! `droplet` binary as a child process.
+#![allow(dead_code)]
+
+use std::{
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::{Duration, Instant},
+};
+
+use base64::Engine;
+use serde_json::{Value, json};
+use server::{cli::ServeArgs, config::Config};
+use tempfile::TempDir;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+
+pub const WEBHOOK_SECRET: &str = "dws_test_secret";
+pub const DROPLET_UUID: &str = "drp_ours";
+
+/// base64 of 32 bytes of `byte`: a deterministic test key.
+pub fn key(byte: u8) -> String {
+    base64::engine::general_purpose::STANDARD.encode([byte; 32])
+}
+
+pub fn now() -> i64 {
+    domain::time::now()
+}
+
+/// Settings as an operator would give them, pointing at `database`.
+pub fn serve_args(database: &str) -> ServeArgs {
+    ServeArgs {
+        database_url: database.to_owned(),
+        site_addr: "127.0.0.1:0".into(),
+        public_url: Some("https://droplet.example.com".into()),
+        fluid_api_base_url: "http://127.0.0.1:9".into(),
+        fluid_webhook_secret: Some(WEBHOOK_SECRET.into()),
+        fluid_droplet_uuid: Some(DROPLET_UUID.into()),
+        droplet_encryption_key: Some(key(1)),
+        fluid_frame_ancestors: "https://*.fluid.app".into(),
+        log_format: "text".into(),
+    }
+}
+
+/// The service running in this process.
+pub struct TestApp {
+    pub base_url: String,
+    pub database_url: String,
+    pub db_path: PathBuf,
+    pub client: reqwest::Client,
+    _dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let db_path = dir.path().join("droplet.db");
+        let database_url = format!("sqlite://{}", db_path.display());
+        let mut args = serve_args(&database_url);
+        adjust(&mut args);
+        let config = Config::from_args(&args).expect("valid test config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base_url = format!("http://{}", listener.local_addr().expect("address"));
+        let (shutdown, stop) = oneshot::channel::<()>();
+        let task = tokio::spawn(server::serve::serve(config, listener, async move {
+            let _ = stop.await;
+        }));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client");
+        let app = Self {
+            base_url,
+            database_url,
+            db_path,
+            client,
+            _dir: dir,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        };
+        app.wait_until_ready().await;
+        app
+    }
+
+    async fn wait_until_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(response) = self.get("/readyz").await {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the service did not become ready");
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
+        self.client.get(format!("{}{path}", self.base_url)).send().await
+    }
+
+    /// Posts `body` to a lifecycle webhook, signed with `key` at `timestamp`.
+    pub async fn post_signed(
+        &self,
+        path: &str,
+        key: &str,
+        timestamp: &str,
+        body: &[u8],
+    ) -> reqwest::Response {
+        let signature = fluid::signature::sign(key.as_bytes(), timestamp, body);
+        self.client
+            .post(format!("{}{path}", self.base_url))
+            .header("content-type", "application/json")
+            .header("x-fluid-timestamp", timestamp)
+            .header("x-fluid-signature", signature)
+            .header("x-fluid-shop", "acme.fluid.app")
+            .body(body.to_vec())
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Posts a lifecycle webhook signed as Fluid would, now.
+    pub async fn lifecycle(&self, kind: &str, payload: &Value) -> reqwest::Response {
+        self.post_signed(
+            &format!("/api/webhooks/{kind}"),
+            WEBHOOK_SECRET,
+            &now().to_string(),
+            payload.to_string().as_bytes(),
+        )
+        .await
+    }
+
+    /// A database handle on the same file, to look at what the service stored.
+    pub async fn db(&self) -> domain::Db {
+        let url = self.database_url.parse().expect("url");
+        domain::Db::connect_and_migrate(&url, &Default::default())
+            .await
+            .expect("db")
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("serve task").expect("serve ended cleanly");
+        }
+    }
+}
+
+/// A v1 (tokens inline) install payload.
+pub fn legacy_install(uuid: &str, dit: &str, wvt: &str) -> Value {
+    json!({
+        "event_name": "droplet_installed", "resource": "droplet", "event": "installed",
+        "company": {
+            "droplet_installation_uuid": uuid, "droplet_uuid": DROPLET_UUID,
+            "fluid_company_id": 123, "fluid_shop": "acme.fluid.app", "name": "Acme",
+            "authentication_token": dit, "webhook_verification_token": wvt
+        }
+    })
+}
+
+pub fn uninstall(uuid: &str) -> Value {
+    json!({"resource": "droplet", "event": "uninstalled",
+           "company": {"droplet_installation_uuid": uuid, "droplet_uuid": DROPLET_UUID}})
+}
+
+/// The `droplet` binary, run in an empty directory with only the given environment.
+pub struct Binary {
+    pub dir: TempDir,
+}
+
+impl Binary {
+    pub fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn command(&self, args: &[&str], env: &[(&str, &str)]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_droplet"));
+        command
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin");
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        command
+    }
+
+    /// Runs to completion; returns (exit code, stdout, stderr).
+    pub fn run(&self, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+        let output = self.command(args, env).output().expect("run droplet");
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Starts `droplet serve` in the background with piped output.
+    pub fn spawn(&self, env: &[(&str, &str)]) -> Child {
+        self.command(&["serve"], env)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn droplet")
+    }
+}
+
+/// A port nobody listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+/// Polls `url` until it answers, for up to ten seconds.
+pub async fn wait_for(url: &str) -> reqwest::Response {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match reqwest::get(url).await {
+            Ok(response) => return response,
+            Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+            Err(error) => panic!("{url} never answered: {error}"),
+        }
+    }
+}
