@@ -8,7 +8,7 @@ mod pages;
 pub mod security;
 
 use leptos::prelude::*;
-use leptos_meta::{MetaTags, Title, provide_meta_context};
+use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
 use leptos_router::{
     SsrMode,
     components::{Route, Router, Routes},
@@ -45,6 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
+        <Stylesheet id="leptos" href="/pkg/droplet.css"/>
         <Title text="Droplet"/>
         <Router>
             <Routes fallback=pages::NotFoundPage>

@@ -139,12 +139,11 @@ pub async fn activate(
 ) -> Result<Activation, DbError> {
     let uuid = company.droplet_installation_uuid.as_str();
     let existing = find(db, uuid).await?;
-    if let Some(installation) = &existing {
-        if installation.status == Status::Active
-            && stored_credentials(db, keyring, uuid).await?.as_ref() == Some(credentials)
-        {
-            return Ok(Activation::Unchanged);
-        }
+    if let Some(installation) = &existing
+        && installation.status == Status::Active
+        && stored_credentials(db, keyring, uuid).await?.as_ref() == Some(credentials)
+    {
+        return Ok(Activation::Unchanged);
     }
     let now = time::now();
     sqlx::query(

@@ -91,13 +91,13 @@ struct RawCredentials {
 pub fn parse(kind: LifecycleKind, body: &[u8]) -> Result<LifecycleEvent, PayloadError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| PayloadError::Json(e.to_string()))?;
     let flat = unwrap_envelope(&value)?;
-    if let Some(event) = flat.get("event").and_then(Value::as_str) {
-        if event != kind.event() {
-            return Err(PayloadError::WrongEvent {
-                expected: kind.event(),
-                found: event.to_owned(),
-            });
-        }
+    if let Some(event) = flat.get("event").and_then(Value::as_str)
+        && event != kind.event()
+    {
+        return Err(PayloadError::WrongEvent {
+            expected: kind.event(),
+            found: event.to_owned(),
+        });
     }
     let company_value = flat.get("company").ok_or(PayloadError::Missing("company"))?;
     let raw: RawCompany =

@@ -7,11 +7,11 @@ use server::{Failure, cli::Cli};
 
 fn main() -> ExitCode {
     // Values already in the environment win over `.env`.
-    if let Err(error) = dotenvy::dotenv() {
-        if !error.not_found() {
-            eprintln!("error: .env cannot be read: {error}");
-            return ExitCode::from(2);
-        }
+    if let Err(error) = dotenvy::dotenv()
+        && !error.not_found()
+    {
+        eprintln!("error: .env cannot be read: {error}");
+        return ExitCode::from(2);
     }
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -7,6 +7,16 @@ mod problem;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
 
+/// A `data-hydrated` attribute value that turns `"true"` once the element it is on has been
+/// hydrated: effects run only in the browser, after hydration. Tests wait for it before
+/// interacting, so a click never lands on server-rendered HTML that has no handler yet.
+fn hydrated_marker() -> impl Fn() -> Option<&'static str> + Send + Sync + 'static {
+    use leptos::prelude::*;
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
+    move || hydrated.get().then_some("true")
+}
+
 /// Sets the HTTP status of the page being rendered on the server (a no-op in the browser).
 fn set_http_status(status: u16) {
     #[cfg(feature = "ssr")]

@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::problem::Problem;
-use crate::installations::{InstallationSummary, load_installation, validate_dri};
+use crate::installations::{InstallationSummary, LoadInstallation, load_installation, validate_dri};
 
 /// The page Fluid frames at `/?dri=…`.
 #[component]
@@ -15,73 +15,71 @@ pub fn OverviewPage() -> impl IntoView {
         move || dri.get(),
         |dri| async move { load_installation(validate_dri(dri)?).await },
     );
-    let refreshing = RwSignal::new(false);
-    // Effects run only in the browser: the marker tells tests (and people) hydration finished.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
 
     view! {
-        <main class="page" data-hydrated=move || hydrated.get().then_some("true")>
-            <Transition
-                fallback=|| view! { <p class="card loading">"Loading…"</p> }
-                set_pending=refreshing.write_only()
-            >
+        <main class="page">
+            <Suspense fallback=|| view! { <p class="card loading">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match summary.await {
-                        Ok(summary_value) => {
-                            view! {
-                                <Overview
-                                    summary=summary_value
-                                    refreshing=refreshing.read_only()
-                                    on_refresh=Callback::new(move |()| summary.refetch())
-                                />
-                            }
-                                .into_any()
-                        }
+                        Ok(summary) => view! { <Overview summary/> }.into_any(),
                         Err(error) => view! { <Problem error/> }.into_any(),
                     }
                 })}
-            </Transition>
+            </Suspense>
         </main>
     }
 }
 
+/// The installation's facts, with a refresh that asks the server again.
 #[component]
-fn Overview(
-    summary: InstallationSummary,
-    refreshing: ReadSignal<bool>,
-    on_refresh: Callback<()>,
-) -> impl IntoView {
-    let status_class = format!("badge badge-{}", summary.status);
+fn Overview(summary: InstallationSummary) -> impl IntoView {
+    let refresh = ServerAction::<LoadInstallation>::new();
+    let dri = summary.droplet_installation_uuid.clone();
+    let current = Memo::new(move |_| match refresh.value().get() {
+        Some(Ok(fresh)) => fresh,
+        _ => summary.clone(),
+    });
+    let failure = move || match refresh.value().get() {
+        Some(Err(error)) => Some(view! { <p class="inline-error" role="alert">{error.to_string()}</p> }),
+        _ => None,
+    };
+    let pending = refresh.pending();
+    let field = move |read: fn(&InstallationSummary) -> String| move || current.with(read);
+
     view! {
-        <header class="page-header">
+        <header class="page-header" data-hydrated=super::hydrated_marker()>
             <div>
                 <p class="eyebrow">"Droplet"</p>
-                <h1>{summary.company_name.clone()}</h1>
+                <h1>{field(|s| s.company_name.clone())}</h1>
             </div>
-            <span class=status_class>{summary.status.clone()}</span>
+            <span class=field(|s| format!("badge badge-{}", s.status))>{field(|s| s.status.clone())}</span>
         </header>
         <section class="card">
             <h2>"Installation"</h2>
             <dl class="facts">
                 <dt>"Shop"</dt>
-                <dd>{summary.fluid_shop.clone().unwrap_or_else(|| "—".into())}</dd>
+                <dd>{field(|s| s.fluid_shop.clone().unwrap_or_else(|| "—".into()))}</dd>
                 <dt>"Installed since"</dt>
-                <dd>{summary.installed_on.clone().unwrap_or_else(|| "—".into())}</dd>
+                <dd>{field(|s| s.installed_on.clone().unwrap_or_else(|| "—".into()))}</dd>
                 <dt>"Installation id"</dt>
-                <dd><code>{summary.droplet_installation_uuid.clone()}</code></dd>
+                <dd>
+                    <code>{field(|s| s.droplet_installation_uuid.clone())}</code>
+                </dd>
             </dl>
+            {failure}
             <footer class="card-footer">
                 <span class="muted" data-testid="checked-at">
-                    "Checked at " {summary.checked_at.clone()} " UTC"
+                    "Checked at " {field(|s| s.checked_at.clone())} " UTC"
                 </span>
                 <button
                     type="button"
                     class="button"
-                    on:click=move |_| on_refresh.run(())
-                    disabled=move || refreshing.get()
+                    disabled=move || pending.get()
+                    on:click=move |_| {
+                        refresh.dispatch(LoadInstallation { dri: dri.clone() });
+                    }
                 >
-                    {move || if refreshing.get() { "Refreshing…" } else { "Refresh" }}
+                    {move || if pending.get() { "Refreshing…" } else { "Refresh" }}
                 </button>
             </footer>
         </section>

@@ -30,7 +30,7 @@ pub fn Problem(error: AppError) -> impl IntoView {
         ),
     };
     view! {
-        <section class="card problem" role="alert" data-status=error.status()>
+        <section class="card problem" role="alert" data-status=error.status() data-hydrated=super::hydrated_marker()>
             <h1>{title}</h1>
             <p class="problem-detail">{error.to_string()}</p>
             <p>{advice}</p>

@@ -100,11 +100,11 @@ fn verified_event(
         domain::time::now(),
     )?;
     let event = lifecycle::parse(kind, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if let (Some(ours), Some(theirs)) = (&state.config.droplet_uuid, &event.company.droplet_uuid) {
-        if ours != theirs {
-            tracing::info!(droplet = %theirs, "lifecycle event for another droplet ignored");
-            return Ok(None);
-        }
+    if let (Some(ours), Some(theirs)) = (&state.config.droplet_uuid, &event.company.droplet_uuid)
+        && ours != theirs
+    {
+        tracing::info!(droplet = %theirs, "lifecycle event for another droplet ignored");
+        return Ok(None);
     }
     Ok(Some(event))
 }

@@ -90,10 +90,10 @@ impl TestApp {
     async fn wait_until_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(response) = self.get("/readyz").await {
-                if response.status() == 200 {
-                    return;
-                }
+            if let Ok(response) = self.get("/readyz").await
+                && response.status() == 200
+            {
+                return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
