@@ -33,7 +33,7 @@ pub async fn serve(
         db: db.clone(),
         config: Arc::new(config),
     };
-    tracing::info!(%address, public_url = %state.config.public_url, "droplet is serving");
+    tracing::info!(public_url = %state.config.public_url, "droplet is serving on http://{address}");
     axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
         .await
