@@ -121,16 +121,104 @@ pub struct Credentials {
 /// What an activation changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Activation {
-    /// A new installation.
-    Installed,
-    /// A known installation got new credentials (a reinstall); the generation was bumped.
-    Reinstalled,
+    /// Credentials stored and the installation active, at this generation.
+    Activated { generation: i64 },
     /// A redelivery of what is already stored: nothing changed.
     Unchanged,
+    /// The installation was uninstalled while its install was in flight: it stays uninstalled.
+    Superseded,
 }
 
-/// Stores `credentials` for `company` and marks it active. A redelivery of the same credentials
-/// changes nothing; new credentials for a known installation are a reinstall.
+/// Whether an install signed at `signed_at` is not older than the last uninstall of `uuid`: one
+/// signed strictly before it is a stale or reordered delivery that must not resurrect the
+/// installation. (The same second counts as current: a lost reinstall is worse than a
+/// resurrected install whose token Fluid has revoked anyway.)
+pub async fn install_is_current(db: &Db, uuid: &str, signed_at: i64) -> Result<bool, DbError> {
+    let row: Option<(Option<i64>,)> =
+        sqlx::query_as("SELECT uninstalled_signed_at FROM installations WHERE uuid = $1")
+            .bind(uuid)
+            .fetch_optional(db.pool())
+            .await?;
+    Ok(match row {
+        Some((Some(uninstalled_at),)) => signed_at >= uninstalled_at,
+        _ => true,
+    })
+}
+
+/// Records an install in progress: the installation exists, `pending`, with the company's
+/// details, until its credentials are in hand.
+pub async fn begin_install(db: &Db, company: &Company) -> Result<(), DbError> {
+    let now = time::now();
+    sqlx::query(
+        "INSERT INTO installations (uuid, droplet_uuid, status, company_name, fluid_company_id, fluid_shop, \
+             generation, created_at, updated_at) \
+         VALUES ($1, $2, 'pending', $3, $4, $5, 0, $6, $6) \
+         ON CONFLICT (uuid) DO UPDATE SET droplet_uuid = excluded.droplet_uuid, status = 'pending', \
+             company_name = excluded.company_name, fluid_company_id = excluded.fluid_company_id, \
+             fluid_shop = excluded.fluid_shop, failure_reason = NULL, updated_at = excluded.updated_at",
+    )
+    .bind(&company.droplet_installation_uuid)
+    .bind(company.droplet_uuid.as_deref())
+    .bind(company.name.as_deref())
+    .bind(company.fluid_company_id)
+    .bind(company.fluid_shop.as_deref())
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Stores the credentials of a pending install and makes it active with a new generation.
+/// An installation uninstalled meanwhile stays uninstalled and the credentials are dropped.
+pub async fn complete_install(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+    credentials: &Credentials,
+) -> Result<Activation, DbError> {
+    let now = time::now();
+    let done = sqlx::query(
+        "UPDATE installations SET status = 'active', generation = generation + 1, \
+             authentication_token_sealed = $2, webhook_token_sealed = $3, failure_reason = NULL, \
+             installed_at = $4, updated_at = $4 \
+         WHERE uuid = $1 AND status = 'pending'",
+    )
+    .bind(uuid)
+    .bind(keyring.seal(
+        credentials.authentication_token.expose(),
+        &context(uuid, "authentication_token"),
+    ))
+    .bind(keyring.seal(
+        credentials.webhook_verification_token.expose(),
+        &context(uuid, "webhook_verification_token"),
+    ))
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(Activation::Superseded);
+    }
+    Ok(Activation::Activated {
+        generation: generation(db, uuid).await?,
+    })
+}
+
+/// Marks a pending install failed, keeping why.
+pub async fn fail_install(db: &Db, uuid: &str, reason: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE installations SET status = 'failed', failure_reason = $2, updated_at = $3 \
+         WHERE uuid = $1 AND status = 'pending'",
+    )
+    .bind(uuid)
+    .bind(reason)
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Stores credentials that arrived inline (v1 legacy installs) and marks the installation
+/// active. A redelivery of the same credentials changes nothing; new ones are a reinstall.
 pub async fn activate(
     db: &Db,
     keyring: &Keyring,
@@ -138,40 +226,22 @@ pub async fn activate(
     credentials: &Credentials,
 ) -> Result<Activation, DbError> {
     let uuid = company.droplet_installation_uuid.as_str();
-    let existing = find(db, uuid).await?;
-    if let Some(installation) = &existing
+    if let Some(installation) = find(db, uuid).await?
         && installation.status == Status::Active
         && stored_credentials(db, keyring, uuid).await?.as_ref() == Some(credentials)
     {
         return Ok(Activation::Unchanged);
     }
-    let now = time::now();
-    sqlx::query(
-        "INSERT INTO installations (uuid, droplet_uuid, status, company_name, fluid_company_id, fluid_shop, \
-             generation, authentication_token_sealed, webhook_token_sealed, failure_reason, installed_at, created_at, updated_at) \
-         VALUES ($1, $2, 'active', $3, $4, $5, 1, $6, $7, NULL, $8, $8, $8) \
-         ON CONFLICT (uuid) DO UPDATE SET droplet_uuid = excluded.droplet_uuid, status = 'active', \
-             company_name = excluded.company_name, fluid_company_id = excluded.fluid_company_id, \
-             fluid_shop = excluded.fluid_shop, generation = installations.generation + 1, \
-             authentication_token_sealed = excluded.authentication_token_sealed, \
-             webhook_token_sealed = excluded.webhook_token_sealed, failure_reason = NULL, \
-             installed_at = excluded.installed_at, updated_at = excluded.updated_at",
-    )
-    .bind(uuid)
-    .bind(company.droplet_uuid.as_deref())
-    .bind(company.name.as_deref())
-    .bind(company.fluid_company_id)
-    .bind(company.fluid_shop.as_deref())
-    .bind(keyring.seal(credentials.authentication_token.expose(), &context(uuid, "authentication_token")))
-    .bind(keyring.seal(credentials.webhook_verification_token.expose(), &context(uuid, "webhook_verification_token")))
-    .bind(now)
-    .execute(db.pool())
-    .await?;
-    Ok(if existing.is_some() {
-        Activation::Reinstalled
-    } else {
-        Activation::Installed
-    })
+    begin_install(db, company).await?;
+    complete_install(db, keyring, uuid, credentials).await
+}
+
+async fn generation(db: &Db, uuid: &str) -> Result<i64, DbError> {
+    let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM installations WHERE uuid = $1")
+        .bind(uuid)
+        .fetch_one(db.pool())
+        .await?;
+    Ok(generation)
 }
 
 /// What an uninstall changed.
@@ -181,28 +251,46 @@ pub enum Uninstall {
     Uninstalled,
     /// Already uninstalled: nothing changed.
     AlreadyUninstalled,
-    /// No such installation.
+    /// Not known yet (its install may still be on the way): remembered as uninstalled, so a
+    /// late install signed before this uninstall does not resurrect it.
     Unknown,
 }
 
-/// Marks the installation uninstalled and erases its stored tokens.
-pub async fn uninstall(db: &Db, uuid: &str) -> Result<Uninstall, DbError> {
+/// Marks the installation uninstalled (signed by Fluid at `signed_at`), erases its stored
+/// tokens, and cancels its pending jobs.
+pub async fn uninstall(db: &Db, uuid: &str, signed_at: i64) -> Result<Uninstall, DbError> {
+    let now = time::now();
     let done = sqlx::query(
         "UPDATE installations SET status = 'uninstalled', authentication_token_sealed = NULL, \
-             webhook_token_sealed = NULL, updated_at = $2 \
+             webhook_token_sealed = NULL, uninstalled_signed_at = $2, updated_at = $3 \
          WHERE uuid = $1 AND status <> 'uninstalled'",
     )
     .bind(uuid)
-    .bind(time::now())
+    .bind(signed_at)
+    .bind(now)
     .execute(db.pool())
     .await?;
-    if done.rows_affected() > 0 {
-        return Ok(Uninstall::Uninstalled);
-    }
-    Ok(match find(db, uuid).await? {
-        Some(_) => Uninstall::AlreadyUninstalled,
-        None => Uninstall::Unknown,
-    })
+    let outcome = if done.rows_affected() > 0 {
+        Uninstall::Uninstalled
+    } else {
+        let tombstone = sqlx::query(
+            "INSERT INTO installations (uuid, status, generation, uninstalled_signed_at, created_at, updated_at) \
+             VALUES ($1, 'uninstalled', 0, $2, $3, $3) ON CONFLICT (uuid) DO NOTHING",
+        )
+        .bind(uuid)
+        .bind(signed_at)
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+        if tombstone.rows_affected() > 0 {
+            Uninstall::Unknown
+        } else {
+            Uninstall::AlreadyUninstalled
+        }
+    };
+    crate::registrations::forget_tokens(db, uuid).await?;
+    crate::jobs::cancel_for(db, uuid).await?;
+    Ok(outcome)
 }
 
 /// The installation's stored credentials, opened; `None` when it holds none (never installed

@@ -4,7 +4,12 @@
 
 pub mod credentials;
 pub mod db;
+pub mod exchange_claims;
 pub mod installations;
+pub mod jobs;
+pub mod key_rotation;
+pub mod lifecycle;
+pub mod registrations;
 pub mod time;
 
 pub use credentials::Keyring;

@@ -1,8 +1,11 @@
 //! Fluid's droplet protocol, independent of any web framework or storage: how Fluid signs what it
 //! sends, and the shapes of the payloads it really sends.
 
+pub mod client;
 pub mod lifecycle;
 pub mod secret;
 pub mod signature;
+#[cfg(feature = "sim")]
+pub mod sim;
 
 pub use secret::Secret;

@@ -21,6 +21,23 @@ pub enum Command {
         #[command(subcommand)]
         command: InstallationsCommand,
     },
+    /// Manage the keys that encrypt stored tokens.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-encrypt every stored token with the first key of DROPLET_ENCRYPTION_KEY.
+    Rotate {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// Base64 of 32 random bytes; comma-separated: encrypt with the first, decrypt with any.
+        #[arg(long, env = "DROPLET_ENCRYPTION_KEY", hide_env_values = true)]
+        droplet_encryption_key: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

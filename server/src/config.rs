@@ -161,7 +161,8 @@ fn webhook_secrets(value: Option<&str>) -> Result<Arc<[Secret]>, ConfigError> {
     Ok(secrets.into())
 }
 
-fn keyring(value: Option<&str>) -> Result<Keyring, ConfigError> {
+/// Validates `DROPLET_ENCRYPTION_KEY` (shared by `serve` and `keys rotate`).
+pub fn keyring(value: Option<&str>) -> Result<Keyring, ConfigError> {
     let Some(value) = value else {
         return Err(ConfigError::new(
             "DROPLET_ENCRYPTION_KEY",

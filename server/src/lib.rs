@@ -8,8 +8,9 @@ pub mod http;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
+pub mod worker;
 
-use cli::{Cli, Command, InstallationsCommand};
+use cli::{Cli, Command, InstallationsCommand, KeysCommand};
 use config::{Config, ConfigError};
 
 /// How a command ended badly: bad configuration (exit 2) or a failure while running (exit 1).
@@ -49,6 +50,17 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let url = config::database_url(&database.database_url)?;
             commands::installations::list(&url, format).await?;
+        }
+        Command::Keys {
+            command:
+                KeysCommand::Rotate {
+                    database,
+                    droplet_encryption_key,
+                },
+        } => {
+            let url = config::database_url(&database.database_url)?;
+            let keyring = config::keyring(droplet_encryption_key.as_deref())?;
+            commands::keys::rotate(&url, &keyring).await?;
         }
     }
     Ok(())

@@ -7,10 +7,15 @@ use domain::{
     Db,
     db::{Backend, PoolSettings},
 };
+use fluid::client::{FluidClient, RetryPolicy};
 use leptos::config::{Env, LeptosOptions};
-use tokio::net::TcpListener;
+use tokio::{
+    net::TcpListener,
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
 
-use crate::{config::Config, http, state::AppState};
+use crate::{config::Config, http, state::AppState, worker::Worker};
 
 /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
@@ -19,7 +24,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let db = Db::connect_lazy(&config.database_url, &PoolSettings::default())?;
-    migrate_or_wait(&db).await?;
+    let migrating = migrate_or_wait(&db).await?;
     let address = listener.local_addr()?;
     let leptos_options = LeptosOptions::builder()
         .output_name("droplet")
@@ -28,44 +33,65 @@ pub async fn serve(
         .site_addr(address)
         .env(Env::PROD)
         .build();
+    let fluid = FluidClient::new(&config.fluid_api_base_url, RetryPolicy::default())
+        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for Fluid: {e}"))?;
+    let wake_worker = Arc::new(Notify::new());
+    let (stop_worker, worker_stopped) = watch::channel(false);
+    let worker = Worker {
+        db: db.clone(),
+        keyring: config.keyring.clone(),
+        fluid: fluid.clone(),
+        public_url: config.public_url.clone(),
+        wake: wake_worker.clone(),
+    }
+    .spawn(worker_stopped);
     let state = AppState {
         leptos_options,
         db: db.clone(),
         config: Arc::new(config),
+        fluid,
+        wake_worker,
     };
     tracing::info!(public_url = %state.config.public_url, "droplet is serving on http://{address}");
-    axum::serve(listener, http::router(state))
+    let served = axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed")?;
+        .await;
+    // The worker finishes the job it holds; unfinished ones resume at the next start.
+    let _ = stop_worker.send(true);
+    let _ = worker.await;
+    if let Some(migrating) = migrating {
+        migrating.abort();
+    }
+    served.context("the HTTP server failed")?;
     db.close().await;
     tracing::info!("droplet stopped");
     Ok(())
 }
 
-/// Applies migrations. A SQLite problem is fatal (a bad path does not fix itself); an
-/// unreachable PostgreSQL is retried in the background while `/readyz` answers 503.
-async fn migrate_or_wait(db: &Db) -> anyhow::Result<()> {
-    match db.migrate().await {
-        Ok(()) => Ok(()),
-        Err(error) if db.backend() == Backend::Postgres => {
-            tracing::warn!(%error, "database not ready; retrying in the background, /readyz answers 503 meanwhile");
-            let db = db.clone();
-            tokio::spawn(async move {
-                let mut delay = Duration::from_millis(500);
-                loop {
-                    tokio::time::sleep(delay).await;
-                    match db.migrate().await {
-                        Ok(()) => return tracing::info!("database ready"),
-                        Err(error) => tracing::warn!(%error, "database still not ready"),
-                    }
-                    delay = (delay * 2).min(Duration::from_secs(30));
-                }
-            });
-            Ok(())
-        }
-        Err(error) => Err(error).context("the SQLite database cannot be opened"),
+/// Applies migrations. On SQLite before serving, and a problem is fatal (a bad path does not fix
+/// itself). On PostgreSQL in the background, retried until the database answers, while the
+/// service already serves and `/readyz` answers 503: start order does not matter.
+async fn migrate_or_wait(db: &Db) -> anyhow::Result<Option<JoinHandle<()>>> {
+    if db.backend() != Backend::Postgres {
+        db.migrate()
+            .await
+            .context("the SQLite database cannot be opened")?;
+        return Ok(None);
     }
+    let db = db.clone();
+    Ok(Some(tokio::spawn(async move {
+        let mut delay = Duration::from_millis(500);
+        loop {
+            match db.migrate().await {
+                Ok(()) => return tracing::info!("database ready"),
+                Err(error) => {
+                    tracing::warn!(%error, "database not ready; retrying, /readyz answers 503 meanwhile")
+                }
+            }
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(30));
+        }
+    })))
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use domain::Db;
+use fluid::client::FluidClient;
 use leptos::config::LeptosOptions;
+use tokio::sync::Notify;
 
 use crate::config::Config;
 
@@ -14,4 +16,8 @@ pub struct AppState {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
+    /// Fluid's API, at `FLUID_API_BASE_URL`.
+    pub fluid: FluidClient,
+    /// Wakes the background worker when a job is queued.
+    pub wake_worker: Arc<Notify>,
 }

@@ -8,9 +8,11 @@ use std::{
     time::{Duration, Instant},
 };
 
+use fluid::sim::Shape;
 use support::*;
 
-fn terminate(child: &mut Child) -> (bool, String) {
+/// Sends SIGTERM and waits for the exit without blocking the runtime (the simulator runs on it).
+async fn terminate(child: &mut Child) -> (bool, String) {
     Command::new("kill")
         .arg("-TERM")
         .arg(child.id().to_string())
@@ -22,7 +24,7 @@ fn terminate(child: &mut Child) -> (bool, String) {
             break status;
         }
         assert!(Instant::now() < deadline, "droplet did not stop after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let mut stdout = String::new();
     child
@@ -45,6 +47,7 @@ async fn readyz_answers_503_while_the_database_is_unreachable() {
     let mut child = binary.spawn(&[
         ("DATABASE_URL", &database),
         ("LEPTOS_SITE_ADDR", &address),
+        ("FLUID_API_BASE_URL", "http://127.0.0.1:9"),
         ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("DROPLET_ENCRYPTION_KEY", &key),
     ]);
@@ -52,19 +55,22 @@ async fn readyz_answers_503_while_the_database_is_unreachable() {
     assert_eq!(live.status(), 200, "alive even without a database");
     let ready = reqwest::get(format!("http://{address}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 503);
-    let (stopped_cleanly, _) = terminate(&mut child);
+    let (stopped_cleanly, _) = terminate(&mut child).await;
     assert!(stopped_cleanly);
 }
 
 #[tokio::test]
-async fn the_service_installs_logs_json_stops_on_sigterm_and_lists_installations() {
+async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lists_installations() {
     let port = free_port();
     let binary = Binary::new();
     let address = format!("127.0.0.1:{port}");
+    let sim = simulator_for(&address).await;
+    let sim_url = sim.base_url();
     let key = key(3);
     let env = [
         ("DATABASE_URL", "sqlite://droplet.db"),
         ("LEPTOS_SITE_ADDR", address.as_str()),
+        ("FLUID_API_BASE_URL", sim_url.as_str()),
         ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("DROPLET_ENCRYPTION_KEY", key.as_str()),
         ("LOG_FORMAT", "json"),
@@ -72,22 +78,44 @@ async fn the_service_installs_logs_json_stops_on_sigterm_and_lists_installations
     let mut child = binary.spawn(&env);
     assert_eq!(wait_for(&format!("http://{address}/readyz")).await.status(), 200);
 
-    let body = legacy_install("dri_cli", "dit_CLI_CANARY", "wvt_CLI_CANARY").to_string();
-    let timestamp = now().to_string();
-    let response = reqwest::Client::new()
-        .post(format!("http://{address}/api/webhooks/installed"))
-        .header("x-fluid-timestamp", &timestamp)
-        .header(
-            "x-fluid-signature",
-            fluid::signature::sign(WEBHOOK_SECRET.as_bytes(), &timestamp, body.as_bytes()),
-        )
-        .body(body)
-        .send()
+    let v2 = sim.create_installation("Logged Co").await;
+    let exchange_token = {
+        let payload = sim
+            .install_payload(&v2.droplet_installation_uuid, Shape::V2Flat)
+            .await
+            .unwrap();
+        let delivery = sim
+            .deliver(&sim.config().install_webhook_url, payload.to_string().as_bytes())
+            .await
+            .unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.body);
+        payload["company"]["credentials"]["exchange_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let v1 = sim.create_installation("Legacy Co").await;
+    assert_eq!(
+        sim.install(&v1.droplet_installation_uuid, Shape::V1Envelope)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    // Let the registrations run, so their tokens pass through the process too.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.registrations(&v2.droplet_installation_uuid).await.len() < 2 {
+        assert!(Instant::now() < deadline, "registrations did not happen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let cvts: Vec<String> = sim
+        .registrations(&v2.droplet_installation_uuid)
         .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+        .into_iter()
+        .map(|r| r.verification_token)
+        .collect();
 
-    let (stopped_cleanly, logs) = terminate(&mut child);
+    let (stopped_cleanly, logs) = terminate(&mut child).await;
     assert!(stopped_cleanly, "exit 0 after SIGTERM");
     assert!(!logs.is_empty());
     for line in logs.lines() {
@@ -96,25 +124,139 @@ async fn the_service_installs_logs_json_stops_on_sigterm_and_lists_installations
         assert!(parsed.get("level").is_some(), "{line}");
     }
     assert!(logs.contains("droplet stopped"));
-    assert!(
-        !logs.contains("CLI_CANARY") && !logs.contains(WEBHOOK_SECRET) && !logs.contains(&key),
-        "no secret in logs"
-    );
+    let secrets = [
+        v2.authentication_token.as_str(),
+        v2.webhook_verification_token.as_str(),
+        v1.authentication_token.as_str(),
+        v1.webhook_verification_token.as_str(),
+        exchange_token.as_str(),
+        WEBHOOK_SECRET,
+        key.as_str(),
+    ];
+    for secret in secrets.iter().copied().chain(cvts.iter().map(String::as_str)) {
+        assert!(!logs.contains(secret), "a secret reached the logs");
+    }
 
     let (code, json, _) = binary.run(&["installations", "list", "--format", "json"], &env);
     assert_eq!(code, 0);
     let rows: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(rows[0]["droplet_installation_uuid"], "dri_cli");
-    assert_eq!(rows[0]["status"], "active");
-    assert_eq!(rows[0]["company_name"], "Acme");
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert!(rows.iter().all(|r| r["status"] == "active"));
+    assert!(rows.iter().any(|r| r["company_name"] == "Logged Co"));
     let (code, table, _) = binary.run(&["installations", "list"], &env);
     assert_eq!(code, 0);
     assert!(table.starts_with("DROPLET_INSTALLATION_UUID"), "{table}");
-    assert!(table.contains("dri_cli") && table.contains("active"), "{table}");
     assert!(
-        !json.contains("CLI_CANARY") && !table.contains("CLI_CANARY"),
-        "no token in CLI output"
+        table.contains(&v1.droplet_installation_uuid) && table.contains("active"),
+        "{table}"
     );
+    for secret in secrets.iter().copied().chain(cvts.iter().map(String::as_str)) {
+        assert!(
+            !json.contains(secret) && !table.contains(secret),
+            "a secret reached the CLI output"
+        );
+    }
+    // Nor does any token sit in the database file in plaintext.
+    let database = std::fs::read(binary.dir.path().join("droplet.db")).unwrap();
+    let wal = std::fs::read(binary.dir.path().join("droplet.db-wal")).unwrap_or_default();
+    let stored = String::from_utf8_lossy(&database).into_owned() + &String::from_utf8_lossy(&wal);
+    for secret in secrets.iter().copied().chain(cvts.iter().map(String::as_str)) {
+        assert!(
+            !stored.contains(secret),
+            "a secret sits in the database in plaintext"
+        );
+    }
+}
+
+#[tokio::test]
+async fn tokens_written_under_one_key_stay_readable_through_a_rotation() {
+    let binary = Binary::new();
+    let port = free_port();
+    let address = format!("127.0.0.1:{port}");
+    let sim = simulator_for(&address).await;
+    let sim_url = sim.base_url();
+    let (key_a, key_b) = (key(10), key(11));
+    let env = |keys: &str| {
+        vec![
+            ("DATABASE_URL", "sqlite://droplet.db".to_owned()),
+            ("LEPTOS_SITE_ADDR", address.clone()),
+            ("FLUID_API_BASE_URL", sim_url.clone()),
+            ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+            ("DROPLET_ENCRYPTION_KEY", keys.to_owned()),
+        ]
+    };
+    let run = |args: &[&str], env: &[(&'static str, String)]| {
+        let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        binary.run(args, &env)
+    };
+
+    // Written under A.
+    let under_a = env(&key_a);
+    let mut child = {
+        let env: Vec<(&str, &str)> = under_a.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        binary.spawn(&env)
+    };
+    wait_for(&format!("http://{address}/readyz")).await;
+    let company = sim.create_installation("Rotated Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    assert_eq!(sim.install(&dri, Shape::V2Flat).await.unwrap().status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while sim.registrations(&dri).await.len() < 2 {
+        assert!(Instant::now() < deadline, "registrations did not happen");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    terminate(&mut child).await;
+
+    // Readable with "B,A"; after the rotation, with B alone.
+    let url: domain::DatabaseUrl = format!("sqlite://{}/droplet.db", binary.dir.path().display())
+        .parse()
+        .unwrap();
+    let db = domain::Db::connect_and_migrate(&url, &Default::default())
+        .await
+        .unwrap();
+    let both = domain::Keyring::parse(&format!("{key_b},{key_a}")).unwrap();
+    let only_b = domain::Keyring::parse(&key_b).unwrap();
+    assert_eq!(
+        read(&db, &both, &dri)
+            .await
+            .unwrap()
+            .authentication_token
+            .expose(),
+        company.authentication_token
+    );
+    assert_eq!(
+        read(&db, &only_b, &dri).await,
+        None,
+        "B alone cannot read what A wrote"
+    );
+
+    let (code, stdout, stderr) = run(&["keys", "rotate"], &env(&format!("{key_b},{key_a}")));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("re-encrypted 4 value(s)"), "{stdout}");
+    assert_eq!(
+        read(&db, &only_b, &dri)
+            .await
+            .unwrap()
+            .webhook_verification_token
+            .expose(),
+        company.webhook_verification_token
+    );
+    for registration in sim.registrations(&dri).await {
+        let cvt = domain::registrations::callback_token(&db, &only_b, &dri, &registration.definition_name)
+            .await
+            .unwrap();
+        assert_eq!(cvt.unwrap().expose(), registration.verification_token);
+    }
+    // Nothing is left under A: a second rotation has nothing to do.
+    let (_, stdout, _) = run(&["keys", "rotate"], &env(&key_b));
+    assert!(stdout.contains("re-encrypted 0 value(s)"), "{stdout}");
+    // A key that opens nothing is reported, not ignored.
+    let (code, _, stderr) = run(&["keys", "rotate"], &env(&key(12)));
+    assert_eq!(code, 1);
+    assert!(stderr.contains("could not be opened"), "{stderr}");
+    db.close().await;
 }
 
 #[test]
@@ -124,4 +266,14 @@ fn migrate_creates_and_migrates_a_new_sqlite_database() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.contains("up to date"));
     assert!(binary.dir.path().join("fresh.db").exists());
+}
+
+async fn read(
+    db: &domain::Db,
+    keyring: &domain::Keyring,
+    dri: &str,
+) -> Option<domain::installations::Credentials> {
+    domain::installations::stored_credentials(db, keyring, dri)
+        .await
+        .expect("read credentials")
 }

@@ -1,4 +1,5 @@
 //! The operator commands besides `serve`.
 
 pub mod installations;
+pub mod keys;
 pub mod migrate;

@@ -8,8 +8,14 @@ use axum::{
     extract::State,
     http::{HeaderMap, StatusCode},
 };
-use domain::installations::{self, Activation, Credentials, Uninstall};
-use fluid::lifecycle::{self, InstallCredentials, LifecycleEvent, LifecycleKind};
+use domain::{
+    installations::{self, Uninstall},
+    lifecycle::{self, InstallError, InstallOutcome},
+};
+use fluid::{
+    lifecycle::{LifecycleEvent, LifecycleKind},
+    signature,
+};
 use serde_json::{Value, json};
 
 use super::error::ApiError;
@@ -17,101 +23,112 @@ use crate::state::AppState;
 
 type Answer = Result<(StatusCode, Json<Value>), ApiError>;
 
-/// A company installed the droplet.
+/// A company installed the droplet: exchange its token (v2) or take its inline tokens (v1),
+/// store them sealed, and queue the registrations.
 pub async fn installed(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    let Some(event) = verified_event(&state, &headers, &body, LifecycleKind::Installed)? else {
-        return Ok(ignored());
+    let Some((event, signed_at)) = verified_event(&state, &headers, &body, LifecycleKind::Installed)? else {
+        return Ok(ignored("event for another droplet"));
     };
     let uuid = event.company.droplet_installation_uuid.clone();
-    match event.credentials {
-        Some(InstallCredentials::Inline {
-            authentication_token,
-            webhook_verification_token,
-        }) => {
-            let credentials = Credentials {
-                authentication_token,
-                webhook_verification_token,
-            };
-            let outcome =
-                installations::activate(&state.db, &state.config.keyring, &event.company, &credentials)
-                    .await?;
-            tracing::info!(installation = %uuid, ?outcome, "install (v1) processed");
-            let status = if outcome == Activation::Unchanged {
-                "unchanged"
-            } else {
-                "active"
-            };
-            Ok((
-                StatusCode::OK,
-                Json(json!({ "status": status, "droplet_installation_uuid": uuid })),
-            ))
-        }
-        Some(InstallCredentials::Exchange { .. }) => {
-            // The v2 token exchange is not available yet: 503 makes Fluid deliver again later,
-            // and nothing was stored.
-            tracing::warn!(installation = %uuid, "v2 install received; token exchange not available yet");
-            Err(ApiError::Unavailable(
-                "credential exchange is not available yet; deliver again later".into(),
-            ))
-        }
-        None => Err(ApiError::BadRequest(
+    let Some(credentials) = &event.credentials else {
+        return Err(ApiError::BadRequest(
             "missing field `company.credentials.exchange_token`".into(),
-        )),
-    }
+        ));
+    };
+    let deps = lifecycle::Deps {
+        db: &state.db,
+        keyring: &state.config.keyring,
+        fluid: &state.fluid,
+    };
+    let outcome = lifecycle::install(deps, &event.company, credentials, signed_at)
+        .await
+        .map_err(|error| {
+            tracing::warn!(installation = %uuid, %error, "install not finished; Fluid will deliver again");
+            match error {
+                InstallError::Db(error) => ApiError::from(error),
+                other => ApiError::Unavailable(format!("{other}; deliver again later")),
+            }
+        })?;
+    tracing::info!(installation = %uuid, ?outcome, "install processed");
+    let body = match outcome {
+        InstallOutcome::Active => {
+            state.wake_worker.notify_one();
+            json!({ "status": "active" })
+        }
+        InstallOutcome::Unchanged => json!({ "status": "unchanged" }),
+        InstallOutcome::Stale => {
+            json!({ "status": "ignored", "reason": "older than the installation's last uninstall" })
+        }
+        InstallOutcome::Superseded => {
+            json!({ "status": "uninstalled", "reason": "uninstalled while installing" })
+        }
+        InstallOutcome::Failed(reason) => json!({ "status": "failed", "reason": reason }),
+    };
+    Ok((StatusCode::OK, Json(with_uuid(body, &uuid))))
 }
 
-/// A company uninstalled the droplet: its tokens are erased.
+/// A company uninstalled the droplet: its tokens are erased and its jobs cancelled.
 pub async fn uninstalled(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
-    let Some(event) = verified_event(&state, &headers, &body, LifecycleKind::Uninstalled)? else {
-        return Ok(ignored());
+    let Some((event, signed_at)) = verified_event(&state, &headers, &body, LifecycleKind::Uninstalled)?
+    else {
+        return Ok(ignored("event for another droplet"));
     };
     let uuid = event.company.droplet_installation_uuid;
-    let outcome = installations::uninstall(&state.db, &uuid).await?;
+    let outcome = installations::uninstall(&state.db, &uuid, signed_at).await?;
     tracing::info!(installation = %uuid, ?outcome, "uninstall processed");
     let status = match outcome {
         Uninstall::Uninstalled => "uninstalled",
         Uninstall::AlreadyUninstalled => "unchanged",
-        Uninstall::Unknown => "unknown",
+        Uninstall::Unknown => "uninstalled_before_install",
     };
     Ok((
         StatusCode::OK,
-        Json(json!({ "status": status, "droplet_installation_uuid": uuid })),
+        Json(with_uuid(json!({ "status": status }), &uuid)),
     ))
 }
 
-/// Verifies and parses a lifecycle delivery; `None` when it concerns another droplet.
+/// Verifies and parses a lifecycle delivery, returning it with its signed time; `None` when it
+/// concerns another droplet of the same owner.
 fn verified_event(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
     kind: LifecycleKind,
-) -> Result<Option<LifecycleEvent>, ApiError> {
+) -> Result<Option<(LifecycleEvent, i64)>, ApiError> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    fluid::signature::verify(
-        &state
-            .config
-            .webhook_secrets
-            .iter()
-            .map(|s| s.expose().as_bytes())
-            .collect::<Vec<_>>(),
-        header(fluid::signature::TIMESTAMP_HEADER),
-        header(fluid::signature::SIGNATURE_HEADER),
+    let keys: Vec<&[u8]> = state
+        .config
+        .webhook_secrets
+        .iter()
+        .map(|s| s.expose().as_bytes())
+        .collect();
+    let timestamp = header(signature::TIMESTAMP_HEADER);
+    signature::verify(
+        &keys,
+        timestamp,
+        header(signature::SIGNATURE_HEADER),
         body,
         domain::time::now(),
     )?;
-    let event = lifecycle::parse(kind, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let signed_at = timestamp.and_then(|t| t.parse().ok()).unwrap_or_default();
+    let event = fluid::lifecycle::parse(kind, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let (Some(ours), Some(theirs)) = (&state.config.droplet_uuid, &event.company.droplet_uuid)
         && ours != theirs
     {
         tracing::info!(droplet = %theirs, "lifecycle event for another droplet ignored");
         return Ok(None);
     }
-    Ok(Some(event))
+    Ok(Some((event, signed_at)))
 }
 
-fn ignored() -> (StatusCode, Json<Value>) {
+fn with_uuid(mut body: Value, uuid: &str) -> Value {
+    body["droplet_installation_uuid"] = json!(uuid);
+    body
+}
+
+fn ignored(reason: &str) -> (StatusCode, Json<Value>) {
     (
         StatusCode::OK,
-        Json(json!({ "status": "ignored", "reason": "event for another droplet" })),
+        Json(json!({ "status": "ignored", "reason": reason })),
     )
 }

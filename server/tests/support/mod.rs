@@ -9,6 +9,7 @@ use std::{
 };
 
 use base64::Engine;
+use fluid::sim::{SimConfig, Simulator};
 use serde_json::{Value, json};
 use server::{cli::ServeArgs, config::Config};
 use tempfile::TempDir;
@@ -41,9 +42,11 @@ pub fn serve_args(database: &str) -> ServeArgs {
     }
 }
 
-/// The service running in this process.
+/// The service running in this process, talking to a simulated Fluid.
 pub struct TestApp {
     pub base_url: String,
+    pub sim: Simulator,
+    args: ServeArgs,
     pub database_url: String,
     pub db_path: PathBuf,
     pub client: reqwest::Client,
@@ -61,30 +64,75 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let db_path = dir.path().join("droplet.db");
         let database_url = format!("sqlite://{}", db_path.display());
-        let mut args = serve_args(&database_url);
-        adjust(&mut args);
-        let config = Config::from_args(&args).expect("valid test config");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("address"));
-        let (shutdown, stop) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::serve::serve(config, listener, async move {
-            let _ = stop.await;
-        }));
+        let sim = simulator_for(base_url.trim_start_matches("http://")).await;
+        let mut args = serve_args(&database_url);
+        args.fluid_api_base_url = sim.base_url();
+        adjust(&mut args);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("client");
-        let app = Self {
+        let mut app = Self {
             base_url,
+            sim,
+            args,
             database_url,
             db_path,
             client,
             _dir: dir,
-            shutdown: Some(shutdown),
-            task: Some(task),
+            shutdown: None,
+            task: None,
         };
+        app.start(listener);
         app.wait_until_ready().await;
         app
+    }
+
+    fn start(&mut self, listener: TcpListener) {
+        let config = Config::from_args(&self.args).expect("valid test config");
+        let (shutdown, stop) = oneshot::channel::<()>();
+        self.task = Some(tokio::spawn(server::serve::serve(config, listener, async move {
+            let _ = stop.await;
+        })));
+        self.shutdown = Some(shutdown);
+    }
+
+    /// Stops the service gracefully and starts it again on the same database (and port).
+    pub async fn restart(&mut self) {
+        self.halt().await;
+        let address = self.base_url.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind(&address).await.expect("rebind the same port");
+        self.start(listener);
+        self.wait_until_ready().await;
+    }
+
+    async fn halt(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("serve task").expect("serve ended cleanly");
+        }
+    }
+
+    /// Waits until every job of installation `dri` has finished (done, failed or cancelled).
+    pub async fn settle_jobs(&self, dri: &str) -> Vec<domain::jobs::JobView> {
+        let db = self.db().await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let jobs = domain::jobs::list_for(&db, dri).await.expect("jobs");
+            if jobs
+                .iter()
+                .all(|j| matches!(j.status.as_str(), "done" | "failed" | "cancelled"))
+            {
+                db.close().await;
+                return jobs;
+            }
+            assert!(Instant::now() < deadline, "jobs did not settle: {jobs:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     async fn wait_until_ready(&self) {
@@ -145,13 +193,24 @@ impl TestApp {
     }
 
     pub async fn stop(mut self) {
-        if let Some(shutdown) = self.shutdown.take() {
-            let _ = shutdown.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.await.expect("serve task").expect("serve ended cleanly");
-        }
+        self.halt().await;
     }
+}
+
+/// A simulated Fluid in this process whose lifecycle webhooks go to the droplet at `address`.
+pub async fn simulator_for(address: &str) -> Simulator {
+    Simulator::start(
+        TcpListener::bind("127.0.0.1:0").await.expect("bind"),
+        SimConfig {
+            webhook_secret: WEBHOOK_SECRET.into(),
+            droplet_uuid: DROPLET_UUID.into(),
+            install_webhook_url: format!("http://{address}/api/webhooks/installed"),
+            uninstall_webhook_url: format!("http://{address}/api/webhooks/uninstalled"),
+            exchange_token_ttl: Duration::from_secs(600),
+        },
+    )
+    .await
+    .expect("simulator")
 }
 
 /// A v1 (tokens inline) install payload.

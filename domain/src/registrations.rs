@@ -1,0 +1,324 @@
+//! What the droplet registers with Fluid for each installation — the callbacks it implements and
+//! the company webhooks it listens to — and the state of each registration, kept per
+//! installation for the admin UI and operators.
+
+use fluid::{
+    Secret,
+    client::{FluidClient, FluidError, NewCallbackRegistration, NewCompanyWebhook},
+};
+use serde::Serialize;
+
+use crate::{Db, DbError, Keyring, installations, time};
+
+/// The callbacks this droplet implements, each with the timeout Fluid should give it (≤ 20 s).
+pub const CALLBACKS: &[(&str, u32)] = &[("test_callback_system", 10), ("update_cart_shipping", 10)];
+
+/// The company webhooks this droplet subscribes to, as (resource, event).
+pub const COMPANY_WEBHOOKS: &[(&str, &str)] = &[("order", "created"), ("order", "updated")];
+
+/// Why registering did not finish.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Worth retrying later (Fluid unavailable).
+    #[error("{0}")]
+    Transient(String),
+    /// Retrying will not help (a 4xx, such as a missing scope).
+    #[error("{0}")]
+    Permanent(String),
+    /// The installation is not active any more: nothing to do.
+    #[error("the installation is not active")]
+    NotActive,
+}
+
+impl From<FluidError> for RegistrationError {
+    fn from(error: FluidError) -> Self {
+        match error {
+            FluidError::Unavailable(_) => Self::Transient(error.to_string()),
+            FluidError::Rejected {
+                status: 403,
+                ref message,
+            } if message.contains("scope") => Self::Permanent(format!(
+                "{error}; add the scope to the droplet's requested_scopes"
+            )),
+            other => Self::Permanent(other.to_string()),
+        }
+    }
+}
+
+/// One registration's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+pub struct RegistrationState {
+    pub name: String,
+    pub status: String,
+    pub last_error: Option<String>,
+}
+
+/// Where Fluid should send `definition`'s callbacks for installation `uuid`.
+pub fn callback_url(public_url: &str, uuid: &str, definition: &str) -> String {
+    format!("{public_url}/api/callbacks/{uuid}/{definition}")
+}
+
+/// Where Fluid should send installation `uuid`'s company webhooks.
+pub fn webhook_url(public_url: &str, uuid: &str) -> String {
+    format!("{public_url}/api/webhooks/companies/{uuid}")
+}
+
+async fn company_token(db: &Db, keyring: &Keyring, uuid: &str) -> Result<Secret, RegistrationError> {
+    let active = installations::find(db, uuid)
+        .await?
+        .is_some_and(|i| i.status == installations::Status::Active);
+    if !active {
+        return Err(RegistrationError::NotActive);
+    }
+    let credentials = installations::stored_credentials(db, keyring, uuid)
+        .await?
+        .ok_or(RegistrationError::NotActive)?;
+    Ok(credentials.authentication_token)
+}
+
+/// Registers every callback in [`CALLBACKS`] not yet registered. A 409 ("already there") is
+/// reconciled: Fluid hands out a registration's `cvt_` only when it is created, so a registration
+/// we hold no token for is deleted and created again.
+pub async fn register_callbacks(
+    db: &Db,
+    keyring: &Keyring,
+    fluid: &FluidClient,
+    public_url: &str,
+    uuid: &str,
+) -> Result<(), RegistrationError> {
+    let token = company_token(db, keyring, uuid).await?;
+    let mut first_error = None;
+    for (definition, timeout) in CALLBACKS {
+        if callback_registered(db, uuid, definition).await? {
+            continue;
+        }
+        let request = NewCallbackRegistration {
+            definition_name: (*definition).to_owned(),
+            url: callback_url(public_url, uuid, definition),
+            timeout_in_seconds: *timeout,
+            active: true,
+        };
+        let created = match fluid.create_callback_registration(&token, &request).await {
+            Err(FluidError::Rejected { status: 409, .. }) => {
+                let existing = fluid.list_callback_registrations(&token).await?;
+                for stale in existing.iter().filter(|r| r.definition_name == *definition) {
+                    fluid.delete_callback_registration(&token, &stale.uuid).await?;
+                }
+                fluid.create_callback_registration(&token, &request).await
+            }
+            other => other,
+        };
+        let outcome = match created {
+            Ok(registration) => match registration.verification_token {
+                Some(cvt) => {
+                    let sealed = keyring.seal(cvt.expose(), &cvt_context(uuid, definition));
+                    save_callback(
+                        db,
+                        uuid,
+                        definition,
+                        Some(&registration.uuid),
+                        Some(&sealed),
+                        "registered",
+                        None,
+                    )
+                    .await?;
+                    Ok(())
+                }
+                None => Err(RegistrationError::Permanent(
+                    "Fluid returned no verification_token".into(),
+                )),
+            },
+            Err(error) => Err(RegistrationError::from(error)),
+        };
+        if let Err(error) = outcome {
+            save_callback(
+                db,
+                uuid,
+                definition,
+                None,
+                None,
+                "failed",
+                Some(&error.to_string()),
+            )
+            .await?;
+            first_error.get_or_insert(error);
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// Subscribes every company webhook in [`COMPANY_WEBHOOKS`] not yet subscribed; a 409 means it
+/// is there already.
+pub async fn register_webhooks(
+    db: &Db,
+    keyring: &Keyring,
+    fluid: &FluidClient,
+    public_url: &str,
+    uuid: &str,
+) -> Result<(), RegistrationError> {
+    let token = company_token(db, keyring, uuid).await?;
+    let mut first_error = None;
+    for (resource, event) in COMPANY_WEBHOOKS {
+        let request = NewCompanyWebhook {
+            resource: (*resource).to_owned(),
+            event: (*event).to_owned(),
+            url: webhook_url(public_url, uuid),
+            http_method: "post".into(),
+            active: true,
+        };
+        let outcome = match fluid.create_company_webhook(&token, &request).await {
+            Ok(webhook) => Ok(Some(webhook.id.to_string().trim_matches('"').to_owned())),
+            Err(FluidError::Rejected { status: 409, .. }) => Ok(None),
+            Err(error) => Err(RegistrationError::from(error)),
+        };
+        match outcome {
+            Ok(fluid_id) => {
+                save_webhook(db, uuid, resource, event, fluid_id.as_deref(), "registered", None).await?
+            }
+            Err(error) => {
+                save_webhook(
+                    db,
+                    uuid,
+                    resource,
+                    event,
+                    None,
+                    "failed",
+                    Some(&error.to_string()),
+                )
+                .await?;
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+async fn callback_registered(db: &Db, uuid: &str, definition: &str) -> Result<bool, DbError> {
+    let row: Option<(String, Option<String>)> = sqlx::query_as(
+        "SELECT status, verification_token_sealed FROM callback_registrations \
+         WHERE installation_uuid = $1 AND definition_name = $2",
+    )
+    .bind(uuid)
+    .bind(definition)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(matches!(row, Some((status, Some(_))) if status == "registered"))
+}
+
+fn cvt_context(uuid: &str, definition: &str) -> String {
+    format!("callback_registrations/{uuid}/{definition}")
+}
+
+async fn save_callback(
+    db: &Db,
+    uuid: &str,
+    definition: &str,
+    fluid_uuid: Option<&str>,
+    sealed_token: Option<&str>,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO callback_registrations (installation_uuid, definition_name, fluid_uuid, \
+             verification_token_sealed, status, last_error, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (installation_uuid, definition_name) DO UPDATE SET \
+             fluid_uuid = COALESCE(excluded.fluid_uuid, callback_registrations.fluid_uuid), \
+             verification_token_sealed = COALESCE(excluded.verification_token_sealed, callback_registrations.verification_token_sealed), \
+             status = excluded.status, last_error = excluded.last_error, updated_at = excluded.updated_at",
+    )
+    .bind(uuid)
+    .bind(definition)
+    .bind(fluid_uuid)
+    .bind(sealed_token)
+    .bind(status)
+    .bind(error)
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+async fn save_webhook(
+    db: &Db,
+    uuid: &str,
+    resource: &str,
+    event: &str,
+    fluid_id: Option<&str>,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO company_webhooks (installation_uuid, resource, event, fluid_id, status, last_error, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) \
+         ON CONFLICT (installation_uuid, resource, event) DO UPDATE SET \
+             fluid_id = COALESCE(excluded.fluid_id, company_webhooks.fluid_id), status = excluded.status, \
+             last_error = excluded.last_error, updated_at = excluded.updated_at",
+    )
+    .bind(uuid)
+    .bind(resource)
+    .bind(event)
+    .bind(fluid_id)
+    .bind(status)
+    .bind(error)
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The callback registration's `cvt_` for installation `uuid`, opened; `None` when there is none.
+pub async fn callback_token(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+    definition: &str,
+) -> Result<Option<Secret>, DbError> {
+    let row: Option<(Option<String>,)> = sqlx::query_as(
+        "SELECT verification_token_sealed FROM callback_registrations \
+         WHERE installation_uuid = $1 AND definition_name = $2 AND status = 'registered'",
+    )
+    .bind(uuid)
+    .bind(definition)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(row
+        .and_then(|(sealed,)| sealed)
+        .and_then(|sealed| keyring.open(&sealed, &cvt_context(uuid, definition)).ok()))
+}
+
+/// Erases the stored `cvt_` tokens of an installation (on uninstall).
+pub async fn forget_tokens(db: &Db, uuid: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE callback_registrations SET verification_token_sealed = NULL, status = 'pending', updated_at = $2 \
+         WHERE installation_uuid = $1",
+    )
+    .bind(uuid)
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The state of every registration of an installation: callbacks by definition name, then
+/// webhooks as `resource.event`.
+pub async fn states(db: &Db, uuid: &str) -> Result<Vec<RegistrationState>, DbError> {
+    let mut states: Vec<RegistrationState> = sqlx::query_as(
+        "SELECT definition_name AS name, status, last_error FROM callback_registrations \
+         WHERE installation_uuid = $1 ORDER BY definition_name",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?;
+    let webhooks: Vec<RegistrationState> = sqlx::query_as(
+        "SELECT resource || '.' || event AS name, status, last_error FROM company_webhooks \
+         WHERE installation_uuid = $1 ORDER BY resource, event",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?;
+    states.extend(webhooks);
+    Ok(states)
+}

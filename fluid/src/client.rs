@@ -1,0 +1,369 @@
+//! Fluid's HTTP API, as the droplet calls it: one reqwest client with timeouts, the base URL from
+//! configuration (never from a payload), and retries with exponential backoff and jitter on
+//! transient failures (connection errors, timeouts, 5xx, 429 honouring `Retry-After`) — never on
+//! other 4xx answers, which are final.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use crate::Secret;
+
+/// How hard to retry a transient failure.
+#[derive(Debug, Clone)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included.
+    pub attempts: u32,
+    /// Delay before the first retry; doubles each time (with jitter).
+    pub initial_backoff: Duration,
+    /// No single wait is longer than this (a longer `Retry-After` ends the retries).
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(2),
+        }
+    }
+}
+
+/// A failed call to Fluid.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FluidError {
+    /// Fluid answered with a final 4xx; `message` is its `error` text when it gave one.
+    #[error("Fluid answered {status}: {message}")]
+    Rejected { status: u16, message: String },
+    /// Fluid could not be reached or kept failing (5xx, 429, timeouts) through every retry.
+    #[error("Fluid is unavailable: {0}")]
+    Unavailable(String),
+    /// Fluid answered 2xx with a body we cannot read.
+    #[error("Fluid's answer could not be read: {0}")]
+    Malformed(String),
+}
+
+impl FluidError {
+    /// The HTTP status of a final rejection.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Rejected { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// The answer of `POST /api/droplet_installations/exchange`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Exchange {
+    pub droplet_installation: ExchangedInstallation,
+    pub credentials: ExchangedCredentials,
+}
+
+/// The installation an exchange token belonged to.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExchangedInstallation {
+    pub droplet_installation_uuid: String,
+    pub droplet_uuid: Option<String>,
+    pub fluid_company_id: Option<i64>,
+    pub fluid_shop: Option<String>,
+}
+
+/// The long-lived credentials an exchange returns.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ExchangedCredentials {
+    pub authentication_token: Secret,
+    pub webhook_verification_token: Secret,
+}
+
+/// A callback registration to create (`POST /api/callback/registrations`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCallbackRegistration {
+    pub definition_name: String,
+    pub url: String,
+    pub timeout_in_seconds: u32,
+    pub active: bool,
+}
+
+/// A callback registration as Fluid describes it. `verification_token` only comes with creation.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CallbackRegistration {
+    pub uuid: String,
+    pub definition_name: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub verification_token: Option<Secret>,
+}
+
+/// A company webhook to create (`POST /api/company/webhooks`).
+#[derive(Debug, Clone, Serialize)]
+pub struct NewCompanyWebhook {
+    pub resource: String,
+    pub event: String,
+    pub url: String,
+    pub http_method: String,
+    pub active: bool,
+}
+
+/// A company webhook as Fluid describes it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CompanyWebhook {
+    pub id: serde_json::Value,
+    pub resource: String,
+    pub event: String,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Fluid's API client.
+#[derive(Debug, Clone)]
+pub struct FluidClient {
+    http: reqwest::Client,
+    base_url: String,
+    retry: RetryPolicy,
+}
+
+impl FluidClient {
+    /// A client for the API at `base_url` (e.g. `https://api.fluid.app`).
+    pub fn new(base_url: &str, retry: RetryPolicy) -> Result<Self, FluidError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(15))
+            .user_agent(concat!("droplet/", env!("CARGO_PKG_VERSION")))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| FluidError::Unavailable(e.to_string()))?;
+        Ok(Self {
+            http,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            retry,
+        })
+    }
+
+    /// Exchanges a single-use `dex_` token for the installation's long-lived credentials.
+    pub async fn exchange(&self, exchange_token: &Secret) -> Result<Exchange, FluidError> {
+        let body = serde_json::json!({ "exchange_token": exchange_token.expose() });
+        self.call(
+            reqwest::Method::POST,
+            "/api/droplet_installations/exchange",
+            None,
+            Some(&body),
+        )
+        .await
+    }
+
+    /// Registers a callback for the company whose `dit_` token is given.
+    pub async fn create_callback_registration(
+        &self,
+        token: &Secret,
+        registration: &NewCallbackRegistration,
+    ) -> Result<CallbackRegistration, FluidError> {
+        let body = serde_json::json!({ "callback_registration": registration });
+        let wrapped: Wrapped<CallbackRegistration> = self
+            .call(
+                reqwest::Method::POST,
+                "/api/callback/registrations",
+                Some(token),
+                Some(&body),
+            )
+            .await?;
+        Ok(wrapped.inner)
+    }
+
+    /// The company's callback registrations.
+    pub async fn list_callback_registrations(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<CallbackRegistration>, FluidError> {
+        let list: CallbackRegistrationList = self
+            .call(
+                reqwest::Method::GET,
+                "/api/callback/registrations",
+                Some(token),
+                None,
+            )
+            .await?;
+        Ok(list.callback_registrations)
+    }
+
+    /// Deletes one of the company's callback registrations.
+    pub async fn delete_callback_registration(&self, token: &Secret, uuid: &str) -> Result<(), FluidError> {
+        let path = format!("/api/callback/registrations/{uuid}");
+        let _: serde_json::Value = self
+            .call(reqwest::Method::DELETE, &path, Some(token), None)
+            .await?;
+        Ok(())
+    }
+
+    /// Subscribes the company's webhook for `resource.event` to `url`.
+    pub async fn create_company_webhook(
+        &self,
+        token: &Secret,
+        webhook: &NewCompanyWebhook,
+    ) -> Result<CompanyWebhook, FluidError> {
+        let body = serde_json::json!({ "webhook": webhook });
+        let wrapped: WrappedWebhook = self
+            .call(
+                reqwest::Method::POST,
+                "/api/company/webhooks",
+                Some(token),
+                Some(&body),
+            )
+            .await?;
+        Ok(wrapped.webhook)
+    }
+
+    /// The company's webhooks.
+    pub async fn list_company_webhooks(&self, token: &Secret) -> Result<Vec<CompanyWebhook>, FluidError> {
+        let list: CompanyWebhookList = self
+            .call(reqwest::Method::GET, "/api/company/webhooks", Some(token), None)
+            .await?;
+        Ok(list.webhooks)
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&Secret>,
+        body: Option<&serde_json::Value>,
+    ) -> Result<T, FluidError> {
+        let url = format!("{}{path}", self.base_url);
+        let mut backoff = self.retry.initial_backoff;
+        let mut attempt = 1;
+        loop {
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .header("accept", "application/json");
+            if let Some(token) = token {
+                request = request.bearer_auth(token.expose());
+            }
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let failure = match request.send().await {
+                Ok(response) if response.status().is_success() => {
+                    let bytes = response
+                        .bytes()
+                        .await
+                        .map_err(|e| FluidError::Malformed(e.to_string()))?;
+                    let bytes = if bytes.is_empty() {
+                        &b"null"[..]
+                    } else {
+                        &bytes[..]
+                    };
+                    return serde_json::from_slice(bytes).map_err(|e| FluidError::Malformed(e.to_string()));
+                }
+                Ok(response) => {
+                    let status = response.status();
+                    let retry_after = retry_after(&response);
+                    let message = error_message(response).await;
+                    if status.as_u16() != 429 && !status.is_server_error() {
+                        return Err(FluidError::Rejected {
+                            status: status.as_u16(),
+                            message,
+                        });
+                    }
+                    Transient {
+                        reason: format!("{status}: {message}"),
+                        retry_after,
+                    }
+                }
+                Err(error) => Transient {
+                    reason: without_url(&error),
+                    retry_after: None,
+                },
+            };
+            if attempt >= self.retry.attempts {
+                return Err(FluidError::Unavailable(failure.reason));
+            }
+            let wait = match failure.retry_after {
+                Some(wait) if wait > self.retry.max_backoff => {
+                    return Err(FluidError::Unavailable(failure.reason));
+                }
+                Some(wait) => wait,
+                None => jitter(backoff),
+            };
+            tracing::debug!(%path, attempt, reason = %failure.reason, ?wait, "retrying a call to Fluid");
+            tokio::time::sleep(wait).await;
+            backoff = (backoff * 2).min(self.retry.max_backoff);
+            attempt += 1;
+        }
+    }
+}
+
+struct Transient {
+    reason: String,
+    retry_after: Option<Duration>,
+}
+
+#[derive(Deserialize)]
+struct Wrapped<T> {
+    #[serde(rename = "callback_registration")]
+    inner: T,
+}
+
+#[derive(Deserialize)]
+struct WrappedWebhook {
+    webhook: CompanyWebhook,
+}
+
+#[derive(Deserialize)]
+struct CallbackRegistrationList {
+    #[serde(default)]
+    callback_registrations: Vec<CallbackRegistration>,
+}
+
+#[derive(Deserialize)]
+struct CompanyWebhookList {
+    #[serde(default)]
+    webhooks: Vec<CompanyWebhook>,
+}
+
+fn retry_after(response: &reqwest::Response) -> Option<Duration> {
+    let value = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}
+
+/// Fluid's `{"error": "…"}` text, else a short excerpt of the body.
+async fn error_message(response: reqwest::Response) -> String {
+    let text = response.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str().map(str::to_owned)))
+        .unwrap_or(text);
+    let message: String = message.chars().take(200).collect();
+    if message.is_empty() {
+        "no details".into()
+    } else {
+        message
+    }
+}
+
+/// reqwest's errors name the URL; ours are logged, so keep only the kind of failure.
+fn without_url(error: &reqwest::Error) -> String {
+    if error.is_timeout() {
+        "timed out".into()
+    } else if error.is_connect() {
+        "connection failed".into()
+    } else if error.is_body() || error.is_decode() {
+        "the answer was cut off".into()
+    } else {
+        "the request failed".into()
+    }
+}
+
+/// Up to 25 % random jitter, so many retrying clients do not wake together.
+fn jitter(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}

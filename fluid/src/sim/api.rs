@@ -1,0 +1,339 @@
+//! The simulated Fluid API: the endpoints a droplet calls, answering as Fluid's docs say.
+
+use std::{sync::Arc, time::Instant};
+
+use axum::{
+    Json, Router,
+    extract::{Path, State as Extract},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+    routing::{delete, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio::sync::Mutex;
+
+use super::state::{Fault, Registration, SimWebhook, State, token};
+
+#[derive(Clone)]
+pub(super) struct ApiState {
+    pub state: Arc<Mutex<State>>,
+}
+
+pub(super) fn router(state: ApiState) -> Router {
+    Router::new()
+        .route("/api/droplet_installations/exchange", post(exchange))
+        .route(
+            "/api/callback/registrations",
+            post(create_registration).get(list_registrations),
+        )
+        .route("/api/callback/registrations/{uuid}", delete(delete_registration))
+        .route("/api/company/webhooks", post(create_webhook).get(list_webhooks))
+        .with_state(state)
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// Applies the next queued fault: `Some(response)` replaces the real answer.
+async fn injected(fault: Option<Fault>) -> Option<Response> {
+    match fault? {
+        Fault::Delay(wait) => {
+            tokio::time::sleep(wait).await;
+            None
+        }
+        Fault::Status { status, retry_after } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = error(status, "injected fault");
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            }
+            Some(response)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct ExchangeRequest {
+    exchange_token: Option<String>,
+}
+
+/// `POST /api/droplet_installations/exchange`: single use; 410 when used or expired, 404 unknown.
+async fn exchange(Extract(api): Extract<ApiState>, body: Option<Json<ExchangeRequest>>) -> Response {
+    let fault = {
+        let mut state = api.state.lock().await;
+        state.exchange_calls += 1;
+        state.exchange_faults.pop_front()
+    };
+    if let Some(response) = injected(fault).await {
+        return response;
+    }
+    let Some(value) = body.and_then(|Json(b)| b.exchange_token) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "exchange_token is required");
+    };
+    let mut state = api.state.lock().await;
+    let Some(token) = state.exchange_tokens.get_mut(&value) else {
+        return error(StatusCode::NOT_FOUND, "Exchange token not found");
+    };
+    if token.used || token.expires_at <= Instant::now() {
+        return error(
+            StatusCode::GONE,
+            "Exchange token has already been used or has expired",
+        );
+    }
+    token.used = true;
+    let dri = token.dri.clone();
+    let Some(installation) = state.installations.get(&dri).cloned() else {
+        return error(StatusCode::NOT_FOUND, "Installation not found");
+    };
+    state.successful_exchanges.push(dri);
+    Json(json!({
+        "droplet_installation": {
+            "droplet_installation_uuid": installation.droplet_installation_uuid,
+            "droplet_uuid": installation.droplet_uuid,
+            "fluid_company_id": installation.fluid_company_id,
+            "fluid_shop": installation.fluid_shop,
+        },
+        "credentials": {
+            "authentication_token": installation.authentication_token,
+            "webhook_verification_token": installation.webhook_verification_token,
+            "issued_at": "2026-01-01T00:00:00Z",
+            "token_type": "bearer",
+        }
+    }))
+    .into_response()
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+}
+
+/// The installation the request's `dit_` belongs to, after any queued fault.
+async fn authorised(api: &ApiState, headers: &HeaderMap) -> Result<String, Response> {
+    let fault = api.state.lock().await.registration_faults.pop_front();
+    if let Some(response) = injected(fault).await {
+        return Err(response);
+    }
+    let state = api.state.lock().await;
+    bearer(headers)
+        .and_then(|token| state.by_token(token))
+        .map(|installation| installation.droplet_installation_uuid.clone())
+        .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Invalid or revoked token"))
+}
+
+#[derive(Deserialize)]
+struct NewRegistration {
+    callback_registration: Option<RegistrationFields>,
+}
+
+#[derive(Deserialize)]
+struct RegistrationFields {
+    definition_name: Option<String>,
+    url: Option<String>,
+    timeout_in_seconds: Option<u64>,
+    active: Option<bool>,
+}
+
+fn registration_json(registration: &Registration, with_token: bool) -> Value {
+    let mut value = json!({
+        "uuid": registration.uuid,
+        "definition_name": registration.definition_name,
+        "url": registration.url,
+        "timeout_in_seconds": registration.timeout_in_seconds,
+        "active": registration.active,
+        "created_at": "2026-01-01T00:00:00Z",
+    });
+    if with_token {
+        value["verification_token"] = json!(registration.verification_token);
+    }
+    value
+}
+
+/// `POST /api/callback/registrations`: 201 with the `cvt_`, 409 when the definition is already
+/// registered for this company.
+async fn create_registration(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    body: Option<Json<NewRegistration>>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let Some(fields) = body.and_then(|Json(b)| b.callback_registration) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "callback_registration is required",
+        );
+    };
+    let (Some(definition_name), Some(url)) = (fields.definition_name, fields.url) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "definition_name and url are required",
+        );
+    };
+    let timeout_in_seconds = fields.timeout_in_seconds.unwrap_or(10);
+    if timeout_in_seconds == 0 || timeout_in_seconds > 20 {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "timeout_in_seconds must be between 1 and 20",
+        );
+    }
+    let mut state = api.state.lock().await;
+    if state
+        .registrations
+        .iter()
+        .any(|r| r.dri == dri && r.definition_name == definition_name)
+    {
+        return error(
+            StatusCode::CONFLICT,
+            "Callback registration already exists for this definition",
+        );
+    }
+    let registration = Registration {
+        uuid: token("cbr_"),
+        dri,
+        definition_name,
+        url,
+        timeout_in_seconds,
+        active: fields.active.unwrap_or(true),
+        verification_token: token("cvt_"),
+    };
+    state.registrations.push(registration.clone());
+    let body = json!({
+        "callback_registration": registration_json(&registration, true),
+        "meta": { "request_id": token(""), "timestamp": "2026-01-01T00:00:00Z" },
+    });
+    (StatusCode::CREATED, Json(body)).into_response()
+}
+
+/// `GET /api/callback/registrations`: the company's registrations, without their tokens.
+async fn list_registrations(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let state = api.state.lock().await;
+    let list: Vec<Value> = state
+        .registrations
+        .iter()
+        .filter(|r| r.dri == dri)
+        .map(|r| registration_json(r, false))
+        .collect();
+    Json(json!({ "callback_registrations": list })).into_response()
+}
+
+/// `DELETE /api/callback/registrations/{uuid}`.
+async fn delete_registration(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let mut state = api.state.lock().await;
+    let before = state.registrations.len();
+    state.registrations.retain(|r| !(r.dri == dri && r.uuid == uuid));
+    if state.registrations.len() == before {
+        return error(StatusCode::NOT_FOUND, "Callback registration not found");
+    }
+    Json(json!({ "deleted": true })).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewWebhook {
+    webhook: Option<WebhookFields>,
+}
+
+#[derive(Deserialize)]
+struct WebhookFields {
+    resource: Option<String>,
+    event: Option<String>,
+    url: Option<String>,
+    http_method: Option<String>,
+    active: Option<bool>,
+}
+
+fn webhook_json(webhook: &SimWebhook) -> Value {
+    json!({
+        "id": webhook.id, "resource": webhook.resource, "event": webhook.event, "url": webhook.url,
+        "http_method": webhook.http_method, "active": webhook.active,
+    })
+}
+
+/// `POST /api/company/webhooks`: 201; 409 when the same subscription exists.
+async fn create_webhook(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    body: Option<Json<NewWebhook>>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let Some(fields) = body.and_then(|Json(b)| b.webhook) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "webhook is required");
+    };
+    let (Some(resource), Some(event), Some(url)) = (fields.resource, fields.event, fields.url) else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "resource, event and url are required",
+        );
+    };
+    let http_method = fields.http_method.unwrap_or_else(|| "post".into());
+    if !matches!(http_method.as_str(), "post" | "put" | "get") {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "http_method must be post, put or get",
+        );
+    }
+    let mut state = api.state.lock().await;
+    if state
+        .webhooks
+        .iter()
+        .any(|w| w.dri == dri && w.resource == resource && w.event == event && w.url == url)
+    {
+        return error(StatusCode::CONFLICT, "Webhook already exists");
+    }
+    let id = state.next_id();
+    let webhook = SimWebhook {
+        id,
+        dri,
+        resource,
+        event,
+        url,
+        http_method,
+        active: fields.active.unwrap_or(true),
+    };
+    state.webhooks.push(webhook.clone());
+    (
+        StatusCode::CREATED,
+        Json(json!({ "webhook": webhook_json(&webhook) })),
+    )
+        .into_response()
+}
+
+/// `GET /api/company/webhooks`: the company's webhooks.
+async fn list_webhooks(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let state = api.state.lock().await;
+    let list: Vec<Value> = state
+        .webhooks
+        .iter()
+        .filter(|w| w.dri == dri)
+        .map(webhook_json)
+        .collect();
+    Json(json!({ "webhooks": list })).into_response()
+}

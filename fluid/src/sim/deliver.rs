@@ -1,0 +1,177 @@
+//! The simulated Fluid sending: lifecycle webhooks in every shape Fluid uses, signed with the
+//! droplet's webhook secret.
+
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::{Simulator, state::token};
+use crate::signature;
+
+/// The payload shapes of a lifecycle webhook seen in production.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// v2 (exchange token), flat object.
+    V2Flat,
+    /// v2 (exchange token) inside an event envelope.
+    V2Envelope,
+    /// v1 legacy (tokens inline), flat object.
+    V1Flat,
+    /// v1 legacy (tokens inline) inside an event envelope.
+    V1Envelope,
+}
+
+impl Shape {
+    /// All four shapes.
+    pub const ALL: [Shape; 4] = [Shape::V2Flat, Shape::V2Envelope, Shape::V1Flat, Shape::V1Envelope];
+
+    fn is_envelope(self) -> bool {
+        matches!(self, Shape::V2Envelope | Shape::V1Envelope)
+    }
+}
+
+/// What the droplet answered a delivery.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub status: u16,
+    pub body: String,
+}
+
+impl Delivery {
+    /// The answer's JSON body (`Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+fn rfc3339(time: SystemTime) -> String {
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+fn envelope(event: &str, flat: Value, company_id: i64) -> Value {
+    let mut payload = flat;
+    payload["event_name"] = json!(format!("droplet_{event}"));
+    payload["schema_version"] = json!(1);
+    payload["schema_hash"] = json!("sim");
+    payload["contract_version"] = json!("v2");
+    payload["company_id"] = json!(company_id);
+    payload["resource_name"] = json!("droplet");
+    json!({
+        "id": rand::random::<u32>(),
+        "identifier": token("evt_"),
+        "name": format!("droplet_{event}"),
+        "timestamp": rfc3339(SystemTime::now()),
+        "payload": payload,
+    })
+}
+
+impl Simulator {
+    /// The install webhook Fluid would send now for installation `dri` in `shape`; a v2 shape
+    /// issues a fresh exchange token.
+    pub async fn install_payload(&self, dri: &str, shape: Shape) -> Option<Value> {
+        let installation = self.installation(dri).await?;
+        let mut company = json!({
+            "droplet_installation_uuid": installation.droplet_installation_uuid,
+            "droplet_uuid": installation.droplet_uuid,
+            "fluid_company_id": installation.fluid_company_id,
+            "fluid_shop": installation.fluid_shop,
+            "name": installation.company_name,
+        });
+        match shape {
+            Shape::V2Flat | Shape::V2Envelope => {
+                let exchange_token = self.issue_exchange_token(dri).await?;
+                let expires = SystemTime::now() + self.config.exchange_token_ttl;
+                company["credentials"] = json!({
+                    "exchange_token": exchange_token,
+                    "exchange_token_expires_at": rfc3339(expires),
+                    "exchange_endpoint": "/api/droplet_installations/exchange",
+                });
+            }
+            Shape::V1Flat | Shape::V1Envelope => {
+                company["authentication_token"] = json!(installation.authentication_token);
+                company["webhook_verification_token"] = json!(installation.webhook_verification_token);
+            }
+        }
+        let flat = json!({ "resource": "droplet", "event": "installed", "company": company });
+        Some(if shape.is_envelope() {
+            envelope("installed", flat, installation.fluid_company_id)
+        } else {
+            flat
+        })
+    }
+
+    /// The uninstall webhook Fluid would send for installation `dri`.
+    pub async fn uninstall_payload(&self, dri: &str, envelope_shape: bool) -> Option<Value> {
+        let installation = self.installation(dri).await?;
+        let flat = json!({
+            "resource": "droplet",
+            "event": "uninstalled",
+            "company": {
+                "droplet_installation_uuid": installation.droplet_installation_uuid,
+                "droplet_uuid": installation.droplet_uuid,
+                "fluid_company_id": installation.fluid_company_id,
+                "fluid_shop": installation.fluid_shop,
+            }
+        });
+        Some(if envelope_shape {
+            envelope("uninstalled", flat, installation.fluid_company_id)
+        } else {
+            flat
+        })
+    }
+
+    /// Sends the install webhook for `dri` in `shape` to the droplet's install URL.
+    pub async fn install(&self, dri: &str, shape: Shape) -> Result<Delivery, String> {
+        let payload = self
+            .install_payload(dri, shape)
+            .await
+            .ok_or_else(|| format!("unknown installation {dri}"))?;
+        self.deliver(&self.config.install_webhook_url, payload.to_string().as_bytes())
+            .await
+    }
+
+    /// Uninstalls on Fluid's side (the `dit_` stops working) and sends the uninstall webhook.
+    pub async fn uninstall(&self, dri: &str, envelope_shape: bool) -> Result<Delivery, String> {
+        let payload = self
+            .uninstall_payload(dri, envelope_shape)
+            .await
+            .ok_or_else(|| format!("unknown installation {dri}"))?;
+        self.mark_uninstalled(dri).await;
+        self.deliver(&self.config.uninstall_webhook_url, payload.to_string().as_bytes())
+            .await
+    }
+
+    /// Signs `body` with the droplet's webhook secret, now, and POSTs it to `url`.
+    pub async fn deliver(&self, url: &str, body: &[u8]) -> Result<Delivery, String> {
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs();
+        self.deliver_signed(url, body, self.config.webhook_secret.as_bytes(), &now.to_string())
+            .await
+    }
+
+    /// POSTs `body` to `url` signed with `key` at `timestamp`, with Fluid's headers.
+    pub async fn deliver_signed(
+        &self,
+        url: &str,
+        body: &[u8],
+        key: &[u8],
+        timestamp: &str,
+    ) -> Result<Delivery, String> {
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-fluid-shop", "sim.fluid.app")
+            .header(signature::TIMESTAMP_HEADER, timestamp)
+            .header(signature::SIGNATURE_HEADER, signature::sign(key, timestamp, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| format!("delivery to {url} failed: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        Ok(Delivery { status, body })
+    }
+}

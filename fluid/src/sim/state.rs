@@ -1,0 +1,162 @@
+//! What the simulated Fluid remembers.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    time::{Duration, Instant},
+};
+
+use rand::{Rng, distributions::Alphanumeric};
+
+/// A company's installation of the droplet, as Fluid keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimInstallation {
+    pub droplet_installation_uuid: String,
+    pub droplet_uuid: String,
+    pub fluid_company_id: i64,
+    pub fluid_shop: String,
+    pub company_name: String,
+    /// `dit_…`
+    pub authentication_token: String,
+    /// `wvt_…`
+    pub webhook_verification_token: String,
+    pub active: bool,
+}
+
+/// A callback registration, as Fluid keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    pub uuid: String,
+    pub dri: String,
+    pub definition_name: String,
+    pub url: String,
+    pub timeout_in_seconds: u64,
+    pub active: bool,
+    /// `cvt_…`
+    pub verification_token: String,
+}
+
+/// A company webhook subscription, as Fluid keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimWebhook {
+    pub id: u64,
+    pub dri: String,
+    pub resource: String,
+    pub event: String,
+    pub url: String,
+    pub http_method: String,
+    pub active: bool,
+}
+
+/// A fault to inject into the next call of an endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// Answer this status (with `Retry-After` seconds when given) instead of working.
+    Status { status: u16, retry_after: Option<u64> },
+    /// Wait this long, then work normally.
+    Delay(Duration),
+}
+
+#[derive(Debug)]
+pub(super) struct ExchangeToken {
+    pub dri: String,
+    pub expires_at: Instant,
+    pub used: bool,
+}
+
+#[derive(Debug, Default)]
+pub(super) struct State {
+    pub installations: HashMap<String, SimInstallation>,
+    pub exchange_tokens: HashMap<String, ExchangeToken>,
+    pub registrations: Vec<Registration>,
+    pub webhooks: Vec<SimWebhook>,
+    pub exchange_faults: VecDeque<Fault>,
+    pub registration_faults: VecDeque<Fault>,
+    pub exchange_calls: usize,
+    pub successful_exchanges: Vec<String>,
+    next_id: u64,
+}
+
+/// `prefix` followed by 32 random alphanumerics, like Fluid's identifiers and tokens.
+pub(super) fn token(prefix: &str) -> String {
+    let random: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect();
+    format!("{prefix}{}", random.to_lowercase())
+}
+
+impl State {
+    pub fn next_id(&mut self) -> u64 {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn create_installation(&mut self, company_name: &str, droplet_uuid: &str) -> SimInstallation {
+        let id = self.next_id();
+        let slug: String = company_name
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_lowercase()
+                } else {
+                    '-'
+                }
+            })
+            .collect();
+        let installation = SimInstallation {
+            droplet_installation_uuid: token("dri_"),
+            droplet_uuid: droplet_uuid.to_owned(),
+            fluid_company_id: 1_000 + i64::try_from(id).unwrap_or_default(),
+            fluid_shop: format!("{}.fluid.app", slug.trim_matches('-')),
+            company_name: company_name.to_owned(),
+            authentication_token: token("dit_"),
+            webhook_verification_token: token("wvt_"),
+            active: true,
+        };
+        self.installations.insert(
+            installation.droplet_installation_uuid.clone(),
+            installation.clone(),
+        );
+        installation
+    }
+
+    pub fn reissue_credentials(&mut self, dri: &str) -> Option<SimInstallation> {
+        let installation = self.installations.get_mut(dri)?;
+        installation.authentication_token = token("dit_");
+        installation.webhook_verification_token = token("wvt_");
+        installation.active = true;
+        Some(installation.clone())
+    }
+
+    pub fn issue_exchange_token(&mut self, dri: &str, ttl: Duration) -> Option<String> {
+        self.installations.get(dri)?;
+        let value = token("dex_");
+        let expires_at = Instant::now() + ttl;
+        self.exchange_tokens.insert(
+            value.clone(),
+            ExchangeToken {
+                dri: dri.to_owned(),
+                expires_at,
+                used: false,
+            },
+        );
+        Some(value)
+    }
+
+    pub fn expire_exchange_tokens(&mut self) {
+        let past = Instant::now()
+            .checked_sub(Duration::from_secs(1))
+            .unwrap_or_else(Instant::now);
+        for token in self.exchange_tokens.values_mut() {
+            token.expires_at = past;
+        }
+    }
+
+    /// The installation whose active `dit_` this is.
+    pub fn by_token(&self, bearer: &str) -> Option<&SimInstallation> {
+        self.installations
+            .values()
+            .find(|i| i.active && i.authentication_token == bearer)
+    }
+}

@@ -1,0 +1,127 @@
+//! The background worker: runs due jobs from the database until shutdown. Several instances may
+//! run it against one database; each job is claimed with a lease, so it runs once.
+
+use std::{sync::Arc, time::Duration};
+
+use domain::{
+    Db, Keyring,
+    jobs::{self, ClaimedJob, JobKind},
+    registrations::{self, RegistrationError},
+};
+use fluid::client::FluidClient;
+use tokio::{
+    sync::{Notify, watch},
+    task::JoinHandle,
+};
+
+/// How often the worker looks for due jobs when nobody wakes it.
+const POLL: Duration = Duration::from_millis(500);
+/// How long a job in progress may delay shutdown.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// What jobs need.
+#[derive(Clone)]
+pub struct Worker {
+    pub db: Db,
+    pub keyring: Arc<Keyring>,
+    pub fluid: FluidClient,
+    pub public_url: String,
+    /// Woken when a job is queued, so it starts at once.
+    pub wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// Runs until `shutdown` turns true. A job in progress gets [`SHUTDOWN_GRACE`] to finish;
+    /// past that it is left, and runs again once its lease runs out.
+    pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            loop {
+                if *shutdown.borrow() {
+                    return;
+                }
+                // Until the database is migrated (PostgreSQL still starting), there is nothing to claim.
+                if self.db.is_migrated() {
+                    let claimed = tokio::select! {
+                        claimed = jobs::claim_due(&self.db) => claimed,
+                        _ = shutdown.changed() => return,
+                    };
+                    match claimed {
+                        Ok(Some(job)) => {
+                            self.run_with_grace(job, &mut shutdown).await;
+                            continue;
+                        }
+                        Ok(None) => {}
+                        Err(error) => tracing::warn!(%error, "could not look for due jobs"),
+                    }
+                }
+                tokio::select! {
+                    () = self.wake.notified() => {}
+                    () = tokio::time::sleep(POLL) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+        })
+    }
+
+    async fn run_with_grace(&self, job: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
+        let id = job.id;
+        let run = self.run(job);
+        tokio::pin!(run);
+        tokio::select! {
+            () = &mut run => {}
+            _ = shutdown.changed() => {
+                if tokio::time::timeout(SHUTDOWN_GRACE, &mut run).await.is_err() {
+                    tracing::warn!(job = id, "job left unfinished at shutdown; it runs again after its lease");
+                }
+            }
+        }
+    }
+
+    async fn run(&self, job: ClaimedJob) {
+        let uuid = job.installation_uuid.as_str();
+        let result = match job.kind {
+            Some(JobKind::RegisterCallbacks) => {
+                registrations::register_callbacks(
+                    &self.db,
+                    &self.keyring,
+                    &self.fluid,
+                    &self.public_url,
+                    uuid,
+                )
+                .await
+            }
+            Some(JobKind::RegisterWebhooks) => {
+                registrations::register_webhooks(&self.db, &self.keyring, &self.fluid, &self.public_url, uuid)
+                    .await
+            }
+            None => Err(RegistrationError::Permanent("unknown job kind".into())),
+        };
+        let recorded = match result {
+            Ok(()) => {
+                tracing::info!(installation = %uuid, job = job.id, attempt = job.attempts, "job done");
+                jobs::succeed(&self.db, &job).await
+            }
+            Err(RegistrationError::NotActive) => {
+                jobs::cancel(&self.db, &job, "the installation is not active").await
+            }
+            Err(error) => {
+                let permanent = matches!(error, RegistrationError::Permanent(_));
+                let message = error.to_string();
+                let result = jobs::fail(&self.db, &job, &message, permanent).await;
+                match &result {
+                    Ok(true) => {
+                        tracing::warn!(installation = %uuid, job = job.id, attempt = job.attempts, error = %message, "job failed; will retry")
+                    }
+                    _ => {
+                        tracing::error!(installation = %uuid, job = job.id, attempt = job.attempts, error = %message, "job failed for good")
+                    }
+                }
+                result.map(|_| ())
+            }
+        };
+        if let Err(error) = recorded {
+            // The lease runs out and another worker takes the job again.
+            tracing::error!(job = job.id, %error, "could not record a job's outcome");
+        }
+    }
+}
