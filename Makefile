@@ -7,6 +7,8 @@ SHELL := /bin/bash
 export LEPTOS_OUTPUT_NAME := droplet
 
 RUST_PACKAGES := -p fluid -p domain -p app -p server
+# What the release binary is built from: rebuilt only when one of these changed.
+SOURCES := $(shell git ls-files Cargo.toml Cargo.lock app domain fluid frontend server style public 2>/dev/null)
 
 .PHONY: run test tools test-tools release lint unit e2e fmt
 
@@ -24,8 +26,11 @@ tools:
 test-tools:
 	@scripts/tools.sh test
 
-release:
+release: target/release/droplet
+
+target/release/droplet: $(SOURCES)
 	cargo leptos build --release --precompress
+	@touch $@
 
 lint:
 	cargo fmt --all -- --check
