@@ -316,6 +316,31 @@ pub async fn stored_credentials(
     Ok(opened.ok())
 }
 
+/// The key that verifies installation `uuid`'s company webhooks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookKey {
+    /// The installation's current `wvt_`.
+    Active(Secret),
+    /// No such installation.
+    Unknown,
+    /// Uninstalled, failed or not yet installed: its webhooks are refused.
+    Inactive(Status),
+}
+
+/// The current webhook verification key of installation `uuid`.
+pub async fn webhook_key(db: &Db, keyring: &Keyring, uuid: &str) -> Result<WebhookKey, DbError> {
+    let Some(installation) = find(db, uuid).await? else {
+        return Ok(WebhookKey::Unknown);
+    };
+    if installation.status != Status::Active {
+        return Ok(WebhookKey::Inactive(installation.status));
+    }
+    Ok(match stored_credentials(db, keyring, uuid).await? {
+        Some(credentials) => WebhookKey::Active(credentials.webhook_verification_token),
+        None => WebhookKey::Inactive(installation.status),
+    })
+}
+
 fn open_pair(keyring: &Keyring, uuid: &str, dit: &str, wvt: &str) -> Result<Credentials, SealError> {
     Ok(Credentials {
         authentication_token: keyring.open(dit, &context(uuid, "authentication_token"))?,

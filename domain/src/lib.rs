@@ -4,6 +4,7 @@
 
 pub mod credentials;
 pub mod db;
+pub mod events;
 pub mod exchange_claims;
 pub mod installations;
 pub mod jobs;

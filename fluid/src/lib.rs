@@ -2,6 +2,7 @@
 //! sends, and the shapes of the payloads it really sends.
 
 pub mod client;
+pub mod company_events;
 pub mod lifecycle;
 pub mod secret;
 pub mod signature;

@@ -21,10 +21,33 @@ pub enum Command {
         #[command(subcommand)]
         command: InstallationsCommand,
     },
+    /// Inspect company webhook events.
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Manage the keys that encrypt stored tokens.
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Company webhook events received for an installation, newest first.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The installation (droplet_installation_uuid, dri_…).
+        #[arg(long)]
+        installation: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// At most this many events.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
     },
 }
 

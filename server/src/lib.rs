@@ -10,7 +10,7 @@ pub mod state;
 pub mod telemetry;
 pub mod worker;
 
-use cli::{Cli, Command, InstallationsCommand, KeysCommand};
+use cli::{Cli, Command, EventsCommand, InstallationsCommand, KeysCommand};
 use config::{Config, ConfigError};
 
 /// How a command ended badly: bad configuration (exit 2) or a failure while running (exit 1).
@@ -50,6 +50,18 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let url = config::database_url(&database.database_url)?;
             commands::installations::list(&url, format).await?;
+        }
+        Command::Events {
+            command:
+                EventsCommand::List {
+                    database,
+                    installation,
+                    format,
+                    limit,
+                },
+        } => {
+            let url = config::database_url(&database.database_url)?;
+            commands::events::list(&url, &installation, format, limit).await?;
         }
         Command::Keys {
             command:

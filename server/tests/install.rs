@@ -350,8 +350,8 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
         assert_eq!(
             registration.url,
             format!(
-                "https://droplet.example.com/api/callbacks/{dri}/{}",
-                registration.definition_name
+                "{}/api/callbacks/{dri}/{}",
+                app.base_url, registration.definition_name
             )
         );
         assert!(registration.timeout_in_seconds <= 20 && registration.active);
@@ -361,7 +361,7 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
     assert!(
         webhooks
             .iter()
-            .all(|w| w.url == format!("https://droplet.example.com/api/webhooks/companies/{dri}"))
+            .all(|w| w.url == format!("{}/api/webhooks/companies/{dri}", app.base_url))
     );
 
     // A reinstall meets Fluid's 409s and reconciles: still one of each, and a cvt_ held for each.

@@ -134,9 +134,16 @@ async fn no_token_is_stored_in_plaintext() {
 }
 
 #[tokio::test]
-async fn bad_signatures_are_rejected_with_401_naming_the_check() {
+async fn bad_signatures_are_rejected_with_401_naming_the_check_and_no_exchange_is_made() {
     let app = TestApp::spawn().await;
-    let body = legacy_install("dri_sig", "dit_s", "wvt_s").to_string();
+    let company = app.sim.create_installation("Signed Co").await;
+    let dri = &company.droplet_installation_uuid;
+    let body = app
+        .sim
+        .install_payload(dri, fluid::sim::Shape::V2Flat)
+        .await
+        .unwrap()
+        .to_string();
     let body = body.as_bytes();
     let now = now().to_string();
     let cases = [
@@ -167,7 +174,7 @@ async fn bad_signatures_are_rejected_with_401_naming_the_check() {
 
     // A body changed after signing.
     let signature = fluid::signature::sign(WEBHOOK_SECRET.as_bytes(), &now, body);
-    let tampered = String::from_utf8_lossy(body).replace("Acme", "Evil");
+    let tampered = String::from_utf8_lossy(body).replace("Signed Co", "Evil Co");
     let response = app
         .client
         .post(format!("{}/api/webhooks/installed", app.base_url))
@@ -179,23 +186,37 @@ async fn bad_signatures_are_rejected_with_401_naming_the_check() {
         .unwrap();
     assert_eq!(response.status(), 401);
 
-    // No headers at all.
-    let response = app
-        .client
-        .post(format!("{}/api/webhooks/uninstalled", app.base_url))
-        .body("{}")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 401);
-    assert!(
-        error_of(response)
-            .await
-            .contains("X-Fluid-Timestamp header is missing")
-    );
+    // Missing headers, each on its own.
+    for (timestamp, signature, expected) in [
+        (
+            None,
+            Some(signature.as_str()),
+            "X-Fluid-Timestamp header is missing",
+        ),
+        (Some(now.as_str()), None, "X-Fluid-Signature header is missing"),
+    ] {
+        let mut request = app
+            .client
+            .post(format!("{}/api/webhooks/installed", app.base_url))
+            .body(body.to_vec());
+        if let Some(timestamp) = timestamp {
+            request = request.header("x-fluid-timestamp", timestamp);
+        }
+        if let Some(signature) = signature {
+            request = request.header("x-fluid-signature", signature);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert!(error_of(response).await.contains(expected));
+    }
 
+    assert_eq!(
+        app.sim.exchange_calls().await,
+        0,
+        "no exchange for an unverified delivery"
+    );
     assert!(
-        domain::installations::find(&app.db().await, "dri_sig")
+        domain::installations::find(&app.db().await, dri)
             .await
             .unwrap()
             .is_none()

@@ -108,6 +108,19 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
         assert!(Instant::now() < deadline, "registrations did not happen");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    let event = sim
+        .company_event_payload(&v2, "order", "created", true)
+        .to_string();
+    let sent = sim
+        .send_company_event(
+            &v2.droplet_installation_uuid,
+            event.as_bytes(),
+            "order",
+            "created",
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent[0].status, 200);
     let cvts: Vec<String> = sim
         .registrations(&v2.droplet_installation_uuid)
         .await
@@ -157,6 +170,21 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
             "a secret reached the CLI output"
         );
     }
+    let dri = v2.droplet_installation_uuid.as_str();
+    let (code, json, stderr) = binary.run(
+        &["events", "list", "--installation", dri, "--format", "json"],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let events: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(events[0]["name"], "order.created");
+    assert_eq!(events[0]["payload"]["payload"]["resource"], "order");
+    let (code, table, _) = binary.run(&["events", "list", "--installation", dri, "--limit", "5"], &env);
+    assert_eq!(code, 0);
+    assert!(table.contains("order.created"), "{table}");
+    let (code, _, stderr) = binary.run(&["events", "list", "--installation", "dri_nobody"], &env);
+    assert_eq!((code, stderr.lines().count()), (1, 1), "{stderr}");
+    assert!(stderr.contains("no installation dri_nobody"), "{stderr}");
     // Nor does any token sit in the database file in plaintext.
     let database = std::fs::read(binary.dir.path().join("droplet.db")).unwrap();
     let wal = std::fs::read(binary.dir.path().join("droplet.db-wal")).unwrap_or_default();

@@ -44,6 +44,14 @@ impl Delivery {
     }
 }
 
+fn now_seconds() -> String {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+        .to_string()
+}
+
 fn rfc3339(time: SystemTime) -> String {
     humantime::format_rfc3339_seconds(time).to_string()
 }
@@ -141,13 +149,101 @@ impl Simulator {
             .await
     }
 
+    /// The company event Fluid would send for `resource.event` (e.g. `order`, `created`).
+    pub fn company_event_payload(
+        &self,
+        installation: &super::SimInstallation,
+        resource: &str,
+        event: &str,
+        envelope_shape: bool,
+    ) -> Value {
+        let flat = json!({
+            "event_name": format!("{resource}_{event}"),
+            "resource_name": resource,
+            "resource": resource,
+            "event": event,
+            "company_id": installation.fluid_company_id,
+            resource: { "id": rand::random::<u32>(), "status": event },
+        });
+        if !envelope_shape {
+            return flat;
+        }
+        let mut payload = flat;
+        payload["schema_version"] = json!(1);
+        payload["schema_hash"] = json!("sim");
+        json!({
+            "id": rand::random::<u32>(),
+            "identifier": token("evt_"),
+            "name": format!("{resource}_{event}"),
+            "timestamp": rfc3339(SystemTime::now()),
+            "payload": payload,
+        })
+    }
+
+    /// Sends a company event to every URL the installation subscribed for `resource.event`,
+    /// signed with the installation's `wvt_` (and carrying it raw in `X-Fluid-Token`, as Fluid
+    /// does). Returns the answers, one per subscription.
+    pub async fn send_company_event(
+        &self,
+        dri: &str,
+        body: &[u8],
+        resource: &str,
+        event: &str,
+    ) -> Result<Vec<Delivery>, String> {
+        let installation = self
+            .installation(dri)
+            .await
+            .ok_or_else(|| format!("unknown installation {dri}"))?;
+        let subscriptions: Vec<_> = self
+            .webhooks(dri)
+            .await
+            .into_iter()
+            .filter(|w| w.active && w.resource == resource && w.event == event)
+            .collect();
+        if subscriptions.is_empty() {
+            return Err(format!("{dri} has no webhook for {resource}.{event}"));
+        }
+        let key = installation.webhook_verification_token.as_bytes();
+        let mut answers = Vec::new();
+        for subscription in subscriptions {
+            answers.push(
+                self.deliver_company_signed(&subscription.url, body, key, &now_seconds())
+                    .await?,
+            );
+        }
+        Ok(answers)
+    }
+
+    /// POSTs a company event to `url` signed with `key` (a `wvt_`) at `timestamp`.
+    pub async fn deliver_company_signed(
+        &self,
+        url: &str,
+        body: &[u8],
+        key: &[u8],
+        timestamp: &str,
+    ) -> Result<Delivery, String> {
+        let raw_key = String::from_utf8_lossy(key).into_owned();
+        let response = self
+            .http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-fluid-shop", "sim.fluid.app")
+            .header("x-fluid-token", &raw_key)
+            .header("auth_token", &raw_key)
+            .header(signature::TIMESTAMP_HEADER, timestamp)
+            .header(signature::SIGNATURE_HEADER, signature::sign(key, timestamp, body))
+            .body(body.to_vec())
+            .send()
+            .await
+            .map_err(|e| format!("delivery to {url} failed: {e}"))?;
+        let status = response.status().as_u16();
+        let body = response.text().await.unwrap_or_default();
+        Ok(Delivery { status, body })
+    }
+
     /// Signs `body` with the droplet's webhook secret, now, and POSTs it to `url`.
     pub async fn deliver(&self, url: &str, body: &[u8]) -> Result<Delivery, String> {
-        let now = SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_secs();
-        self.deliver_signed(url, body, self.config.webhook_secret.as_bytes(), &now.to_string())
+        self.deliver_signed(url, body, self.config.webhook_secret.as_bytes(), &now_seconds())
             .await
     }
 

@@ -1,5 +1,6 @@
 //! The operator commands besides `serve`.
 
+pub mod events;
 pub mod installations;
 pub mod keys;
 pub mod migrate;

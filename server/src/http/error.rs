@@ -18,6 +18,8 @@ pub enum ApiError {
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
+    Gone(String),
+    #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
@@ -40,6 +42,7 @@ impl IntoResponse for ApiError {
             }
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::Gone(_) => StatusCode::GONE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "request failed");

@@ -32,7 +32,7 @@ pub fn serve_args(database: &str) -> ServeArgs {
     ServeArgs {
         database_url: database.to_owned(),
         site_addr: "127.0.0.1:0".into(),
-        public_url: Some("https://droplet.example.com".into()),
+        public_url: None,
         fluid_api_base_url: "http://127.0.0.1:9".into(),
         fluid_webhook_secret: Some(WEBHOOK_SECRET.into()),
         fluid_droplet_uuid: Some(DROPLET_UUID.into()),
@@ -69,6 +69,7 @@ impl TestApp {
         let sim = simulator_for(base_url.trim_start_matches("http://")).await;
         let mut args = serve_args(&database_url);
         args.fluid_api_base_url = sim.base_url();
+        args.public_url = Some(base_url.clone());
         adjust(&mut args);
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -1,0 +1,60 @@
+//! `POST /api/webhooks/companies/{droplet_installation_uuid}`: a company's business events,
+//! signed with that installation's `wvt_`. Fluid does not retry these, so each is stored durably
+//! before the 2xx; a redelivery is acknowledged and stored once. The raw `AUTH_TOKEN` /
+//! `X-Fluid-Token` headers carry the bare `wvt_` and are never enough on their own.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::{Path, State},
+    http::{HeaderMap, StatusCode},
+};
+use domain::{
+    events::{self, Stored},
+    installations::{self, Status, WebhookKey},
+};
+use fluid::signature;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+/// Verifies, parses and stores one company event.
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(uuid): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let key = match installations::webhook_key(&state.db, &state.config.keyring, &uuid).await? {
+        WebhookKey::Active(key) => key,
+        WebhookKey::Unknown => return Err(ApiError::NotFound(format!("no installation {uuid}"))),
+        WebhookKey::Inactive(Status::Uninstalled) => {
+            return Err(ApiError::Gone(format!("installation {uuid} was uninstalled")));
+        }
+        WebhookKey::Inactive(status) => {
+            return Err(ApiError::NotFound(format!(
+                "installation {uuid} is {}",
+                status.as_str()
+            )));
+        }
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    signature::verify(
+        &[key.expose().as_bytes()],
+        header(signature::TIMESTAMP_HEADER),
+        header(signature::SIGNATURE_HEADER),
+        &body,
+        domain::time::now(),
+    )?;
+    let event = fluid::company_events::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    // Verified JSON is valid UTF-8.
+    let payload = String::from_utf8_lossy(&body);
+    let stored = events::store(&state.db, &uuid, &event, &payload).await?;
+    tracing::info!(installation = %uuid, event = event.name.as_deref().unwrap_or("?"), ?stored, "company event received");
+    let status = match stored {
+        Stored::New => "stored",
+        Stored::Duplicate => "duplicate",
+    };
+    Ok((StatusCode::OK, Json(json!({ "status": status }))))
+}

@@ -1,0 +1,230 @@
+//! Company webhooks over real HTTP from the simulated Fluid: verified with each installation's own
+//! `wvt_`, stored durably and once.
+
+mod support;
+
+use domain::events;
+use fluid::sim::Shape;
+use serde_json::json;
+use support::*;
+
+/// An installation, installed through the simulator with its webhooks registered.
+async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {
+    let company = app.sim.create_installation(name).await;
+    let delivery = app
+        .sim
+        .install(&company.droplet_installation_uuid, Shape::V2Flat)
+        .await
+        .expect("install");
+    assert_eq!(delivery.json()["status"], "active");
+    app.settle_jobs(&company.droplet_installation_uuid).await;
+    company
+}
+
+async fn stored_count(app: &TestApp, dri: &str) -> i64 {
+    let db = app.db().await;
+    let count = events::count(&db, dri).await.expect("count");
+    db.close().await;
+    count
+}
+
+#[tokio::test]
+async fn both_shapes_are_stored_and_a_redelivery_is_stored_once() {
+    let app = TestApp::spawn().await;
+    let company = installed(&app, "Events Co").await;
+    let dri = &company.droplet_installation_uuid;
+    for envelope in [false, true] {
+        let body = app
+            .sim
+            .company_event_payload(&company, "order", "created", envelope)
+            .to_string();
+        let first = app
+            .sim
+            .send_company_event(dri, body.as_bytes(), "order", "created")
+            .await
+            .unwrap();
+        assert_eq!(
+            (first[0].status, first[0].json()["status"].clone()),
+            (200, json!("stored"))
+        );
+        let again = app
+            .sim
+            .send_company_event(dri, body.as_bytes(), "order", "created")
+            .await
+            .unwrap();
+        assert_eq!(
+            (again[0].status, again[0].json()["status"].clone()),
+            (200, json!("duplicate"))
+        );
+    }
+    assert_eq!(stored_count(&app, dri).await, 2);
+    let db = app.db().await;
+    let recent = events::recent(&db, dri, 10).await.unwrap();
+    assert!(
+        recent.iter().all(|e| e.name.as_deref() == Some("order.created")),
+        "{recent:?}"
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_thousand_concurrent_distinct_events_are_all_stored() {
+    let app = TestApp::spawn().await;
+    let company = installed(&app, "Busy Shop").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let sends = (0..1000).map(|_| {
+        let (sim, company, dri) = (app.sim.clone(), company.clone(), dri.clone());
+        tokio::spawn(async move {
+            let body = sim
+                .company_event_payload(&company, "order", "updated", true)
+                .to_string();
+            sim.send_company_event(&dri, body.as_bytes(), "order", "updated")
+                .await
+                .unwrap()
+                .remove(0)
+        })
+    });
+    for send in sends.collect::<Vec<_>>() {
+        let delivery = send.await.unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.body);
+    }
+    assert_eq!(stored_count(&app, &dri).await, 1000);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn another_installations_key_or_a_bare_token_is_rejected() {
+    let app = TestApp::spawn().await;
+    let ours = installed(&app, "Ours").await;
+    let theirs = installed(&app, "Theirs").await;
+    let url = format!(
+        "{}/api/webhooks/companies/{}",
+        app.base_url, ours.droplet_installation_uuid
+    );
+    let body = app
+        .sim
+        .company_event_payload(&ours, "order", "created", true)
+        .to_string();
+    let now = now().to_string();
+
+    let forged = app
+        .sim
+        .deliver_company_signed(
+            &url,
+            body.as_bytes(),
+            theirs.webhook_verification_token.as_bytes(),
+            &now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged.status, 401);
+
+    // The raw wvt_ in X-Fluid-Token / AUTH_TOKEN without a valid signature is not enough.
+    let bare = app
+        .client
+        .post(&url)
+        .header("x-fluid-token", &ours.webhook_verification_token)
+        .header("auth_token", &ours.webhook_verification_token)
+        .header("x-fluid-timestamp", &now)
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bare.status(), 401);
+    assert_eq!(stored_count(&app, &ours.droplet_installation_uuid).await, 0);
+
+    let good = app
+        .sim
+        .deliver_company_signed(
+            &url,
+            body.as_bytes(),
+            ours.webhook_verification_token.as_bytes(),
+            &now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(good.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn after_a_reinstall_the_old_wvt_no_longer_verifies() {
+    let app = TestApp::spawn().await;
+    let before = installed(&app, "Renewed Co").await;
+    let dri = &before.droplet_installation_uuid;
+    app.sim.uninstall(dri, false).await.unwrap();
+    let after = app.sim.reissue_credentials(dri).await.unwrap();
+    assert_eq!(
+        app.sim.install(dri, Shape::V2Envelope).await.unwrap().json()["status"],
+        "active"
+    );
+
+    let url = format!("{}/api/webhooks/companies/{dri}", app.base_url);
+    let body = app
+        .sim
+        .company_event_payload(&after, "order", "created", true)
+        .to_string();
+    let now = now().to_string();
+    let old = app
+        .sim
+        .deliver_company_signed(
+            &url,
+            body.as_bytes(),
+            before.webhook_verification_token.as_bytes(),
+            &now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(old.status, 401, "the old wvt_ stopped verifying");
+    let new = app
+        .sim
+        .deliver_company_signed(
+            &url,
+            body.as_bytes(),
+            after.webhook_verification_token.as_bytes(),
+            &now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(new.status, 200);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn unknown_and_uninstalled_installations_are_refused() {
+    let app = TestApp::spawn().await;
+    let gone = installed(&app, "Gone Co").await;
+    let dri = &gone.droplet_installation_uuid;
+    app.sim.uninstall(dri, true).await.unwrap();
+    let body = app
+        .sim
+        .company_event_payload(&gone, "order", "created", false)
+        .to_string();
+    let now = now().to_string();
+    let key = gone.webhook_verification_token.as_bytes();
+    let uninstalled = app
+        .sim
+        .deliver_company_signed(
+            &format!("{}/api/webhooks/companies/{dri}", app.base_url),
+            body.as_bytes(),
+            key,
+            &now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(uninstalled.status, 410);
+    let unknown = app
+        .sim
+        .deliver_company_signed(
+            &format!("{}/api/webhooks/companies/dri_nobody", app.base_url),
+            body.as_bytes(),
+            key,
+            &now,
+        )
+        .await
+        .unwrap();
+    assert_eq!(unknown.status, 404);
+    assert!(unknown.json()["error"].as_str().unwrap().contains("dri_nobody"));
+    assert_eq!(stored_count(&app, dri).await, 0);
+    app.stop().await;
+}
