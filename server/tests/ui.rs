@@ -93,3 +93,45 @@ async fn probes_and_unknown_api_paths_answer_json() {
     assert!(body["error"].as_str().unwrap().contains("/api/nothing/here"));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_overview_shows_each_registration_and_its_last_error() {
+    let app = TestApp::spawn().await;
+    let company = app.sim.create_installation("Visible Co").await;
+    let dri = &company.droplet_installation_uuid;
+    // Fluid refuses the first registration call for good.
+    app.sim
+        .push_registration_fault(fluid::sim::Fault::Status {
+            status: 403,
+            retry_after: None,
+        })
+        .await;
+    app.sim
+        .install(dri, fluid::sim::Shape::V2Flat)
+        .await
+        .expect("install");
+    let jobs = app.settle_jobs(dri).await;
+    assert!(jobs.iter().any(|j| j.status == "failed"), "{jobs:?}");
+    let html = app
+        .get(&format!("/?dri={dri}"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Registrations with Fluid"));
+    for name in [
+        "test_callback_system",
+        "update_cart_shipping",
+        "order.created",
+        "order.updated",
+    ] {
+        assert!(html.contains(name), "{name} is listed");
+    }
+    assert!(
+        html.contains("Fluid answered 403: injected fault"),
+        "the last error is shown"
+    );
+    assert!(html.contains("badge badge-failed") && html.contains("badge badge-registered"));
+    app.stop().await;
+}

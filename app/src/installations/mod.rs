@@ -19,6 +19,17 @@ pub struct InstallationSummary {
     pub installed_on: Option<String>,
     /// When the server produced this summary, `HH:MM:SS.mmm` UTC: shows a refresh happened.
     pub checked_at: String,
+    /// What the droplet registered with Fluid for this company, and how that went.
+    pub registrations: Vec<RegistrationHealth>,
+}
+
+/// One registration with Fluid (a callback, or a company webhook as `resource.event`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegistrationHealth {
+    pub name: String,
+    /// `pending`, `registered` or `failed`.
+    pub status: String,
+    pub last_error: Option<String>,
 }
 
 /// Checks the shape of a `dri` before anything looks it up.

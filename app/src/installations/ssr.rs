@@ -3,7 +3,7 @@
 use domain::{Db, installations::Status};
 use leptos::prelude::*;
 
-use super::InstallationSummary;
+use super::{InstallationSummary, RegistrationHealth};
 use crate::error::AppError;
 
 pub async fn summary(dri: &str) -> Result<InstallationSummary, AppError> {
@@ -18,6 +18,19 @@ pub async fn summary(dri: &str) -> Result<InstallationSummary, AppError> {
     if installation.status == Status::Uninstalled {
         return Err(AppError::Uninstalled);
     }
+    let registrations = domain::registrations::states(&db, dri)
+        .await
+        .map_err(|error| {
+            tracing::error!(installation = %dri, %error, "loading registrations failed");
+            AppError::Internal
+        })?
+        .into_iter()
+        .map(|r| RegistrationHealth {
+            name: r.name,
+            status: r.status,
+            last_error: r.last_error,
+        })
+        .collect();
     Ok(InstallationSummary {
         company_name: installation
             .company_name
@@ -27,6 +40,7 @@ pub async fn summary(dri: &str) -> Result<InstallationSummary, AppError> {
         status: installation.status.as_str().to_owned(),
         installed_on: installation.installed_at.map(date_of),
         checked_at: time_of_day_now(),
+        registrations,
         droplet_installation_uuid: installation.droplet_installation_uuid,
     })
 }

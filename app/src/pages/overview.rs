@@ -4,7 +4,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use super::problem::Problem;
-use crate::installations::{InstallationSummary, LoadInstallation, load_installation, validate_dri};
+use crate::installations::{
+    InstallationSummary, LoadInstallation, RegistrationHealth, load_installation, validate_dri,
+};
 
 /// The page Fluid frames at `/?dri=…`.
 #[component]
@@ -83,5 +85,31 @@ fn Overview(summary: InstallationSummary) -> impl IntoView {
                 </button>
             </footer>
         </section>
+        <section class="card" aria-labelledby="registrations-title">
+            <h2 id="registrations-title">"Registrations with Fluid"</h2>
+            {move || current.with(|s| registrations_list(&s.registrations))}
+        </section>
     }
+}
+
+/// The callbacks and webhooks registered with Fluid, each with its state and last error.
+fn registrations_list(registrations: &[RegistrationHealth]) -> AnyView {
+    if registrations.is_empty() {
+        return view! { <p class="muted">"Nothing registered yet: registration runs right after the install."</p> }
+            .into_any();
+    }
+    let rows = registrations
+        .iter()
+        .map(|r| {
+            let badge = format!("badge badge-{}", r.status);
+            view! {
+                <li class="registration">
+                    <code>{r.name.clone()}</code>
+                    <span class=badge>{r.status.clone()}</span>
+                    {r.last_error.clone().map(|e| view! { <p class="registration-error">{e}</p> })}
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="registrations">{rows}</ul> }.into_any()
 }
