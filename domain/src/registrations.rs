@@ -72,9 +72,14 @@ async fn company_token(db: &Db, keyring: &Keyring, uuid: &str) -> Result<Secret,
     if !active {
         return Err(RegistrationError::NotActive);
     }
-    let credentials = installations::stored_credentials(db, keyring, uuid)
-        .await?
-        .ok_or(RegistrationError::NotActive)?;
+    // Active but unreadable: the keys changed under a running service. Retry, so it heals once
+    // the operator restarts with the key the tokens were sealed with.
+    let credentials = installations::stored_credentials(db, keyring, uuid).await?.ok_or_else(|| {
+        RegistrationError::Transient(
+            "the stored credentials cannot be opened with DROPLET_ENCRYPTION_KEY; add the key they were sealed with"
+                .into(),
+        )
+    })?;
     Ok(credentials.authentication_token)
 }
 
