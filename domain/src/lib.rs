@@ -2,6 +2,7 @@
 //! `&Keyring`), so the HTTP edge, the admin UI's server functions, the CLI and tests all call the
 //! same code. Every query that touches merchant data names its installation.
 
+pub mod callbacks;
 pub mod credentials;
 pub mod db;
 pub mod events;
@@ -11,6 +12,7 @@ pub mod jobs;
 pub mod key_rotation;
 pub mod lifecycle;
 pub mod registrations;
+pub mod shipping;
 pub mod time;
 
 pub use credentials::Keyring;

@@ -13,6 +13,23 @@ use crate::{Db, DbError, Keyring, installations, time};
 /// The callbacks this droplet implements, each with the timeout Fluid should give it (≤ 20 s).
 pub const CALLBACKS: &[(&str, u32)] = &[("test_callback_system", 10), ("update_cart_shipping", 10)];
 
+/// [`CALLBACKS`], plus the test-only ones in test builds.
+pub fn callbacks() -> Vec<(&'static str, u32)> {
+    #[allow(unused_mut)]
+    let mut callbacks = CALLBACKS.to_vec();
+    #[cfg(feature = "test-callbacks")]
+    callbacks.push((crate::callbacks::SLOW_TEST_CALLBACK, 2));
+    callbacks
+}
+
+/// The timeout registered with Fluid for `definition`, in seconds.
+pub fn callback_timeout(definition: &str) -> u32 {
+    callbacks()
+        .iter()
+        .find(|(name, _)| *name == definition)
+        .map_or(10, |(_, timeout)| *timeout)
+}
+
 /// The company webhooks this droplet subscribes to, as (resource, event).
 pub const COMPANY_WEBHOOKS: &[(&str, &str)] = &[("order", "created"), ("order", "updated")];
 
@@ -95,7 +112,7 @@ pub async fn register_callbacks(
 ) -> Result<(), RegistrationError> {
     let token = company_token(db, keyring, uuid).await?;
     let mut first_error = None;
-    for (definition, timeout) in CALLBACKS {
+    for (definition, timeout) in &callbacks() {
         if callback_registered(db, uuid, definition).await? {
             continue;
         }

@@ -1,6 +1,7 @@
 //! Fluid's droplet protocol, independent of any web framework or storage: how Fluid signs what it
 //! sends, and the shapes of the payloads it really sends.
 
+pub mod callbacks;
 pub mod client;
 pub mod company_events;
 pub mod lifecycle;

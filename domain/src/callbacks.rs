@@ -1,0 +1,298 @@
+//! Callbacks: Fluid asking the droplet a question while a shopper waits. Each definition's JSON
+//! Schemas are compiled once; a request is verified with its registration's `cvt_`, validated,
+//! answered by its handler within a deadline (else the definition's fallback answer), and the
+//! answer is checked against the response schema before it leaves — Fluid never gets an invalid
+//! answer.
+
+use std::{collections::HashMap, time::Duration};
+
+use fluid::{callbacks::Definition, signature};
+use jsonschema::Validator;
+use serde_json::{Value, json};
+
+use crate::{
+    Db, DbError, Keyring,
+    installations::{self, Status},
+    registrations, shipping,
+};
+
+/// A definition with its schemas compiled.
+pub struct CompiledDefinition {
+    pub definition: Definition,
+    request: Validator,
+    response: Validator,
+    /// How long the handler may take before the fallback answer is sent.
+    pub deadline: Duration,
+}
+
+impl std::fmt::Debug for CompiledDefinition {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CompiledDefinition")
+            .field("name", &self.definition.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn violations(validator: &Validator, value: &Value) -> Vec<String> {
+    validator
+        .iter_errors(value)
+        .map(|error| {
+            let path = error.instance_path().to_string();
+            let at = if path.is_empty() {
+                "(root)".to_owned()
+            } else {
+                path
+            };
+            format!("{at}: {error}")
+        })
+        .collect()
+}
+
+impl CompiledDefinition {
+    /// What is wrong with a request, one line per violation (empty when valid).
+    pub fn request_violations(&self, request: &Value) -> Vec<String> {
+        violations(&self.request, request)
+    }
+
+    /// What is wrong with an answer, one line per violation (empty when valid).
+    pub fn response_violations(&self, response: &Value) -> Vec<String> {
+        violations(&self.response, response)
+    }
+}
+
+/// Every callback the droplet implements, compiled.
+#[derive(Debug)]
+pub struct Callbacks {
+    compiled: HashMap<String, CompiledDefinition>,
+}
+
+impl Callbacks {
+    /// Compiles every definition, checking that its example and fallback answers fit its own
+    /// response schema.
+    pub fn compile() -> Result<Self, String> {
+        let mut compiled = HashMap::new();
+        for definition in all_definitions() {
+            let name = definition.name.clone();
+            let request = jsonschema::validator_for(&definition.request_schema)
+                .map_err(|e| format!("{name}: request_schema does not compile: {e}"))?;
+            let response = jsonschema::validator_for(&definition.response_schema)
+                .map_err(|e| format!("{name}: response_schema does not compile: {e}"))?;
+            let timeout = registrations::callback_timeout(&name);
+            // Leave a quarter of Fluid's timeout for the network and our own work.
+            let deadline = Duration::from_secs(u64::from(timeout)).mul_f64(0.75);
+            let entry = CompiledDefinition {
+                definition,
+                request,
+                response,
+                deadline,
+            };
+            for (what, answer) in [
+                ("example_response", &entry.definition.example_response),
+                ("fallback_response", &entry.definition.fallback_response),
+            ] {
+                let problems = entry.response_violations(answer);
+                if !problems.is_empty() {
+                    return Err(format!(
+                        "{name}: {what} does not fit response_schema: {}",
+                        problems.join("; ")
+                    ));
+                }
+            }
+            compiled.insert(name, entry);
+        }
+        Ok(Self { compiled })
+    }
+
+    /// The definition named `name`, if implemented.
+    pub fn get(&self, name: &str) -> Option<&CompiledDefinition> {
+        self.compiled.get(name)
+    }
+}
+
+fn all_definitions() -> Vec<Definition> {
+    #[allow(unused_mut)]
+    let mut definitions = fluid::callbacks::definitions();
+    #[cfg(feature = "test-callbacks")]
+    definitions.push(Definition {
+        name: SLOW_TEST_CALLBACK.into(),
+        description: "Test only: never answers in time.".into(),
+        example_response: json!({ "message": "late" }),
+        fallback_response: json!({ "message": "fallback" }),
+        request_schema: json!({ "type": "object" }),
+        response_schema: json!({ "type": "object", "required": ["message"] }),
+    });
+    definitions
+}
+
+/// A test-only definition whose handler overruns any deadline.
+#[cfg(feature = "test-callbacks")]
+pub const SLOW_TEST_CALLBACK: &str = "test_slow_callback";
+
+/// A signed callback request as it arrived.
+#[derive(Debug)]
+pub struct CallbackRequest<'a> {
+    pub installation: &'a str,
+    pub definition: &'a str,
+    pub timestamp: Option<&'a str>,
+    pub signature: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+/// Why a callback was not answered with its handler's answer.
+#[derive(Debug, thiserror::Error)]
+pub enum CallbackError {
+    #[error("no installation {0}")]
+    UnknownInstallation(String),
+    #[error("installation {0} was uninstalled")]
+    Uninstalled(String),
+    #[error("installation {0} has no registration for callback {1}")]
+    NotRegistered(String, String),
+    #[error(transparent)]
+    Unauthorized(#[from] signature::SignatureError),
+    #[error("body is not valid JSON: {0}")]
+    InvalidJson(String),
+    #[error("the request does not fit the {definition} request schema: {}", violations.join("; "))]
+    InvalidRequest {
+        definition: String,
+        violations: Vec<String>,
+    },
+    #[error("the handler's answer does not fit its response schema")]
+    InvalidAnswer(Vec<String>),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+/// How a callback was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The handler answered in time.
+    Answered,
+    /// The handler overran the deadline or failed: the fallback answer was sent.
+    FellBack,
+}
+
+/// What callbacks need.
+#[derive(Debug, Clone, Copy)]
+pub struct Deps<'a> {
+    pub db: &'a Db,
+    pub keyring: &'a Keyring,
+    pub callbacks: &'a Callbacks,
+    pub shipping: &'a shipping::Cache,
+}
+
+/// Verifies, validates and answers one callback.
+pub async fn answer(
+    deps: Deps<'_>,
+    request: &CallbackRequest<'_>,
+) -> Result<(Value, Outcome), CallbackError> {
+    let not_registered =
+        || CallbackError::NotRegistered(request.installation.to_owned(), request.definition.to_owned());
+    let compiled = deps
+        .callbacks
+        .get(request.definition)
+        .ok_or_else(not_registered)?;
+    match installations::find(deps.db, request.installation)
+        .await?
+        .map(|i| i.status)
+    {
+        None => {
+            return Err(CallbackError::UnknownInstallation(
+                request.installation.to_owned(),
+            ));
+        }
+        Some(Status::Uninstalled) => return Err(CallbackError::Uninstalled(request.installation.to_owned())),
+        Some(Status::Active) => {}
+        Some(_) => return Err(not_registered()),
+    }
+    let key = registrations::callback_token(deps.db, deps.keyring, request.installation, request.definition)
+        .await?
+        .ok_or_else(not_registered)?;
+    signature::verify(
+        &[key.expose().as_bytes()],
+        request.timestamp,
+        request.signature,
+        request.body,
+        crate::time::now(),
+    )?;
+    let body: Value =
+        serde_json::from_slice(request.body).map_err(|e| CallbackError::InvalidJson(e.to_string()))?;
+    let violations = compiled.request_violations(&body);
+    if !violations.is_empty() {
+        return Err(CallbackError::InvalidRequest {
+            definition: request.definition.to_owned(),
+            violations,
+        });
+    }
+    let handled = tokio::time::timeout(
+        compiled.deadline,
+        handle(deps, request.installation, request.definition, &body),
+    )
+    .await;
+    let answer = match handled {
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => {
+            tracing::error!(installation = %request.installation, callback = %request.definition, %error, "callback handler failed; sending the fallback answer");
+            return Ok((compiled.definition.fallback_response.clone(), Outcome::FellBack));
+        }
+        Err(_) => {
+            tracing::warn!(installation = %request.installation, callback = %request.definition, deadline = ?compiled.deadline, "callback handler overran its deadline; sending the fallback answer");
+            return Ok((compiled.definition.fallback_response.clone(), Outcome::FellBack));
+        }
+    };
+    let violations = compiled.response_violations(&answer);
+    if !violations.is_empty() {
+        tracing::error!(installation = %request.installation, callback = %request.definition, ?violations, "BUG: a callback answer does not fit its response schema; not sent");
+        return Err(CallbackError::InvalidAnswer(violations));
+    }
+    Ok((answer, Outcome::Answered))
+}
+
+/// The handler of each implemented definition.
+async fn handle(
+    deps: Deps<'_>,
+    installation: &str,
+    definition: &str,
+    request: &Value,
+) -> Result<Value, DbError> {
+    match definition {
+        "test_callback_system" => {
+            let message = request.get("message").and_then(Value::as_str).unwrap_or_default();
+            Ok(json!({ "message": format!("{message}!") }))
+        }
+        "update_cart_shipping" => {
+            let options = deps.shipping.options(deps.db, installation).await?;
+            Ok(shipping::answer(&options, request))
+        }
+        #[cfg(feature = "test-callbacks")]
+        SLOW_TEST_CALLBACK => {
+            tokio::time::sleep(Duration::from_secs(3600)).await;
+            Ok(json!({ "message": "too late" }))
+        }
+        _ => Ok(Value::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_example_and_fallback_fits_its_response_schema() {
+        let callbacks = Callbacks::compile().unwrap();
+        for name in ["test_callback_system", "update_cart_shipping"] {
+            assert!(callbacks.get(name).is_some(), "{name}");
+        }
+    }
+
+    #[test]
+    fn request_violations_name_the_path() {
+        let callbacks = Callbacks::compile().unwrap();
+        let shipping = callbacks.get("update_cart_shipping").unwrap();
+        let problems = shipping.request_violations(
+            &json!({"cart": {"id": 1, "items": [{"id": 1, "quantity": -1, "price": 1}], "ship_to": {}}}),
+        );
+        let joined = problems.join("\n");
+        assert!(joined.contains("/cart/ship_to"), "{joined}");
+        assert!(joined.contains("/cart/items/0/quantity"), "{joined}");
+    }
+}

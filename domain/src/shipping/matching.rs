@@ -1,0 +1,123 @@
+//! Which shipping options a cart gets, and at what price. The rules, in order:
+//!
+//! 1. The cart's subtotal is Σ price × quantity over its items; its weight is Σ variant weight ×
+//!    quantity, converted to kilograms from each variant's `unit_of_weight` (missing weight counts
+//!    as 0; an unknown unit makes the cart's weight unknown).
+//! 2. Options are considered in ascending `position`; disabled ones are skipped.
+//! 3. An option applies when the destination country is in its list (an empty list means
+//!    everywhere), the subtotal lies within [`subtotal_min`, `subtotal_max`] and the weight within
+//!    [`weight_min`, `weight_max`] (bounds inclusive, missing bounds open; an option with a weight
+//!    bound never applies to a cart of unknown weight).
+//! 4. Its total is 0 when the subtotal reaches `free_above`, else its price, rounded to cents
+//!    (half away from zero).
+//!
+//! No applicable option gives an empty list, which tells Fluid to leave the cart's shipping as it is.
+
+use rust_decimal::{Decimal, RoundingStrategy, prelude::ToPrimitive};
+use serde_json::{Value, json};
+
+use super::{ShippingOption, WeightUnit};
+
+/// What matching needs to know about a cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cart {
+    pub subtotal: Decimal,
+    /// `None` when an item's weight unit is unknown.
+    pub weight_kg: Option<Decimal>,
+    /// ISO 3166-1 alpha-2, upper case.
+    pub country: String,
+}
+
+fn decimal(value: Option<&Value>) -> Option<Decimal> {
+    match value? {
+        Value::Number(n) => n
+            .to_string()
+            .parse()
+            .ok()
+            .or_else(|| n.as_f64().and_then(Decimal::from_f64_retain)),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+/// Reads an `update_cart_shipping` request (already schema-checked).
+pub fn cart_of(request: &Value) -> Cart {
+    let cart = &request["cart"];
+    let mut subtotal = Decimal::ZERO;
+    let mut weight = Some(Decimal::ZERO);
+    for item in cart["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let quantity = Decimal::from(item["quantity"].as_u64().unwrap_or(0));
+        subtotal += decimal(item.get("price")).unwrap_or_default() * quantity;
+        let variant = &item["variant"];
+        let item_weight = decimal(variant.get("weight")).unwrap_or_default();
+        let unit = match variant.get("unit_of_weight").and_then(Value::as_str) {
+            None | Some("") => Some(WeightUnit::Kg),
+            Some(unit) => WeightUnit::parse(unit),
+        };
+        weight = match (weight, unit) {
+            (Some(total), Some(unit)) => Some(total + item_weight * unit.in_kg() * quantity),
+            _ if item_weight.is_zero() => weight,
+            _ => None,
+        };
+    }
+    let country = cart["ship_to"]["country_code"]
+        .as_str()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_uppercase();
+    Cart {
+        subtotal,
+        weight_kg: weight,
+        country,
+    }
+}
+
+fn within(value: Decimal, min: Option<Decimal>, max: Option<Decimal>) -> bool {
+    min.is_none_or(|min| value >= min) && max.is_none_or(|max| value <= max)
+}
+
+/// The options that apply to `cart`, in order, each with its total.
+pub fn matching_options<'a>(
+    options: &'a [ShippingOption],
+    cart: &Cart,
+) -> Vec<(&'a ShippingOption, Decimal)> {
+    let mut ordered: Vec<&ShippingOption> = options.iter().filter(|o| o.enabled).collect();
+    ordered.sort_by_key(|o| (o.position, o.id));
+    ordered
+        .into_iter()
+        .filter(|o| o.countries.is_empty() || o.countries.iter().any(|c| *c == cart.country))
+        .filter(|o| within(cart.subtotal, o.subtotal_min, o.subtotal_max))
+        .filter(|o| {
+            if o.weight_min.is_none() && o.weight_max.is_none() {
+                return true;
+            }
+            cart.weight_kg
+                .is_some_and(|kg| within(kg / o.weight_unit.in_kg(), o.weight_min, o.weight_max))
+        })
+        .map(|o| {
+            let free = o.free_above.is_some_and(|threshold| cart.subtotal >= threshold);
+            let total = if free { Decimal::ZERO } else { o.price };
+            (
+                o,
+                total.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+            )
+        })
+        .collect()
+}
+
+/// The `update_cart_shipping` answer for `request` from the merchant's `options`.
+pub fn answer(options: &[ShippingOption], request: &Value) -> Value {
+    let cart = cart_of(request);
+    let offered: Vec<Value> = matching_options(options, &cart)
+        .into_iter()
+        .map(|(option, total)| {
+            json!({
+                // Two decimals at most, so the f64 prints exactly as the decimal does.
+                "shipping_total": total.to_f64().unwrap_or(0.0),
+                "shipping_title": option.title,
+                "shipping_delivery_time_estimate": option.delivery_estimate,
+            })
+        })
+        .collect();
+    json!({ "success": true, "shipping_options": offered })
+}

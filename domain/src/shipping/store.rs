@@ -1,0 +1,215 @@
+//! Shipping options in the database, always scoped to their installation. Every write
+//! invalidates the installation's cached options.
+
+use rust_decimal::Decimal;
+
+use super::{Cache, FieldError, ShippingOption, ShippingOptionInput, WeightUnit, validate};
+use crate::{Db, DbError, time};
+
+/// Why a write was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ShippingError {
+    #[error("the shipping option is invalid")]
+    Invalid(Vec<FieldError>),
+    #[error("no shipping option {0} for this installation")]
+    NotFound(i64),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl From<sqlx::Error> for ShippingError {
+    fn from(error: sqlx::Error) -> Self {
+        Self::Db(DbError::from(error))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct Row {
+    id: i64,
+    position: i64,
+    title: String,
+    price: String,
+    currency: String,
+    delivery_estimate: String,
+    countries: String,
+    subtotal_min: Option<String>,
+    subtotal_max: Option<String>,
+    free_above: Option<String>,
+    weight_min: Option<String>,
+    weight_max: Option<String>,
+    weight_unit: String,
+    enabled: i64,
+}
+
+fn parse(value: Option<&str>) -> Option<Decimal> {
+    value.and_then(|v| v.parse().ok())
+}
+
+impl From<Row> for ShippingOption {
+    fn from(row: Row) -> Self {
+        Self {
+            id: row.id,
+            position: row.position,
+            title: row.title,
+            price: row.price.parse().unwrap_or_default(),
+            currency: row.currency,
+            delivery_estimate: row.delivery_estimate,
+            countries: row
+                .countries
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            subtotal_min: parse(row.subtotal_min.as_deref()),
+            subtotal_max: parse(row.subtotal_max.as_deref()),
+            free_above: parse(row.free_above.as_deref()),
+            weight_min: parse(row.weight_min.as_deref()),
+            weight_max: parse(row.weight_max.as_deref()),
+            weight_unit: WeightUnit::parse(&row.weight_unit).unwrap_or(WeightUnit::Kg),
+            enabled: row.enabled != 0,
+        }
+    }
+}
+
+/// The installation's options, in order.
+pub async fn list(db: &Db, uuid: &str) -> Result<Vec<ShippingOption>, DbError> {
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, position, title, price, currency, delivery_estimate, countries, subtotal_min, subtotal_max, \
+             free_above, weight_min, weight_max, weight_unit, enabled \
+         FROM shipping_options WHERE installation_uuid = $1 ORDER BY position, id",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows.into_iter().map(ShippingOption::from).collect())
+}
+
+fn text(value: Option<Decimal>) -> Option<String> {
+    value.map(|v| v.to_string())
+}
+
+/// Adds an option at the end of the installation's list.
+pub async fn create(
+    db: &Db,
+    cache: &Cache,
+    uuid: &str,
+    input: &ShippingOptionInput,
+) -> Result<ShippingOption, ShippingError> {
+    let valid = validate(input).map_err(ShippingError::Invalid)?;
+    let (id,): (i64,) = sqlx::query_as(
+        "INSERT INTO shipping_options (installation_uuid, position, title, price, currency, delivery_estimate, \
+             countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled, updated_at) \
+         VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM shipping_options WHERE installation_uuid = $1), \
+             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         RETURNING id",
+    )
+    .bind(uuid)
+    .bind(&valid.title)
+    .bind(valid.price.to_string())
+    .bind(&valid.currency)
+    .bind(&valid.delivery_estimate)
+    .bind(valid.countries.join(","))
+    .bind(text(valid.subtotal_min))
+    .bind(text(valid.subtotal_max))
+    .bind(text(valid.free_above))
+    .bind(text(valid.weight_min))
+    .bind(text(valid.weight_max))
+    .bind(valid.weight_unit.as_str())
+    .bind(i64::from(valid.enabled))
+    .bind(time::now())
+    .fetch_one(db.pool())
+    .await?;
+    cache.invalidate(uuid).await;
+    find(db, uuid, id).await
+}
+
+/// Replaces option `id` of the installation.
+pub async fn update(
+    db: &Db,
+    cache: &Cache,
+    uuid: &str,
+    id: i64,
+    input: &ShippingOptionInput,
+) -> Result<ShippingOption, ShippingError> {
+    let valid = validate(input).map_err(ShippingError::Invalid)?;
+    let done = sqlx::query(
+        "UPDATE shipping_options SET title = $3, price = $4, currency = $5, delivery_estimate = $6, countries = $7, \
+             subtotal_min = $8, subtotal_max = $9, free_above = $10, weight_min = $11, weight_max = $12, \
+             weight_unit = $13, enabled = $14, updated_at = $15 \
+         WHERE installation_uuid = $1 AND id = $2",
+    )
+    .bind(uuid)
+    .bind(id)
+    .bind(&valid.title)
+    .bind(valid.price.to_string())
+    .bind(&valid.currency)
+    .bind(&valid.delivery_estimate)
+    .bind(valid.countries.join(","))
+    .bind(text(valid.subtotal_min))
+    .bind(text(valid.subtotal_max))
+    .bind(text(valid.free_above))
+    .bind(text(valid.weight_min))
+    .bind(text(valid.weight_max))
+    .bind(valid.weight_unit.as_str())
+    .bind(i64::from(valid.enabled))
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    cache.invalidate(uuid).await;
+    if done.rows_affected() == 0 {
+        return Err(ShippingError::NotFound(id));
+    }
+    find(db, uuid, id).await
+}
+
+/// Deletes option `id` of the installation.
+pub async fn delete(db: &Db, cache: &Cache, uuid: &str, id: i64) -> Result<(), ShippingError> {
+    let done = sqlx::query("DELETE FROM shipping_options WHERE installation_uuid = $1 AND id = $2")
+        .bind(uuid)
+        .bind(id)
+        .execute(db.pool())
+        .await?;
+    cache.invalidate(uuid).await;
+    if done.rows_affected() == 0 {
+        Err(ShippingError::NotFound(id))
+    } else {
+        Ok(())
+    }
+}
+
+/// Puts the installation's options in the order of `ids` (which must name each exactly once).
+pub async fn reorder(db: &Db, cache: &Cache, uuid: &str, ids: &[i64]) -> Result<(), ShippingError> {
+    let current: Vec<i64> = list(db, uuid).await?.iter().map(|o| o.id).collect();
+    let mut wanted = ids.to_vec();
+    wanted.sort_unstable();
+    let mut have = current.clone();
+    have.sort_unstable();
+    if wanted != have {
+        let missing = current
+            .iter()
+            .chain(ids)
+            .find(|id| !ids.contains(id) || !current.contains(id))
+            .copied();
+        return Err(ShippingError::NotFound(missing.unwrap_or_default()));
+    }
+    let mut tx = db.pool().begin().await?;
+    for (position, id) in ids.iter().enumerate() {
+        sqlx::query("UPDATE shipping_options SET position = $3 WHERE installation_uuid = $1 AND id = $2")
+            .bind(uuid)
+            .bind(id)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX) + 1)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    cache.invalidate(uuid).await;
+    Ok(())
+}
+
+async fn find(db: &Db, uuid: &str, id: i64) -> Result<ShippingOption, ShippingError> {
+    list(db, uuid)
+        .await?
+        .into_iter()
+        .find(|o| o.id == id)
+        .ok_or(ShippingError::NotFound(id))
+}
