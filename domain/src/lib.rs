@@ -2,6 +2,7 @@
 //! `&Keyring`), so the HTTP edge, the admin UI's server functions, the CLI and tests all call the
 //! same code. Every query that touches merchant data names its installation.
 
+pub mod activity;
 pub mod callbacks;
 pub mod credentials;
 pub mod db;

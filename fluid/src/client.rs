@@ -223,6 +223,23 @@ impl FluidClient {
         Ok(list.webhooks)
     }
 
+    /// Asks Fluid to send `message` to the company's `test_callback_system` registration and
+    /// returns the callback's answer as Fluid saw it.
+    pub async fn test_callback(
+        &self,
+        token: &Secret,
+        message: &str,
+    ) -> Result<serde_json::Value, FluidError> {
+        let body = serde_json::json!({ "message": message });
+        self.call(
+            reqwest::Method::POST,
+            "/api/callback/test",
+            Some(token),
+            Some(&body),
+        )
+        .await
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,

@@ -21,6 +21,11 @@ pub enum Command {
         #[command(subcommand)]
         command: InstallationsCommand,
     },
+    /// Exercise callbacks.
+    Callbacks {
+        #[command(subcommand)]
+        command: CallbacksCommand,
+    },
     /// Inspect company webhook events.
     Events {
         #[command(subcommand)]
@@ -30,6 +35,27 @@ pub enum Command {
     Keys {
         #[command(subcommand)]
         command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CallbacksCommand {
+    /// Ask Fluid to send MESSAGE through the company's test_callback_system registration and print its answer.
+    Test {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The installation (droplet_installation_uuid, dri_…).
+        #[arg(long)]
+        installation: String,
+        /// The message to send.
+        #[arg(long)]
+        message: String,
+        /// Fluid's API.
+        #[arg(long, env = "FLUID_API_BASE_URL", default_value = "https://api.fluid.app")]
+        fluid_api_base_url: String,
+        /// Base64 of 32 random bytes; comma-separated: encrypt with the first, decrypt with any.
+        #[arg(long, env = "DROPLET_ENCRYPTION_KEY", hide_env_values = true)]
+        droplet_encryption_key: Option<String>,
     },
 }
 

@@ -119,7 +119,8 @@ pub fn log_format(value: &str) -> Result<LogFormat, ConfigError> {
     }
 }
 
-fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
+/// Validates an absolute http(s) URL, returned without its trailing slash.
+pub fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigError> {
     let example = "such as https://droplet.example.com";
     let url = url::Url::parse(value.trim()).map_err(|e| {
         ConfigError::new(

@@ -10,7 +10,7 @@ pub mod state;
 pub mod telemetry;
 pub mod worker;
 
-use cli::{Cli, Command, EventsCommand, InstallationsCommand, KeysCommand};
+use cli::{CallbacksCommand, Cli, Command, EventsCommand, InstallationsCommand, KeysCommand};
 use config::{Config, ConfigError};
 
 /// How a command ended badly: bad configuration (exit 2) or a failure while running (exit 1).
@@ -62,6 +62,21 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let url = config::database_url(&database.database_url)?;
             commands::events::list(&url, &installation, format, limit).await?;
+        }
+        Command::Callbacks {
+            command:
+                CallbacksCommand::Test {
+                    database,
+                    installation,
+                    message,
+                    fluid_api_base_url,
+                    droplet_encryption_key,
+                },
+        } => {
+            let url = config::database_url(&database.database_url)?;
+            let keyring = config::keyring(droplet_encryption_key.as_deref())?;
+            let fluid_api = config::http_url("FLUID_API_BASE_URL", &fluid_api_base_url)?;
+            commands::callbacks::test(&url, &keyring, &fluid_api, &installation, &message).await?;
         }
         Command::Keys {
             command:

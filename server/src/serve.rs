@@ -5,7 +5,9 @@ use std::{sync::Arc, time::Duration};
 use anyhow::Context;
 use domain::{
     Db,
+    callbacks::Callbacks,
     db::{Backend, PoolSettings},
+    shipping,
 };
 use fluid::client::{FluidClient, RetryPolicy};
 use leptos::config::{Env, LeptosOptions};
@@ -45,12 +47,16 @@ pub async fn serve(
         wake: wake_worker.clone(),
     }
     .spawn(worker_stopped);
+    let callbacks =
+        Callbacks::compile().map_err(|e| anyhow::anyhow!("a callback definition is broken: {e}"))?;
     let state = AppState {
         leptos_options,
         db: db.clone(),
         config: Arc::new(config),
         fluid,
         wake_worker,
+        callbacks: Arc::new(callbacks),
+        shipping: shipping::Cache::default(),
     };
     tracing::info!(public_url = %state.config.public_url, "droplet is serving on http://{address}");
     let served = axum::serve(listener, http::router(state))

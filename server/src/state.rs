@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::FromRef;
-use domain::Db;
+use domain::{Db, callbacks::Callbacks, shipping};
 use fluid::client::FluidClient;
 use leptos::config::LeptosOptions;
 use tokio::sync::Notify;
@@ -20,4 +20,8 @@ pub struct AppState {
     pub fluid: FluidClient,
     /// Wakes the background worker when a job is queued.
     pub wake_worker: Arc<Notify>,
+    /// The callbacks this droplet implements, schemas compiled.
+    pub callbacks: Arc<Callbacks>,
+    /// Shipping options per installation, as last read.
+    pub shipping: shipping::Cache,
 }

@@ -345,7 +345,13 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
     let registrations = app.sim.registrations(dri).await;
     let mut names: Vec<&str> = registrations.iter().map(|r| r.definition_name.as_str()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["test_callback_system", "update_cart_shipping"]);
+    let mut implemented: Vec<&str> = domain::registrations::callbacks()
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect();
+    implemented.sort_unstable();
+    assert_eq!(names, implemented);
+    assert!(names.contains(&"test_callback_system") && names.contains(&"update_cart_shipping"));
     for registration in &registrations {
         assert_eq!(
             registration.url,
@@ -369,7 +375,7 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
     app.sim.install(dri, Shape::V2Flat).await.unwrap();
     app.settle_jobs(dri).await;
     let registrations = app.sim.registrations(dri).await;
-    assert_eq!(registrations.len(), 2);
+    assert_eq!(registrations.len(), domain::registrations::callbacks().len());
     assert_eq!(app.sim.webhooks(dri).await.len(), 2);
     let db = app.db().await;
     let keyring = domain::Keyring::parse(&key(1)).unwrap();
@@ -495,9 +501,10 @@ async fn pending_jobs_resume_after_a_restart() {
     let mut app = TestApp::spawn().await;
     let company = app.sim.create_installation("Patient Co").await;
     let dri = company.droplet_installation_uuid.clone();
-    // Enough failures that the first attempt of both jobs fails: each job makes two calls, and
-    // each call tries four times.
-    for _ in 0..16 {
+    // Enough failures that the first attempt of both jobs fails: one call per callback and per
+    // webhook, and each call tries four times.
+    let calls = domain::registrations::callbacks().len() + domain::registrations::COMPANY_WEBHOOKS.len();
+    for _ in 0..calls * 4 {
         app.sim
             .push_registration_fault(Fault::Status {
                 status: 503,
@@ -527,7 +534,10 @@ async fn pending_jobs_resume_after_a_restart() {
     app.restart().await;
     let jobs = app.settle_jobs(&dri).await;
     assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
-    assert_eq!(app.sim.registrations(&dri).await.len(), 2);
+    assert_eq!(
+        app.sim.registrations(&dri).await.len(),
+        domain::registrations::callbacks().len()
+    );
     app.stop().await;
 }
 

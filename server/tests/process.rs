@@ -59,7 +59,8 @@ async fn readyz_answers_503_while_the_database_is_unreachable() {
     assert!(stopped_cleanly);
 }
 
-#[tokio::test]
+// Multi-threaded: the CLI below blocks one thread while the simulator in this process answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lists_installations() {
     let port = free_port();
     let binary = Binary::new();
@@ -104,7 +105,11 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
     );
     // Let the registrations run, so their tokens pass through the process too.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while sim.registrations(&v2.droplet_installation_uuid).await.len() < 2 {
+    while sim.registrations(&v2.droplet_installation_uuid).await.len()
+        < domain::registrations::callbacks().len()
+        || sim.webhooks(&v2.droplet_installation_uuid).await.len()
+            < domain::registrations::COMPANY_WEBHOOKS.len()
+    {
         assert!(Instant::now() < deadline, "registrations did not happen");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -128,6 +133,36 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
         .map(|r| r.verification_token)
         .collect();
 
+    // Fluid's callback round trip, from the CLI, while the service runs.
+    let dri = v2.droplet_installation_uuid.as_str();
+    let (code, answer, stderr) = binary.run(
+        &[
+            "callbacks",
+            "test",
+            "--installation",
+            dri,
+            "--message",
+            "Hi there",
+        ],
+        &env,
+    );
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&answer).unwrap(),
+        serde_json::json!({"message": "Hi there!"})
+    );
+    let (code, _, stderr) = binary.run(
+        &[
+            "callbacks",
+            "test",
+            "--installation",
+            "dri_nobody",
+            "--message",
+            "x",
+        ],
+        &env,
+    );
+    assert_eq!((code, stderr.lines().count()), (1, 1), "{stderr}");
     let (stopped_cleanly, logs) = terminate(&mut child).await;
     assert!(stopped_cleanly, "exit 0 after SIGTERM");
     assert!(!logs.is_empty());
@@ -230,7 +265,7 @@ async fn tokens_written_under_one_key_stay_readable_through_a_rotation() {
     let dri = company.droplet_installation_uuid.clone();
     assert_eq!(sim.install(&dri, Shape::V2Flat).await.unwrap().status, 200);
     let deadline = Instant::now() + Duration::from_secs(10);
-    while sim.registrations(&dri).await.len() < 2 {
+    while sim.registrations(&dri).await.len() < domain::registrations::callbacks().len() {
         assert!(Instant::now() < deadline, "registrations did not happen");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -262,7 +297,12 @@ async fn tokens_written_under_one_key_stay_readable_through_a_rotation() {
 
     let (code, stdout, stderr) = run(&["keys", "rotate"], &env(&format!("{key_b},{key_a}")));
     assert_eq!(code, 0, "{stderr}");
-    assert!(stdout.contains("re-encrypted 4 value(s)"), "{stdout}");
+    // The dit_, the wvt_ and one cvt_ per registered callback.
+    let sealed = 2 + domain::registrations::callbacks().len();
+    assert!(
+        stdout.contains(&format!("re-encrypted {sealed} value(s)")),
+        "{stdout}"
+    );
     assert_eq!(
         read(&db, &only_b, &dri)
             .await

@@ -85,7 +85,7 @@ pub fn matching_options<'a>(
     ordered.sort_by_key(|o| (o.position, o.id));
     ordered
         .into_iter()
-        .filter(|o| o.countries.is_empty() || o.countries.iter().any(|c| *c == cart.country))
+        .filter(|o| o.countries.is_empty() || o.countries.contains(&cart.country))
         .filter(|o| within(cart.subtotal, o.subtotal_min, o.subtotal_max))
         .filter(|o| {
             if o.weight_min.is_none() && o.weight_max.is_none() {

@@ -72,7 +72,9 @@ fn matching_follows_the_documented_rules() {
     disabled.enabled = false;
     let options = vec![us_only, big_orders, small_orders, free_above, light, disabled];
 
-    let cases: Vec<(&str, Value, Vec<(&str, f64)>)> = vec![
+    // (case, cart, the options offered with their totals)
+    type Case = (&'static str, Value, Vec<(&'static str, f64)>);
+    let cases: Vec<Case> = vec![
         (
             "US, small, light",
             cart("US", &[("10.00", 2, "0.2", "kg")]),

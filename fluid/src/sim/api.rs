@@ -18,6 +18,7 @@ use super::state::{Fault, Registration, SimWebhook, State, token};
 #[derive(Clone)]
 pub(super) struct ApiState {
     pub state: Arc<Mutex<State>>,
+    pub http: reqwest::Client,
 }
 
 pub(super) fn router(state: ApiState) -> Router {
@@ -29,6 +30,7 @@ pub(super) fn router(state: ApiState) -> Router {
         )
         .route("/api/callback/registrations/{uuid}", delete(delete_registration))
         .route("/api/company/webhooks", post(create_webhook).get(list_webhooks))
+        .route("/api/callback/test", post(test_callback))
         .with_state(state)
 }
 
@@ -336,4 +338,50 @@ async fn list_webhooks(Extract(api): Extract<ApiState>, headers: HeaderMap) -> R
         .map(webhook_json)
         .collect();
     Json(json!({ "webhooks": list })).into_response()
+}
+
+/// `POST /api/callback/test`: forwards `{message}` to the company's `test_callback_system`
+/// registration, waits up to its timeout, checks the answer against the definition's response
+/// schema, and returns it.
+async fn test_callback(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    body: Option<Json<Value>>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let Some(Json(body)) = body else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a JSON body with a message is required",
+        );
+    };
+    let registration = {
+        let state = api.state.lock().await;
+        state
+            .registrations
+            .iter()
+            .find(|r| r.dri == dri && r.definition_name == "test_callback_system" && r.active)
+            .cloned()
+    };
+    let Some(registration) = registration else {
+        return error(
+            StatusCode::NOT_FOUND,
+            "No test_callback_system callback is registered for this company",
+        );
+    };
+    match super::callbacks::call(&api.http, &registration, &body).await {
+        Ok(result) if !(200..300).contains(&result.status) => {
+            (StatusCode::BAD_GATEWAY, Json(json!({ "error": format!("the callback answered {}", result.status), "response": result.body }))).into_response()
+        }
+        Ok(result) if !result.schema_violations.is_empty() => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "error": "the callback's answer does not match the definition", "violations": result.schema_violations, "response": result.body })),
+        )
+            .into_response(),
+        Ok(result) => Json(result.body).into_response(),
+        Err(message) => error(StatusCode::GATEWAY_TIMEOUT, &message),
+    }
 }

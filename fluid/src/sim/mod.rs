@@ -4,6 +4,7 @@
 //! 429, delays) can be queued for tests. Used by the integration tests and by `droplet sim`.
 
 mod api;
+mod callbacks;
 mod deliver;
 mod state;
 
@@ -11,6 +12,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use tokio::{net::TcpListener, sync::Mutex};
 
+pub use callbacks::CallbackResult;
 pub use deliver::{Delivery, Shape};
 use state::State;
 pub use state::{Fault, Registration, SimInstallation, SimWebhook};
@@ -51,14 +53,17 @@ impl Simulator {
     pub async fn start(listener: TcpListener, config: SimConfig) -> std::io::Result<Self> {
         let address = listener.local_addr()?;
         let state = Arc::new(Mutex::new(State::default()));
-        let router = api::router(api::ApiState { state: state.clone() });
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(35))
             .build()
             .map_err(std::io::Error::other)?;
+        let router = api::router(api::ApiState {
+            state: state.clone(),
+            http: http.clone(),
+        });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
         Ok(Self {
             state,
             config: Arc::new(config),

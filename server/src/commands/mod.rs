@@ -1,5 +1,6 @@
 //! The operator commands besides `serve`.
 
+pub mod callbacks;
 pub mod events;
 pub mod installations;
 pub mod keys;

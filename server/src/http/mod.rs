@@ -1,6 +1,7 @@
 //! The HTTP edge: one router for Fluid's webhooks, the probes, the admin UI and its assets.
 
 mod assets;
+mod callbacks;
 mod company_webhooks;
 mod error;
 mod health;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/installed", post(lifecycle::installed))
         .route("/api/webhooks/uninstalled", post(lifecycle::uninstalled))
         .route("/api/webhooks/companies/{uuid}", post(company_webhooks::receive))
+        .route("/api/callbacks/{uuid}/{definition}", post(callbacks::receive))
         .leptos_routes_with_context(&state, generate_route_list(app::App), context, shell)
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
