@@ -48,3 +48,12 @@ pub async fn callbacks_since(db: &Db, uuid: &str, since: i64) -> Result<Vec<Invo
     .fetch_all(db.pool())
     .await?)
 }
+
+/// Deletes callback invocations recorded before `cutoff` (Unix seconds); returns how many.
+pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
+    let done = sqlx::query("DELETE FROM callback_invocations WHERE at < $1")
+        .bind(cutoff)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}

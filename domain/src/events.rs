@@ -64,3 +64,47 @@ pub async fn count(db: &Db, uuid: &str) -> Result<i64, DbError> {
         .await?;
     Ok(count)
 }
+
+/// Deletes events received before `cutoff` (Unix seconds), every installation's; returns how many.
+pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
+    let done = sqlx::query("DELETE FROM events WHERE received_at < $1")
+        .bind(cutoff)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::PoolSettings;
+
+    #[tokio::test]
+    async fn pruning_removes_only_events_older_than_the_cutoff() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/e.db", dir.path().display()).parse().unwrap();
+        let db = Db::connect_and_migrate(&url, &PoolSettings::default())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO installations (uuid, status, generation, created_at, updated_at) VALUES ('dri_a', 'active', 1, 0, 0)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        for (key, received_at) in [("old", 100), ("new", time::now())] {
+            sqlx::query("INSERT INTO events (installation_uuid, dedupe_key, payload, received_at) VALUES ('dri_a', $1, '{}', $2)")
+                .bind(key)
+                .bind(received_at)
+                .execute(db.pool())
+                .await
+                .unwrap();
+        }
+        assert_eq!(prune(&db, time::now() - 30 * 86_400).await.unwrap(), 1);
+        let left: Vec<String> = recent(&db, "dri_a", 10)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.dedupe_key)
+            .collect();
+        assert_eq!(left, ["new"]);
+    }
+}

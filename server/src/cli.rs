@@ -156,4 +156,7 @@ pub struct ServeArgs {
     /// Log format: text or json.
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+    /// Days to keep company webhook events and callback records.
+    #[arg(long, env = "EVENT_RETENTION_DAYS", default_value = "30")]
+    pub event_retention_days: String,
 }

@@ -48,6 +48,8 @@ pub struct Config {
     pub keyring: Arc<Keyring>,
     /// The CSP `frame-ancestors` source list.
     pub frame_ancestors: String,
+    /// How long company events and callback records are kept.
+    pub event_retention: std::time::Duration,
 }
 
 impl Config {
@@ -87,6 +89,7 @@ impl Config {
         };
         let keyring = keyring(args.droplet_encryption_key.as_deref())?;
         let frame_ancestors = frame_ancestors(&args.fluid_frame_ancestors)?;
+        let event_retention = retention_days(&args.event_retention_days)?;
         Ok(Self {
             database_url,
             listen_addr,
@@ -96,7 +99,18 @@ impl Config {
             droplet_uuid,
             keyring: Arc::new(keyring),
             frame_ancestors,
+            event_retention,
         })
+    }
+}
+
+fn retention_days(value: &str) -> Result<std::time::Duration, ConfigError> {
+    match value.trim().parse::<u64>() {
+        Ok(days @ 1..=3650) => Ok(std::time::Duration::from_secs(days * 86_400)),
+        _ => Err(ConfigError::new(
+            "EVENT_RETENTION_DAYS",
+            format!("`{value}` is not a number of days between 1 and 3650"),
+        )),
     }
 }
 

@@ -45,6 +45,7 @@ pub async fn serve(
         fluid: fluid.clone(),
         public_url: config.public_url.clone(),
         wake: wake_worker.clone(),
+        retention: config.event_retention,
     }
     .spawn(worker_stopped);
     let callbacks =

@@ -18,6 +18,8 @@ use tokio::{
 const POLL: Duration = Duration::from_millis(500);
 /// How long a job in progress may delay shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// How often old events and callback records are pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// What jobs need.
 #[derive(Clone)]
@@ -28,6 +30,8 @@ pub struct Worker {
     pub public_url: String,
     /// Woken when a job is queued, so it starts at once.
     pub wake: Arc<Notify>,
+    /// Company events and callback records older than this are deleted.
+    pub retention: Duration,
 }
 
 impl Worker {
@@ -35,9 +39,14 @@ impl Worker {
     /// past that it is left, and runs again once its lease runs out.
     pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
+            let mut next_prune = tokio::time::Instant::now();
             loop {
                 if *shutdown.borrow() {
                     return;
+                }
+                if self.db.is_migrated() && tokio::time::Instant::now() >= next_prune {
+                    self.prune().await;
+                    next_prune += PRUNE_EVERY;
                 }
                 // Until the database is migrated (PostgreSQL still starting), there is nothing to claim.
                 if self.db.is_migrated() {
@@ -61,6 +70,25 @@ impl Worker {
                 }
             }
         })
+    }
+
+    /// Applies the retention to company events and callback records.
+    async fn prune(&self) {
+        let cutoff = domain::time::now() - i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
+        match (
+            domain::events::prune(&self.db, cutoff).await,
+            domain::activity::prune(&self.db, cutoff).await,
+        ) {
+            (Ok(events), Ok(calls)) if events + calls > 0 => {
+                tracing::info!(
+                    events,
+                    callback_records = calls,
+                    "pruned records past the retention"
+                );
+            }
+            (Ok(_), Ok(_)) => {}
+            (Err(error), _) | (_, Err(error)) => tracing::warn!(%error, "pruning old records failed"),
+        }
     }
 
     async fn run_with_grace(&self, job: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {

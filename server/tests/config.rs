@@ -105,6 +105,11 @@ fn other_malformed_values_are_named() {
         "LOG_FORMAT",
         "text or json",
     );
+    assert_one_line_error(
+        serve_with(&[("EVENT_RETENTION_DAYS", Some("0"))]),
+        "EVENT_RETENTION_DAYS",
+        "between 1 and 3650",
+    );
 }
 
 #[test]

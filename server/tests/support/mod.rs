@@ -39,6 +39,7 @@ pub fn serve_args(database: &str) -> ServeArgs {
         droplet_encryption_key: Some(key(1)),
         fluid_frame_ancestors: "https://*.fluid.app".into(),
         log_format: "text".into(),
+        event_retention_days: "30".into(),
     }
 }
 
