@@ -10,6 +10,9 @@ const chromiumArgs = [
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
+  // The host page that frames the UI is served by Playwright's router, which Chromium treats as a
+  // public origin framing a loopback one; Fluid's real admin is public and the droplet is too.
+  '--disable-features=LocalNetworkAccessChecks',
 ];
 
 export default defineConfig({

@@ -20,6 +20,12 @@ pub enum AppError {
     Uninstalled,
     #[error("Something went wrong on our side; please try again.")]
     Internal,
+    #[error("This page has been open too long or was not opened from Fluid; reload it.")]
+    Unauthorized,
+    #[error("Some fields need attention.")]
+    Invalid(Vec<FieldProblem>),
+    #[error("That shipping option no longer exists; reload the page.")]
+    NotFound,
     #[error("The request could not be completed: {0}")]
     Transport(String),
 }
@@ -32,9 +38,19 @@ impl AppError {
             Self::UnknownInstallation(_) => 404,
             Self::Uninstalled => 410,
             Self::Internal => 500,
+            Self::Unauthorized => 401,
+            Self::Invalid(_) => 422,
+            Self::NotFound => 404,
             Self::Transport(_) => 502,
         }
     }
+}
+
+/// What is wrong with one form field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldProblem {
+    pub field: String,
+    pub message: String,
 }
 
 impl FromServerFnError for AppError {
@@ -43,4 +59,13 @@ impl FromServerFnError for AppError {
     fn from_server_fn_error(value: ServerFnErrorErr) -> Self {
         Self::Transport(value.to_string())
     }
+}
+
+/// On the server, gives the response the status of `result`'s error (server functions answer 500
+/// otherwise); a no-op in the browser.
+pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
+    if let Err(error) = &result {
+        crate::pages::set_http_status(error.status());
+    }
+    result
 }

@@ -6,6 +6,7 @@ pub mod installations;
 mod pages;
 #[cfg(feature = "ssr")]
 pub mod security;
+pub mod shipping;
 
 use leptos::prelude::*;
 use leptos_meta::{MetaTags, Stylesheet, Title, provide_meta_context};
@@ -50,6 +51,7 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::NotFoundPage>
                 <Route path=path!("/") view=pages::OverviewPage ssr=SsrMode::Async/>
+                <Route path=path!("/shipping") view=pages::ShippingPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

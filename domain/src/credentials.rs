@@ -43,6 +43,8 @@ pub enum SealError {
 struct Key {
     id: String,
     cipher: Aes256Gcm,
+    /// A separate key for MACs (page tokens), derived so it never equals the encryption key.
+    mac: [u8; 32],
 }
 
 /// The encryption keys, newest first. Seals with the first; opens with any.
@@ -78,7 +80,8 @@ impl Keyring {
                 }
                 let id = hex::encode(&Sha256::digest([b"droplet-key-id:".as_slice(), &bytes].concat())[..4]);
                 let cipher = Aes256Gcm::new_from_slice(&bytes).expect("length checked");
-                Ok(Key { id, cipher })
+                let mac = Sha256::digest([b"droplet-mac-key:".as_slice(), &bytes].concat()).into();
+                Ok(Key { id, cipher, mac })
             })
             .collect::<Result<_, _>>()?;
         Ok(Self { keys })
@@ -134,6 +137,12 @@ impl Keyring {
         String::from_utf8(plaintext)
             .map(Secret::new)
             .map_err(|_| SealError::Malformed)
+    }
+
+    /// The MAC keys derived from each configured key, current first (for signing with the first
+    /// and verifying with any).
+    pub fn mac_keys(&self) -> impl Iterator<Item = &[u8; 32]> {
+        self.keys.iter().map(|k| &k.mac)
     }
 
     /// Whether a sealed value was sealed by a key other than the current one.

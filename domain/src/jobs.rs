@@ -159,6 +159,20 @@ pub async fn fail(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) -> Re
     Ok(retry)
 }
 
+/// Gives a job back unfinished (its worker is stopping): it is due again at once, for any worker.
+pub async fn release(db: &Db, id: i64) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'pending', locked_until = NULL, run_at = $2, updated_at = $3 \
+         WHERE id = $1 AND status = 'running'",
+    )
+    .bind(id)
+    .bind(now_ms())
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 /// The job has nothing left to do (its installation is gone).
 pub async fn cancel(db: &Db, job: &ClaimedJob, reason: &str) -> Result<(), DbError> {
     sqlx::query(

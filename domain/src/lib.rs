@@ -12,6 +12,7 @@ pub mod installations;
 pub mod jobs;
 pub mod key_rotation;
 pub mod lifecycle;
+pub mod page_tokens;
 pub mod registrations;
 pub mod shipping;
 pub mod time;

@@ -99,7 +99,10 @@ impl Worker {
             () = &mut run => {}
             _ = shutdown.changed() => {
                 if tokio::time::timeout(SHUTDOWN_GRACE, &mut run).await.is_err() {
-                    tracing::warn!(job = id, "job left unfinished at shutdown; it runs again after its lease");
+                    tracing::warn!(job = id, "job left unfinished at shutdown; it runs again at the next start");
+                    if let Err(error) = jobs::release(&self.db, id).await {
+                        tracing::warn!(job = id, %error, "could not release the job; it runs again after its lease");
+                    }
                 }
             }
         }

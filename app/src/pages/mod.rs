@@ -1,11 +1,14 @@
 //! The admin UI's pages.
 
+mod nav;
 mod not_found;
 mod overview;
 mod problem;
+mod shipping;
 
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
+pub use shipping::ShippingPage;
 
 /// A `data-hydrated` attribute value that turns `"true"` once the element it is on has been
 /// hydrated: effects run only in the browser, after hydration. Tests wait for it before
@@ -18,7 +21,7 @@ fn hydrated_marker() -> impl Fn() -> Option<&'static str> + Send + Sync + 'stati
 }
 
 /// Sets the HTTP status of the page being rendered on the server (a no-op in the browser).
-fn set_http_status(status: u16) {
+pub(crate) fn set_http_status(status: u16) {
     #[cfg(feature = "ssr")]
     if let (Some(response), Ok(code)) = (
         leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),

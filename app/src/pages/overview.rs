@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use super::problem::Problem;
+use super::{nav::Nav, problem::Problem};
 use crate::installations::{
     InstallationSummary, LoadInstallation, RegistrationHealth, load_installation, validate_dri,
 };
@@ -37,6 +37,7 @@ pub fn OverviewPage() -> impl IntoView {
 fn Overview(summary: InstallationSummary) -> impl IntoView {
     let refresh = ServerAction::<LoadInstallation>::new();
     let dri = summary.droplet_installation_uuid.clone();
+    let dri_for_nav = dri.clone();
     let current = Memo::new(move |_| match refresh.value().get() {
         Some(Ok(fresh)) => fresh,
         _ => summary.clone(),
@@ -49,6 +50,7 @@ fn Overview(summary: InstallationSummary) -> impl IntoView {
     let field = move |read: fn(&InstallationSummary) -> String| move || current.with(read);
 
     view! {
+        <Nav dri=dri_for_nav current="overview"/>
         <header class="page-header" data-hydrated=super::hydrated_marker()>
             <div>
                 <p class="eyebrow">"Droplet"</p>

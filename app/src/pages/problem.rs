@@ -24,7 +24,11 @@ pub fn Problem(error: AppError) -> impl IntoView {
             "This company uninstalled the droplet, so its settings are no longer served. Install it again \
              from Fluid's marketplace to use it.",
         ),
-        AppError::Internal | AppError::Transport(_) => (
+        AppError::Unauthorized => (
+            "Please reload the page",
+            "This page was open too long, or was not opened from Fluid's admin.",
+        ),
+        AppError::Internal | AppError::Transport(_) | AppError::Invalid(_) | AppError::NotFound => (
             "Something went wrong",
             "The droplet could not load this page. Please try again in a moment.",
         ),

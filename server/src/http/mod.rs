@@ -35,9 +35,13 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub fn router(state: AppState) -> Router {
     let context = {
         let db = state.db.clone();
+        let keyring = state.config.keyring.clone();
+        let shipping = state.shipping.clone();
         let frame_ancestors = FrameAncestors(state.config.frame_ancestors.clone());
         move || {
             provide_context(db.clone());
+            provide_context(keyring.clone());
+            provide_context(shipping.clone());
             provide_context(frame_ancestors.clone());
         }
     };

@@ -122,7 +122,7 @@ impl TestApp {
     /// Waits until every job of installation `dri` has finished (done, failed or cancelled).
     pub async fn settle_jobs(&self, dri: &str) -> Vec<domain::jobs::JobView> {
         let db = self.db().await;
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let jobs = domain::jobs::list_for(&db, dri).await.expect("jobs");
             if jobs

@@ -1,0 +1,249 @@
+//! The shipping options page: the table of options, enable/disable, edit, delete, and a form with
+//! an inline message per field.
+
+use leptos::{ev::SubmitEvent, prelude::*};
+use leptos_router::hooks::use_query_map;
+
+use super::{nav::Nav, problem::Problem};
+use crate::{
+    error::AppError,
+    installations::validate_dri,
+    shipping::{
+        DeleteShippingOption, SaveShippingOption, SetShippingOptionEnabled, ShippingOptionForm,
+        ShippingOptionView, ShippingPageData, load_shipping,
+    },
+};
+
+/// `/shipping?dri=…`.
+#[component]
+pub fn ShippingPage() -> impl IntoView {
+    let query = use_query_map();
+    let dri = Memo::new(move |_| query.read().get("dri"));
+    let data = Resource::new(
+        move || dri.get(),
+        |dri| async move { load_shipping(validate_dri(dri)?).await },
+    );
+    view! {
+        <main class="page">
+            <Suspense fallback=|| view! { <p class="card loading">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(data) => view! { <ShippingEditor data dri=dri.get().unwrap_or_default()/> }.into_any(),
+                        Err(error) => view! { <Problem error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+fn blank_form() -> ShippingOptionForm {
+    ShippingOptionForm {
+        currency: "USD".into(),
+        weight_unit: "kg".into(),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+#[component]
+fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
+    let token = StoredValue::new(data.page_token);
+    let options = RwSignal::new(data.options);
+    let form = RwSignal::new(blank_form());
+    let editing = RwSignal::new(None::<i64>);
+    let save = ServerAction::<SaveShippingOption>::new();
+    let remove = ServerAction::<DeleteShippingOption>::new();
+    let toggle = ServerAction::<SetShippingOptionEnabled>::new();
+    let notice = RwSignal::new(None::<String>);
+
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = save.value().get() {
+            options.set(list);
+            form.set(blank_form());
+            editing.set(None);
+            notice.set(Some("Saved.".into()));
+        }
+    });
+    for action in [remove.value(), toggle.value()] {
+        Effect::new(move |_| match action.get() {
+            Some(Ok(list)) => {
+                options.set(list);
+                notice.set(Some("Saved.".into()));
+            }
+            Some(Err(error)) => notice.set(Some(error.to_string())),
+            None => {}
+        });
+    }
+    let problems = move || match save.value().get() {
+        Some(Err(AppError::Invalid(problems))) => problems,
+        _ => Vec::new(),
+    };
+    let save_failure = move || match save.value().get() {
+        Some(Err(error)) => Some(error.to_string()),
+        _ => None,
+    };
+    let submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        notice.set(None);
+        save.dispatch(SaveShippingOption {
+            token: token.get_value(),
+            id: editing.get(),
+            form: form.get(),
+        });
+    };
+    let edit = move |option: ShippingOptionView| {
+        editing.set(Some(option.id));
+        form.set(option.form);
+    };
+
+    let field = move |name: &'static str,
+                      label: &'static str,
+                      hint: &'static str,
+                      read: fn(&ShippingOptionForm) -> String,
+                      write: fn(&mut ShippingOptionForm, String)| {
+        let id = format!("field-{name}");
+        let error_id = format!("{id}-error");
+        let message = move || {
+            problems()
+                .into_iter()
+                .find(|p| p.field == name)
+                .map(|p| p.message)
+        };
+        view! {
+            <div class="field" class:field-invalid=move || message().is_some()>
+                <label for=id.clone()>{label}</label>
+                <input
+                    id=id
+                    name=name
+                    placeholder=hint
+                    aria-describedby=error_id.clone()
+                    aria-invalid=move || message().is_some().to_string()
+                    prop:value=move || form.with(read)
+                    on:input=move |ev| form.update(|f| write(f, event_target_value(&ev)))
+                />
+                <p class="field-error" id=error_id role="alert">{message}</p>
+            </div>
+        }
+    };
+
+    view! {
+        <Nav dri=dri.clone() current="shipping"/>
+        <header class="page-header" data-hydrated=super::hydrated_marker()>
+            <div>
+                <p class="eyebrow">{data.company_name.clone()}</p>
+                <h1>"Shipping options"</h1>
+            </div>
+        </header>
+        <section class="card" aria-labelledby="options-title">
+            <h2 id="options-title">"What shoppers are offered"</h2>
+            <p class="muted">"Fluid asks for these at checkout; the first matching options are offered in this order."</p>
+            <p class="notice" role="status">{move || notice.get()}</p>
+            {move || {
+                let list = options.get();
+                if list.is_empty() {
+                    return view! { <p class="empty" data-testid="no-options">"No shipping options yet: add the first one below."</p> }.into_any();
+                }
+                view! {
+                    <div class="table-scroll">
+                        <table class="options">
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Option"</th>
+                                    <th scope="col">"Price"</th>
+                                    <th scope="col">"Ships to"</th>
+                                    <th scope="col">"Conditions"</th>
+                                    <th scope="col">"Enabled"</th>
+                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {list.into_iter().map(|option| {
+                                    let (id, enabled) = (option.id, option.enabled);
+                                    let title = option.title.clone();
+                                    let for_edit = option.clone();
+                                    view! {
+                                        <tr data-option=option.title.clone()>
+                                            <td>
+                                                <strong>{option.title.clone()}</strong>
+                                                <br/>
+                                                <span class="muted">{option.delivery_estimate.clone()}</span>
+                                            </td>
+                                            <td class="numeric">{option.price.clone()}</td>
+                                            <td>{option.countries.clone()}</td>
+                                            <td class="muted">{option.conditions.clone()}</td>
+                                            <td>
+                                                <input
+                                                    type="checkbox"
+                                                    aria-label=format!("Enable {title}")
+                                                    prop:checked=enabled
+                                                    on:change=move |ev| {
+                                                        toggle.dispatch(SetShippingOptionEnabled { token: token.get_value(), id, enabled: event_target_checked(&ev) });
+                                                    }
+                                                />
+                                            </td>
+                                            <td class="actions">
+                                                <button type="button" class="button-secondary" on:click=move |_| edit(for_edit.clone())>"Edit"</button>
+                                                <button
+                                                    type="button"
+                                                    class="button-danger"
+                                                    on:click=move |_| { remove.dispatch(DeleteShippingOption { token: token.get_value(), id }); }
+                                                >
+                                                    "Delete"
+                                                </button>
+                                            </td>
+                                        </tr>
+                                    }
+                                }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+        <section class="card" aria-labelledby="form-title">
+            <h2 id="form-title">{move || if editing.get().is_some() { "Edit shipping option" } else { "Add a shipping option" }}</h2>
+            <form class="option-form" on:submit=submit novalidate=true>
+                <div class="form-grid">
+                    {field("title", "Title", "Standard", |f| f.title.clone(), |f, v| f.title = v)}
+                    {field("price", "Price", "5.99", |f| f.price.clone(), |f, v| f.price = v)}
+                    {field("currency", "Currency", "USD", |f| f.currency.clone(), |f, v| f.currency = v)}
+                    {field("delivery_estimate", "Delivery time", "3-5 business days", |f| f.delivery_estimate.clone(), |f, v| f.delivery_estimate = v)}
+                    {field("countries", "Countries (empty: everywhere)", "US, CA", |f| f.countries.clone(), |f, v| f.countries = v)}
+                    {field("free_above", "Free from subtotal", "50.00", |f| f.free_above.clone(), |f, v| f.free_above = v)}
+                    {field("subtotal_min", "Minimum subtotal", "", |f| f.subtotal_min.clone(), |f, v| f.subtotal_min = v)}
+                    {field("subtotal_max", "Maximum subtotal", "", |f| f.subtotal_max.clone(), |f, v| f.subtotal_max = v)}
+                    {field("weight_min", "Minimum weight", "", |f| f.weight_min.clone(), |f, v| f.weight_min = v)}
+                    {field("weight_max", "Maximum weight", "", |f| f.weight_max.clone(), |f, v| f.weight_max = v)}
+                    {field("weight_unit", "Weight unit (kg, g, lb, oz)", "kg", |f| f.weight_unit.clone(), |f, v| f.weight_unit = v)}
+                </div>
+                <label class="checkbox">
+                    <input
+                        type="checkbox"
+                        name="enabled"
+                        prop:checked=move || form.with(|f| f.enabled)
+                        on:change=move |ev| form.update(|f| f.enabled = event_target_checked(&ev))
+                    />
+                    "Offer this option"
+                </label>
+                <p class="inline-error" role="alert" hidden=move || save_failure().is_none()>{save_failure}</p>
+                <div class="form-actions">
+                    <button type="submit" class="button" disabled=move || save.pending().get()>
+                        {move || if save.pending().get() { "Saving…" } else if editing.get().is_some() { "Save changes" } else { "Add option" }}
+                    </button>
+                    <button
+                        type="button"
+                        class="button-secondary"
+                        hidden=move || editing.get().is_none()
+                        on:click=move |_| {
+                            editing.set(None);
+                            form.set(blank_form());
+                        }
+                    >
+                        "Cancel"
+                    </button>
+                </div>
+            </form>
+        </section>
+    }
+}

@@ -1,0 +1,97 @@
+import { expect, test, type FrameLocator, type Page } from '@playwright/test';
+import { ACME, BASE_URL } from '../fixtures';
+
+const ARTIFACTS = 'artifacts';
+// An origin FLUID_FRAME_ANCESTORS allows; Playwright serves the host page itself.
+const HOST = 'http://127.0.0.1:3199';
+
+/** Opens `path` inside an iframe on a host page, as Fluid's admin does. */
+async function framed(page: Page, path: string): Promise<FrameLocator> {
+  await page.route(`${HOST}/admin`, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><title>Fluid admin</title><body style="margin:0;background:#e9ecf1">
+        <iframe title="droplet" src="${BASE_URL}${path}" style="border:0;width:100%;height:1400px"></iframe></body>`,
+    }),
+  );
+  await page.goto(`${HOST}/admin`);
+  const frame = page.frameLocator('iframe[title="droplet"]');
+  await expect(frame.locator('[data-hydrated="true"]')).toBeVisible();
+  return frame;
+}
+
+test('a merchant adds a shipping option inside Fluid\'s iframe and sees it listed', async ({ page }) => {
+  const problems: string[] = [];
+  page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
+  const frame = await framed(page, `/shipping?dri=${ACME}`);
+  await frame.getByLabel('Title').fill('Standard');
+  await frame.getByLabel('Price').fill('5.99');
+  await frame.getByLabel('Delivery time').fill('3-5 business days');
+  await frame.getByLabel('Countries (empty: everywhere)').fill('US, CA');
+  await frame.getByLabel('Free from subtotal').fill('50');
+  await frame.getByRole('button', { name: 'Add option' }).click();
+  await expect(frame.getByRole('status')).toHaveText('Saved.');
+  const row = frame.locator('tr[data-option="Standard"]');
+  await expect(row).toContainText('5.99 USD');
+  await expect(row).toContainText('US, CA');
+  await expect(row).toContainText('free from 50.00');
+  await expect(frame.getByLabel('Title')).toHaveValue('');
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-framed.png`, fullPage: true });
+  expect(problems).toEqual([]);
+
+  // It survives a reload: it was stored, not just drawn.
+  const again = await framed(page, `/shipping?dri=${ACME}`);
+  await expect(again.locator('tr[data-option="Standard"]')).toContainText('5.99 USD');
+});
+
+test('a bad price shows its error next to the field and saves nothing', async ({ page }) => {
+  await page.goto(`/shipping?dri=${ACME}`);
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  const before = await page.locator('tbody tr').count();
+  await page.getByLabel('Title').fill('Broken');
+  await page.getByLabel('Price').fill('-4');
+  await page.getByLabel('Countries (empty: everywhere)').fill('US, ZZ');
+  await page.getByRole('button', { name: 'Add option' }).click();
+  await expect(page.locator('#field-price-error')).toHaveText('must not be negative');
+  await expect(page.locator('#field-countries-error')).toHaveText('ZZ is not an ISO 3166-1 alpha-2 country code');
+  await expect(page.getByLabel('Price')).toHaveAttribute('aria-invalid', 'true');
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-invalid.png`, fullPage: true });
+  await page.reload();
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await expect(page.locator('tbody tr')).toHaveCount(before);
+  await expect(page.locator('tr[data-option="Broken"]')).toHaveCount(0);
+});
+
+test('an option can be disabled, edited and deleted', async ({ page }) => {
+  await page.goto(`/shipping?dri=${ACME}`);
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await page.getByLabel('Title').fill('Express');
+  await page.getByLabel('Price').fill('19.5');
+  await page.getByRole('button', { name: 'Add option' }).click();
+  const row = page.locator('tr[data-option="Express"]');
+  await expect(row).toContainText('19.50 USD');
+
+  await row.getByLabel('Enable Express').uncheck();
+  await expect(page.getByRole('status')).toHaveText('Saved.');
+  await page.reload();
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await expect(page.locator('tr[data-option="Express"]').getByLabel('Enable Express')).not.toBeChecked();
+
+  await page.locator('tr[data-option="Express"]').getByRole('button', { name: 'Edit' }).click();
+  await expect(page.getByLabel('Price')).toHaveValue('19.5');
+  await page.getByLabel('Price').fill('21');
+  await page.getByRole('button', { name: 'Save changes' }).click();
+  await expect(page.locator('tr[data-option="Express"]')).toContainText('21.00 USD');
+
+  await page.locator('tr[data-option="Express"]').getByRole('button', { name: 'Delete' }).click();
+  await expect(page.locator('tr[data-option="Express"]')).toHaveCount(0);
+});
+
+test('the shipping page fits a 360 px iframe', async ({ page }) => {
+  await page.setViewportSize({ width: 360, height: 800 });
+  await page.goto(`/shipping?dri=${ACME}`);
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-360.png`, fullPage: true });
+});
