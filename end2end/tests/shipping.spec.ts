@@ -95,3 +95,28 @@ test('the shipping page fits a 360 px iframe', async ({ page }) => {
   expect(overflow).toBeLessThanOrEqual(0);
   await page.screenshot({ path: `${ARTIFACTS}/shipping-360.png`, fullPage: true });
 });
+
+test('a CSV export imports back, and a bad line is reported by number with nothing saved', async ({ page }) => {
+  await page.goto(`/shipping?dri=${ACME}`);
+  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
+  await page.getByLabel('Title').fill('Pallet');
+  await page.getByLabel('Price').fill('80');
+  await page.getByRole('button', { name: 'Add option' }).click();
+  await expect(page.locator('tr[data-option="Pallet"]')).toHaveCount(1);
+
+  await page.getByRole('button', { name: 'Export current options' }).click();
+  const csv = page.getByLabel('CSV', { exact: true });
+  await expect(csv).toHaveValue(/^title,price,currency/);
+  await expect(csv).toHaveValue(/Pallet,80,USD/);
+  const rows = await page.locator('tbody tr').count();
+  await page.getByRole('button', { name: 'Import' }).click();
+  await expect(page.getByRole('status')).toHaveText(`Imported ${rows} option(s).`);
+  await expect(page.locator('tr[data-option="Pallet"]')).toHaveCount(2);
+
+  const header = 'title,price,currency,delivery_estimate,countries,subtotal_min,subtotal_max,free_above,weight_min,weight_max,weight_unit,enabled';
+  await csv.fill(`${header}\nFine,1,USD,,,,,,,,kg,true\nWrong,1,USD,,XX,,,,,,kg,true`);
+  await page.getByRole('button', { name: 'Import' }).click();
+  await expect(page.locator('.import-report')).toContainText('line 3: countries: XX is not an ISO 3166-1 alpha-2 country code');
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-csv.png`, fullPage: true });
+  await expect(page.locator('tr[data-option="Fine"]')).toHaveCount(0);
+});

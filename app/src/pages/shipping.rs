@@ -1,5 +1,5 @@
-//! The shipping options page: the table of options, enable/disable, edit, delete, and a form with
-//! an inline message per field.
+//! The shipping options page: the table of options, enable/disable, edit, delete, CSV import and
+//! export, and a form with an inline message per field.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::hooks::use_query_map;
@@ -9,8 +9,8 @@ use crate::{
     error::AppError,
     installations::validate_dri,
     shipping::{
-        DeleteShippingOption, SaveShippingOption, SetShippingOptionEnabled, ShippingOptionForm,
-        ShippingOptionView, ShippingPageData, load_shipping,
+        DeleteShippingOption, ExportShippingCsv, ImportShippingCsv, SaveShippingOption,
+        SetShippingOptionEnabled, ShippingOptionForm, ShippingOptionView, ShippingPageData, load_shipping,
     },
 };
 
@@ -56,6 +56,30 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
     let remove = ServerAction::<DeleteShippingOption>::new();
     let toggle = ServerAction::<SetShippingOptionEnabled>::new();
     let notice = RwSignal::new(None::<String>);
+    let csv = RwSignal::new(String::new());
+    let export = ServerAction::<ExportShippingCsv>::new();
+    let import = ServerAction::<ImportShippingCsv>::new();
+    Effect::new(move |_| {
+        if let Some(Ok(text)) = export.value().get() {
+            csv.set(text);
+        }
+    });
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = import.value().get() {
+            let added = list.len().saturating_sub(options.with_untracked(Vec::len));
+            options.set(list);
+            csv.set(String::new());
+            notice.set(Some(format!("Imported {added} option(s).")));
+        }
+    });
+    let import_report = move || match import.value().get() {
+        Some(Err(AppError::Invalid(problems))) => problems
+            .into_iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect(),
+        Some(Err(error)) => vec![error.to_string()],
+        _ => Vec::<String>::new(),
+    };
 
     Effect::new(move |_| {
         if let Some(Ok(list)) = save.value().get() {
@@ -200,6 +224,41 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
                     </div>
                 }.into_any()
             }}
+        </section>
+        <section class="card" aria-labelledby="csv-title">
+            <h2 id="csv-title">"Import and export (CSV)"</h2>
+            <p class="muted">
+                "Columns: title, price, currency, delivery_estimate, countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled. An import adds its options after the current ones, and saves nothing if any line is wrong."
+            </p>
+            <label class="field-label" for="csv-text">"CSV"</label>
+            <textarea
+                id="csv-text"
+                class="csv"
+                rows="6"
+                spellcheck="false"
+                prop:value=move || csv.get()
+                on:input=move |ev| csv.set(event_target_value(&ev))
+            ></textarea>
+            <ul class="import-report" role="alert">
+                {move || import_report().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+            </ul>
+            <div class="form-actions">
+                <button
+                    type="button"
+                    class="button"
+                    disabled=move || import.pending().get() || csv.with(String::is_empty)
+                    on:click=move |_| { import.dispatch(ImportShippingCsv { token: token.get_value(), csv: csv.get() }); }
+                >
+                    "Import"
+                </button>
+                <button
+                    type="button"
+                    class="button-secondary"
+                    on:click=move |_| { export.dispatch(ExportShippingCsv { token: token.get_value() }); }
+                >
+                    "Export current options"
+                </button>
+            </div>
         </section>
         <section class="card" aria-labelledby="form-title">
             <h2 id="form-title">{move || if editing.get().is_some() { "Edit shipping option" } else { "Add a shipping option" }}</h2>

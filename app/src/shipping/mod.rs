@@ -87,3 +87,16 @@ pub async fn set_shipping_option_enabled(
 ) -> Result<Vec<ShippingOptionView>, AppError> {
     crate::error::with_status(ssr::set_enabled(&token, id, enabled).await)
 }
+
+/// The options as CSV.
+#[server(prefix = "/api/ui", endpoint = "export_shipping_csv")]
+pub async fn export_shipping_csv(token: String) -> Result<String, AppError> {
+    crate::error::with_status(ssr::export_csv(&token).await)
+}
+
+/// Adds the options of a CSV text; any bad line is reported (as `line N: field`) and nothing is
+/// saved.
+#[server(prefix = "/api/ui", endpoint = "import_shipping_csv")]
+pub async fn import_shipping_csv(token: String, csv: String) -> Result<Vec<ShippingOptionView>, AppError> {
+    crate::error::with_status(ssr::import_csv(&token, &csv).await)
+}

@@ -125,6 +125,32 @@ pub async fn set_enabled(token: &str, id: i64, enabled: bool) -> Result<Vec<Ship
     listed(&db, &uuid).await
 }
 
+pub async fn export_csv(token: &str) -> Result<String, AppError> {
+    let (db, _, uuid) = scoped(token).await?;
+    Ok(shipping::csv_io::export(
+        &shipping::list(&db, &uuid).await.map_err(internal)?,
+    ))
+}
+
+pub async fn import_csv(token: &str, csv: &str) -> Result<Vec<ShippingOptionView>, AppError> {
+    let (db, cache, uuid) = scoped(token).await?;
+    match shipping::import(&db, &cache, &uuid, csv).await {
+        Ok(_) => listed(&db, &uuid).await,
+        Err(shipping::ImportError::Lines(lines)) => Err(AppError::Invalid(
+            lines
+                .into_iter()
+                .flat_map(|line| {
+                    line.problems.into_iter().map(move |p| FieldProblem {
+                        field: format!("line {}: {}", line.line, p.field),
+                        message: p.message,
+                    })
+                })
+                .collect(),
+        )),
+        Err(shipping::ImportError::Db(error)) => Err(internal(error)),
+    }
+}
+
 async fn listed(db: &Db, uuid: &str) -> Result<Vec<ShippingOptionView>, AppError> {
     Ok(shipping::list(db, uuid)
         .await

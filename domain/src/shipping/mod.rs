@@ -4,6 +4,7 @@
 
 mod cache;
 mod countries;
+pub mod csv_io;
 mod matching;
 mod store;
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cache::Cache;
 pub use matching::{Cart, answer, cart_of, matching_options};
-pub use store::{ShippingError, create, delete, list, reorder, update};
+pub use store::{ImportError, ShippingError, create, delete, import, list, reorder, update};
 
 /// A unit of weight, as carts and options give it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -123,6 +123,53 @@ pub async fn create(
     find(db, uuid, id).await
 }
 
+/// Adds every option of a CSV import after the existing ones, in one transaction: all or none.
+pub async fn import(db: &Db, cache: &Cache, uuid: &str, csv: &str) -> Result<usize, ImportError> {
+    let inputs = super::csv_io::parse(csv).map_err(ImportError::Lines)?;
+    let valid: Vec<_> = inputs
+        .iter()
+        .map(|i| validate(i).expect("checked by parse"))
+        .collect();
+    let mut tx = db.pool().begin().await.map_err(DbError::from)?;
+    for option in &valid {
+        sqlx::query(
+            "INSERT INTO shipping_options (installation_uuid, position, title, price, currency, delivery_estimate, \
+                 countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled, updated_at) \
+             VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM shipping_options WHERE installation_uuid = $1), \
+                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+        )
+        .bind(uuid)
+        .bind(&option.title)
+        .bind(option.price.to_string())
+        .bind(&option.currency)
+        .bind(&option.delivery_estimate)
+        .bind(option.countries.join(","))
+        .bind(text(option.subtotal_min))
+        .bind(text(option.subtotal_max))
+        .bind(text(option.free_above))
+        .bind(text(option.weight_min))
+        .bind(text(option.weight_max))
+        .bind(option.weight_unit.as_str())
+        .bind(i64::from(option.enabled))
+        .bind(time::now())
+        .execute(&mut *tx)
+        .await
+        .map_err(DbError::from)?;
+    }
+    tx.commit().await.map_err(DbError::from)?;
+    cache.invalidate(uuid).await;
+    Ok(valid.len())
+}
+
+/// Why an import saved nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("some lines are invalid")]
+    Lines(Vec<super::csv_io::LineError>),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
 /// Replaces option `id` of the installation.
 pub async fn update(
     db: &Db,
