@@ -120,3 +120,23 @@ test('a CSV export imports back, and a bad line is reported by number with nothi
   await page.screenshot({ path: `${ARTIFACTS}/shipping-csv.png`, fullPage: true });
   await expect(page.locator('tr[data-option="Fine"]')).toHaveCount(0);
 });
+
+test('tampered server function arguments are rejected', async ({ request }) => {
+  const load = await request.post('/api/ui/load_shipping', { form: { dri: ACME } });
+  expect(load.status()).toBe(200);
+  const token: string = (await load.json()).page_token;
+  const [dri, expires, signature] = token.split('.');
+  const attempts = [
+    { name: 'another installation in the token', token: `dri_e2e_gone.${expires}.${signature}`, origin: undefined },
+    { name: 'a later expiry', token: `${dri}.${Number(expires) + 86400}.${signature}`, origin: undefined },
+    { name: 'no token', token: '', origin: undefined },
+    { name: 'a cross-site origin', token, origin: 'https://evil.example' },
+  ];
+  for (const attempt of attempts) {
+    const response = await request.post('/api/ui/delete_shipping_option', {
+      form: { token: attempt.token, id: '1' },
+      headers: attempt.origin ? { origin: attempt.origin } : {},
+    });
+    expect(response.status(), attempt.name).toBe(401);
+  }
+});
