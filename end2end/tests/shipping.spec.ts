@@ -71,7 +71,11 @@ test('an option can be disabled, edited and deleted', async ({ page }) => {
   const row = page.locator('tr[data-option="Express"]');
   await expect(row).toContainText('19.50 USD');
 
-  await row.getByLabel('Enable Express').uncheck();
+  const [toggled] = await Promise.all([
+    page.waitForResponse((r) => r.url().includes('/api/ui/set_shipping_option_enabled')),
+    row.getByLabel('Enable Express').uncheck(),
+  ]);
+  expect(toggled.status()).toBe(200);
   await expect(page.getByRole('status')).toHaveText('Saved.');
   await page.reload();
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();

@@ -202,6 +202,7 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
                                                     aria-label=format!("Enable {title}")
                                                     prop:checked=enabled
                                                     on:change=move |ev| {
+                                                        notice.set(None);
                                                         toggle.dispatch(SetShippingOptionEnabled { token: token.get_value(), id, enabled: event_target_checked(&ev) });
                                                     }
                                                 />
@@ -211,7 +212,10 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
                                                 <button
                                                     type="button"
                                                     class="button-danger"
-                                                    on:click=move |_| { remove.dispatch(DeleteShippingOption { token: token.get_value(), id }); }
+                                                    on:click=move |_| {
+                                                        notice.set(None);
+                                                        remove.dispatch(DeleteShippingOption { token: token.get_value(), id });
+                                                    }
                                                 >
                                                     "Delete"
                                                 </button>
