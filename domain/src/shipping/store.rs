@@ -3,7 +3,7 @@
 
 use rust_decimal::Decimal;
 
-use super::{Cache, FieldError, ShippingOption, ShippingOptionInput, WeightUnit, validate};
+use super::{Cache, FieldError, ShippingOption, ShippingOptionInput, ValidOption, WeightUnit, validate};
 use crate::{Db, DbError, time};
 
 /// Why a write was refused.
@@ -88,14 +88,12 @@ fn text(value: Option<Decimal>) -> Option<String> {
     value.map(|v| v.to_string())
 }
 
-/// Adds an option at the end of the installation's list.
-pub async fn create(
-    db: &Db,
-    cache: &Cache,
-    uuid: &str,
-    input: &ShippingOptionInput,
-) -> Result<ShippingOption, ShippingError> {
-    let valid = validate(input).map_err(ShippingError::Invalid)?;
+/// Inserts a validated option at the end of the installation's list, on `executor` (the pool, or
+/// a transaction).
+async fn insert<'e, E>(executor: E, uuid: &str, option: &ValidOption) -> Result<i64, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let (id,): (i64,) = sqlx::query_as(
         "INSERT INTO shipping_options (installation_uuid, position, title, price, currency, delivery_estimate, \
              countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled, updated_at) \
@@ -104,21 +102,33 @@ pub async fn create(
          RETURNING id",
     )
     .bind(uuid)
-    .bind(&valid.title)
-    .bind(valid.price.to_string())
-    .bind(&valid.currency)
-    .bind(&valid.delivery_estimate)
-    .bind(valid.countries.join(","))
-    .bind(text(valid.subtotal_min))
-    .bind(text(valid.subtotal_max))
-    .bind(text(valid.free_above))
-    .bind(text(valid.weight_min))
-    .bind(text(valid.weight_max))
-    .bind(valid.weight_unit.as_str())
-    .bind(i64::from(valid.enabled))
+    .bind(&option.title)
+    .bind(option.price.to_string())
+    .bind(&option.currency)
+    .bind(&option.delivery_estimate)
+    .bind(option.countries.join(","))
+    .bind(text(option.subtotal_min))
+    .bind(text(option.subtotal_max))
+    .bind(text(option.free_above))
+    .bind(text(option.weight_min))
+    .bind(text(option.weight_max))
+    .bind(option.weight_unit.as_str())
+    .bind(i64::from(option.enabled))
     .bind(time::now())
-    .fetch_one(db.pool())
+    .fetch_one(executor)
     .await?;
+    Ok(id)
+}
+
+/// Adds an option at the end of the installation's list.
+pub async fn create(
+    db: &Db,
+    cache: &Cache,
+    uuid: &str,
+    input: &ShippingOptionInput,
+) -> Result<ShippingOption, ShippingError> {
+    let valid = validate(input).map_err(ShippingError::Invalid)?;
+    let id = insert(db.pool(), uuid, &valid).await?;
     cache.invalidate(uuid).await;
     find(db, uuid, id).await
 }
@@ -132,29 +142,7 @@ pub async fn import(db: &Db, cache: &Cache, uuid: &str, csv: &str) -> Result<usi
         .collect();
     let mut tx = db.pool().begin().await.map_err(DbError::from)?;
     for option in &valid {
-        sqlx::query(
-            "INSERT INTO shipping_options (installation_uuid, position, title, price, currency, delivery_estimate, \
-                 countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled, updated_at) \
-             VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM shipping_options WHERE installation_uuid = $1), \
-                 $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        )
-        .bind(uuid)
-        .bind(&option.title)
-        .bind(option.price.to_string())
-        .bind(&option.currency)
-        .bind(&option.delivery_estimate)
-        .bind(option.countries.join(","))
-        .bind(text(option.subtotal_min))
-        .bind(text(option.subtotal_max))
-        .bind(text(option.free_above))
-        .bind(text(option.weight_min))
-        .bind(text(option.weight_max))
-        .bind(option.weight_unit.as_str())
-        .bind(i64::from(option.enabled))
-        .bind(time::now())
-        .execute(&mut *tx)
-        .await
-        .map_err(DbError::from)?;
+        insert(&mut *tx, uuid, option).await.map_err(DbError::from)?;
     }
     tx.commit().await.map_err(DbError::from)?;
     cache.invalidate(uuid).await;

@@ -222,23 +222,16 @@ impl Simulator {
         key: &[u8],
         timestamp: &str,
     ) -> Result<Delivery, String> {
+        // Fluid also sends the bare key, which must never be enough on its own.
         let raw_key = String::from_utf8_lossy(key).into_owned();
-        let response = self
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-fluid-shop", "sim.fluid.app")
-            .header("x-fluid-token", &raw_key)
-            .header("auth_token", &raw_key)
-            .header(signature::TIMESTAMP_HEADER, timestamp)
-            .header(signature::SIGNATURE_HEADER, signature::sign(key, timestamp, body))
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| format!("delivery to {url} failed: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
-        Ok(Delivery { status, body })
+        self.post_signed(
+            url,
+            body,
+            key,
+            timestamp,
+            &[("x-fluid-token", &raw_key), ("auth_token", &raw_key)],
+        )
+        .await
     }
 
     /// Signs `body` with the droplet's webhook secret, now, and POSTs it to `url`.
@@ -255,13 +248,29 @@ impl Simulator {
         key: &[u8],
         timestamp: &str,
     ) -> Result<Delivery, String> {
-        let response = self
+        self.post_signed(url, body, key, timestamp, &[]).await
+    }
+
+    /// POSTs `body` with Fluid's headers, signed with `key` at `timestamp`, plus `extra` headers.
+    async fn post_signed(
+        &self,
+        url: &str,
+        body: &[u8],
+        key: &[u8],
+        timestamp: &str,
+        extra: &[(&str, &str)],
+    ) -> Result<Delivery, String> {
+        let mut request = self
             .http
             .post(url)
             .header("content-type", "application/json")
             .header("x-fluid-shop", "sim.fluid.app")
             .header(signature::TIMESTAMP_HEADER, timestamp)
-            .header(signature::SIGNATURE_HEADER, signature::sign(key, timestamp, body))
+            .header(signature::SIGNATURE_HEADER, signature::sign(key, timestamp, body));
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        let response = request
             .body(body.to_vec())
             .send()
             .await
