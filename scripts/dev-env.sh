@@ -7,7 +7,7 @@ cat > .env <<ENV
 # Development settings written by 'make run' ($(date -u +%Y-%m-%dT%H:%M:%SZ)). Not for production.
 DATABASE_URL=sqlite://droplet.db
 LEPTOS_SITE_ADDR=127.0.0.1:3000
-# A local stand-in for Fluid's API (droplet sim); set https://api.fluid.app to talk to the real Fluid.
+# Loopback, where the local stand-in for Fluid (droplet sim) listens; set https://api.fluid.app for the real Fluid.
 FLUID_API_BASE_URL=http://127.0.0.1:3999
 FLUID_WEBHOOK_SECRET=dws_dev_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')
 DROPLET_ENCRYPTION_KEY=$(head -c 32 /dev/urandom | base64)
