@@ -2,7 +2,7 @@
 //! due job with a lease; failures retry with exponential backoff and jitter up to a maximum
 //! number of attempts, keeping the last error. Jobs of an uninstalled installation are cancelled.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -61,12 +61,6 @@ pub struct ClaimedJob {
     pub max_attempts: i64,
 }
 
-fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
 /// Queues a job unless the same (installation, kind, dedupe key) was queued before.
 pub async fn enqueue(db: &Db, uuid: &str, kind: JobKind, dedupe_key: &str) -> Result<bool, DbError> {
     let now = time::now();
@@ -80,7 +74,7 @@ pub async fn enqueue(db: &Db, uuid: &str, kind: JobKind, dedupe_key: &str) -> Re
     .bind(kind.as_str())
     .bind(dedupe_key)
     .bind(MAX_ATTEMPTS)
-    .bind(now_ms())
+    .bind(time::now_ms())
     .bind(now)
     .execute(db.pool())
     .await?;
@@ -98,7 +92,7 @@ pub async fn enqueue_registrations(db: &Db, uuid: &str, generation: i64) -> Resu
 
 /// Claims the next due job (or one whose worker's lease ran out), if any.
 pub async fn claim_due(db: &Db) -> Result<Option<ClaimedJob>, DbError> {
-    let now = now_ms();
+    let now = time::now_ms();
     let lease_end = now + LEASE.as_millis() as i64;
     // The outer condition repeats the inner one so that two instances racing for the same row
     // cannot both win: the loser's update re-checks the row and matches nothing.
@@ -144,7 +138,7 @@ pub async fn succeed(db: &Db, job: &ClaimedJob) -> Result<(), DbError> {
 pub async fn fail(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) -> Result<bool, DbError> {
     let retry = !permanent && job.attempts < job.max_attempts;
     let status = if retry { "pending" } else { "failed" };
-    let run_at = now_ms() + backoff(job.attempts).as_millis() as i64;
+    let run_at = time::now_ms() + backoff(job.attempts).as_millis() as i64;
     sqlx::query(
         "UPDATE jobs SET status = $2, run_at = $3, locked_until = NULL, last_error = $4, updated_at = $5 \
          WHERE id = $1 AND status = 'running'",
@@ -166,7 +160,7 @@ pub async fn release(db: &Db, id: i64) -> Result<(), DbError> {
          WHERE id = $1 AND status = 'running'",
     )
     .bind(id)
-    .bind(now_ms())
+    .bind(time::now_ms())
     .bind(time::now())
     .execute(db.pool())
     .await?;

@@ -1,7 +1,5 @@
 //! `droplet events list`: the company webhook events an installation received, newest first.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use domain::{DatabaseUrl, Db, db::PoolSettings};
 use serde_json::json;
 
@@ -25,7 +23,7 @@ pub async fn list(url: &DatabaseUrl, installation: &str, format: Format, limit: 
                         "id": e.id,
                         "name": e.name,
                         "dedupe_key": e.dedupe_key,
-                        "received_at": timestamp(e.received_at),
+                        "received_at": domain::time::rfc3339(e.received_at),
                         "payload": serde_json::from_str::<serde_json::Value>(&e.payload).unwrap_or(serde_json::Value::Null),
                     })
                 })
@@ -38,7 +36,7 @@ pub async fn list(url: &DatabaseUrl, installation: &str, format: Format, limit: 
                 println!(
                     "{:<8}  {:<20}  {:<22}  {}",
                     e.id,
-                    timestamp(e.received_at),
+                    domain::time::rfc3339(e.received_at),
                     e.name.as_deref().unwrap_or("-"),
                     e.dedupe_key
                 );
@@ -49,9 +47,4 @@ pub async fn list(url: &DatabaseUrl, installation: &str, format: Format, limit: 
         }
     }
     Ok(())
-}
-
-fn timestamp(unix: i64) -> String {
-    let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
-    humantime::format_rfc3339_seconds(time).to_string()
 }

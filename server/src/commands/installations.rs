@@ -1,7 +1,5 @@
 //! `droplet installations list`: installations for operators, never a token.
 
-use std::time::{Duration, UNIX_EPOCH};
-
 use domain::{DatabaseUrl, Db, db::PoolSettings, installations::Installation};
 use serde_json::json;
 
@@ -29,8 +27,8 @@ fn json_rows(installations: &[Installation]) -> serde_json::Value {
                 "company_name": i.company_name,
                 "fluid_company_id": i.fluid_company_id,
                 "fluid_shop": i.fluid_shop,
-                "installed_at": i.installed_at.map(timestamp),
-                "updated_at": timestamp(i.updated_at),
+                "installed_at": i.installed_at.map(domain::time::rfc3339),
+                "updated_at": domain::time::rfc3339(i.updated_at),
             })
         })
         .collect()
@@ -55,8 +53,8 @@ fn table(installations: &[Installation]) -> String {
                 i.company_name.clone().unwrap_or_default(),
                 i.fluid_company_id.map(|id| id.to_string()).unwrap_or_default(),
                 i.fluid_shop.clone().unwrap_or_default(),
-                i.installed_at.map(timestamp).unwrap_or_default(),
-                timestamp(i.updated_at),
+                i.installed_at.map(domain::time::rfc3339).unwrap_or_default(),
+                domain::time::rfc3339(i.updated_at),
             ]
         })
         .collect();
@@ -82,9 +80,4 @@ fn table(installations: &[Installation]) -> String {
         out.push_str("(no installations)\n");
     }
     out
-}
-
-fn timestamp(unix: i64) -> String {
-    let time = UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or_default());
-    humantime::format_rfc3339_seconds(time).to_string()
 }
