@@ -43,13 +43,14 @@ pub fn sign(key: &[u8], timestamp: &str, body: &[u8]) -> String {
 
 /// Verifies a signed request against each of `keys` (several during a rotation), in constant
 /// time over the raw bytes, before anything parses the body. `now` is the current Unix time.
+/// Returns the time Fluid signed the request at.
 pub fn verify<K: AsRef<[u8]>>(
     keys: &[K],
     timestamp: Option<&str>,
     signature: Option<&str>,
     body: &[u8],
     now: i64,
-) -> Result<(), SignatureError> {
+) -> Result<i64, SignatureError> {
     let timestamp = timestamp.ok_or(SignatureError::MissingTimestamp)?;
     let signature = signature.ok_or(SignatureError::MissingSignature)?;
     let signed_at = parse_timestamp(timestamp)?;
@@ -66,7 +67,7 @@ pub fn verify<K: AsRef<[u8]>>(
         mac(key.as_ref(), timestamp, body).verify_slice(&expected).is_ok() | matched
     });
     if matched {
-        Ok(())
+        Ok(signed_at)
     } else {
         Err(SignatureError::Mismatch)
     }
@@ -101,7 +102,7 @@ mod tests {
     const KEY: &[u8] = b"dws_test_secret";
     const NOW: i64 = 1_800_000_000;
 
-    fn check(keys: &[&[u8]], ts: &str, sig: &str, body: &[u8]) -> Result<(), SignatureError> {
+    fn check(keys: &[&[u8]], ts: &str, sig: &str, body: &[u8]) -> Result<i64, SignatureError> {
         verify(keys, Some(ts), Some(sig), body, NOW)
     }
 
@@ -110,13 +111,13 @@ mod tests {
         let sig = sign(KEY, "1800000000", b"{}");
         assert_eq!(sig.len(), 64);
         assert_eq!(sig, sig.to_lowercase());
-        assert_eq!(check(&[KEY], "1800000000", &sig, b"{}"), Ok(()));
+        assert_eq!(check(&[KEY], "1800000000", &sig, b"{}"), Ok(NOW));
     }
 
     #[test]
     fn any_key_of_a_rotation_list_verifies() {
         let sig = sign(b"old", "1800000000", b"{}");
-        assert_eq!(check(&[b"new", b"old"], "1800000000", &sig, b"{}"), Ok(()));
+        assert_eq!(check(&[b"new", b"old"], "1800000000", &sig, b"{}"), Ok(NOW));
         assert_eq!(
             check(&[b"new"], "1800000000", &sig, b"{}"),
             Err(SignatureError::Mismatch)
@@ -149,7 +150,7 @@ mod tests {
             check(&[KEY], &future, &sign(KEY, &future, b""), b""),
             Err(SignatureError::Future(301))
         );
-        assert_eq!(check(&[KEY], &edge, &sign(KEY, &edge, b""), b""), Ok(()));
+        assert_eq!(check(&[KEY], &edge, &sign(KEY, &edge, b""), b""), Ok(NOW - 300));
     }
 
     #[test]

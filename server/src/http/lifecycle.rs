@@ -102,15 +102,13 @@ fn verified_event(
         .iter()
         .map(|s| s.expose().as_bytes())
         .collect();
-    let timestamp = header(signature::TIMESTAMP_HEADER);
-    signature::verify(
+    let signed_at = signature::verify(
         &keys,
-        timestamp,
+        header(signature::TIMESTAMP_HEADER),
         header(signature::SIGNATURE_HEADER),
         body,
         domain::time::now(),
     )?;
-    let signed_at = timestamp.and_then(|t| t.parse().ok()).unwrap_or_default();
     let event = fluid::lifecycle::parse(kind, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     if let (Some(ours), Some(theirs)) = (&state.config.droplet_uuid, &event.company.droplet_uuid)
         && ours != theirs
