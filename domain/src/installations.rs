@@ -325,20 +325,34 @@ pub enum WebhookKey {
     Unknown,
     /// Uninstalled, failed or not yet installed: its webhooks are refused.
     Inactive(Status),
+    /// Active, but its key cannot be opened with the configured keys (logged).
+    Unreadable,
 }
 
-/// The current webhook verification key of installation `uuid`.
+/// The current webhook verification key of installation `uuid`: one read of its row, and only
+/// the `wvt_` is opened (this runs for every company event).
 pub async fn webhook_key(db: &Db, keyring: &Keyring, uuid: &str) -> Result<WebhookKey, DbError> {
-    let Some(installation) = find(db, uuid).await? else {
+    let row: Option<(String, Option<String>)> =
+        sqlx::query_as("SELECT status, webhook_token_sealed FROM installations WHERE uuid = $1")
+            .bind(uuid)
+            .fetch_optional(db.pool())
+            .await?;
+    let Some((status, sealed)) = row else {
         return Ok(WebhookKey::Unknown);
     };
-    if installation.status != Status::Active {
-        return Ok(WebhookKey::Inactive(installation.status));
-    }
-    Ok(match stored_credentials(db, keyring, uuid).await? {
-        Some(credentials) => WebhookKey::Active(credentials.webhook_verification_token),
-        None => WebhookKey::Inactive(installation.status),
-    })
+    let status = Status::parse(&status);
+    let (Status::Active, Some(sealed)) = (status, sealed) else {
+        return Ok(WebhookKey::Inactive(status));
+    };
+    Ok(
+        match keyring.open(&sealed, &context(uuid, "webhook_verification_token")) {
+            Ok(key) => WebhookKey::Active(key),
+            Err(error) => {
+                tracing::error!(installation = %uuid, %error, "the stored wvt_ cannot be opened");
+                WebhookKey::Unreadable
+            }
+        },
+    )
 }
 
 fn open_pair(keyring: &Keyring, uuid: &str, dit: &str, wvt: &str) -> Result<Credentials, SealError> {

@@ -228,3 +228,25 @@ async fn unknown_and_uninstalled_installations_are_refused() {
     assert_eq!(stored_count(&app, dri).await, 0);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_key_the_service_cannot_open_answers_503_not_an_unknown_installation() {
+    let mut app = TestApp::spawn().await;
+    let company = installed(&app, "Rekeyed Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    // Restarted with a key that did not seal the stored tokens (the old one was dropped too early).
+    app.restart_with(|args| args.droplet_encryption_key = Some(key(9)))
+        .await;
+    let body = app
+        .sim
+        .company_event_payload(&company, "order", "created", true)
+        .to_string();
+    let answers = app
+        .sim
+        .send_company_event(&dri, body.as_bytes(), "order", "created")
+        .await
+        .unwrap();
+    assert_eq!(answers[0].status, 503, "{}", answers[0].body);
+    assert_eq!(stored_count(&app, &dri).await, 0);
+    app.stop().await;
+}

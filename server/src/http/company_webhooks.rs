@@ -32,6 +32,11 @@ pub async fn receive(
         WebhookKey::Inactive(Status::Uninstalled) => {
             return Err(ApiError::Gone(format!("installation {uuid} was uninstalled")));
         }
+        WebhookKey::Unreadable => {
+            return Err(ApiError::Unavailable(
+                "this installation's key cannot be read right now".into(),
+            ));
+        }
         WebhookKey::Inactive(status) => {
             return Err(ApiError::NotFound(format!(
                 "installation {uuid} is {}",

@@ -103,6 +103,12 @@ impl TestApp {
 
     /// Stops the service gracefully and starts it again on the same database (and port).
     pub async fn restart(&mut self) {
+        self.restart_with(|_| {}).await;
+    }
+
+    /// Like [`TestApp::restart`], with changed settings.
+    pub async fn restart_with(&mut self, adjust: impl FnOnce(&mut ServeArgs)) {
+        adjust(&mut self.args);
         self.halt().await;
         let address = self.base_url.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind(&address).await.expect("rebind the same port");
