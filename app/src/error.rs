@@ -24,10 +24,12 @@ pub enum AppError {
     Unauthorized,
     #[error("Some fields need attention.")]
     Invalid(Vec<FieldProblem>),
-    #[error("That shipping option no longer exists; reload the page.")]
+    #[error("That item does not exist (any more); reload the page.")]
     NotFound,
     #[error("The request could not be completed: {0}")]
     Transport(String),
+    #[error("Fluid did not complete it: {0}")]
+    Upstream(String),
 }
 
 impl AppError {
@@ -41,7 +43,7 @@ impl AppError {
             Self::Unauthorized => 401,
             Self::Invalid(_) => 422,
             Self::NotFound => 404,
-            Self::Transport(_) => 502,
+            Self::Transport(_) | Self::Upstream(_) => 502,
         }
     }
 }

@@ -1,9 +1,15 @@
-//! The merchant's admin UI, rendered on the server and hydrated in the browser. Fluid opens it
+//! The merchant's admin UI, rendered on the server; only its interactive islands are hydrated in
+//! the browser. Fluid opens it
 //! in an iframe at `embed_url?dri=…`; every page is scoped to that installation.
 
+pub mod callbacks;
+pub mod dri;
 pub mod error;
-pub mod installations;
+pub mod events;
+pub mod overview;
 mod pages;
+#[cfg(feature = "ssr")]
+pub mod scope;
 #[cfg(feature = "ssr")]
 pub mod security;
 pub mod shipping;
@@ -30,7 +36,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
-                <HydrationScripts options/>
+                <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
             <body>
@@ -52,6 +58,8 @@ pub fn App() -> impl IntoView {
             <Routes fallback=pages::NotFoundPage>
                 <Route path=path!("/") view=pages::OverviewPage ssr=SsrMode::Async/>
                 <Route path=path!("/shipping") view=pages::ShippingPage ssr=SsrMode::Async/>
+                <Route path=path!("/callbacks") view=pages::CallbacksPage ssr=SsrMode::Async/>
+                <Route path=path!("/events") view=pages::EventsPage ssr=SsrMode::Async/>
             </Routes>
         </Router>
     }

@@ -44,16 +44,40 @@ pub async fn store(db: &Db, uuid: &str, event: &CompanyEvent, payload: &str) -> 
     })
 }
 
-/// The installation's most recent events, newest first.
-pub async fn recent(db: &Db, uuid: &str, limit: i64) -> Result<Vec<StoredEvent>, DbError> {
+/// One page of the installation's events, newest first: `limit` events after skipping `offset`.
+pub async fn page(db: &Db, uuid: &str, limit: i64, offset: i64) -> Result<Vec<StoredEvent>, DbError> {
     Ok(sqlx::query_as(
         "SELECT id, name, dedupe_key, received_at, payload FROM events \
-         WHERE installation_uuid = $1 ORDER BY received_at DESC, id DESC LIMIT $2",
+         WHERE installation_uuid = $1 ORDER BY received_at DESC, id DESC LIMIT $2 OFFSET $3",
     )
     .bind(uuid)
     .bind(limit)
+    .bind(offset)
     .fetch_all(db.pool())
     .await?)
+}
+
+/// Event `id` of installation `uuid`; another installation's event is `None`, as is a missing one.
+pub async fn find(db: &Db, uuid: &str, id: i64) -> Result<Option<StoredEvent>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, dedupe_key, received_at, payload FROM events \
+         WHERE installation_uuid = $1 AND id = $2",
+    )
+    .bind(uuid)
+    .bind(id)
+    .fetch_optional(db.pool())
+    .await?)
+}
+
+/// When each of the installation's events since `since` (Unix seconds) was received.
+pub async fn received_since(db: &Db, uuid: &str, since: i64) -> Result<Vec<i64>, DbError> {
+    let rows: Vec<(i64,)> =
+        sqlx::query_as("SELECT received_at FROM events WHERE installation_uuid = $1 AND received_at >= $2")
+            .bind(uuid)
+            .bind(since)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows.into_iter().map(|(at,)| at).collect())
 }
 
 /// How many events installation `uuid` has stored.
@@ -99,7 +123,7 @@ mod tests {
                 .unwrap();
         }
         assert_eq!(prune(&db, time::now() - 30 * 86_400).await.unwrap(), 1);
-        let left: Vec<String> = recent(&db, "dri_a", 10)
+        let left: Vec<String> = page(&db, "dri_a", 10, 0)
             .await
             .unwrap()
             .into_iter()

@@ -63,6 +63,19 @@ pub struct ClaimedJob {
 
 /// Queues a job unless the same (installation, kind, dedupe key) was queued before.
 pub async fn enqueue(db: &Db, uuid: &str, kind: JobKind, dedupe_key: &str) -> Result<bool, DbError> {
+    enqueue_with(db.pool(), uuid, kind, dedupe_key).await
+}
+
+/// [`enqueue`] on any executor, such as an open transaction.
+pub async fn enqueue_with<'e, E>(
+    executor: E,
+    uuid: &str,
+    kind: JobKind,
+    dedupe_key: &str,
+) -> Result<bool, DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let now = time::now();
     let inserted = sqlx::query(
         "INSERT INTO jobs (installation_uuid, kind, dedupe_key, payload, status, attempts, max_attempts, \
@@ -76,7 +89,7 @@ pub async fn enqueue(db: &Db, uuid: &str, kind: JobKind, dedupe_key: &str) -> Re
     .bind(MAX_ATTEMPTS)
     .bind(time::now_ms())
     .bind(now)
-    .execute(db.pool())
+    .execute(executor)
     .await?;
     Ok(inserted.rows_affected() == 1)
 }

@@ -3,6 +3,7 @@
 //! same code. Every query that touches merchant data names its installation.
 
 pub mod activity;
+pub mod callback_test;
 pub mod callbacks;
 pub mod credentials;
 pub mod db;

@@ -8,7 +8,11 @@ use fluid::{
 };
 use serde::Serialize;
 
-use crate::{Db, DbError, Keyring, installations, time};
+use crate::{
+    Db, DbError, Keyring, installations,
+    jobs::{self, JobKind},
+    time,
+};
 
 /// The callbacks this droplet implements, each with the timeout Fluid should give it (≤ 20 s).
 pub const CALLBACKS: &[(&str, u32)] = &[("test_callback_system", 10), ("update_cart_shipping", 10)];
@@ -322,6 +326,32 @@ pub async fn forget_tokens(db: &Db, uuid: &str) -> Result<(), DbError> {
     .execute(db.pool())
     .await?;
     Ok(())
+}
+
+/// Queues registration again for what failed: a fresh job per kind with a failed registration,
+/// those registrations marked `pending` meanwhile. Returns how many jobs were queued.
+pub async fn retry_failed(db: &Db, uuid: &str) -> Result<usize, DbError> {
+    let key = format!("retry-{}", time::now_ms());
+    let mut queued = 0;
+    let mut tx = db.pool().begin().await?;
+    for (table, kind) in [
+        ("callback_registrations", JobKind::RegisterCallbacks),
+        ("company_webhooks", JobKind::RegisterWebhooks),
+    ] {
+        // `table` is one of two constants above, never input.
+        let marked = sqlx::query(&format!(
+            "UPDATE {table} SET status = 'pending', updated_at = $2 WHERE installation_uuid = $1 AND status = 'failed'"
+        ))
+        .bind(uuid)
+        .bind(time::now())
+        .execute(&mut *tx)
+        .await?;
+        if marked.rows_affected() > 0 && jobs::enqueue_with(&mut *tx, uuid, kind, &key).await? {
+            queued += 1;
+        }
+    }
+    tx.commit().await?;
+    Ok(queued)
 }
 
 /// The state of every registration of an installation: callbacks by definition name, then

@@ -42,23 +42,46 @@ test('refresh round-trips through a server function after hydration', async ({ p
   const checkedAt = page.getByTestId('checked-at');
   const before = await checkedAt.textContent();
   const [answer] = await Promise.all([
-    page.waitForResponse((r) => r.url().includes('/api/ui/load_installation')),
+    page.waitForResponse((r) => r.url().includes('/api/ui/refresh_registrations')),
     page.getByRole('button', { name: 'Refresh' }).click(),
   ]);
   expect(answer.status()).toBe(200);
-  const summary = await answer.json();
-  expect(summary.company_name).toBe('Acme Widgets');
-  expect(JSON.stringify(summary)).not.toContain('dit_');
-  await expect(checkedAt).toHaveText(`Checked at ${summary.checked_at} UTC`);
+  const snapshot = await answer.json();
+  expect(JSON.stringify(snapshot)).not.toContain('dit_');
+  await expect(checkedAt).toHaveText(`Checked at ${snapshot.checked_at} UTC`);
   expect(await checkedAt.textContent()).not.toBe(before);
   expect(problems).toEqual([]);
+});
+
+test('every page is deep-linkable and keeps the dri in its tabs', async ({ page }) => {
+  const problems = watchConsole(page);
+  await page.goto(`/?dri=${ACME}`);
+  for (const [tab, heading, shot] of [
+    ['Shipping options', 'Shipping options', 'shipping'],
+    ['Callbacks', 'Callbacks', 'callbacks'],
+    ['Events', 'Events', 'events'],
+    ['Overview', 'Acme Widgets', 'overview-tabs'],
+  ]) {
+    await page.getByRole('link', { name: tab }).click();
+    await expect(page.getByRole('heading', { level: 1 })).toHaveText(heading);
+    expect(new URL(page.url()).searchParams.get('dri')).toBe(ACME);
+    await expect(page.getByRole('link', { name: tab })).toHaveAttribute('aria-current', 'page');
+    await page.screenshot({ path: `${ARTIFACTS}/page-${shot}.png`, fullPage: true });
+  }
+  expect(problems).toEqual([]);
+});
+
+test('the overview draws the last 24 hours', async ({ page }) => {
+  await page.goto(`/?dri=${ACME}`);
+  await expect(page.getByTestId('activity-summary')).toContainText('Last 24 hours:');
+  await expect(page.locator('svg.chart')).toBeVisible();
+  expect(await page.locator('svg.chart rect').count()).toBe(48);
 });
 
 test('a page without a dri answers 400 and says how to open it', async ({ page }) => {
   const response = await page.goto('/');
   expect(response?.status()).toBe(400);
   await expect(page.getByRole('heading', { name: 'Open this page from Fluid' })).toBeVisible();
-  await hydrated(page);
   await page.screenshot({ path: `${ARTIFACTS}/missing-dri.png`, fullPage: true });
 });
 

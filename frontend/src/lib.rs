@@ -1,7 +1,10 @@
-//! Hydrates the server-rendered admin UI in the browser.
+//! Hydrates the interactive islands of the server-rendered admin UI in the browser.
 
 // wasm-bindgen generates the FFI glue for `hydrate`.
 #![allow(unsafe_code)]
+
+// Links the app, whose islands register themselves with wasm-bindgen.
+extern crate app;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
@@ -9,5 +12,5 @@ use wasm_bindgen::prelude::wasm_bindgen;
 #[wasm_bindgen]
 pub fn hydrate() {
     console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(app::App);
+    leptos::mount::hydrate_islands();
 }

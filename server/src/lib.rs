@@ -1,6 +1,9 @@
 //! The `droplet` service: command line, configuration, HTTP edge and start-up. The binary in
 //! `main.rs` only parses arguments and calls [`run`]; tests call the same functions.
 
+// The admin UI's view types nest deeper than the default limit of 128 when laid out here.
+#![recursion_limit = "256"]
+
 pub mod cli;
 pub mod commands;
 pub mod config;

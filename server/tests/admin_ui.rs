@@ -3,30 +3,15 @@
 
 mod support;
 
-use fluid::sim::Shape;
 use serde_json::{Value, json};
 use support::*;
 
 async fn installed(app: &TestApp, name: &str) -> String {
-    let company = app.sim.create_installation(name).await;
-    let dri = company.droplet_installation_uuid;
-    app.sim.install(&dri, Shape::V2Flat).await.expect("install");
-    app.settle_jobs(&dri).await;
-    dri
+    app.installed(name).await.droplet_installation_uuid
 }
 
-/// Calls a server function with form-encoded arguments, as the browser does.
 async fn call(app: &TestApp, function: &str, args: &[(&str, &str)], origin: Option<&str>) -> (u16, Value) {
-    let mut request = app
-        .client
-        .post(format!("{}/api/ui/{function}", app.base_url))
-        .form(args);
-    if let Some(origin) = origin {
-        request = request.header("origin", origin);
-    }
-    let response = request.send().await.expect("server function");
-    let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.server_fn(function, args, origin).await
 }
 
 async fn page_token(app: &TestApp, dri: &str) -> String {

@@ -8,17 +8,8 @@ use fluid::sim::Shape;
 use serde_json::json;
 use support::*;
 
-/// An installation, installed through the simulator with its webhooks registered.
 async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {
-    let company = app.sim.create_installation(name).await;
-    let delivery = app
-        .sim
-        .install(&company.droplet_installation_uuid, Shape::V2Flat)
-        .await
-        .expect("install");
-    assert_eq!(delivery.json()["status"], "active");
-    app.settle_jobs(&company.droplet_installation_uuid).await;
-    company
+    app.installed(name).await
 }
 
 async fn stored_count(app: &TestApp, dri: &str) -> i64 {
@@ -59,7 +50,7 @@ async fn both_shapes_are_stored_and_a_redelivery_is_stored_once() {
     }
     assert_eq!(stored_count(&app, dri).await, 2);
     let db = app.db().await;
-    let recent = events::recent(&db, dri, 10).await.unwrap();
+    let recent = events::page(&db, dri, 10, 0).await.unwrap();
     assert!(
         recent.iter().all(|e| e.name.as_deref() == Some("order.created")),
         "{recent:?}"

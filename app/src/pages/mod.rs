@@ -1,17 +1,47 @@
 //! The admin UI's pages.
 
+mod activity_chart;
+mod callbacks;
+mod events;
 mod nav;
 mod not_found;
 mod overview;
 mod problem;
 mod shipping;
 
+pub use callbacks::CallbacksPage;
+pub use events::EventsPage;
 pub use not_found::NotFoundPage;
 pub use overview::OverviewPage;
 pub use shipping::ShippingPage;
 
-/// A `data-hydrated` attribute value that turns `"true"` once the element it is on has been
-/// hydrated: effects run only in the browser, after hydration. Tests wait for it before
+/// A page's frame: `body` with the page's data once loaded, or the panel explaining why it could
+/// not be (with the matching HTTP status).
+fn loaded<T, V>(
+    data: leptos::prelude::Resource<Result<T, crate::error::AppError>>,
+    body: impl Fn(T) -> V + Copy + Send + Sync + 'static,
+) -> impl leptos::prelude::IntoView
+where
+    T: Clone + Send + Sync + 'static,
+    V: leptos::prelude::IntoView + 'static,
+{
+    use leptos::prelude::*;
+    view! {
+        <main class="page">
+            <Suspense>
+                {move || Suspend::new(async move {
+                    match data.await {
+                        Ok(data) => body(data).into_any(),
+                        Err(error) => view! { <problem::Problem error/> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </main>
+    }
+}
+
+/// A `data-hydrated` attribute value for an island's root that turns `"true"` once the island has
+/// been hydrated: effects run only in the browser, after hydration. Tests wait for it before
 /// interacting, so a click never lands on server-rendered HTML that has no handler yet.
 fn hydrated_marker() -> impl Fn() -> Option<&'static str> + Send + Sync + 'static {
     use leptos::prelude::*;

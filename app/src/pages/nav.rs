@@ -2,19 +2,25 @@
 
 use leptos::prelude::*;
 
+const PAGES: [(&str, &str, &str); 4] = [
+    ("overview", "/", "Overview"),
+    ("shipping", "/shipping", "Shipping options"),
+    ("callbacks", "/callbacks", "Callbacks"),
+    ("events", "/events", "Events"),
+];
+
 /// Tabs for the pages, `current` marked for assistive technology.
 #[component]
 pub fn Nav(dri: String, current: &'static str) -> impl IntoView {
-    let link = move |page: &'static str, path: &str, label: &'static str| {
-        let href = format!("{path}?dri={dri}");
-        view! {
-            <a href=href class="tab" aria-current=(current == page).then_some("page")>{label}</a>
-        }
-    };
-    view! {
-        <nav class="tabs" aria-label="Droplet pages">
-            {link("overview", "/", "Overview")}
-            {link("shipping", "/shipping", "Shipping options")}
-        </nav>
-    }
+    let tabs = PAGES
+        .iter()
+        .map(|&(page, path, label)| {
+            view! {
+                <a href=format!("{path}?dri={dri}") class="tab" aria-current=(current == page).then_some("page")>
+                    {label}
+                </a>
+            }
+        })
+        .collect_view();
+    view! { <nav class="tabs" aria-label="Droplet pages">{tabs}</nav> }
 }

@@ -1,113 +1,131 @@
-//! The overview: which company this is and the state of its installation.
+//! The overview: which company this is, the health of its registrations with Fluid, and the last
+//! 24 hours of activity.
 
 use leptos::prelude::*;
+
 use leptos_router::hooks::use_query_map;
 
-use super::{nav::Nav, problem::Problem};
-use crate::installations::{
-    InstallationSummary, LoadInstallation, RegistrationHealth, load_installation, validate_dri,
+use super::{activity_chart::ActivityChart, nav::Nav};
+use crate::{
+    dri::validate_dri,
+    overview::{
+        OverviewData, RefreshRegistrations, RegistrationsSnapshot, RetryRegistrations, load_overview,
+    },
 };
 
 /// The page Fluid frames at `/?dri=…`.
 #[component]
 pub fn OverviewPage() -> impl IntoView {
     let query = use_query_map();
-    let dri = Memo::new(move |_| query.read().get("dri"));
-    let summary = Resource::new(
-        move || dri.get(),
-        |dri| async move { load_installation(validate_dri(dri)?).await },
+    let data = Resource::new(
+        move || query.read().get("dri"),
+        |dri| async move { load_overview(validate_dri(dri)?).await },
     );
-
-    view! {
-        <main class="page">
-            <Suspense fallback=|| view! { <p class="card loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match summary.await {
-                        Ok(summary) => view! { <Overview summary/> }.into_any(),
-                        Err(error) => view! { <Problem error/> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </main>
-    }
+    super::loaded(data, |data| view! { <Overview data/> })
 }
 
-/// The installation's facts, with a refresh that asks the server again.
 #[component]
-fn Overview(summary: InstallationSummary) -> impl IntoView {
-    let refresh = ServerAction::<LoadInstallation>::new();
-    let dri = summary.droplet_installation_uuid.clone();
-    let dri_for_nav = dri.clone();
-    let current = Memo::new(move |_| match refresh.value().get() {
-        Some(Ok(fresh)) => fresh,
-        _ => summary.clone(),
-    });
-    let failure = move || match refresh.value().get() {
-        Some(Err(error)) => Some(view! { <p class="inline-error" role="alert">{error.to_string()}</p> }),
-        _ => None,
-    };
-    let pending = refresh.pending();
-    let field = move |read: fn(&InstallationSummary) -> String| move || current.with(read);
-
+fn Overview(data: OverviewData) -> impl IntoView {
+    let dash = |value: Option<String>| value.unwrap_or_else(|| "—".into());
     view! {
-        <Nav dri=dri_for_nav current="overview"/>
-        <header class="page-header" data-hydrated=super::hydrated_marker()>
+        <Nav dri=data.droplet_installation_uuid.clone() current="overview"/>
+        <header class="page-header">
             <div>
                 <p class="eyebrow">"Droplet"</p>
-                <h1>{field(|s| s.company_name.clone())}</h1>
+                <h1>{data.company_name}</h1>
             </div>
-            <span class=field(|s| format!("badge badge-{}", s.status))>{field(|s| s.status.clone())}</span>
+            <span class=format!("badge badge-{}", data.status)>{data.status.clone()}</span>
         </header>
         <section class="card">
             <h2>"Installation"</h2>
             <dl class="facts">
                 <dt>"Shop"</dt>
-                <dd>{field(|s| s.fluid_shop.clone().unwrap_or_else(|| "—".into()))}</dd>
+                <dd>{dash(data.fluid_shop)}</dd>
                 <dt>"Installed since"</dt>
-                <dd>{field(|s| s.installed_on.clone().unwrap_or_else(|| "—".into()))}</dd>
+                <dd>{dash(data.installed_on)}</dd>
                 <dt>"Installation id"</dt>
                 <dd>
-                    <code>{field(|s| s.droplet_installation_uuid.clone())}</code>
+                    <code>{data.droplet_installation_uuid}</code>
                 </dd>
             </dl>
-            {failure}
+        </section>
+        <RegistrationsPanel token=data.page_token initial=data.registrations/>
+        <ActivityChart activity=data.activity/>
+    }
+}
+
+/// The callbacks and webhooks registered with Fluid, each with its state and last error; refresh
+/// asks the server again, retry registers again what failed.
+#[island]
+fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot) -> impl IntoView {
+    let refresh = ServerAction::<RefreshRegistrations>::new();
+    let retry = ServerAction::<RetryRegistrations>::new();
+    let token = StoredValue::new(token);
+    let current = RwSignal::new(initial);
+    let failure = RwSignal::new(None::<String>);
+    for action in [refresh.value(), retry.value()] {
+        Effect::new(move |_| match action.get() {
+            Some(Ok(fresh)) => {
+                current.set(fresh);
+                failure.set(None);
+            }
+            Some(Err(error)) => failure.set(Some(error.to_string())),
+            None => {}
+        });
+    }
+    let busy = move || refresh.pending().get() || retry.pending().get();
+    let any_failed = move || current.with(|s| s.items.iter().any(|r| r.status == "failed"));
+    view! {
+        <section class="card" aria-labelledby="registrations-title" data-hydrated=super::hydrated_marker()>
+            <h2 id="registrations-title">"Registrations with Fluid"</h2>
+            {move || current.with(registrations_list)}
+            <p class="inline-error" role="alert">{move || failure.get()}</p>
             <footer class="card-footer">
                 <span class="muted" data-testid="checked-at">
-                    "Checked at " {field(|s| s.checked_at.clone())} " UTC"
+                    "Checked at " {move || current.with(|s| s.checked_at.clone())} " UTC"
                 </span>
-                <button
-                    type="button"
-                    class="button"
-                    disabled=move || pending.get()
-                    on:click=move |_| {
-                        refresh.dispatch(LoadInstallation { dri: dri.clone() });
-                    }
-                >
-                    {move || if pending.get() { "Refreshing…" } else { "Refresh" }}
-                </button>
+                <span class="button-row">
+                    <button
+                        type="button"
+                        class="button-secondary"
+                        hidden=move || !any_failed()
+                        disabled=busy
+                        on:click=move |_| {
+                            retry.dispatch(RetryRegistrations { token: token.get_value() });
+                        }
+                    >
+                        {move || if retry.pending().get() { "Retrying…" } else { "Retry failed" }}
+                    </button>
+                    <button
+                        type="button"
+                        class="button"
+                        disabled=busy
+                        on:click=move |_| {
+                            refresh.dispatch(RefreshRegistrations { token: token.get_value() });
+                        }
+                    >
+                        {move || if refresh.pending().get() { "Refreshing…" } else { "Refresh" }}
+                    </button>
+                </span>
             </footer>
-        </section>
-        <section class="card" aria-labelledby="registrations-title">
-            <h2 id="registrations-title">"Registrations with Fluid"</h2>
-            {move || current.with(|s| registrations_list(&s.registrations))}
         </section>
     }
 }
 
-/// The callbacks and webhooks registered with Fluid, each with its state and last error.
-fn registrations_list(registrations: &[RegistrationHealth]) -> AnyView {
-    if registrations.is_empty() {
+fn registrations_list(snapshot: &RegistrationsSnapshot) -> AnyView {
+    if snapshot.items.is_empty() {
         return view! { <p class="muted">"Nothing registered yet: registration runs right after the install."</p> }
             .into_any();
     }
-    let rows = registrations
+    let rows = snapshot
+        .items
         .iter()
         .map(|r| {
-            let badge = format!("badge badge-{}", r.status);
             view! {
-                <li class="registration">
+                <li class="registration" data-registration=r.name.clone()>
+                    <span class="registration-kind">{r.kind.clone()}</span>
                     <code>{r.name.clone()}</code>
-                    <span class=badge>{r.status.clone()}</span>
+                    <span class=format!("badge badge-{}", r.status)>{r.status.clone()}</span>
                     {r.last_error.clone().map(|e| view! { <p class="registration-error">{e}</p> })}
                 </li>
             }

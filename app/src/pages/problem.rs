@@ -28,13 +28,17 @@ pub fn Problem(error: AppError) -> impl IntoView {
             "Please reload the page",
             "This page was open too long, or was not opened from Fluid's admin.",
         ),
-        AppError::Internal | AppError::Transport(_) | AppError::Invalid(_) | AppError::NotFound => (
+        AppError::NotFound => (
+            "Not found",
+            "What this link points to does not exist, or belongs to another installation.",
+        ),
+        AppError::Internal | AppError::Transport(_) | AppError::Upstream(_) | AppError::Invalid(_) => (
             "Something went wrong",
             "The droplet could not load this page. Please try again in a moment.",
         ),
     };
     view! {
-        <section class="card problem" role="alert" data-status=error.status() data-hydrated=super::hydrated_marker()>
+        <section class="card problem" role="alert" data-status=error.status()>
             <h1>{title}</h1>
             <p class="problem-detail">{error.to_string()}</p>
             <p>{advice}</p>

@@ -4,36 +4,116 @@
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::hooks::use_query_map;
 
-use super::{nav::Nav, problem::Problem};
+use super::nav::Nav;
 use crate::{
+    dri::validate_dri,
     error::AppError,
-    installations::validate_dri,
     shipping::{
-        DeleteShippingOption, ExportShippingCsv, ImportShippingCsv, SaveShippingOption,
-        SetShippingOptionEnabled, ShippingOptionForm, ShippingOptionView, ShippingPageData, load_shipping,
+        DeleteShippingOption, ExportShippingCsv, ImportShippingCsv, MoveShippingOption, PreviewView,
+        SampleCartForm, SaveShippingOption, SetShippingOptionEnabled, ShippingOptionForm, ShippingOptionView,
+        load_shipping,
     },
 };
 
-/// `/shipping?dri=…`.
+/// `/shipping?dri=…`, with `country`, `subtotal` and `weight_kg` to preview a sample cart.
 #[component]
 pub fn ShippingPage() -> impl IntoView {
     let query = use_query_map();
-    let dri = Memo::new(move |_| query.read().get("dri"));
     let data = Resource::new(
-        move || dri.get(),
-        |dri| async move { load_shipping(validate_dri(dri)?).await },
+        move || query.get(),
+        |query| async move {
+            let sample = query.get("country").map(|country| SampleCartForm {
+                country,
+                subtotal: query.get("subtotal").unwrap_or_default(),
+                weight_kg: query.get("weight_kg").unwrap_or_default(),
+            });
+            load_shipping(validate_dri(query.get("dri"))?, sample).await
+        },
     );
+    super::loaded(data, move |data| {
+        let dri = query.with_untracked(|q| q.get("dri").unwrap_or_default());
+        view! {
+            <Nav dri=dri.clone() current="shipping"/>
+            <header class="page-header">
+                <div>
+                    <p class="eyebrow">{data.company_name}</p>
+                    <h1>"Shipping options"</h1>
+                </div>
+            </header>
+            <ShippingEditor token=data.page_token options=data.options/>
+            <Preview dri preview=data.preview/>
+        }
+    })
+}
+
+/// The preview form: a plain GET form, so it works before (and without) hydration, and its
+/// result is a link the merchant can share.
+#[component]
+fn Preview(dri: String, preview: Option<PreviewView>) -> impl IntoView {
+    let cart = preview
+        .as_ref()
+        .map(|p| p.cart.clone())
+        .unwrap_or_else(|| SampleCartForm {
+            country: "US".into(),
+            subtotal: "40.00".into(),
+            weight_kg: "1".into(),
+        });
+    let problems = preview.as_ref().map(|p| p.problems.clone()).unwrap_or_default();
+    let problem = |field: &str| {
+        problems
+            .iter()
+            .find(|p| p.field == field)
+            .map(|p| p.message.clone())
+    };
+    let input = move |name: &'static str, label: &'static str, value: String, message: Option<String>| {
+        let id = format!("preview-{name}");
+        let error_id = format!("{id}-error");
+        let invalid = message.is_some();
+        view! {
+            <div class="field" class:field-invalid=invalid>
+                <label for=id.clone()>{label}</label>
+                <input id=id name=name value=value aria-describedby=error_id.clone() aria-invalid=invalid.to_string()/>
+                <p class="field-error" id=error_id>{message}</p>
+            </div>
+        }
+    };
+    let result = preview.filter(|p| p.problems.is_empty()).map(|p| {
+        let offered = if p.offered.is_empty() {
+            view! { <p data-testid="preview-none">"No option applies: Fluid keeps the cart's shipping as it is."</p> }.into_any()
+        } else {
+            view! {
+                <ol class="preview-offered" data-testid="preview-offered">
+                    {p.offered.into_iter().map(|(title, total, estimate)| view! {
+                        <li><strong>{title}</strong>" — "{total}<span class="muted">" "{estimate}</span></li>
+                    }).collect_view()}
+                </ol>
+            }.into_any()
+        };
+        view! {
+            <div class="preview-result" role="status">
+                <h3>"Fluid would be told"</h3>
+                {offered}
+                <pre class="json" data-testid="preview-answer">{p.answer}</pre>
+            </div>
+        }
+    });
     view! {
-        <main class="page">
-            <Suspense fallback=|| view! { <p class="card loading">"Loading…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(data) => view! { <ShippingEditor data dri=dri.get().unwrap_or_default()/> }.into_any(),
-                        Err(error) => view! { <Problem error/> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </main>
+        <section class="card" aria-labelledby="preview-title">
+            <h2 id="preview-title">"Preview a cart"</h2>
+            <p class="muted">"Runs the same matching as the update_cart_shipping callback on the saved options."</p>
+            <form method="get" action="/shipping" class="preview-form">
+                <input type="hidden" name="dri" value=dri/>
+                <div class="form-grid">
+                    {input("country", "Ship to (country code)", cart.country, problem("country"))}
+                    {input("subtotal", "Subtotal", cart.subtotal, problem("subtotal"))}
+                    {input("weight_kg", "Weight (kg)", cart.weight_kg, problem("weight_kg"))}
+                </div>
+                <div class="form-actions">
+                    <button type="submit" class="button-secondary">"Preview"</button>
+                </div>
+            </form>
+            {result}
+        </section>
     }
 }
 
@@ -46,14 +126,16 @@ fn blank_form() -> ShippingOptionForm {
     }
 }
 
-#[component]
-fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
-    let token = StoredValue::new(data.page_token);
-    let options = RwSignal::new(data.options);
+/// The options table, the CSV tools and the add/edit form: the page's interactive island.
+#[island]
+fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoView {
+    let token = StoredValue::new(token);
+    let options = RwSignal::new(options);
     let form = RwSignal::new(blank_form());
     let editing = RwSignal::new(None::<i64>);
     let save = ServerAction::<SaveShippingOption>::new();
     let remove = ServerAction::<DeleteShippingOption>::new();
+    let reorder = ServerAction::<MoveShippingOption>::new();
     let toggle = ServerAction::<SetShippingOptionEnabled>::new();
     let notice = RwSignal::new(None::<String>);
     let csv = RwSignal::new(String::new());
@@ -89,7 +171,7 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
             notice.set(Some("Saved.".into()));
         }
     });
-    for action in [remove.value(), toggle.value()] {
+    for action in [remove.value(), toggle.value(), reorder.value()] {
         Effect::new(move |_| match action.get() {
             Some(Ok(list)) => {
                 options.set(list);
@@ -115,6 +197,21 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
             id: editing.get(),
             form: form.get(),
         });
+    };
+    let move_button = move |title: &str, id: i64, up: bool, at_end: bool| {
+        view! {
+            <button
+                type="button"
+                class="button-icon"
+                aria-label=format!("Move {title} {}", if up { "up" } else { "down" })
+                disabled=at_end
+                on:click=move |_| {
+                    reorder.dispatch(MoveShippingOption { token: token.get_value(), id, up });
+                }
+            >
+                {if up { "↑" } else { "↓" }}
+            </button>
+        }
     };
     let edit = move |option: ShippingOptionView| {
         editing.set(Some(option.id));
@@ -149,22 +246,18 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
                 <p class="field-error" id=error_id role="alert">{message}</p>
             </div>
         }
+        .into_any()
     };
 
     view! {
-        <Nav dri=dri.clone() current="shipping"/>
-        <header class="page-header" data-hydrated=super::hydrated_marker()>
-            <div>
-                <p class="eyebrow">{data.company_name.clone()}</p>
-                <h1>"Shipping options"</h1>
-            </div>
-        </header>
+        <div class="editor" data-hydrated=super::hydrated_marker()>
         <section class="card" aria-labelledby="options-title">
             <h2 id="options-title">"What shoppers are offered"</h2>
             <p class="muted">"Fluid asks for these at checkout; the first matching options are offered in this order."</p>
             <p class="notice" role="status">{move || notice.get()}</p>
             {move || {
                 let list = options.get();
+                let count = list.len();
                 if list.is_empty() {
                     return view! { <p class="empty" data-testid="no-options">"No shipping options yet: add the first one below."</p> }.into_any();
                 }
@@ -182,8 +275,9 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
                                 </tr>
                             </thead>
                             <tbody>
-                                {list.into_iter().map(|option| {
+                                {list.into_iter().enumerate().map(|(index, option)| {
                                     let (id, enabled) = (option.id, option.enabled);
+                                    let (first, last) = (index == 0, index + 1 == count);
                                     let title = option.title.clone();
                                     let for_edit = option.clone();
                                     view! {
@@ -208,6 +302,8 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
                                                 />
                                             </td>
                                             <td class="actions">
+                                                {move_button(&title, id, true, first)}
+                                                {move_button(&title, id, false, last)}
                                                 <button type="button" class="button-secondary" on:click=move |_| edit(for_edit.clone())>"Edit"</button>
                                                 <button
                                                     type="button"
@@ -308,5 +404,6 @@ fn ShippingEditor(data: ShippingPageData, dri: String) -> impl IntoView {
                 </div>
             </form>
         </section>
+        </div>
     }
 }

@@ -7,7 +7,7 @@ mod ssr;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::error::{AppError, FieldProblem};
 
 /// A shipping option as the table shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -43,22 +43,52 @@ pub struct ShippingOptionForm {
     pub enabled: bool,
 }
 
-/// What the shipping page needs: its page token and the options.
+/// What the shipping page needs: its page token, the options and, when asked, a preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShippingPageData {
     pub company_name: String,
     pub page_token: String,
     pub options: Vec<ShippingOptionView>,
+    pub preview: Option<PreviewView>,
 }
 
-/// Loads the shipping page of installation `dri`, issuing its page token.
+/// A sample cart, as typed into the preview form.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SampleCartForm {
+    pub country: String,
+    pub subtotal: String,
+    pub weight_kg: String,
+}
+
+/// The preview of a sample cart: field problems, or what Fluid would be told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewView {
+    pub cart: SampleCartForm,
+    pub problems: Vec<FieldProblem>,
+    /// The options offered, as `(title, total, delivery estimate)`.
+    pub offered: Vec<(String, String, String)>,
+    /// The callback's answer, pretty JSON.
+    pub answer: String,
+}
+
+/// Loads the shipping page of installation `dri`, issuing its page token, with the preview of
+/// `sample` when given.
 #[server(prefix = "/api/ui", endpoint = "load_shipping")]
-pub async fn load_shipping(dri: String) -> Result<ShippingPageData, AppError> {
-    let dri = crate::installations::validate_dri(Some(dri));
-    crate::error::with_status(match dri {
-        Ok(dri) => ssr::load(&dri).await,
-        Err(error) => Err(error),
-    })
+pub async fn load_shipping(
+    dri: String,
+    sample: Option<SampleCartForm>,
+) -> Result<ShippingPageData, AppError> {
+    crate::error::with_status(ssr::load(crate::dri::validate_dri(Some(dri)), sample).await)
+}
+
+/// Moves option `id` one place up (earlier) or down; returns the new order.
+#[server(prefix = "/api/ui", endpoint = "move_shipping_option")]
+pub async fn move_shipping_option(
+    token: String,
+    id: i64,
+    up: bool,
+) -> Result<Vec<ShippingOptionView>, AppError> {
+    crate::error::with_status(ssr::move_option(&token, id, up).await)
 }
 
 /// Adds an option (`id` none) or replaces option `id`; field errors come back as

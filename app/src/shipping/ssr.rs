@@ -1,91 +1,105 @@
 //! Server side of the shipping page. Every function resolves its installation from the page token
 //! (never from an argument), on a same-origin request, for an active installation.
 
-use std::sync::Arc;
-
 use domain::{
-    Db, Keyring,
-    installations::{self, Status},
-    shipping::{self, Cache, ShippingError, ShippingOption, ShippingOptionInput},
+    Db,
+    shipping::{self, Cache, SampleCart, ShippingError, ShippingOption, ShippingOptionInput},
 };
-use leptos::prelude::*;
 
-use super::{ShippingOptionForm, ShippingOptionView, ShippingPageData};
-use crate::error::{AppError, FieldProblem};
+use super::{PreviewView, SampleCartForm, ShippingOptionForm, ShippingOptionView, ShippingPageData};
+use crate::{
+    error::{AppError, FieldProblem},
+    scope::{self, internal},
+};
 
-fn internal(error: impl std::fmt::Display) -> AppError {
-    tracing::error!(%error, "shipping page failed");
-    AppError::Internal
-}
-
-fn context<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
-    use_context::<T>().ok_or(AppError::Internal)
-}
-
-/// Refuses requests a browser sent from another site: their `Origin` is not this host.
-fn same_origin() -> Result<(), AppError> {
-    let Some(parts) = use_context::<http::request::Parts>() else {
-        return Ok(());
-    };
-    let origin = parts
-        .headers
-        .get(http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok());
-    let host = parts
-        .headers
-        .get(http::header::HOST)
-        .and_then(|v| v.to_str().ok());
-    match (origin, host) {
-        (None, _) => Ok(()),
-        (Some(origin), Some(host)) if origin.split_once("://").is_some_and(|(_, rest)| rest == host) => {
-            Ok(())
-        }
-        _ => {
-            tracing::warn!(?origin, "refused a cross-site server function call");
-            Err(AppError::Unauthorized)
-        }
-    }
-}
-
-/// The installation the page token is bound to, if it may act.
+/// The installation the token is bound to, with the shipping cache its writes invalidate.
 async fn scoped(token: &str) -> Result<(Db, Cache, String), AppError> {
-    same_origin()?;
-    let db: Db = context()?;
-    let keyring: Arc<Keyring> = context()?;
-    let cache: Cache = context()?;
-    let uuid = domain::page_tokens::verify(&keyring, token, domain::time::now()).map_err(|error| {
-        tracing::warn!(%error, "refused a server function call");
-        AppError::Unauthorized
-    })?;
-    match installations::find(&db, &uuid)
-        .await
-        .map_err(internal)?
-        .map(|i| i.status)
-    {
-        Some(Status::Active) => Ok((db, cache, uuid)),
-        Some(Status::Uninstalled) => Err(AppError::Uninstalled),
-        _ => Err(AppError::Unauthorized),
-    }
+    let scope = scope::scoped(token).await?;
+    Ok((scope.db, scope::context()?, scope.uuid))
 }
 
-pub async fn load(dri: &str) -> Result<ShippingPageData, AppError> {
-    let db: Db = context()?;
-    let keyring: Arc<Keyring> = context()?;
-    let installation = installations::find(&db, dri)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| AppError::UnknownInstallation(dri.to_owned()))?;
-    if installation.status == Status::Uninstalled {
-        return Err(AppError::Uninstalled);
-    }
-    let options = shipping::list(&db, dri).await.map_err(internal)?;
+pub async fn load(
+    dri: Result<String, AppError>,
+    sample: Option<SampleCartForm>,
+) -> Result<ShippingPageData, AppError> {
+    let dri = dri?;
+    let installation = scope::page_installation(&dri).await?;
+    let db: Db = scope::context()?;
+    let options = shipping::list(&db, &dri).await.map_err(internal)?;
     Ok(ShippingPageData {
-        company_name: installation
-            .company_name
-            .unwrap_or_else(|| "Unnamed company".into()),
-        page_token: domain::page_tokens::issue(&keyring, dri, domain::time::now()),
+        company_name: scope::company_name(&installation),
+        page_token: scope::page_token(&dri)?,
+        preview: sample.map(|cart| preview(&options, cart)),
         options: options.iter().map(view).collect(),
     })
+}
+
+fn preview(options: &[ShippingOption], cart: SampleCartForm) -> PreviewView {
+    let sample = SampleCart {
+        country: cart.country.clone(),
+        subtotal: cart.subtotal.clone(),
+        weight_kg: cart.weight_kg.clone(),
+    };
+    match shipping::preview(options, &sample) {
+        Ok(preview) => {
+            let offered = preview.answer["shipping_options"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(|o| {
+                    let text = |key: &str| o[key].as_str().unwrap_or_default().to_owned();
+                    let total = o["shipping_total"].as_f64().unwrap_or_default();
+                    (
+                        text("shipping_title"),
+                        format!("{total:.2}"),
+                        text("shipping_delivery_time_estimate"),
+                    )
+                })
+                .collect();
+            PreviewView {
+                cart,
+                problems: Vec::new(),
+                offered,
+                answer: serde_json::to_string_pretty(&preview.answer).unwrap_or_default(),
+            }
+        }
+        Err(problems) => PreviewView {
+            cart,
+            problems: problems
+                .into_iter()
+                .map(|p| FieldProblem {
+                    field: p.field,
+                    message: p.message,
+                })
+                .collect(),
+            offered: Vec::new(),
+            answer: String::new(),
+        },
+    }
+}
+
+pub async fn move_option(token: &str, id: i64, up: bool) -> Result<Vec<ShippingOptionView>, AppError> {
+    let (db, cache, uuid) = scoped(token).await?;
+    let mut ids: Vec<i64> = shipping::list(&db, &uuid)
+        .await
+        .map_err(internal)?
+        .iter()
+        .map(|o| o.id)
+        .collect();
+    let at = ids.iter().position(|&o| o == id).ok_or(AppError::NotFound)?;
+    let to = if up {
+        at.checked_sub(1)
+    } else {
+        Some(at + 1).filter(|&to| to < ids.len())
+    };
+    if let Some(to) = to {
+        ids.swap(at, to);
+        shipping::reorder(&db, &cache, &uuid, &ids)
+            .await
+            .map_err(refused)?;
+    }
+    listed(&db, &uuid).await
 }
 
 pub async fn save(

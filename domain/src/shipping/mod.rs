@@ -6,6 +6,7 @@ mod cache;
 mod countries;
 pub mod csv_io;
 mod matching;
+mod preview;
 mod store;
 
 use rust_decimal::Decimal;
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use cache::Cache;
 pub use matching::{Cart, answer, cart_of, matching_options};
+pub use preview::{Preview, SampleCart, preview};
 pub use store::{ImportError, ShippingError, create, delete, import, list, reorder, update};
 
 /// A unit of weight, as carts and options give it.

@@ -1,8 +1,8 @@
 //! `droplet callbacks test`: asks Fluid to send a message through the company's
 //! `test_callback_system` registration, and prints Fluid's answer.
 
-use domain::{DatabaseUrl, Db, Keyring, db::PoolSettings, installations};
-use fluid::client::{FluidClient, FluidError, RetryPolicy};
+use domain::{DatabaseUrl, Db, Keyring, callback_test, db::PoolSettings};
+use fluid::client::{FluidClient, RetryPolicy};
 
 /// Runs Fluid's callback round trip for `installation`.
 pub async fn test(
@@ -13,25 +13,6 @@ pub async fn test(
     message: &str,
 ) -> anyhow::Result<()> {
     let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
-    let found = installations::find(&db, installation).await?;
-    let credentials = installations::stored_credentials(&db, keyring, installation).await?;
-    let registered =
-        domain::registrations::callback_token(&db, keyring, installation, "test_callback_system").await?;
-    db.close().await;
-    let Some(found) = found else {
-        anyhow::bail!("no installation {installation}; `droplet installations list` shows the known ones");
-    };
-    let Some(credentials) = credentials else {
-        anyhow::bail!(
-            "installation {installation} is {} and holds no credentials",
-            found.status.as_str()
-        );
-    };
-    if registered.is_none() {
-        anyhow::bail!(
-            "installation {installation} has no test_callback_system registration yet; it is registered right after the install (see the overview page)"
-        );
-    }
     let fluid = FluidClient::new(
         fluid_api,
         RetryPolicy {
@@ -39,19 +20,16 @@ pub async fn test(
             ..RetryPolicy::default()
         },
     )?;
-    match fluid
-        .test_callback(&credentials.authentication_token, message)
-        .await
-    {
-        Ok(answer) => {
-            println!("{}", serde_json::to_string_pretty(&answer)?);
+    let outcome = callback_test::run(&db, keyring, &fluid, installation, message).await;
+    db.close().await;
+    match outcome {
+        Ok(trip) => {
+            println!("{}", serde_json::to_string_pretty(&trip.answer)?);
             Ok(())
         }
-        Err(FluidError::Rejected { status: 404, message }) => {
-            anyhow::bail!(
-                "Fluid knows no test_callback_system registration for this company (404: {message})"
-            )
+        Err(callback_test::TestError::UnknownInstallation(_)) => {
+            anyhow::bail!("no installation {installation}; `droplet installations list` shows the known ones")
         }
-        Err(error) => anyhow::bail!("the round trip failed: {error}"),
+        Err(error) => anyhow::bail!("installation {installation}: {error}"),
     }
 }

@@ -12,7 +12,7 @@ pub async fn list(url: &DatabaseUrl, installation: &str, format: Format, limit: 
         db.close().await;
         anyhow::bail!("no installation {installation}; `droplet installations list` shows the known ones");
     }
-    let events = domain::events::recent(&db, installation, i64::from(limit)).await?;
+    let events = domain::events::page(&db, installation, i64::from(limit), 0).await?;
     db.close().await;
     match format {
         Format::Json => {

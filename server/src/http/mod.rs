@@ -8,6 +8,8 @@ mod health;
 mod lifecycle;
 mod security_headers;
 
+use std::sync::Arc;
+
 use app::security::FrameAncestors;
 use axum::{
     Router,
@@ -38,11 +40,18 @@ pub fn router(state: AppState) -> Router {
         let keyring = state.config.keyring.clone();
         let shipping = state.shipping.clone();
         let frame_ancestors = FrameAncestors(state.config.frame_ancestors.clone());
+        let fluid = state.fluid.clone();
+        let public_url = app::scope::PublicUrl(state.config.public_url.clone());
+        let wake_worker = state.wake_worker.clone();
+        let worker_waker = app::scope::WorkerWaker(Arc::new(move || wake_worker.notify_one()));
         move || {
             provide_context(db.clone());
             provide_context(keyring.clone());
             provide_context(shipping.clone());
             provide_context(frame_ancestors.clone());
+            provide_context(fluid.clone());
+            provide_context(public_url.clone());
+            provide_context(worker_waker.clone());
         }
     };
     let shell = {

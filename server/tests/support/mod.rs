@@ -156,6 +156,40 @@ impl TestApp {
         panic!("the service did not become ready");
     }
 
+    /// A company installed through the simulator (v2, flat), its registrations settled.
+    pub async fn installed(&self, company_name: &str) -> fluid::sim::SimInstallation {
+        let company = self.sim.create_installation(company_name).await;
+        let dri = company.droplet_installation_uuid.clone();
+        let delivery = self
+            .sim
+            .install(&dri, fluid::sim::Shape::V2Flat)
+            .await
+            .expect("install");
+        assert_eq!(delivery.json()["status"], "active", "{:?}", delivery.json());
+        self.settle_jobs(&dri).await;
+        company
+    }
+
+    /// Calls an admin UI server function with form-encoded arguments, as the browser does, from
+    /// `origin` when given; returns the status and the JSON answer.
+    pub async fn server_fn(
+        &self,
+        function: &str,
+        args: &[(&str, &str)],
+        origin: Option<&str>,
+    ) -> (u16, Value) {
+        let mut request = self
+            .client
+            .post(format!("{}/api/ui/{function}", self.base_url))
+            .form(args);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request.send().await.expect("server function");
+        let status = response.status().as_u16();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn get(&self, path: &str) -> reqwest::Result<reqwest::Response> {
         self.client.get(format!("{}{path}", self.base_url)).send().await
     }

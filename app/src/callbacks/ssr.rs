@@ -1,0 +1,71 @@
+//! Server side of the callbacks page.
+
+use std::sync::Arc;
+
+use domain::{Db, Keyring, callback_test, registrations};
+use fluid::client::FluidClient;
+
+use super::{CallbackView, CallbacksPageData, TestRoundTrip};
+use crate::{
+    error::AppError,
+    scope::{self, PublicUrl, internal},
+};
+
+pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, AppError> {
+    let dri = dri?;
+    let installation = scope::page_installation(&dri).await?;
+    let db: Db = scope::context()?;
+    let PublicUrl(public_url) = scope::context()?;
+    let states = registrations::states(&db, &dri).await.map_err(internal)?;
+    let since = domain::time::now() - 24 * 3600;
+    let calls = domain::activity::callbacks_since(&db, &dri, since)
+        .await
+        .map_err(internal)?;
+    let callbacks = registrations::callbacks()
+        .into_iter()
+        .map(|(name, timeout_seconds)| {
+            let state = states.iter().find(|s| s.name == name);
+            CallbackView {
+                name: name.to_owned(),
+                description: fluid::callbacks::definition(name)
+                    .map(|d| d.description)
+                    .unwrap_or_default(),
+                timeout_seconds,
+                url: registrations::callback_url(&public_url, &dri, name),
+                status: state.map_or_else(|| "pending".into(), |s| s.status.clone()),
+                last_error: state.and_then(|s| s.last_error.clone()),
+                calls_24h: calls.iter().filter(|c| c.definition_name == name).count() as u32,
+            }
+        })
+        .collect();
+    Ok(CallbacksPageData {
+        company_name: scope::company_name(&installation),
+        page_token: scope::page_token(&dri)?,
+        callbacks,
+    })
+}
+
+pub async fn send_test(token: &str, message: String) -> Result<TestRoundTrip, AppError> {
+    let scope = scope::scoped(token).await?;
+    let message = message.trim().to_owned();
+    if message.is_empty() || message.chars().count() > 500 {
+        return Err(AppError::Invalid(vec![crate::error::FieldProblem {
+            field: "message".into(),
+            message: "must be between 1 and 500 characters".into(),
+        }]));
+    }
+    let keyring: Arc<Keyring> = scope::context()?;
+    let fluid: FluidClient = scope::context()?;
+    match callback_test::run(&scope.db, &keyring, &fluid, &scope.uuid, &message).await {
+        Ok(trip) => Ok(TestRoundTrip {
+            answer: serde_json::to_string_pretty(&trip.answer).map_err(internal)?,
+            sent: message,
+            elapsed_ms: u64::try_from(trip.elapsed.as_millis()).unwrap_or(u64::MAX),
+        }),
+        Err(callback_test::TestError::Db(error)) => Err(internal(error)),
+        Err(error) => {
+            tracing::warn!(installation = %scope.uuid, %error, "test callback round trip failed");
+            Err(AppError::Upstream(error.to_string()))
+        }
+    }
+}

@@ -1,0 +1,82 @@
+//! Server side of the events page.
+
+use domain::{Db, events, events::StoredEvent};
+use serde_json::Value;
+
+use super::{EventDetail, EventRow, EventsPageData, PAGE_SIZE};
+use crate::{
+    error::AppError,
+    scope::{self, internal},
+};
+
+pub async fn load(
+    dri: Result<String, AppError>,
+    page: i64,
+    event: Option<i64>,
+) -> Result<EventsPageData, AppError> {
+    let dri = dri?;
+    let installation = scope::page_installation(&dri).await?;
+    let db: Db = scope::context()?;
+    let total = events::count(&db, &dri).await.map_err(internal)?;
+    let pages = ((total + PAGE_SIZE - 1) / PAGE_SIZE).max(1);
+    let page = page.clamp(1, pages);
+    let listed = events::page(&db, &dri, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+        .await
+        .map_err(internal)?;
+    let detail = match event {
+        Some(id) => match events::find(&db, &dri, id).await.map_err(internal)? {
+            Some(found) => Some(detail(&found)),
+            None => return Err(AppError::NotFound),
+        },
+        None => None,
+    };
+    Ok(EventsPageData {
+        company_name: scope::company_name(&installation),
+        page,
+        pages,
+        total,
+        events: listed.iter().map(|e| row(e, &parse(e))).collect(),
+        detail,
+    })
+}
+
+fn parse(event: &StoredEvent) -> Value {
+    serde_json::from_str(&event.payload).unwrap_or(Value::Null)
+}
+
+fn row(event: &StoredEvent, payload: &Value) -> EventRow {
+    EventRow {
+        id: event.id,
+        name: event.name.clone().unwrap_or_else(|| "(unnamed)".into()),
+        received_at: domain::time::rfc3339(event.received_at)
+            .replace('T', " ")
+            .replace('Z', " UTC"),
+        subject: subject(payload),
+    }
+}
+
+/// A short "what is this about" from the payload's resource object, e.g. `order #1042`.
+fn subject(event: &Value) -> String {
+    let payload = event.get("payload").filter(|p| p.is_object()).unwrap_or(event);
+    let Some(resource) = payload.get("resource").and_then(Value::as_str) else {
+        return String::new();
+    };
+    let body = &payload[resource];
+    match ["order_number", "number", "id"]
+        .iter()
+        .find_map(|key| body.get(key))
+    {
+        Some(Value::String(id)) => format!("{resource} #{id}"),
+        Some(id @ Value::Number(_)) => format!("{resource} #{id}"),
+        _ => resource.to_owned(),
+    }
+}
+
+fn detail(event: &StoredEvent) -> EventDetail {
+    let payload = parse(event);
+    EventDetail {
+        row: row(event, &payload),
+        dedupe_key: event.dedupe_key.clone(),
+        payload: serde_json::to_string_pretty(&payload).unwrap_or_else(|_| event.payload.clone()),
+    }
+}

@@ -1,0 +1,90 @@
+//! Server side of the overview.
+
+use domain::{Db, activity, registrations};
+
+use super::{Activity, ActivityHour, OverviewData, RegistrationHealth, RegistrationsSnapshot};
+use crate::{
+    error::AppError,
+    scope::{self, WorkerWaker, internal},
+};
+
+pub async fn load(dri: Result<String, AppError>) -> Result<OverviewData, AppError> {
+    let dri = dri?;
+    let installation = scope::page_installation(&dri).await?;
+    let db: Db = scope::context()?;
+    let now = domain::time::now();
+    let hours = activity::last_day(&db, &dri, now).await.map_err(internal)?;
+    let ms = |us: Option<i64>| us.map(|us| us as f64 / 1000.0);
+    Ok(OverviewData {
+        company_name: scope::company_name(&installation),
+        fluid_shop: installation.fluid_shop.clone(),
+        status: installation.status.as_str().to_owned(),
+        installed_on: installation
+            .installed_at
+            .map(|at| domain::time::rfc3339(at)[..10].to_owned()),
+        page_token: scope::page_token(&dri)?,
+        registrations: snapshot(&db, &dri).await?,
+        activity: Activity {
+            hours: hours
+                .into_iter()
+                .map(|hour| ActivityHour {
+                    label: domain::time::rfc3339(hour.start)[11..16].to_owned(),
+                    webhooks: hour.webhooks,
+                    callbacks: hour.callbacks,
+                    degraded: hour.degraded_callbacks,
+                    p50_ms: ms(hour.p50_us),
+                    p99_ms: ms(hour.p99_us),
+                })
+                .collect(),
+            timeout_ms: f64::from(registrations::callback_timeout("update_cart_shipping")) * 1000.0,
+        },
+        droplet_installation_uuid: installation.droplet_installation_uuid,
+    })
+}
+
+pub async fn refresh(token: &str) -> Result<RegistrationsSnapshot, AppError> {
+    let scope = scope::scoped(token).await?;
+    snapshot(&scope.db, &scope.uuid).await
+}
+
+pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
+    let scope = scope::scoped(token).await?;
+    let queued = registrations::retry_failed(&scope.db, &scope.uuid)
+        .await
+        .map_err(internal)?;
+    if queued > 0 {
+        tracing::info!(installation = %scope.uuid, queued, "merchant asked to retry registrations");
+        if let Ok(WorkerWaker(wake)) = scope::context::<WorkerWaker>() {
+            wake();
+        }
+    }
+    snapshot(&scope.db, &scope.uuid).await
+}
+
+/// Every registration the droplet makes, in the order it makes them; one not attempted yet is
+/// `pending`.
+async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError> {
+    let states = registrations::states(db, uuid).await.map_err(internal)?;
+    let callbacks = registrations::callbacks()
+        .into_iter()
+        .map(|(name, _)| ("callback", name.to_owned()));
+    let webhooks = registrations::COMPANY_WEBHOOKS
+        .iter()
+        .map(|(resource, event)| ("webhook", format!("{resource}.{event}")));
+    let items = callbacks
+        .chain(webhooks)
+        .map(|(kind, name)| {
+            let state = states.iter().find(|s| s.name == name);
+            RegistrationHealth {
+                kind: kind.into(),
+                status: state.map_or_else(|| "pending".into(), |s| s.status.clone()),
+                last_error: state.and_then(|s| s.last_error.clone()),
+                name,
+            }
+        })
+        .collect();
+    Ok(RegistrationsSnapshot {
+        items,
+        checked_at: domain::time::time_of_day_now(),
+    })
+}
