@@ -1,8 +1,12 @@
 // Values shared by the server the suite starts and the tests that talk to it.
 import { createHmac } from 'node:crypto';
+import { expect, type FrameLocator, type Page } from '@playwright/test';
 
 export const PORT = Number(process.env.E2E_PORT ?? 3100);
 export const BASE_URL = `http://127.0.0.1:${PORT}`;
+/** The simulated Fluid (`droplet sim serve`) the droplet under test talks to. */
+export const SIM_PORT = Number(process.env.E2E_SIM_PORT ?? 3101);
+export const SIM_URL = `http://127.0.0.1:${SIM_PORT}`;
 export const WEBHOOK_SECRET = 'dws_e2e_only_secret';
 // base64 of 32 bytes; only ever used by this suite.
 export const ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
@@ -46,4 +50,42 @@ export function legacyInstall(uuid: string, name: string) {
       webhook_verification_token: `wvt_${uuid}_token`,
     },
   };
+}
+
+/** The company global setup installed through the simulator (v2 handshake), set in process.env. */
+export function simCompany(): string {
+  const dri = process.env.E2E_SIM_COMPANY;
+  if (!dri) throw new Error('global setup did not install the simulator company');
+  return dri;
+}
+
+/** Asks the simulated Fluid to do something through its control API; returns the JSON answer. */
+export async function sim(method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
+  const response = await fetch(`${SIM_URL}/_sim${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = await response.json();
+  if (!response.ok) throw new Error(`sim ${method} ${path}: ${response.status} ${JSON.stringify(answer)}`);
+  return answer;
+}
+
+// An origin FLUID_FRAME_ANCESTORS allows; Playwright serves the host page itself.
+const HOST = 'http://127.0.0.1:3199';
+
+/** Opens `path` inside an iframe on a host page, as Fluid's admin does, once its island is hydrated. */
+export async function framed(page: Page, path: string, hydrates = true): Promise<FrameLocator> {
+  await page.route(`${HOST}/admin`, (route) =>
+    route.fulfill({
+      contentType: 'text/html',
+      body: `<!doctype html><title>Fluid admin</title><body style="margin:0;background:#e9ecf1">
+        <iframe title="droplet" src="${BASE_URL}${path}" style="border:0;width:100%;height:1400px"></iframe></body>`,
+    }),
+  );
+  await page.goto(`${HOST}/admin`);
+  const frame = page.frameLocator('iframe[title="droplet"]');
+  if (hydrates) await expect(frame.locator('[data-hydrated="true"]')).toBeVisible();
+  else await expect(frame.locator('h1')).toBeVisible();
+  return frame;
 }

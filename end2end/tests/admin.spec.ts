@@ -24,10 +24,10 @@ test('the release binary, alone in an empty directory, serves a hydrated page', 
   expect(response?.status()).toBe(200);
   await hydrated(page);
   await expect(page.getByRole('heading', { level: 1 })).toHaveText('Acme Widgets');
-  await expect(page.locator('.badge')).toHaveText('active');
+  await expect(page.locator('.page-header .badge')).toHaveText('active');
   // The embedded stylesheet is linked and applied.
   await expect(page.locator('html')).toHaveCSS('background-color', 'rgb(246, 247, 249)');
-  await expect(page.locator('.badge')).toHaveCSS('color', 'rgb(18, 122, 62)');
+  await expect(page.locator('.page-header .badge')).toHaveCSS('color', 'rgb(18, 122, 62)');
   await page.screenshot({ path: `${ARTIFACTS}/overview.png`, fullPage: true });
   // Nothing but the binary and the database it created: every asset came from inside it.
   const files = readdirSync(ALONE_DIR).filter((name) => !name.startsWith('droplet.db'));

@@ -1,24 +1,7 @@
-import { expect, test, type FrameLocator, type Page } from '@playwright/test';
-import { ACME, BASE_URL } from '../fixtures';
+import { expect, test } from '@playwright/test';
+import { ACME, framed } from '../fixtures';
 
 const ARTIFACTS = 'artifacts';
-// An origin FLUID_FRAME_ANCESTORS allows; Playwright serves the host page itself.
-const HOST = 'http://127.0.0.1:3199';
-
-/** Opens `path` inside an iframe on a host page, as Fluid's admin does. */
-async function framed(page: Page, path: string): Promise<FrameLocator> {
-  await page.route(`${HOST}/admin`, (route) =>
-    route.fulfill({
-      contentType: 'text/html',
-      body: `<!doctype html><title>Fluid admin</title><body style="margin:0;background:#e9ecf1">
-        <iframe title="droplet" src="${BASE_URL}${path}" style="border:0;width:100%;height:1400px"></iframe></body>`,
-    }),
-  );
-  await page.goto(`${HOST}/admin`);
-  const frame = page.frameLocator('iframe[title="droplet"]');
-  await expect(frame.locator('[data-hydrated="true"]')).toBeVisible();
-  return frame;
-}
 
 test('a merchant adds a shipping option inside Fluid\'s iframe and sees it listed', async ({ page }) => {
   const problems: string[] = [];

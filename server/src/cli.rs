@@ -36,6 +36,36 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Play Fluid locally, so development and tests need neither a tunnel nor a Fluid account.
+    Sim {
+        #[command(subcommand)]
+        command: SimCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SimCommand {
+    /// Serve a simulated Fluid until stopped: the API the droplet calls (exchange, callback
+    /// registrations, company webhooks, the callback test) and a control API under /_sim/ that
+    /// installs companies, calls callbacks and delivers company events.
+    Serve(SimServeArgs),
+}
+
+/// Where the simulated Fluid listens and which droplet it talks to.
+#[derive(Debug, Args)]
+pub struct SimServeArgs {
+    /// Address to listen on; point the droplet's FLUID_API_BASE_URL at it.
+    #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3900")]
+    pub listen: String,
+    /// The droplet's public URL, where lifecycle webhooks are sent.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub droplet_url: String,
+    /// The secret lifecycle webhooks are signed with: the droplet's FLUID_WEBHOOK_SECRET.
+    #[arg(long, env = "FLUID_WEBHOOK_SECRET", hide_env_values = true)]
+    pub fluid_webhook_secret: Option<String>,
+    /// The simulated droplet's id.
+    #[arg(long, env = "FLUID_DROPLET_UUID", default_value = "drp_sim")]
+    pub fluid_droplet_uuid: String,
 }
 
 #[derive(Debug, Subcommand)]

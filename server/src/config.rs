@@ -17,7 +17,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+    pub(crate) fn new(variable: &'static str, problem: impl Into<String>) -> Self {
         Self {
             variable,
             problem: problem.into(),
@@ -157,7 +157,7 @@ pub fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigErr
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
-fn webhook_secrets(value: Option<&str>) -> Result<Arc<[Secret]>, ConfigError> {
+pub(crate) fn webhook_secrets(value: Option<&str>) -> Result<Arc<[Secret]>, ConfigError> {
     let hint = "set it to the droplet's webhook secret (dws_…) from Fluid; several, comma-separated, during a rotation";
     let secrets: Vec<Secret> = value
         .unwrap_or_default()

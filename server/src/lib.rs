@@ -13,7 +13,7 @@ pub mod state;
 pub mod telemetry;
 pub mod worker;
 
-use cli::{CallbacksCommand, Cli, Command, EventsCommand, InstallationsCommand, KeysCommand};
+use cli::{CallbacksCommand, Cli, Command, EventsCommand, InstallationsCommand, KeysCommand, SimCommand};
 use config::{Config, ConfigError};
 
 /// How a command ended badly: bad configuration (exit 2) or a failure while running (exit 1).
@@ -43,6 +43,13 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 .await
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
             serve::serve(config, listener, serve::shutdown_signal()).await?;
+        }
+        Command::Sim {
+            command: SimCommand::Serve(args),
+        } => {
+            let config = commands::sim::SimServeConfig::from_args(&args)?;
+            telemetry::init(config::LogFormat::Text);
+            commands::sim::serve(config, serve::shutdown_signal()).await?;
         }
         Command::Migrate(args) => {
             let url = config::database_url(&args.database_url)?;

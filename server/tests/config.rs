@@ -128,6 +128,10 @@ fn every_command_has_help() {
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
         vec!["installations", "list", "--help"],
+        vec!["events", "list", "--help"],
+        vec!["callbacks", "test", "--help"],
+        vec!["keys", "rotate", "--help"],
+        vec!["sim", "serve", "--help"],
     ] {
         let (code, stdout, _) = Binary::new().run(&args, &[]);
         assert_eq!(code, 0, "{args:?}");

@@ -345,3 +345,119 @@ async fn read(
         .await
         .expect("read credentials")
 }
+
+#[tokio::test]
+async fn droplet_sim_serve_plays_fluid_for_a_running_droplet() {
+    let port = free_port();
+    let sim_url = format!("http://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(|args| args.fluid_api_base_url = sim_url.clone()).await;
+    let binary = Binary::new();
+    let sim = binary
+        .command(
+            &[
+                "sim",
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--droplet-url",
+                &app.base_url,
+            ],
+            &[
+                ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+                ("FLUID_DROPLET_UUID", DROPLET_UUID),
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn droplet sim serve");
+    let mut sim = KillOnDrop(sim);
+    wait_for(&format!("{sim_url}/_sim/installations/none/registrations")).await;
+    let control = |path: &str| format!("{sim_url}/_sim{path}");
+
+    let installed: serde_json::Value = app
+        .client
+        .post(control("/installations"))
+        .json(&serde_json::json!({"company_name": "Sim Co"}))
+        .send()
+        .await
+        .expect("install")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(installed["delivery"]["answer"]["status"], "active", "{installed}");
+    let dri = installed["droplet_installation_uuid"]
+        .as_str()
+        .expect("dri")
+        .to_owned();
+    app.settle_jobs(&dri).await;
+
+    let registered: serde_json::Value = reqwest::get(control(&format!("/installations/{dri}/registrations")))
+        .await
+        .expect("registrations")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        registered["callback_registrations"].as_array().map(Vec::len),
+        Some(domain::registrations::callbacks().len())
+    );
+    let answered: serde_json::Value = app
+        .client
+        .post(control(&format!(
+            "/installations/{dri}/callbacks/test_callback_system"
+        )))
+        .json(&serde_json::json!({"message": "hi"}))
+        .send()
+        .await
+        .expect("callback")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (
+            answered["status"].clone(),
+            answered["body"].clone(),
+            answered["schema_violations"].clone()
+        ),
+        (
+            serde_json::json!(200),
+            serde_json::json!({"message": "hi!"}),
+            serde_json::json!([])
+        )
+    );
+    let delivered: serde_json::Value = app
+        .client
+        .post(control(&format!("/installations/{dri}/events/order/created")))
+        .send()
+        .await
+        .expect("event")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(delivered["deliveries"][0]["status"], 200, "{delivered}");
+
+    let (stopped_cleanly, _) = terminate(&mut sim.0).await;
+    assert!(stopped_cleanly, "droplet sim serve exits 0 on SIGTERM");
+    app.stop().await;
+}
+
+#[test]
+fn droplet_sim_serve_needs_the_webhook_secret() {
+    let (code, _, stderr) = Binary::new().run(&["sim", "serve"], &[]);
+    assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: FLUID_WEBHOOK_SECRET is not set"),
+        "{stderr}"
+    );
+}
+
+/// A child process killed if the test ends early, so a failed assertion leaves nothing behind.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

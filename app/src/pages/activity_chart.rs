@@ -123,7 +123,7 @@ fn latency(hours: &[ActivityHour], timeout_ms: f64) -> impl IntoView + use<> {
             .collect::<Vec<_>>()
             .join(" ")
     };
-    let ticks = [1.0, 10.0, 100.0, 1_000.0, 10_000.0]
+    let ticks = [FLOOR_MS, 1.0, 10.0, 100.0, 1_000.0, 10_000.0]
         .into_iter()
         .filter(|&ms| ms < timeout_ms)
         .map(|ms| {

@@ -9,7 +9,8 @@ use super::{Simulator, state::token};
 use crate::signature;
 
 /// The payload shapes of a lifecycle webhook seen in production.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Shape {
     /// v2 (exchange token), flat object.
     V2Flat,

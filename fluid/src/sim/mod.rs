@@ -5,6 +5,7 @@
 
 mod api;
 mod callbacks;
+mod control;
 mod deliver;
 mod state;
 
@@ -57,19 +58,17 @@ impl Simulator {
             .timeout(Duration::from_secs(35))
             .build()
             .map_err(std::io::Error::other)?;
-        let router = api::router(api::ApiState {
+        let simulator = Self {
             state: state.clone(),
+            config: Arc::new(config),
+            address,
             http: http.clone(),
-        });
+        };
+        let router = api::router(api::ApiState { state, http }).merge(control::router(simulator.clone()));
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
-        Ok(Self {
-            state,
-            config: Arc::new(config),
-            address,
-            http,
-        })
+        Ok(simulator)
     }
 
     /// The base URL of the simulated API (what `FLUID_API_BASE_URL` should be).

@@ -5,3 +5,4 @@ pub mod events;
 pub mod installations;
 pub mod keys;
 pub mod migrate;
+pub mod sim;

@@ -1,0 +1,138 @@
+//! The simulator's own control API under `/_sim/`, for developers and end-to-end tests: what a
+//! person would do in Fluid's admin (install the droplet for a company) and what Fluid does on
+//! its own (call a callback at checkout, deliver a company event). Not part of Fluid's API.
+
+use axum::{
+    Json, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Shape, Simulator};
+
+pub(super) fn router(simulator: Simulator) -> Router {
+    Router::new()
+        .route("/_sim/installations", post(install))
+        .route("/_sim/installations/{dri}/registrations", get(registrations))
+        .route("/_sim/installations/{dri}/callbacks/{definition}", post(callback))
+        .route(
+            "/_sim/installations/{dri}/events/{resource}/{event}",
+            post(company_event),
+        )
+        .with_state(simulator)
+}
+
+fn problem(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+#[derive(Deserialize)]
+struct NewInstallation {
+    company_name: String,
+    #[serde(default = "v2_flat")]
+    shape: Shape,
+}
+
+fn v2_flat() -> Shape {
+    Shape::V2Flat
+}
+
+/// `POST /_sim/installations {company_name, shape?}`: a company installs the droplet; Fluid
+/// sends the install webhook and reports the droplet's answer.
+async fn install(State(sim): State<Simulator>, body: Option<Json<NewInstallation>>) -> Response {
+    let Some(Json(request)) = body else {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "send {\"company_name\": \"…\", \"shape\": \"v2_flat|v2_envelope|v1_flat|v1_envelope\"}",
+        );
+    };
+    let company = sim.create_installation(&request.company_name).await;
+    match sim
+        .install(&company.droplet_installation_uuid, request.shape)
+        .await
+    {
+        Ok(delivery) => (
+            StatusCode::CREATED,
+            Json(json!({
+                "droplet_installation_uuid": company.droplet_installation_uuid,
+                "company_name": company.company_name,
+                "delivery": { "status": delivery.status, "answer": delivery.json() },
+            })),
+        )
+            .into_response(),
+        Err(error) => problem(StatusCode::BAD_GATEWAY, error),
+    }
+}
+
+/// `GET /_sim/installations/{dri}/registrations`: the callbacks the droplet registered (never
+/// their tokens).
+async fn registrations(State(sim): State<Simulator>, Path(dri): Path<String>) -> Response {
+    let listed: Vec<Value> = sim
+        .registrations(&dri)
+        .await
+        .into_iter()
+        .map(|r| {
+            json!({
+                "uuid": r.uuid,
+                "definition_name": r.definition_name,
+                "url": r.url,
+                "timeout_in_seconds": r.timeout_in_seconds,
+                "active": r.active,
+            })
+        })
+        .collect();
+    Json(json!({ "callback_registrations": listed })).into_response()
+}
+
+/// `POST /_sim/installations/{dri}/callbacks/{definition}` with the request body: Fluid calls the
+/// registered callback; answers the droplet's status, body, schema check and latency.
+async fn callback(
+    State(sim): State<Simulator>,
+    Path((dri, definition)): Path<(String, String)>,
+    body: Option<Json<Value>>,
+) -> Response {
+    let Some(Json(request)) = body else {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "send the callback's JSON request body",
+        );
+    };
+    match sim.send_callback(&dri, &definition, &request).await {
+        Ok(result) => Json(json!({
+            "status": result.status,
+            "body": result.body,
+            "schema_violations": result.schema_violations,
+            "elapsed_ms": result.elapsed.as_secs_f64() * 1000.0,
+        }))
+        .into_response(),
+        Err(error) => problem(StatusCode::NOT_FOUND, error),
+    }
+}
+
+/// `POST /_sim/installations/{dri}/events/{resource}/{event}`: Fluid delivers a company event
+/// (flat shape) to every subscription for it; answers each delivery's status.
+async fn company_event(
+    State(sim): State<Simulator>,
+    Path((dri, resource, event)): Path<(String, String, String)>,
+) -> Response {
+    let Some(installation) = sim.installation(&dri).await else {
+        return problem(StatusCode::NOT_FOUND, format!("unknown installation {dri}"));
+    };
+    let body = sim
+        .company_event_payload(&installation, &resource, &event, false)
+        .to_string();
+    match sim
+        .send_company_event(&dri, body.as_bytes(), &resource, &event)
+        .await
+    {
+        Ok(deliveries) => Json(json!({
+            "deliveries": deliveries.iter().map(|d| json!({"status": d.status, "answer": d.json()})).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(error) => problem(StatusCode::NOT_FOUND, error),
+    }
+}
