@@ -64,9 +64,12 @@ impl FromServerFnError for AppError {
 }
 
 /// On the server, gives the response the status of `result`'s error (server functions answer 500
-/// otherwise); a no-op in the browser.
+/// otherwise); a no-op in the browser, and for a plain form post, which is redirected back to its
+/// page with the error in the address instead.
 pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
-    if let Err(error) = &result {
+    if let Err(error) = &result
+        && !crate::pages::is_plain_form_post()
+    {
         crate::pages::set_http_status(error.status());
     }
     result

@@ -105,14 +105,14 @@ test('an unknown path answers the 404 page', async ({ page }) => {
   await expect(page.getByRole('heading', { name: 'Page not found' })).toBeVisible();
 });
 
-test('pages carry a nonce CSP framed by Fluid only, no referrer and nosniff', async ({ page }) => {
+test('pages carry a nonce CSP framed by Fluid only, same-origin referrers and nosniff', async ({ page }) => {
   const response = await page.goto(`/?dri=${ACME}`);
   const headers = response!.headers();
   const csp = headers['content-security-policy'];
   expect(csp).toContain("frame-ancestors https://*.fluid.app http://127.0.0.1:3199");
   expect(csp).toContain("script-src 'self' 'nonce-");
   expect(csp).not.toContain('unsafe-inline');
-  expect(headers['referrer-policy']).toBe('no-referrer');
+  expect(headers['referrer-policy']).toBe('same-origin');
   expect(headers['x-content-type-options']).toBe('nosniff');
   // Browsers hide nonce attributes from the DOM, so look at the HTML as sent.
   const nonce = /'nonce-([^']+)'/.exec(csp)![1];

@@ -127,3 +127,31 @@ test('tampered server function arguments are rejected', async ({ request }) => {
     expect(response.status(), attempt.name).toBe(401);
   }
 });
+
+test.describe('before hydration (JavaScript off)', () => {
+  test.use({ javaScriptEnabled: false });
+
+  test('the add form still saves, and says what it refused', async ({ page }) => {
+    await page.goto(`/shipping?dri=${ACME}`);
+    await page.getByLabel('Title').fill('No Script Post');
+    await page.getByLabel('Price').fill('2');
+    await page.getByRole('button', { name: 'Add option' }).click();
+    await expect(page).toHaveURL(new RegExp(`/shipping\\?dri=${ACME}$`));
+    await expect(page.locator('tr[data-option="No Script Post"]')).toContainText('2.00 USD');
+    await expect(page.locator('tr[data-option="No Script Post"]').getByRole('checkbox')).toBeChecked();
+
+    await page.getByLabel('Title').fill('Refused');
+    await page.getByLabel('Price').fill('-2');
+    await page.getByRole('button', { name: 'Add option' }).click();
+    await expect(page.locator('#field-price-error')).toHaveText('must not be negative');
+    await expect(page.getByText('Some fields need attention.')).toBeVisible();
+    await expect(page.locator('tr[data-option="Refused"]')).toHaveCount(0);
+    await page.screenshot({ path: `${ARTIFACTS}/shipping-no-js.png`, fullPage: true });
+
+    // The preview is a plain GET form.
+    await page.getByLabel('Ship to (country code)').fill('US');
+    await page.getByLabel('Subtotal', { exact: true }).fill('10');
+    await page.getByRole('button', { name: 'Preview' }).click();
+    await expect(page.getByTestId('preview-offered')).toContainText('No Script Post — 2.00');
+  });
+});

@@ -222,3 +222,72 @@ async fn a_csv_export_imports_back_and_a_bad_line_saves_nothing() {
     );
     app.stop().await;
 }
+
+/// Posts the add-option form as a browser does before the page is hydrated: form-encoded, asking
+/// for HTML, from the page it is on.
+async fn post_plain_form(app: &TestApp, page: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+        .post(format!("{}/api/ui/save_shipping_option", app.base_url))
+        .header("accept", "text/html,application/xhtml+xml")
+        .header("origin", &app.base_url)
+        .header("referer", page)
+        .form(fields)
+        .send()
+        .await
+        .expect("form post")
+}
+
+#[tokio::test]
+async fn the_add_form_works_before_hydration_and_reports_what_it_refused() {
+    let app = TestApp::spawn().await;
+    let dri = installed(&app, "Plain Co").await;
+    let token = page_token(&app, &dri).await;
+    let page = format!("{}/shipping?dri={dri}", app.base_url);
+    // An unchecked box is left out of the post: the option is saved disabled.
+    let fields: Vec<(&str, &str)> = option_form(&token, "Plain post", "3")
+        .into_iter()
+        .filter(|(name, _)| *name != "form[enabled]")
+        .collect();
+    let response = post_plain_form(&app, &page, &fields).await;
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers()["location"], page.as_str());
+    let (_, data) = call(&app, "load_shipping", &[("dri", &dri)], None).await;
+    assert_eq!(
+        (
+            data["options"][0]["title"].clone(),
+            data["options"][0]["enabled"].clone()
+        ),
+        (json!("Plain post"), json!(false))
+    );
+
+    let response = post_plain_form(&app, &page, &option_form(&token, "Bad", "-1")).await;
+    assert_eq!(response.status(), 302);
+    let back = response.headers()["location"]
+        .to_str()
+        .expect("location")
+        .to_owned();
+    assert!(back.starts_with(&page) && back.contains("__err="), "{back}");
+    let html = app
+        .client
+        .get(&back)
+        .send()
+        .await
+        .expect("page")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        html.contains("must not be negative") && html.contains("Some fields need attention."),
+        "the refusal is shown by its field"
+    );
+    let (_, data) = call(&app, "load_shipping", &[("dri", &dri)], None).await;
+    assert_eq!(
+        data["options"].as_array().map(Vec::len),
+        Some(1),
+        "nothing else saved"
+    );
+    app.stop().await;
+}

@@ -60,7 +60,7 @@ async fn pages_send_a_nonce_csp_with_the_configured_frame_ancestors() {
         "{csp}"
     );
     assert!(csp.contains("'nonce-"), "{csp}");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["referrer-policy"], "same-origin");
     assert_eq!(headers["x-content-type-options"], "nosniff");
     let nonce = csp
         .split("'nonce-")

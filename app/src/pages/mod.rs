@@ -50,6 +50,23 @@ fn hydrated_marker() -> impl Fn() -> Option<&'static str> + Send + Sync + 'stati
     move || hydrated.get().then_some("true")
 }
 
+/// Whether the request being served is an HTML form posted by the browser itself (before
+/// hydration), which expects to be redirected, rather than a call from the hydrated page.
+pub(crate) fn is_plain_form_post() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::prelude::use_context::<http::request::Parts>().is_some_and(|parts| {
+            parts
+                .headers
+                .get(http::header::ACCEPT)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/html"))
+        })
+    }
+    #[cfg(not(feature = "ssr"))]
+    false
+}
+
 /// Sets the HTTP status of the page being rendered on the server (a no-op in the browser).
 pub(crate) fn set_http_status(status: u16) {
     #[cfg(feature = "ssr")]

@@ -236,10 +236,12 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                 <label for=id.clone()>{label}</label>
                 <input
                     id=id
-                    name=name
+                    name=format!("form[{name}]")
                     placeholder=hint
                     aria-describedby=error_id.clone()
                     aria-invalid=move || message().is_some().to_string()
+                    // The attribute is the value before hydration; the property keeps it live after.
+                    value=form.with_untracked(read)
                     prop:value=move || form.with(read)
                     on:input=move |ev| form.update(|f| write(f, event_target_value(&ev)))
                 />
@@ -294,6 +296,7 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                                                 <input
                                                     type="checkbox"
                                                     aria-label=format!("Enable {title}")
+                                                    checked=enabled
                                                     prop:checked=enabled
                                                     on:change=move |ev| {
                                                         notice.set(None);
@@ -362,7 +365,17 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
         </section>
         <section class="card" aria-labelledby="form-title">
             <h2 id="form-title">{move || if editing.get().is_some() { "Edit shipping option" } else { "Add a shipping option" }}</h2>
-            <form class="option-form" on:submit=submit novalidate=true>
+            // Posts to the server function itself until the island is hydrated, so an option added
+            // in that moment is saved all the same: the server sends the browser back to this page,
+            // with the error in the address when it refused, which the save action then shows.
+            <form
+                class="option-form"
+                method="post"
+                action="/api/ui/save_shipping_option"
+                on:submit=submit
+                novalidate=true
+            >
+                <input type="hidden" name="token" value=token.get_value()/>
                 <div class="form-grid">
                     {field("title", "Title", "Standard", |f| f.title.clone(), |f, v| f.title = v)}
                     {field("price", "Price", "5.99", |f| f.price.clone(), |f, v| f.price = v)}
@@ -379,7 +392,9 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                 <label class="checkbox">
                     <input
                         type="checkbox"
-                        name="enabled"
+                        name="form[enabled]"
+                        value="true"
+                        checked=form.with_untracked(|f| f.enabled)
                         prop:checked=move || form.with(|f| f.enabled)
                         on:change=move |ev| form.update(|f| f.enabled = event_target_checked(&ev))
                     />

@@ -26,8 +26,10 @@ pub struct ShippingOptionView {
     pub form: ShippingOptionForm,
 }
 
-/// The fields of the add/edit form, as typed.
+/// The fields of the add/edit form, as typed. A field a plain HTML form leaves out (an unchecked
+/// box) is empty or false.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ShippingOptionForm {
     pub title: String,
     pub price: String,

@@ -11,7 +11,8 @@ type Layers = Stack<
     Stack<SetResponseHeaderLayer<HeaderValue>, Stack<SetResponseHeaderLayer<HeaderValue>, Identity>>,
 >;
 
-/// `nosniff`, `no-referrer` (the DRI in the URL must not leak through Referer), and a
+/// `nosniff`, `same-origin` referrers (the DRI in the URL never leaves this origin through Referer,
+/// while a form posted before hydration can still be sent back to its page), and a
 /// deny-all CSP where the response has none.
 pub fn layer() -> ServiceBuilder<Layers> {
     ServiceBuilder::new()
@@ -21,7 +22,7 @@ pub fn layer() -> ServiceBuilder<Layers> {
         ))
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
-            HeaderValue::from_static("no-referrer"),
+            HeaderValue::from_static("same-origin"),
         ))
         .layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static("content-security-policy"),
