@@ -74,14 +74,21 @@ test('an option can be disabled, edited and deleted', async ({ page }) => {
   await expect(page.locator('tr[data-option="Express"]')).toHaveCount(0);
 });
 
-test('the shipping page fits a 360 px iframe', async ({ page }) => {
-  await page.setViewportSize({ width: 360, height: 800 });
-  await page.goto(`/shipping?dri=${ACME}`);
-  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
-  expect(overflow).toBeLessThanOrEqual(0);
-  await page.screenshot({ path: `${ARTIFACTS}/shipping-360.png`, fullPage: true });
-});
+for (const [name, path] of [
+  ['shipping', `/shipping?dri=${ACME}`],
+  ['overview', `/?dri=${ACME}`],
+  ['callbacks', `/callbacks?dri=${ACME}`],
+  ['events', `/events?dri=${ACME}`],
+]) {
+  test(`the ${name} page fits a 360 px iframe`, async ({ page }) => {
+    await page.setViewportSize({ width: 360, height: 800 });
+    await page.goto(path);
+    await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: `${ARTIFACTS}/${name}-360.png`, fullPage: true });
+  });
+}
 
 test('a CSV export imports back, and a bad line is reported by number with nothing saved', async ({ page }) => {
   await page.goto(`/shipping?dri=${ACME}`);

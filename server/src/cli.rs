@@ -55,7 +55,7 @@ pub enum SimCommand {
 #[derive(Debug, Args)]
 pub struct SimServeArgs {
     /// Address to listen on; point the droplet's FLUID_API_BASE_URL at it.
-    #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3900")]
+    #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3999")]
     pub listen: String,
     /// The droplet's public URL, where lifecycle webhooks are sent.
     #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:3000")]

@@ -42,6 +42,7 @@ pub fn ActivityChart(activity: Activity) -> impl IntoView {
         <section class="card" aria-labelledby="activity-title">
             <h2 id="activity-title">"Activity"</h2>
             <p class="muted" data-testid="activity-summary">{summary.clone()}</p>
+            <div class="chart-scroll">
             <svg
                 class="chart"
                 viewBox=format!("0 0 {WIDTH} {HEIGHT}")
@@ -53,6 +54,7 @@ pub fn ActivityChart(activity: Activity) -> impl IntoView {
                 {latency(hours, activity.timeout_ms)}
                 {hour_labels(hours)}
             </svg>
+            </div>
             <ul class="legend">
                 <li><span class="swatch swatch-webhooks"></span>"Webhooks"</li>
                 <li><span class="swatch swatch-callbacks"></span>"Callbacks"</li>

@@ -24,7 +24,7 @@ impl SimServeConfig {
             ConfigError::new(
                 "SIM_LISTEN",
                 format!(
-                    "`{}` is not an address; expected host:port such as 127.0.0.1:3900",
+                    "`{}` is not an address; expected host:port such as 127.0.0.1:3999",
                     args.listen
                 ),
             )
