@@ -29,9 +29,23 @@ for (const [name, path, hasIsland] of PAGES) {
     }
     const interactiveMs = await page.evaluate(() => Math.round(performance.now()));
     await page.waitForLoadState('networkidle');
+    // Cumulative layout shift through load and hydration: islands render the same HTML the server sent.
+    const layoutShift = await page.evaluate(
+      () =>
+        new Promise<number>((resolve) => {
+          let total = 0;
+          new PerformanceObserver((list) => {
+            for (const entry of list.getEntries() as unknown as { value: number; hadRecentInput: boolean }[]) {
+              if (!entry.hadRecentInput) total += entry.value;
+            }
+          }).observe({ type: 'layout-shift', buffered: true });
+          setTimeout(() => resolve(total), 200);
+        }),
+    );
     const wallMs = Date.now() - started;
     const total = Object.values(transferred).reduce((a, b) => a + b, 0);
-    writeFileSync(`artifacts/weight-${name}.json`, JSON.stringify({ path, total, transferred, interactiveMs, wallMs }, null, 2));
+    writeFileSync(`artifacts/weight-${name}.json`, JSON.stringify({ path, total, transferred, interactiveMs, layoutShift, wallMs }, null, 2));
     expect(total).toBeLessThanOrEqual(BUDGET_BYTES);
+    expect(layoutShift).toBeLessThan(0.01);
   });
 }
