@@ -12,10 +12,11 @@ SOURCES := $(shell git ls-files Cargo.toml Cargo.lock app domain fluid frontend 
 
 .PHONY: run test tools test-tools release lint unit e2e fmt
 
-## run: build the release binary (site embedded) and serve on http://127.0.0.1:3000
+## run: build the release binary (site embedded), then `droplet dev`: the service on
+## http://127.0.0.1:3000 with a simulated Fluid and a demo company; prints the admin URL
 run: tools release
 	@scripts/dev-env.sh
-	./target/release/droplet serve
+	./target/release/droplet dev
 
 ## test: formatting, clippy, unit and integration tests, then the browser suite on the release build
 test: test-tools lint unit release e2e

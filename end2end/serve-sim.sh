@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Serves the simulated Fluid the suite's droplet talks to (`droplet sim serve`), from the same
+# Serves the simulated Fluid the suite's droplet talks to (`droplet sim`), from the same
 # release binary, with nothing from the environment but what the suite passes.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -8,4 +8,4 @@ binary="$here/../target/release/droplet"
 cd "$(mktemp -d)"
 exec env -i PATH=/usr/bin:/bin \
   FLUID_WEBHOOK_SECRET="$E2E_WEBHOOK_SECRET" \
-  "$binary" sim serve --listen "127.0.0.1:$E2E_SIM_PORT" --droplet-url "http://127.0.0.1:$E2E_PORT"
+  "$binary" sim --listen "127.0.0.1:$E2E_SIM_PORT" --droplet-url "http://127.0.0.1:$E2E_PORT"

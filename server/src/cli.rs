@@ -36,16 +36,41 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The service plus a simulated Fluid on loopback, with a demo company installed through the
+    /// real v2 handshake and two shipping options; prints the admin URL. Ctrl-C stops both.
+    Dev(DevArgs),
     /// Play Fluid locally, so development and tests need neither a tunnel nor a Fluid account.
-    Sim {
-        #[command(subcommand)]
-        command: SimCommand,
-    },
+    /// Plain `droplet sim` serves the simulated Fluid.
+    Sim(SimArgs),
+}
+
+/// Settings of `droplet dev`: those of `serve` (its FLUID_API_BASE_URL is replaced by the
+/// simulator's), plus where the simulator listens.
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub serve: ServeArgs,
+    /// Address the simulated Fluid listens on.
+    #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3999")]
+    pub sim_listen: String,
+    /// The demo company's name.
+    #[arg(long, default_value = "Demo Outfitters")]
+    pub demo_company: String,
+}
+
+/// `droplet sim [serve] [--listen …]`.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct SimArgs {
+    #[command(subcommand)]
+    pub command: Option<SimCommand>,
+    #[command(flatten)]
+    pub serve: SimServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SimCommand {
-    /// Serve a simulated Fluid until stopped: the API the droplet calls (exchange, callback
+    /// Serve a simulated Fluid until stopped (the default): the API the droplet calls (exchange, callback
     /// registrations, company webhooks, the callback test) and a control API under /_sim/ that
     /// installs companies, calls callbacks and delivers company events.
     Serve(SimServeArgs),

@@ -44,9 +44,17 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
             serve::serve(config, listener, serve::shutdown_signal()).await?;
         }
-        Command::Sim {
-            command: SimCommand::Serve(args),
-        } => {
+        Command::Dev(args) => {
+            let log_format = config::log_format(&args.serve.log_format)?;
+            let config = Config::from_args(&args.serve)?;
+            telemetry::init(log_format);
+            commands::dev::run(&args, config, serve::shutdown_signal()).await?;
+        }
+        Command::Sim(sim) => {
+            let args = match sim.command {
+                Some(SimCommand::Serve(args)) => args,
+                None => sim.serve,
+            };
             let config = commands::sim::SimServeConfig::from_args(&args)?;
             telemetry::init(config::LogFormat::Text);
             commands::sim::serve(config, serve::shutdown_signal()).await?;

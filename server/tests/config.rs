@@ -131,6 +131,7 @@ fn every_command_has_help() {
         vec!["events", "list", "--help"],
         vec!["callbacks", "test", "--help"],
         vec!["keys", "rotate", "--help"],
+        vec!["sim", "--help"],
         vec!["sim", "serve", "--help"],
     ] {
         let (code, stdout, _) = Binary::new().run(&args, &[]);

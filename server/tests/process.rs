@@ -27,12 +27,10 @@ async fn terminate(child: &mut Child) -> (bool, String) {
         tokio::time::sleep(Duration::from_millis(20)).await;
     };
     let mut stdout = String::new();
-    child
-        .stdout
-        .take()
-        .expect("stdout")
-        .read_to_string(&mut stdout)
-        .expect("read");
+    // A caller that reads the output as it comes has taken it already.
+    if let Some(mut output) = child.stdout.take() {
+        output.read_to_string(&mut stdout).expect("read");
+    }
     (status.success(), stdout)
 }
 
@@ -444,7 +442,7 @@ async fn droplet_sim_serve_plays_fluid_for_a_running_droplet() {
 
 #[test]
 fn droplet_sim_serve_needs_the_webhook_secret() {
-    let (code, _, stderr) = Binary::new().run(&["sim", "serve"], &[]);
+    let (code, _, stderr) = Binary::new().run(&["sim"], &[]);
     assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
     assert!(
         stderr.starts_with("error: FLUID_WEBHOOK_SECRET is not set"),
@@ -459,5 +457,105 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// Starts `droplet dev` in `binary`'s directory and waits for the admin URL it prints.
+async fn start_dev(binary: &Binary, env: &[(&str, &str)]) -> (KillOnDrop, String) {
+    use std::io::BufRead;
+    let mut child = binary
+        .command(&["dev"], env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn droplet dev");
+    let stdout = child.stdout.take().expect("stdout");
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let child = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match received.try_recv() {
+            Ok(line) if line.trim_start().starts_with("admin UI:") => {
+                let url = line.split_whitespace().last().expect("url").to_owned();
+                return (child, url);
+            }
+            Ok(_) => {}
+            Err(_) => {
+                assert!(Instant::now() < deadline, "droplet dev printed no admin URL");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
+    let binary = Binary::new();
+    let (port, sim_port) = (free_port(), free_port());
+    let site = format!("127.0.0.1:{port}");
+    let sim_listen = format!("127.0.0.1:{sim_port}");
+    let encryption_key = key(3);
+    let env = [
+        ("DATABASE_URL", "sqlite://dev.db"),
+        ("LEPTOS_SITE_ADDR", site.as_str()),
+        ("SIM_LISTEN", sim_listen.as_str()),
+        ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("DROPLET_ENCRYPTION_KEY", encryption_key.as_str()),
+    ];
+    let client = reqwest::Client::new();
+    for run in 0..2 {
+        let (mut dev, admin) = start_dev(&binary, &env).await;
+        assert_eq!(admin, format!("http://{site}/?dri=dri_demo"));
+        let page = client.get(&admin).send().await.expect("admin page");
+        assert_eq!(page.status(), 200);
+        let html = page.text().await.expect("html");
+        assert!(html.contains("Demo Outfitters"), "run {run}");
+        let shipping = client
+            .get(format!("http://{site}/shipping?dri=dri_demo"))
+            .send()
+            .await
+            .expect("shipping")
+            .text()
+            .await
+            .expect("html");
+        assert_eq!(
+            shipping.matches("data-option=").count(),
+            2,
+            "run {run}: two options seeded once, not again on a restart"
+        );
+        let framed = client
+            .get(format!("http://{sim_listen}/_sim/admin?dri=dri_demo"))
+            .send()
+            .await
+            .expect("host page")
+            .text()
+            .await
+            .expect("html");
+        assert!(
+            framed.contains(&format!("src=\"http://{site}/?dri=dri_demo\"")),
+            "{framed}"
+        );
+        let answer: serde_json::Value = client
+            .post(format!("http://{sim_listen}/_sim/installations/dri_demo/callbacks/update_cart_shipping"))
+            .json(&serde_json::json!({"cart": {"id": 1, "items": [{"id": 1, "quantity": 1, "price": 20}], "ship_to": {"country_code": "US"}}}))
+            .send()
+            .await
+            .expect("callback")
+            .json()
+            .await
+            .expect("json");
+        assert_eq!(
+            answer["body"]["shipping_options"][0]["shipping_title"], "Standard",
+            "{answer}"
+        );
+        let (stopped_cleanly, _) = terminate(&mut dev.0).await;
+        assert!(stopped_cleanly, "run {run}: Ctrl-C/SIGTERM stops both, exit 0");
     }
 }

@@ -30,6 +30,8 @@ pub struct SimConfig {
     pub uninstall_webhook_url: String,
     /// How long an exchange token lives (Fluid: 10 minutes).
     pub exchange_token_ttl: Duration,
+    /// The droplet's `embed_url`, which the admin host page frames with `?dri=…`.
+    pub embed_url: String,
 }
 
 /// A running simulated Fluid. Cheap to clone; every clone sees the same state.
@@ -87,6 +89,16 @@ impl Simulator {
             .lock()
             .await
             .create_installation(company_name, &self.config.droplet_uuid)
+    }
+
+    /// Creates (or recreates, with fresh credentials) the company with installation id `dri`: a
+    /// stable id for demos, so the same admin URL works across restarts.
+    pub async fn create_installation_as(&self, dri: &str, company_name: &str) -> SimInstallation {
+        self.state.lock().await.create_installation_as(
+            dri.to_owned(),
+            company_name,
+            &self.config.droplet_uuid,
+        )
     }
 
     /// A reinstall: the same installation gets new credentials; the old ones stop working.

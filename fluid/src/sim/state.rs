@@ -93,6 +93,15 @@ impl State {
     }
 
     pub fn create_installation(&mut self, company_name: &str, droplet_uuid: &str) -> SimInstallation {
+        self.create_installation_as(token("dri_"), company_name, droplet_uuid)
+    }
+
+    pub fn create_installation_as(
+        &mut self,
+        droplet_installation_uuid: String,
+        company_name: &str,
+        droplet_uuid: &str,
+    ) -> SimInstallation {
         let id = self.next_id();
         let slug: String = company_name
             .chars()
@@ -105,7 +114,7 @@ impl State {
             })
             .collect();
         let installation = SimInstallation {
-            droplet_installation_uuid: token("dri_"),
+            droplet_installation_uuid,
             droplet_uuid: droplet_uuid.to_owned(),
             fluid_company_id: 1_000 + i64::try_from(id).unwrap_or_default(),
             fluid_shop: format!("{}.fluid.app", slug.trim_matches('-')),

@@ -1,6 +1,7 @@
 //! The operator commands besides `serve`.
 
 pub mod callbacks;
+pub mod dev;
 pub mod events;
 pub mod installations;
 pub mod keys;

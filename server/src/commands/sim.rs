@@ -39,6 +39,7 @@ impl SimServeConfig {
                 install_webhook_url: format!("{droplet_url}/api/webhooks/installed"),
                 uninstall_webhook_url: format!("{droplet_url}/api/webhooks/uninstalled"),
                 exchange_token_ttl: Duration::from_secs(600),
+                embed_url: format!("{droplet_url}/"),
             },
         })
     }

@@ -249,6 +249,7 @@ pub async fn simulator_for(address: &str) -> Simulator {
             install_webhook_url: format!("http://{address}/api/webhooks/installed"),
             uninstall_webhook_url: format!("http://{address}/api/webhooks/uninstalled"),
             exchange_token_ttl: Duration::from_secs(600),
+            embed_url: format!("http://{address}/"),
         },
     )
     .await

@@ -1,0 +1,142 @@
+//! `droplet dev`: the service and a simulated Fluid side by side on loopback, a demo company
+//! installed through the real v2 handshake, a couple of shipping options seeded, and the admin URL
+//! printed. Ctrl-C stops both.
+
+use std::time::{Duration, Instant};
+
+use domain::{
+    Db,
+    db::PoolSettings,
+    shipping::{self, ShippingOptionInput},
+};
+use fluid::sim::{Shape, SimConfig, Simulator};
+use tokio::net::TcpListener;
+
+use crate::{cli::DevArgs, config::Config, serve};
+
+/// The demo company's installation id, stable so the admin URL survives restarts.
+pub const DEMO_DRI: &str = "dri_demo";
+
+/// Runs until `shutdown` completes.
+pub async fn run(
+    args: &DevArgs,
+    mut config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let sim_listener = TcpListener::bind(args.sim_listen.trim())
+        .await
+        .map_err(|e| anyhow::anyhow!("the simulated Fluid cannot listen on {}: {e}", args.sim_listen))?;
+    let listener = TcpListener::bind(config.listen_addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
+    let sim_url = format!("http://{}", sim_listener.local_addr()?);
+    let public_url = config.public_url.clone();
+    let secret = config
+        .webhook_secrets
+        .first()
+        .map(|s| s.expose().to_owned())
+        .unwrap_or_default();
+    let sim = Simulator::start(
+        sim_listener,
+        SimConfig {
+            webhook_secret: secret,
+            droplet_uuid: config.droplet_uuid.clone().unwrap_or_else(|| "drp_dev".into()),
+            install_webhook_url: format!("{public_url}/api/webhooks/installed"),
+            uninstall_webhook_url: format!("{public_url}/api/webhooks/uninstalled"),
+            exchange_token_ttl: Duration::from_secs(600),
+            embed_url: format!("{public_url}/"),
+        },
+    )
+    .await?;
+    // The droplet talks to the simulator, and the simulator's admin page may frame it.
+    config.fluid_api_base_url = sim_url.clone();
+    config.frame_ancestors = format!("{} {sim_url}", config.frame_ancestors);
+    let database_url = config.database_url.clone();
+    let service = tokio::spawn(serve::serve(config, listener, shutdown));
+
+    wait_until_ready(&public_url).await?;
+    let db = Db::connect_and_migrate(&database_url, &PoolSettings::default()).await?;
+    let seeded = install_demo(&sim, &db, &args.demo_company).await;
+    db.close().await;
+    seeded?;
+    println!(
+        "\ndroplet dev is running\n  admin UI:              {public_url}/?dri={DEMO_DRI}\n  \
+         framed, as Fluid does: {sim_url}/_sim/admin?dri={DEMO_DRI}\n  \
+         simulated Fluid:       {sim_url} (control API under /_sim/, see the README)\n\
+         Ctrl-C stops both.\n"
+    );
+    service.await??;
+    Ok(())
+}
+
+async fn wait_until_ready(public_url: &str) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let client = reqwest::Client::new();
+    loop {
+        let ready = client
+            .get(format!("{public_url}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success());
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            anyhow::bail!("the service did not become ready at {public_url}/readyz within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Installs the demo company through the v2 handshake (a reinstall on later runs), waits for its
+/// registrations, and seeds two shipping options when it has none.
+async fn install_demo(sim: &Simulator, db: &Db, company_name: &str) -> anyhow::Result<()> {
+    // The simulator starts empty on every run while the database remembers the demo company, and
+    // its registrations with the previous simulator: the company leaves first, so this install
+    // registers everything again where Fluid now is.
+    if domain::installations::find(db, DEMO_DRI).await?.is_some() {
+        sim.create_installation_as(DEMO_DRI, company_name).await;
+        sim.uninstall(DEMO_DRI, false)
+            .await
+            .map_err(|e| anyhow::anyhow!("the demo company's previous install could not be retired: {e}"))?;
+    }
+    sim.create_installation_as(DEMO_DRI, company_name).await;
+    let delivery = sim
+        .install(DEMO_DRI, Shape::V2Flat)
+        .await
+        .map_err(|e| anyhow::anyhow!("the demo install was not delivered: {e}"))?;
+    if delivery.json()["status"] != "active" {
+        anyhow::bail!("the droplet did not activate the demo company: {}", delivery.body);
+    }
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while sim.registrations(DEMO_DRI).await.len() < domain::registrations::callbacks().len() {
+        if Instant::now() > deadline {
+            tracing::warn!("the demo company's callbacks are not registered yet; see the overview page");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if shipping::list(db, DEMO_DRI).await?.is_empty() {
+        let cache = shipping::Cache::default();
+        for (title, price, estimate, countries, free_above) in [
+            ("Standard", "5.99", "3-5 business days", "", "50"),
+            ("Express", "14.99", "1-2 business days", "US, CA", ""),
+        ] {
+            let option = ShippingOptionInput {
+                title: title.into(),
+                price: price.into(),
+                currency: "USD".into(),
+                delivery_estimate: estimate.into(),
+                countries: countries.into(),
+                free_above: free_above.into(),
+                weight_unit: "kg".into(),
+                enabled: true,
+                ..ShippingOptionInput::default()
+            };
+            shipping::create(db, &cache, DEMO_DRI, &option)
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding the demo shipping options failed: {e}"))?;
+        }
+    }
+    Ok(())
+}
