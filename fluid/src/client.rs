@@ -240,6 +240,54 @@ impl FluidClient {
         .await
     }
 
+    /// Creates the droplet with the owner company's token; answers it with its `uuid`.
+    pub async fn create_droplet(
+        &self,
+        owner_token: &Secret,
+        definition: &crate::droplet::DropletDefinition,
+    ) -> Result<crate::droplet::Droplet, FluidError> {
+        let body = serde_json::json!({ "droplet": definition });
+        let wrapped: WrappedDroplet = self
+            .call(
+                reqwest::Method::POST,
+                "/api/droplets",
+                Some(owner_token),
+                Some(&body),
+            )
+            .await?;
+        Ok(wrapped.droplet)
+    }
+
+    /// Replaces the definition of droplet `uuid`.
+    pub async fn update_droplet(
+        &self,
+        owner_token: &Secret,
+        uuid: &str,
+        definition: &crate::droplet::DropletDefinition,
+    ) -> Result<crate::droplet::Droplet, FluidError> {
+        let body = serde_json::json!({ "droplet": definition });
+        let path = format!("/api/droplets/{uuid}");
+        let wrapped: WrappedDroplet = self
+            .call(reqwest::Method::PUT, &path, Some(owner_token), Some(&body))
+            .await?;
+        Ok(wrapped.droplet)
+    }
+
+    /// Page `page` (from 0) of the companies using droplet `uuid`.
+    pub async fn droplet_companies(
+        &self,
+        owner_token: &Secret,
+        uuid: &str,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<crate::droplet::DropletCompany>, FluidError> {
+        let path = format!("/api/droplets/{uuid}/companies?page={page}&per_page={per_page}");
+        let list: DropletCompanies = self
+            .call(reqwest::Method::GET, &path, Some(owner_token), None)
+            .await?;
+        Ok(list.companies)
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
@@ -321,6 +369,17 @@ struct Transient {
 struct Wrapped<T> {
     #[serde(rename = "callback_registration")]
     inner: T,
+}
+
+#[derive(Deserialize)]
+struct WrappedDroplet {
+    droplet: crate::droplet::Droplet,
+}
+
+#[derive(Deserialize)]
+struct DropletCompanies {
+    #[serde(default)]
+    companies: Vec<crate::droplet::DropletCompany>,
 }
 
 #[derive(Deserialize)]

@@ -36,12 +36,74 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// The droplet's own definition on Fluid, from droplet.toml (owner company token).
+    Droplet {
+        #[command(subcommand)]
+        command: DropletCommand,
+    },
     /// The service plus a simulated Fluid on loopback, with a demo company installed through the
     /// real v2 handshake and two shipping options; prints the admin URL. Ctrl-C stops both.
     Dev(DevArgs),
     /// Play Fluid locally, so development and tests need neither a tunnel nor a Fluid account.
     /// Plain `droplet sim` serves the simulated Fluid.
     Sim(SimArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DropletCommand {
+    /// Validate droplet.toml and print the definition that create/update would send.
+    Show(ManifestArgs),
+    /// Create the droplet on Fluid; prints its uuid (set it as FLUID_DROPLET_UUID).
+    Create(OwnerArgs),
+    /// Replace the droplet's definition on Fluid with droplet.toml.
+    Update {
+        #[command(flatten)]
+        owner: OwnerArgs,
+        /// The droplet to update.
+        #[arg(long, env = "FLUID_DROPLET_UUID")]
+        droplet_uuid: Option<String>,
+    },
+    /// List the companies that installed the droplet, a page at a time.
+    Companies {
+        #[command(flatten)]
+        owner: OwnerArgs,
+        /// The droplet.
+        #[arg(long, env = "FLUID_DROPLET_UUID")]
+        droplet_uuid: Option<String>,
+        /// The page, from 0.
+        #[arg(long, default_value_t = 0)]
+        page: u32,
+        /// Companies per page (1 to 100).
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=100))]
+        per_page: u32,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
+}
+
+/// Where the manifest is and what its URLs derive from.
+#[derive(Debug, Clone, Args)]
+pub struct ManifestArgs {
+    /// The manifest.
+    #[arg(long, env = "DROPLET_MANIFEST", default_value = "droplet.toml")]
+    pub manifest: std::path::PathBuf,
+    /// The service's public base URL; embed_url and the lifecycle URLs derive from it unless set.
+    #[arg(long, env = "PUBLIC_URL", default_value = "http://127.0.0.1:3000")]
+    pub public_url: String,
+}
+
+/// The manifest, Fluid's API and the owner company's token.
+#[derive(Debug, Clone, Args)]
+pub struct OwnerArgs {
+    #[command(flatten)]
+    pub manifest: ManifestArgs,
+    /// Fluid's API.
+    #[arg(long, env = "FLUID_API_BASE_URL", default_value = "https://api.fluid.app")]
+    pub fluid_api_base_url: String,
+    /// The owner company's API token.
+    #[arg(long, env = "FLUID_OWNER_TOKEN", hide_env_values = true)]
+    pub fluid_owner_token: Option<String>,
 }
 
 /// Settings of `droplet dev`: those of `serve` (its FLUID_API_BASE_URL is replaced by the
@@ -56,6 +118,21 @@ pub struct DevArgs {
     /// The demo company's name.
     #[arg(long, default_value = "Demo Outfitters")]
     pub demo_company: String,
+    #[command(flatten)]
+    pub owner: SimOwnerArgs,
+}
+
+/// The owner company token the simulator accepts on /api/droplets.
+#[derive(Debug, Clone, Args)]
+pub struct SimOwnerArgs {
+    /// The owner company token the simulator accepts on /api/droplets.
+    #[arg(
+        long,
+        env = "FLUID_OWNER_TOKEN",
+        default_value = "cot_dev",
+        hide_env_values = true
+    )]
+    pub fluid_owner_token: String,
 }
 
 /// `droplet sim [serve] [--listen …]`.
@@ -91,6 +168,8 @@ pub struct SimServeArgs {
     /// The simulated droplet's id.
     #[arg(long, env = "FLUID_DROPLET_UUID", default_value = "drp_sim")]
     pub fluid_droplet_uuid: String,
+    #[command(flatten)]
+    pub owner: SimOwnerArgs,
 }
 
 #[derive(Debug, Subcommand)]

@@ -8,12 +8,16 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod http;
+pub mod manifest;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod worker;
 
-use cli::{CallbacksCommand, Cli, Command, EventsCommand, InstallationsCommand, KeysCommand, SimCommand};
+use cli::{
+    CallbacksCommand, Cli, Command, DropletCommand, EventsCommand, InstallationsCommand, KeysCommand,
+    SimCommand,
+};
 use config::{Config, ConfigError};
 
 /// How a command ended badly: bad configuration (exit 2) or a failure while running (exit 1).
@@ -44,6 +48,22 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;
             serve::serve(config, listener, serve::shutdown_signal()).await?;
         }
+        Command::Droplet { command } => match command {
+            DropletCommand::Show(args) => commands::droplet::show(&args)?,
+            DropletCommand::Create(args) => commands::droplet::create(&args).await?,
+            DropletCommand::Update { owner, droplet_uuid } => {
+                commands::droplet::update(&owner, droplet_uuid.as_deref()).await?
+            }
+            DropletCommand::Companies {
+                owner,
+                droplet_uuid,
+                page,
+                per_page,
+                format,
+            } => {
+                commands::droplet::companies(&owner, droplet_uuid.as_deref(), page, per_page, format).await?
+            }
+        },
         Command::Dev(args) => {
             let log_format = config::log_format(&args.serve.log_format)?;
             let config = Config::from_args(&args.serve)?;

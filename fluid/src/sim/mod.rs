@@ -7,6 +7,7 @@ mod api;
 mod callbacks;
 mod control;
 mod deliver;
+mod droplets;
 mod state;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
@@ -32,6 +33,8 @@ pub struct SimConfig {
     pub exchange_token_ttl: Duration,
     /// The droplet's `embed_url`, which the admin host page frames with `?dri=…`.
     pub embed_url: String,
+    /// The owner company's API token, which manages the droplet (`/api/droplets`).
+    pub owner_token: String,
 }
 
 /// A running simulated Fluid. Cheap to clone; every clone sees the same state.
@@ -66,7 +69,9 @@ impl Simulator {
             address,
             http: http.clone(),
         };
-        let router = api::router(api::ApiState { state, http }).merge(control::router(simulator.clone()));
+        let router = api::router(api::ApiState { state, http })
+            .merge(control::router(simulator.clone()))
+            .merge(droplets::router(simulator.clone()));
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

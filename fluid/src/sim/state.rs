@@ -73,6 +73,8 @@ pub(super) struct State {
     pub registration_faults: VecDeque<Fault>,
     pub exchange_calls: usize,
     pub successful_exchanges: Vec<String>,
+    /// The owner company's droplets, as created through `POST /api/droplets`.
+    pub droplets: Vec<crate::droplet::Droplet>,
     next_id: u64,
 }
 

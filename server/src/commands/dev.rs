@@ -45,6 +45,7 @@ pub async fn run(
             uninstall_webhook_url: format!("{public_url}/api/webhooks/uninstalled"),
             exchange_token_ttl: Duration::from_secs(600),
             embed_url: format!("{public_url}/"),
+            owner_token: args.owner.fluid_owner_token.trim().to_owned(),
         },
     )
     .await?;

@@ -2,6 +2,7 @@
 
 pub mod callbacks;
 pub mod dev;
+pub mod droplet;
 pub mod events;
 pub mod installations;
 pub mod keys;

@@ -40,6 +40,7 @@ impl SimServeConfig {
                 uninstall_webhook_url: format!("{droplet_url}/api/webhooks/uninstalled"),
                 exchange_token_ttl: Duration::from_secs(600),
                 embed_url: format!("{droplet_url}/"),
+                owner_token: args.owner.fluid_owner_token.trim().to_owned(),
             },
         })
     }

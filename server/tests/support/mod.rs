@@ -17,6 +17,8 @@ use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 
 pub const WEBHOOK_SECRET: &str = "dws_test_secret";
 pub const DROPLET_UUID: &str = "drp_ours";
+/// The simulated owner company's token (`FLUID_OWNER_TOKEN`).
+pub const OWNER_TOKEN: &str = "cot_test_owner";
 
 /// base64 of 32 bytes of `byte`: a deterministic test key.
 pub fn key(byte: u8) -> String {
@@ -250,6 +252,7 @@ pub async fn simulator_for(address: &str) -> Simulator {
             uninstall_webhook_url: format!("http://{address}/api/webhooks/uninstalled"),
             exchange_token_ttl: Duration::from_secs(600),
             embed_url: format!("http://{address}/"),
+            owner_token: OWNER_TOKEN.into(),
         },
     )
     .await
