@@ -21,6 +21,8 @@ pub enum JobKind {
     RegisterCallbacks,
     /// Subscribe the company webhooks the droplet listens to.
     RegisterWebhooks,
+    /// Create the drop zones of the droplet's manifest.
+    RegisterDropZones,
 }
 
 impl JobKind {
@@ -28,6 +30,7 @@ impl JobKind {
         match self {
             Self::RegisterCallbacks => "register_callbacks",
             Self::RegisterWebhooks => "register_webhooks",
+            Self::RegisterDropZones => "register_drop_zones",
         }
     }
 
@@ -35,6 +38,7 @@ impl JobKind {
         match value {
             "register_callbacks" => Some(Self::RegisterCallbacks),
             "register_webhooks" => Some(Self::RegisterWebhooks),
+            "register_drop_zones" => Some(Self::RegisterDropZones),
             _ => None,
         }
     }
@@ -100,6 +104,7 @@ pub async fn enqueue_registrations(db: &Db, uuid: &str, generation: i64) -> Resu
     let key = format!("generation-{generation}");
     enqueue(db, uuid, JobKind::RegisterCallbacks, &key).await?;
     enqueue(db, uuid, JobKind::RegisterWebhooks, &key).await?;
+    enqueue(db, uuid, JobKind::RegisterDropZones, &key).await?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@
 use fluid::{
     Secret,
     client::{FluidClient, FluidError, NewCallbackRegistration, NewCompanyWebhook},
+    drop_zones::NewDropZone,
 };
 use serde::Serialize;
 
@@ -60,9 +61,14 @@ impl From<FluidError> for RegistrationError {
             FluidError::Rejected {
                 status: 403,
                 ref message,
-            } if message.contains("scope") => Self::Permanent(format!(
-                "{error}; add the scope to the droplet's requested_scopes"
-            )),
+            } if message.contains("scope") => {
+                let scope = message
+                    .rsplit_once("scope:")
+                    .map_or("it", |(_, scope)| scope.trim());
+                Self::Permanent(format!(
+                    "{error}; add {scope} to requested_scopes in droplet.toml (and update the droplet)"
+                ))
+            }
             other => Self::Permanent(other.to_string()),
         }
     }
@@ -71,6 +77,8 @@ impl From<FluidError> for RegistrationError {
 /// One registration's state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
 pub struct RegistrationState {
+    /// `callback`, `webhook` or `drop_zone`.
+    pub kind: String,
     pub name: String,
     pub status: String,
     pub last_error: Option<String>,
@@ -221,6 +229,101 @@ pub async fn register_webhooks(
     first_error.map_or(Ok(()), Err)
 }
 
+/// Creates each drop zone of `zones` not yet created for installation `uuid`.
+pub async fn register_drop_zones(
+    db: &Db,
+    keyring: &Keyring,
+    fluid: &FluidClient,
+    zones: &[NewDropZone],
+    uuid: &str,
+) -> Result<(), RegistrationError> {
+    if zones.is_empty() {
+        return Ok(());
+    }
+    let token = company_token(db, keyring, uuid).await?;
+    let mut first_error = None;
+    for zone in zones {
+        if drop_zone_created(db, uuid, &zone.name).await? {
+            continue;
+        }
+        match fluid.create_drop_zone(&token, zone).await {
+            Ok(made) => save_drop_zone(db, uuid, &zone.name, Some(&made.uuid), "registered", None).await?,
+            Err(error) => {
+                let error = RegistrationError::from(error);
+                save_drop_zone(db, uuid, &zone.name, None, "failed", Some(&error.to_string())).await?;
+                first_error.get_or_insert(error);
+            }
+        }
+    }
+    first_error.map_or(Ok(()), Err)
+}
+
+/// After an uninstall: asks Fluid to delete the installation's drop zones with its last token —
+/// best effort, since Fluid may have revoked it already — and records them as deleted either way.
+pub async fn remove_drop_zones(
+    db: &Db,
+    fluid: &FluidClient,
+    token: &Secret,
+    uuid: &str,
+) -> Result<usize, DbError> {
+    let created: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT name, fluid_uuid FROM drop_zones WHERE installation_uuid = $1 AND status <> 'deleted'",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?;
+    let mut deleted_on_fluid = 0;
+    for (name, fluid_uuid) in &created {
+        if let Some(fluid_uuid) = fluid_uuid {
+            match fluid.delete_drop_zone(token, fluid_uuid).await {
+                Ok(()) => deleted_on_fluid += 1,
+                Err(error) => {
+                    tracing::info!(installation = %uuid, drop_zone = %name, %error, "drop zone not deleted on Fluid (best effort)")
+                }
+            }
+        }
+        save_drop_zone(db, uuid, name, None, "deleted", None).await?;
+    }
+    Ok(deleted_on_fluid)
+}
+
+async fn drop_zone_created(db: &Db, uuid: &str, name: &str) -> Result<bool, DbError> {
+    let created: Option<(String,)> = sqlx::query_as(
+        "SELECT status FROM drop_zones WHERE installation_uuid = $1 AND name = $2 AND status = 'registered'",
+    )
+    .bind(uuid)
+    .bind(name)
+    .fetch_optional(db.pool())
+    .await?;
+    Ok(created.is_some())
+}
+
+async fn save_drop_zone(
+    db: &Db,
+    uuid: &str,
+    name: &str,
+    fluid_uuid: Option<&str>,
+    status: &str,
+    error: Option<&str>,
+) -> Result<(), DbError> {
+    sqlx::query(
+        "INSERT INTO drop_zones (installation_uuid, name, fluid_uuid, status, last_error, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
+         ON CONFLICT (installation_uuid, name) DO UPDATE SET \
+             fluid_uuid = COALESCE(excluded.fluid_uuid, drop_zones.fluid_uuid), status = excluded.status, \
+             last_error = excluded.last_error, updated_at = excluded.updated_at",
+    )
+    .bind(uuid)
+    .bind(name)
+    .bind(fluid_uuid)
+    .bind(status)
+    .bind(error)
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 async fn callback_registered(db: &Db, uuid: &str, definition: &str) -> Result<bool, DbError> {
     let row: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT status, verification_token_sealed FROM callback_registrations \
@@ -337,8 +440,9 @@ pub async fn retry_failed(db: &Db, uuid: &str) -> Result<usize, DbError> {
     for (table, kind) in [
         ("callback_registrations", JobKind::RegisterCallbacks),
         ("company_webhooks", JobKind::RegisterWebhooks),
+        ("drop_zones", JobKind::RegisterDropZones),
     ] {
-        // `table` is one of two constants above, never input.
+        // `table` is one of the constants above, never input.
         let marked = sqlx::query(&format!(
             "UPDATE {table} SET status = 'pending', updated_at = $2 WHERE installation_uuid = $1 AND status = 'failed'"
         ))
@@ -355,22 +459,30 @@ pub async fn retry_failed(db: &Db, uuid: &str) -> Result<usize, DbError> {
 }
 
 /// The state of every registration of an installation: callbacks by definition name, then
-/// webhooks as `resource.event`.
+/// webhooks as `resource.event`, then drop zones by name (deleted ones left out).
 pub async fn states(db: &Db, uuid: &str) -> Result<Vec<RegistrationState>, DbError> {
     let mut states: Vec<RegistrationState> = sqlx::query_as(
-        "SELECT definition_name AS name, status, last_error FROM callback_registrations \
+        "SELECT 'callback' AS kind, definition_name AS name, status, last_error FROM callback_registrations \
          WHERE installation_uuid = $1 ORDER BY definition_name",
     )
     .bind(uuid)
     .fetch_all(db.pool())
     .await?;
     let webhooks: Vec<RegistrationState> = sqlx::query_as(
-        "SELECT resource || '.' || event AS name, status, last_error FROM company_webhooks \
+        "SELECT 'webhook' AS kind, resource || '.' || event AS name, status, last_error FROM company_webhooks \
          WHERE installation_uuid = $1 ORDER BY resource, event",
     )
     .bind(uuid)
     .fetch_all(db.pool())
     .await?;
+    let drop_zones: Vec<RegistrationState> = sqlx::query_as(
+        "SELECT 'drop_zone' AS kind, name, status, last_error FROM drop_zones \
+         WHERE installation_uuid = $1 AND status <> 'deleted' ORDER BY name",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?;
     states.extend(webhooks);
+    states.extend(drop_zones);
     Ok(states)
 }

@@ -240,6 +240,28 @@ impl FluidClient {
         .await
     }
 
+    /// Creates a drop zone for the company whose `dit_` token is given.
+    pub async fn create_drop_zone(
+        &self,
+        token: &Secret,
+        zone: &crate::drop_zones::NewDropZone,
+    ) -> Result<crate::drop_zones::DropZone, FluidError> {
+        let body = serde_json::json!({ "drop_zone": zone });
+        let wrapped: crate::drop_zones::Wrapped<crate::drop_zones::DropZone> = self
+            .call(reqwest::Method::POST, "/api/drop_zones", Some(token), Some(&body))
+            .await?;
+        Ok(wrapped.drop_zone)
+    }
+
+    /// Deletes one of the company's drop zones.
+    pub async fn delete_drop_zone(&self, token: &Secret, uuid: &str) -> Result<(), FluidError> {
+        let path = format!("/api/drop_zones/{uuid}");
+        let _: serde_json::Value = self
+            .call(reqwest::Method::DELETE, &path, Some(token), None)
+            .await?;
+        Ok(())
+    }
+
     /// Creates the droplet with the owner company's token; answers it with its `uuid`.
     pub async fn create_droplet(
         &self,

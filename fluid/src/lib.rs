@@ -4,6 +4,7 @@
 pub mod callbacks;
 pub mod client;
 pub mod company_events;
+pub mod drop_zones;
 pub mod droplet;
 pub mod lifecycle;
 pub mod secret;

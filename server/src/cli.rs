@@ -151,6 +151,99 @@ pub enum SimCommand {
     /// registrations, company webhooks, the callback test) and a control API under /_sim/ that
     /// installs companies, calls callbacks and delivers company events.
     Serve(SimServeArgs),
+    /// A company installs the droplet: the simulator sends the install webhook.
+    Install {
+        #[command(flatten)]
+        sim: SimUrlArgs,
+        /// The company's name.
+        #[arg(long)]
+        company: String,
+        /// The webhook's shape.
+        #[arg(long, value_enum, default_value_t = SimShape::V2Flat)]
+        shape: SimShape,
+        /// Restrict the installation token to these scopes (repeat the flag); all when absent.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
+    /// The company uninstalls: its token stops working and the uninstall webhook is sent.
+    Uninstall {
+        #[command(flatten)]
+        sim: SimUrlArgs,
+        /// The installation (dri_…).
+        #[arg(long)]
+        installation: String,
+        /// Send it in Fluid's event envelope.
+        #[arg(long)]
+        envelope: bool,
+    },
+    /// Fluid delivers a company event (e.g. order.created) to the droplet's subscriptions.
+    Event {
+        #[command(flatten)]
+        sim: SimUrlArgs,
+        /// The installation (dri_…).
+        #[arg(long)]
+        installation: String,
+        /// `resource.event`, e.g. order.created.
+        #[arg(long)]
+        event: String,
+        /// Send it in Fluid's event envelope.
+        #[arg(long)]
+        envelope: bool,
+        /// Override a payload field: `order.status=paid` or `order.total=42` (JSON values; repeat).
+        #[arg(long = "set")]
+        sets: Vec<String>,
+    },
+    /// Fluid calls one of the droplet's callbacks and shows the answer and its schema check.
+    Callback {
+        #[command(flatten)]
+        sim: SimUrlArgs,
+        /// The installation (dri_…).
+        #[arg(long)]
+        installation: String,
+        /// The callback definition, e.g. update_cart_shipping.
+        #[arg(long)]
+        definition: String,
+        /// The request body (JSON).
+        #[arg(long)]
+        body: String,
+    },
+    /// What the droplet registered with the simulator for an installation.
+    Registrations {
+        #[command(flatten)]
+        sim: SimUrlArgs,
+        /// The installation (dri_…).
+        #[arg(long)]
+        installation: String,
+    },
+}
+
+/// Where a running `droplet sim` (or `droplet dev`) listens.
+#[derive(Debug, Clone, Args)]
+pub struct SimUrlArgs {
+    /// The simulator's base URL.
+    #[arg(long, env = "SIM_URL", default_value = "http://127.0.0.1:3999")]
+    pub sim_url: String,
+}
+
+/// The shapes Fluid sends lifecycle webhooks in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SimShape {
+    V2Flat,
+    V2Envelope,
+    V1Flat,
+    V1Envelope,
+}
+
+impl SimShape {
+    /// The name the simulator's control API takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2Flat => "v2_flat",
+            Self::V2Envelope => "v2_envelope",
+            Self::V1Flat => "v1_flat",
+            Self::V1Envelope => "v1_envelope",
+        }
+    }
 }
 
 /// Where the simulated Fluid listens and which droplet it talks to.
@@ -233,6 +326,17 @@ pub enum InstallationsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
     },
+    /// One installation and each of its registrations with Fluid, with the last error.
+    Show {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The installation (droplet_installation_uuid, dri_…).
+        #[arg(long)]
+        installation: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+    },
 }
 
 /// How a listing is printed.
@@ -293,4 +397,7 @@ pub struct ServeArgs {
     /// Days to keep company webhook events and callback records.
     #[arg(long, env = "EVENT_RETENTION_DAYS", default_value = "30")]
     pub event_retention_days: String,
+    /// The droplet's manifest; its drop zones are created for each install. Without the file, none.
+    #[arg(long, env = "DROPLET_MANIFEST", default_value = "droplet.toml")]
+    pub droplet_manifest: String,
 }

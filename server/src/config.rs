@@ -50,6 +50,8 @@ pub struct Config {
     pub frame_ancestors: String,
     /// How long company events and callback records are kept.
     pub event_retention: std::time::Duration,
+    /// The drop zones of the manifest, created for each install.
+    pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
 }
 
 impl Config {
@@ -90,6 +92,7 @@ impl Config {
         let keyring = keyring(args.droplet_encryption_key.as_deref())?;
         let frame_ancestors = frame_ancestors(&args.fluid_frame_ancestors)?;
         let event_retention = retention_days(&args.event_retention_days)?;
+        let drop_zones = manifest_drop_zones(&args.droplet_manifest, &public_url)?;
         Ok(Self {
             database_url,
             listen_addr,
@@ -100,8 +103,24 @@ impl Config {
             keyring: Arc::new(keyring),
             frame_ancestors,
             event_retention,
+            drop_zones,
         })
     }
+}
+
+/// The drop zones of the manifest at `path`; none when the file does not exist (a service need
+/// not create any), an error when it exists and is not valid.
+fn manifest_drop_zones(
+    path: &str,
+    public_url: &str,
+) -> Result<Arc<[fluid::drop_zones::NewDropZone]>, ConfigError> {
+    let path = std::path::Path::new(path.trim());
+    if path.as_os_str().is_empty() || !path.exists() {
+        return Ok(Arc::from(Vec::new()));
+    }
+    crate::manifest::load(path, public_url)
+        .map(|manifest| Arc::from(manifest.drop_zones))
+        .map_err(|e| ConfigError::new("DROPLET_MANIFEST", e.to_string()))
 }
 
 fn retention_days(value: &str) -> Result<std::time::Duration, ConfigError> {

@@ -71,14 +71,72 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             commands::dev::run(&args, config, serve::shutdown_signal()).await?;
         }
         Command::Sim(sim) => {
-            let args = match sim.command {
-                Some(SimCommand::Serve(args)) => args,
-                None => sim.serve,
+            use commands::sim::Control;
+            let (sim_url, control) = match sim.command {
+                None => (None, None),
+                Some(SimCommand::Serve(args)) => return serve_sim(args).await,
+                Some(SimCommand::Install {
+                    sim,
+                    company,
+                    shape,
+                    scopes,
+                }) => (
+                    Some(sim),
+                    Some(Control::Install {
+                        company,
+                        shape: shape.as_str(),
+                        scopes,
+                    }),
+                ),
+                Some(SimCommand::Uninstall {
+                    sim,
+                    installation,
+                    envelope,
+                }) => (
+                    Some(sim),
+                    Some(Control::Uninstall {
+                        installation,
+                        envelope,
+                    }),
+                ),
+                Some(SimCommand::Event {
+                    sim,
+                    installation,
+                    event,
+                    envelope,
+                    sets,
+                }) => (
+                    Some(sim),
+                    Some(Control::Event {
+                        installation,
+                        event,
+                        envelope,
+                        sets,
+                    }),
+                ),
+                Some(SimCommand::Callback {
+                    sim,
+                    installation,
+                    definition,
+                    body,
+                }) => (
+                    Some(sim),
+                    Some(Control::Callback {
+                        installation,
+                        definition,
+                        body,
+                    }),
+                ),
+                Some(SimCommand::Registrations { sim, installation }) => {
+                    (Some(sim), Some(Control::Registrations { installation }))
+                }
             };
-            let config = commands::sim::SimServeConfig::from_args(&args)?;
-            telemetry::init(config::LogFormat::Text);
-            commands::sim::serve(config, serve::shutdown_signal()).await?;
+            match (sim_url, control) {
+                (Some(url), Some(control)) => commands::sim::control(&url.sim_url, control).await?,
+                _ => serve_sim(sim.serve).await?,
+            }
         }
+
         Command::Migrate(args) => {
             let url = config::database_url(&args.database_url)?;
             commands::migrate::run(&url).await?;
@@ -88,6 +146,17 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let url = config::database_url(&database.database_url)?;
             commands::installations::list(&url, format).await?;
+        }
+        Command::Installations {
+            command:
+                InstallationsCommand::Show {
+                    database,
+                    installation,
+                    format,
+                },
+        } => {
+            let url = config::database_url(&database.database_url)?;
+            commands::installations::show(&url, &installation, format).await?;
         }
         Command::Events {
             command:
@@ -128,5 +197,13 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             commands::keys::rotate(&url, &keyring).await?;
         }
     }
+    Ok(())
+}
+
+/// `droplet sim` / `droplet sim serve`.
+async fn serve_sim(args: cli::SimServeArgs) -> Result<(), Failure> {
+    let config = commands::sim::SimServeConfig::from_args(&args)?;
+    telemetry::init(config::LogFormat::Text);
+    commands::sim::serve(config, serve::shutdown_signal()).await?;
     Ok(())
 }

@@ -4,26 +4,16 @@
 
 use std::path::Path;
 
-use fluid::droplet::{DropletDefinition, DropletSettings, Feature, Page, SCOPES};
+use fluid::{
+    drop_zones::{DropZoneSettings, NewDropZone, PAGES},
+    droplet::{DropletDefinition, DropletSettings, Feature, Page, SCOPES},
+};
 use serde::Deserialize;
 
 /// What is wrong with the manifest, as one line naming the file, the line when known, the field.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct ManifestError(String);
-
-/// The pages Fluid places drop zones on.
-pub const DROP_ZONE_PAGES: &[&str] = &[
-    "checkout",
-    "cart",
-    "order_confirmation",
-    "subscription",
-    "form",
-    "admin_detail",
-    "home",
-    "product",
-    "page",
-];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,7 +33,7 @@ struct File {
     marketplace_page: PageFile,
     details_page: PageFile,
     #[serde(default)]
-    drop_zones: Vec<DropZone>,
+    drop_zones: Vec<DropZoneFile>,
 }
 
 fn active() -> bool {
@@ -71,17 +61,17 @@ struct FeatureFile {
 }
 
 /// A drop zone the droplet creates for each company that installs it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct DropZone {
-    pub name: String,
+struct DropZoneFile {
+    name: String,
     /// Defaults to the droplet's `embed_url`.
-    pub embed_url: Option<String>,
-    pub page: String,
-    pub zone: String,
+    embed_url: Option<String>,
+    page: String,
+    zone: String,
     #[serde(default)]
-    pub priority: i64,
-    pub height: Option<u32>,
+    priority: i64,
+    height: Option<u32>,
 }
 
 /// A validated manifest.
@@ -89,7 +79,8 @@ pub struct DropZone {
 pub struct Manifest {
     /// What `droplet droplet create|update` sends to Fluid.
     pub definition: DropletDefinition,
-    pub drop_zones: Vec<DropZone>,
+    /// Created for each company that installs the droplet.
+    pub drop_zones: Vec<NewDropZone>,
 }
 
 /// Reads and validates the manifest at `path`.
@@ -191,14 +182,15 @@ pub fn parse(name: &str, text: &str, public_url: &str) -> Result<Manifest, Manif
     };
     let marketplace_page = page("marketplace_page", file.marketplace_page)?;
     let details_page = page("details_page", file.details_page)?;
-    for zone in &file.drop_zones {
-        if !DROP_ZONE_PAGES.contains(&zone.page.as_str()) {
+    let mut drop_zones = Vec::new();
+    for zone in file.drop_zones {
+        if !PAGES.contains(&zone.page.as_str()) {
             return Err(fail(
                 "drop_zones.page",
                 format!(
                     "`{}` is not a page Fluid places drop zones on; valid: {}",
                     zone.page,
-                    DROP_ZONE_PAGES.join(", ")
+                    PAGES.join(", ")
                 ),
             ));
         }
@@ -206,6 +198,20 @@ pub fn parse(name: &str, text: &str, public_url: &str) -> Result<Manifest, Manif
             check_url(value)
                 .map_err(|problem| fail("drop_zones.embed_url", format!("`{value}` {problem}")))?;
         }
+        if zone.name.trim().is_empty() || zone.zone.trim().is_empty() {
+            return Err(fail("drop_zones", "need a name and a zone".into()));
+        }
+        drop_zones.push(NewDropZone {
+            name: zone.name.trim().to_owned(),
+            embed_url: zone.embed_url.unwrap_or_else(|| embed_url.clone()),
+            active: true,
+            settings: DropZoneSettings {
+                page: zone.page,
+                zone: zone.zone,
+                priority: zone.priority,
+                height: zone.height,
+            },
+        });
     }
     Ok(Manifest {
         definition: DropletDefinition {
@@ -222,7 +228,7 @@ pub fn parse(name: &str, text: &str, public_url: &str) -> Result<Manifest, Manif
             requested_scopes: file.requested_scopes,
             categories: file.categories,
         },
-        drop_zones: file.drop_zones,
+        drop_zones,
     })
 }
 

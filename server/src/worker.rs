@@ -32,6 +32,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// Company events and callback records older than this are deleted.
     pub retention: Duration,
+    /// The manifest's drop zones, created for each install.
+    pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
 }
 
 impl Worker {
@@ -124,6 +126,16 @@ impl Worker {
             Some(JobKind::RegisterWebhooks) => {
                 registrations::register_webhooks(&self.db, &self.keyring, &self.fluid, &self.public_url, uuid)
                     .await
+            }
+            Some(JobKind::RegisterDropZones) => {
+                registrations::register_drop_zones(
+                    &self.db,
+                    &self.keyring,
+                    &self.fluid,
+                    &self.drop_zones,
+                    uuid,
+                )
+                .await
             }
             None => Err(RegistrationError::Permanent("unknown job kind".into())),
         };

@@ -559,3 +559,154 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
         assert!(stopped_cleanly, "run {run}: Ctrl-C/SIGTERM stops both, exit 0");
     }
 }
+
+// Multi-threaded: each CLI call blocks a thread while the droplet in this process answers the
+// simulator.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn droplet_sim_subcommands_drive_a_running_simulator() {
+    let port = free_port();
+    let sim_url = format!("http://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(|args| args.fluid_api_base_url = sim_url.clone()).await;
+    let binary = Binary::new();
+    let sim = binary
+        .command(
+            &[
+                "sim",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--droplet-url",
+                &app.base_url,
+            ],
+            &[
+                ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+                ("FLUID_DROPLET_UUID", DROPLET_UUID),
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn droplet sim");
+    let _sim = KillOnDrop(sim);
+    wait_for(&format!("{sim_url}/_sim/installations/none/registrations")).await;
+    let env = [("SIM_URL", sim_url.as_str())];
+    let json = |(code, stdout, stderr): (i32, String, String)| -> serde_json::Value {
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).expect("json")
+    };
+
+    let installed = json(binary.run(
+        &[
+            "sim",
+            "install",
+            "--company",
+            "CLI Co",
+            "--shape",
+            "v2-envelope",
+            "--scope",
+            "settings",
+            "--scope",
+            "orders",
+        ],
+        &env,
+    ));
+    assert_eq!(installed["delivery"]["answer"]["status"], "active", "{installed}");
+    let dri = installed["droplet_installation_uuid"]
+        .as_str()
+        .expect("dri")
+        .to_owned();
+    app.settle_jobs(&dri).await;
+
+    let registered = json(binary.run(&["sim", "registrations", "--installation", &dri], &env));
+    assert_eq!(
+        registered["callback_registrations"].as_array().map(Vec::len),
+        Some(domain::registrations::callbacks().len())
+    );
+    let answered = json(binary.run(
+        &[
+            "sim",
+            "callback",
+            "--installation",
+            &dri,
+            "--definition",
+            "test_callback_system",
+            "--body",
+            r#"{"message":"yo"}"#,
+        ],
+        &env,
+    ));
+    assert_eq!(
+        (answered["status"].clone(), answered["body"]["message"].clone()),
+        (200.into(), "yo!".into())
+    );
+
+    let delivered = json(binary.run(
+        &[
+            "sim",
+            "event",
+            "--installation",
+            &dri,
+            "--event",
+            "order.created",
+            "--envelope",
+            "--set",
+            "order.id=4242",
+            "--set",
+            "order.note=rush",
+        ],
+        &env,
+    ));
+    assert_eq!(delivered["deliveries"][0]["status"], 200, "{delivered}");
+    assert_eq!(delivered["payload"]["payload"]["order"]["id"], 4242);
+    let db = app.db().await;
+    let stored = domain::events::page(&db, &dri, 1, 0).await.expect("events");
+    assert!(
+        stored[0].payload.contains("\"note\":\"rush\""),
+        "{}",
+        stored[0].payload
+    );
+
+    let (code, _, stderr) = binary.run(
+        &[
+            "sim",
+            "event",
+            "--installation",
+            &dri,
+            "--event",
+            "order.created",
+            "--set",
+            "nonsense",
+        ],
+        &env,
+    );
+    assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: --set `nonsense` is not path=value"),
+        "{stderr}"
+    );
+
+    let gone = json(binary.run(&["sim", "uninstall", "--installation", &dri], &env));
+    assert_eq!(gone["delivery"]["answer"]["status"], "uninstalled", "{gone}");
+    let (code, _, stderr) = binary.run(&["sim", "uninstall", "--installation", "dri_nobody"], &env);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.starts_with("error: the simulator refused (404)"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = binary.run(
+        &[
+            "sim",
+            "registrations",
+            "--installation",
+            &dri,
+            "--sim-url",
+            "http://127.0.0.1:9",
+        ],
+        &[],
+    );
+    assert_eq!((code, stderr.lines().count()), (1, 1), "{stderr}");
+    assert!(
+        stderr.contains("no simulator answers at http://127.0.0.1:9"),
+        "{stderr}"
+    );
+    app.stop().await;
+}

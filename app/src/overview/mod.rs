@@ -35,7 +35,7 @@ pub struct RegistrationsSnapshot {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationHealth {
     pub name: String,
-    /// `callback` or `webhook`.
+    /// `callback`, `webhook` or `drop zone`.
     pub kind: String,
     /// `pending`, `registered` or `failed`.
     pub status: String,

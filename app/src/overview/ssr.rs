@@ -61,8 +61,8 @@ pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
     snapshot(&scope.db, &scope.uuid).await
 }
 
-/// Every registration the droplet makes, in the order it makes them; one not attempted yet is
-/// `pending`.
+/// Every registration the droplet makes, in the order it makes them (one not attempted yet is
+/// `pending`), then the drop zones created from the manifest.
 async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError> {
     let states = registrations::states(db, uuid).await.map_err(internal)?;
     let callbacks = registrations::callbacks()
@@ -71,10 +71,17 @@ async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError
     let webhooks = registrations::COMPANY_WEBHOOKS
         .iter()
         .map(|(resource, event)| ("webhook", format!("{resource}.{event}")));
+    let drop_zones = states
+        .iter()
+        .filter(|s| s.kind == "drop_zone")
+        .map(|s| ("drop zone", s.name.clone()));
     let items = callbacks
         .chain(webhooks)
+        .chain(drop_zones)
         .map(|(kind, name)| {
-            let state = states.iter().find(|s| s.name == name);
+            let state = states
+                .iter()
+                .find(|s| s.name == name && s.kind == kind.replace(' ', "_"));
             RegistrationHealth {
                 kind: kind.into(),
                 status: state.map_or_else(|| "pending".into(), |s| s.status.clone()),

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
-use super::state::{Fault, Registration, SimWebhook, State, token};
+use super::state::{Fault, Registration, SimDropZone, SimWebhook, State, token};
 
 #[derive(Clone)]
 pub(super) struct ApiState {
@@ -31,6 +31,8 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/api/callback/registrations/{uuid}", delete(delete_registration))
         .route("/api/company/webhooks", post(create_webhook).get(list_webhooks))
         .route("/api/callback/test", post(test_callback))
+        .route("/api/drop_zones", post(create_drop_zone).get(list_drop_zones))
+        .route("/api/drop_zones/{uuid}", delete(delete_drop_zone))
         .with_state(state)
 }
 
@@ -218,18 +220,30 @@ async fn create_registration(
 
 /// `GET /api/callback/registrations`: the company's registrations, without their tokens.
 async fn list_registrations(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
-    let dri = match authorised(&api, &headers).await {
+    company_list(&api, &headers, "callback_registrations", |state, dri| {
+        state
+            .registrations
+            .iter()
+            .filter(|r| r.dri == dri)
+            .map(|r| registration_json(r, false))
+            .collect()
+    })
+    .await
+}
+
+/// Answers `{key: [...]}` with what `pick` lists for the token's company.
+async fn company_list(
+    api: &ApiState,
+    headers: &HeaderMap,
+    key: &str,
+    pick: impl Fn(&State, &str) -> Vec<Value>,
+) -> Response {
+    let dri = match authorised(api, headers).await {
         Ok(dri) => dri,
         Err(response) => return response,
     };
-    let state = api.state.lock().await;
-    let list: Vec<Value> = state
-        .registrations
-        .iter()
-        .filter(|r| r.dri == dri)
-        .map(|r| registration_json(r, false))
-        .collect();
-    Json(json!({ "callback_registrations": list })).into_response()
+    let listed = pick(&*api.state.lock().await, &dri);
+    Json(json!({ key: listed })).into_response()
 }
 
 /// `DELETE /api/callback/registrations/{uuid}`.
@@ -291,6 +305,20 @@ async fn create_webhook(
             "resource, event and url are required",
         );
     };
+    // Fluid: creating company webhooks needs the `settings` scope.
+    let missing = api
+        .state
+        .lock()
+        .await
+        .installations
+        .get(&dri)
+        .and_then(|i| i.require_scope("settings").err());
+    if let Some(scope) = missing {
+        return error(
+            StatusCode::FORBIDDEN,
+            &format!("Token does not have the required scope: {scope}"),
+        );
+    }
     let http_method = fields.http_method.unwrap_or_else(|| "post".into());
     if !matches!(http_method.as_str(), "post" | "put" | "get") {
         return error(
@@ -326,18 +354,15 @@ async fn create_webhook(
 
 /// `GET /api/company/webhooks`: the company's webhooks.
 async fn list_webhooks(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
-    let dri = match authorised(&api, &headers).await {
-        Ok(dri) => dri,
-        Err(response) => return response,
-    };
-    let state = api.state.lock().await;
-    let list: Vec<Value> = state
-        .webhooks
-        .iter()
-        .filter(|w| w.dri == dri)
-        .map(webhook_json)
-        .collect();
-    Json(json!({ "webhooks": list })).into_response()
+    company_list(&api, &headers, "webhooks", |state, dri| {
+        state
+            .webhooks
+            .iter()
+            .filter(|w| w.dri == dri)
+            .map(webhook_json)
+            .collect()
+    })
+    .await
 }
 
 /// `POST /api/callback/test`: forwards `{message}` to the company's `test_callback_system`
@@ -384,4 +409,85 @@ async fn test_callback(
         Ok(result) => Json(result.body).into_response(),
         Err(message) => error(StatusCode::GATEWAY_TIMEOUT, &message),
     }
+}
+
+#[derive(Deserialize)]
+struct NewDropZoneBody {
+    drop_zone: Option<Value>,
+}
+
+fn drop_zone_json(zone: &SimDropZone) -> Value {
+    let mut value = serde_json::to_value(&zone.zone).unwrap_or(Value::Null);
+    value["uuid"] = json!(zone.uuid);
+    value
+}
+
+/// `POST /api/drop_zones`: a drop zone for the token's company; the page must be one Fluid knows.
+async fn create_drop_zone(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    body: Option<Json<NewDropZoneBody>>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let Some(value) = body.and_then(|Json(b)| b.drop_zone) else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "drop_zone is required");
+    };
+    let zone: crate::drop_zones::NewDropZone = match serde_json::from_value(value) {
+        Ok(zone) => zone,
+        Err(e) => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &format!("invalid drop_zone: {e}"),
+            );
+        }
+    };
+    if !crate::drop_zones::PAGES.contains(&zone.settings.page.as_str()) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings.page is not a known page",
+        );
+    }
+    let created = SimDropZone {
+        uuid: token("dz_"),
+        dri,
+        zone,
+    };
+    let answer = drop_zone_json(&created);
+    api.state.lock().await.drop_zones.push(created);
+    (StatusCode::CREATED, Json(json!({ "drop_zone": answer }))).into_response()
+}
+
+/// `GET /api/drop_zones`: the company's drop zones.
+async fn list_drop_zones(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
+    company_list(&api, &headers, "drop_zones", |state, dri| {
+        state
+            .drop_zones
+            .iter()
+            .filter(|z| z.dri == dri)
+            .map(drop_zone_json)
+            .collect()
+    })
+    .await
+}
+
+/// `DELETE /api/drop_zones/{uuid}`: only the company's own.
+async fn delete_drop_zone(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let mut state = api.state.lock().await;
+    let before = state.drop_zones.len();
+    state.drop_zones.retain(|z| !(z.uuid == uuid && z.dri == dri));
+    if state.drop_zones.len() == before {
+        return error(StatusCode::NOT_FOUND, "Drop zone not found");
+    }
+    StatusCode::NO_CONTENT.into_response()
 }

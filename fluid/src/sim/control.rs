@@ -19,6 +19,7 @@ pub(super) fn router(simulator: Simulator) -> Router {
         .route("/_sim/admin", get(admin))
         .route("/_sim/installations", post(install))
         .route("/_sim/installations/{dri}/registrations", get(registrations))
+        .route("/_sim/installations/{dri}/uninstall", post(uninstall))
         .route("/_sim/installations/{dri}/callbacks/{definition}", post(callback))
         .route(
             "/_sim/installations/{dri}/events/{resource}/{event}",
@@ -73,13 +74,15 @@ struct NewInstallation {
     company_name: String,
     #[serde(default = "v2_flat")]
     shape: Shape,
+    /// Scopes granted to the installation token; all when absent.
+    scopes: Option<Vec<String>>,
 }
 
 fn v2_flat() -> Shape {
     Shape::V2Flat
 }
 
-/// `POST /_sim/installations {company_name, shape?}`: a company installs the droplet; Fluid
+/// `POST /_sim/installations {company_name, shape?, scopes?}`: a company installs the droplet; Fluid
 /// sends the install webhook and reports the droplet's answer.
 async fn install(State(sim): State<Simulator>, body: Option<Json<NewInstallation>>) -> Response {
     let Some(Json(request)) = body else {
@@ -89,6 +92,10 @@ async fn install(State(sim): State<Simulator>, body: Option<Json<NewInstallation
         );
     };
     let company = sim.create_installation(&request.company_name).await;
+    if let Some(scopes) = request.scopes {
+        sim.restrict_scopes(&company.droplet_installation_uuid, scopes)
+            .await;
+    }
     match sim
         .install(&company.droplet_installation_uuid, request.shape)
         .await
@@ -104,6 +111,43 @@ async fn install(State(sim): State<Simulator>, body: Option<Json<NewInstallation
             .into_response(),
         Err(error) => problem(StatusCode::BAD_GATEWAY, error),
     }
+}
+
+#[derive(Deserialize, Default)]
+struct Delivery {
+    /// Wrap the payload in Fluid's event envelope.
+    #[serde(default)]
+    envelope: bool,
+    /// Dotted paths into the (flat) payload and the JSON values to put there.
+    #[serde(default)]
+    set: serde_json::Map<String, Value>,
+}
+
+/// `POST /_sim/installations/{dri}/uninstall {envelope?}`: the company uninstalls; Fluid revokes
+/// its token and sends the uninstall webhook.
+async fn uninstall(
+    State(sim): State<Simulator>,
+    Path(dri): Path<String>,
+    body: Option<Json<Delivery>>,
+) -> Response {
+    let envelope = body.is_some_and(|Json(b)| b.envelope);
+    match sim.uninstall(&dri, envelope).await {
+        Ok(delivery) => Json(json!({ "delivery": { "status": delivery.status, "answer": delivery.json() } }))
+            .into_response(),
+        Err(error) => problem(StatusCode::NOT_FOUND, error),
+    }
+}
+
+/// Sets `value` at dotted `path` inside `target`, creating objects on the way.
+fn set_path(target: &mut Value, path: &str, value: Value) {
+    let mut at = target;
+    for key in path.split('.') {
+        if !at.is_object() {
+            *at = json!({});
+        }
+        at = &mut at[key];
+    }
+    *at = value;
 }
 
 /// `GET /_sim/installations/{dri}/registrations`: the callbacks the droplet registered (never
@@ -151,23 +195,34 @@ async fn callback(
     }
 }
 
-/// `POST /_sim/installations/{dri}/events/{resource}/{event}`: Fluid delivers a company event
-/// (flat shape) to every subscription for it; answers each delivery's status.
+/// `POST /_sim/installations/{dri}/events/{resource}/{event} {envelope?, set?}`: Fluid delivers a
+/// company event to every subscription for it, with the fields in `set` overridden; answers each
+/// delivery's status.
 async fn company_event(
     State(sim): State<Simulator>,
     Path((dri, resource, event)): Path<(String, String, String)>,
+    body: Option<Json<Delivery>>,
 ) -> Response {
     let Some(installation) = sim.installation(&dri).await else {
         return problem(StatusCode::NOT_FOUND, format!("unknown installation {dri}"));
     };
-    let body = sim
-        .company_event_payload(&installation, &resource, &event, false)
-        .to_string();
+    let Json(options) = body.unwrap_or_default();
+    let mut payload = sim.company_event_payload(&installation, &resource, &event, options.envelope);
+    let flat = if options.envelope {
+        &mut payload["payload"]
+    } else {
+        &mut payload
+    };
+    for (path, value) in options.set {
+        set_path(flat, &path, value);
+    }
+    let body = payload.to_string();
     match sim
         .send_company_event(&dri, body.as_bytes(), &resource, &event)
         .await
     {
         Ok(deliveries) => Json(json!({
+            "payload": payload,
             "deliveries": deliveries.iter().map(|d| json!({"status": d.status, "answer": d.json()})).collect::<Vec<_>>(),
         }))
         .into_response(),

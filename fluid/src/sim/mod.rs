@@ -17,7 +17,7 @@ use tokio::{net::TcpListener, sync::Mutex};
 pub use callbacks::CallbackResult;
 pub use deliver::{Delivery, Shape};
 use state::State;
-pub use state::{Fault, Registration, SimInstallation, SimWebhook};
+pub use state::{Fault, Registration, SimDropZone, SimInstallation, SimWebhook};
 
 /// How the simulated Fluid behaves.
 #[derive(Debug, Clone)]
@@ -104,6 +104,25 @@ impl Simulator {
             company_name,
             &self.config.droplet_uuid,
         )
+    }
+
+    /// The installation's drop zones.
+    pub async fn drop_zones(&self, dri: &str) -> Vec<SimDropZone> {
+        self.state
+            .lock()
+            .await
+            .drop_zones
+            .iter()
+            .filter(|z| z.dri == dri)
+            .cloned()
+            .collect()
+    }
+
+    /// Restricts the installation's token to `scopes` (as `PUT …/droplet_installations` does).
+    pub async fn restrict_scopes(&self, dri: &str, scopes: Vec<String>) {
+        if let Some(installation) = self.state.lock().await.installations.get_mut(dri) {
+            installation.scopes = Some(scopes);
+        }
     }
 
     /// A reinstall: the same installation gets new credentials; the old ones stop working.

@@ -20,6 +20,26 @@ pub struct SimInstallation {
     /// `wvt_…`
     pub webhook_verification_token: String,
     pub active: bool,
+    /// The scopes the installation token was granted; `None`: all of them (Fluid's default).
+    pub scopes: Option<Vec<String>>,
+}
+
+impl SimInstallation {
+    /// Fluid's answer to a call outside the token's scopes: `Err(scope)` names the one missing.
+    pub fn require_scope<'a>(&self, scope: &'a str) -> Result<(), &'a str> {
+        match &self.scopes {
+            Some(granted) if !granted.iter().any(|s| s == scope) => Err(scope),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// A drop zone, as Fluid keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimDropZone {
+    pub uuid: String,
+    pub dri: String,
+    pub zone: crate::drop_zones::NewDropZone,
 }
 
 /// A callback registration, as Fluid keeps it.
@@ -73,6 +93,8 @@ pub(super) struct State {
     pub registration_faults: VecDeque<Fault>,
     pub exchange_calls: usize,
     pub successful_exchanges: Vec<String>,
+    /// Drop zones, per company.
+    pub drop_zones: Vec<SimDropZone>,
     /// The owner company's droplets, as created through `POST /api/droplets`.
     pub droplets: Vec<crate::droplet::Droplet>,
     next_id: u64,
@@ -124,6 +146,7 @@ impl State {
             authentication_token: token("dit_"),
             webhook_verification_token: token("wvt_"),
             active: true,
+            scopes: None,
         };
         self.installations.insert(
             installation.droplet_installation_uuid.clone(),

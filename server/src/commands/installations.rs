@@ -1,4 +1,4 @@
-//! `droplet installations list`: installations for operators, never a token.
+//! `droplet installations list|show`: installations for operators, never a token.
 
 use domain::{DatabaseUrl, Db, db::PoolSettings, installations::Installation};
 use serde_json::json;
@@ -13,6 +13,38 @@ pub async fn list(url: &DatabaseUrl, format: Format) -> anyhow::Result<()> {
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&json_rows(&installations))?),
         Format::Table => print!("{}", table(&installations)),
+    }
+    Ok(())
+}
+
+/// Prints one installation and the state of each of its registrations with Fluid (with the last
+/// error, such as a missing scope); an unknown installation is an error.
+pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyhow::Result<()> {
+    let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
+    let found = domain::installations::find(&db, installation).await?;
+    let registrations = domain::registrations::states(&db, installation).await?;
+    db.close().await;
+    let Some(found) = found else {
+        anyhow::bail!("no installation {installation}; `droplet installations list` shows the known ones");
+    };
+    match format {
+        Format::Json => {
+            let mut value = json_rows(std::slice::from_ref(&found))[0].take();
+            value["registrations"] = serde_json::to_value(&registrations)?;
+            println!("{}", serde_json::to_string_pretty(&value)?);
+        }
+        Format::Table => {
+            print!("{}", table(std::slice::from_ref(&found)));
+            println!();
+            for r in &registrations {
+                println!(
+                    "{:<24} {:<11} {}",
+                    r.name,
+                    r.status,
+                    r.last_error.as_deref().unwrap_or("")
+                );
+            }
+        }
     }
     Ok(())
 }

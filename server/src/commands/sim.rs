@@ -61,3 +61,116 @@ pub async fn serve(config: SimServeConfig, shutdown: impl Future<Output = ()>) -
     shutdown.await;
     Ok(())
 }
+
+/// What a `droplet sim <subcommand>` asks of a running simulator's control API.
+pub enum Control {
+    Install {
+        company: String,
+        shape: &'static str,
+        scopes: Vec<String>,
+    },
+    Uninstall {
+        installation: String,
+        envelope: bool,
+    },
+    Event {
+        installation: String,
+        event: String,
+        envelope: bool,
+        sets: Vec<String>,
+    },
+    Callback {
+        installation: String,
+        definition: String,
+        body: String,
+    },
+    Registrations {
+        installation: String,
+    },
+}
+
+/// Sends `control` to the simulator at `sim_url` and prints its JSON answer; a refusal or an
+/// unreachable simulator is one line, exit 1; a malformed argument one line, exit 2.
+pub async fn control(sim_url: &str, control: Control) -> Result<(), crate::Failure> {
+    let base = config::http_url("SIM_URL", sim_url)?;
+    let client = reqwest::Client::new();
+    let request = match control {
+        Control::Install {
+            company,
+            shape,
+            scopes,
+        } => {
+            let mut body = serde_json::json!({ "company_name": company, "shape": shape });
+            if !scopes.is_empty() {
+                body["scopes"] = serde_json::json!(scopes);
+            }
+            client.post(format!("{base}/_sim/installations")).json(&body)
+        }
+        Control::Uninstall {
+            installation,
+            envelope,
+        } => client
+            .post(format!("{base}/_sim/installations/{installation}/uninstall"))
+            .json(&serde_json::json!({ "envelope": envelope })),
+        Control::Event {
+            installation,
+            event,
+            envelope,
+            sets,
+        } => {
+            let (resource, name) = event.split_once('.').ok_or_else(|| {
+                ConfigError::new(
+                    "--event",
+                    format!("`{event}` is not resource.event, such as order.created"),
+                )
+            })?;
+            let mut set = serde_json::Map::new();
+            for pair in &sets {
+                let (path, value) = pair.split_once('=').ok_or_else(|| {
+                    ConfigError::new(
+                        "--set",
+                        format!("`{pair}` is not path=value, such as order.status=paid"),
+                    )
+                })?;
+                // A JSON value when it parses as one, else the text itself.
+                let value = serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::from(value));
+                set.insert(path.to_owned(), value);
+            }
+            client
+                .post(format!(
+                    "{base}/_sim/installations/{installation}/events/{resource}/{name}"
+                ))
+                .json(&serde_json::json!({ "envelope": envelope, "set": set }))
+        }
+        Control::Callback {
+            installation,
+            definition,
+            body,
+        } => {
+            let body: serde_json::Value = serde_json::from_str(&body)
+                .map_err(|e| ConfigError::new("--body", format!("is not JSON ({e})")))?;
+            client
+                .post(format!(
+                    "{base}/_sim/installations/{installation}/callbacks/{definition}"
+                ))
+                .json(&body)
+        }
+        Control::Registrations { installation } => {
+            client.get(format!("{base}/_sim/installations/{installation}/registrations"))
+        }
+    };
+    let response = request.send().await.map_err(|_| {
+        anyhow::anyhow!("no simulator answers at {base}; start one with `droplet sim` or `droplet dev`")
+    })?;
+    let status = response.status();
+    let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+    if !status.is_success() {
+        let message = answer["error"].as_str().unwrap_or("no details");
+        return Err(anyhow::anyhow!("the simulator refused ({}): {message}", status.as_u16()).into());
+    }
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&answer).map_err(anyhow::Error::from)?
+    );
+    Ok(())
+}

@@ -74,8 +74,20 @@ pub async fn uninstalled(State(state): State<AppState>, headers: HeaderMap, body
         return Ok(ignored("event for another droplet"));
     };
     let uuid = event.company.droplet_installation_uuid;
+    // The last token, read before the uninstall erases it, to remove the drop zones with.
+    let credentials = installations::stored_credentials(&state.db, &state.config.keyring, &uuid).await?;
     let outcome = installations::uninstall(&state.db, &uuid, signed_at).await?;
     tracing::info!(installation = %uuid, ?outcome, "uninstall processed");
+    if let Some(credentials) = credentials {
+        let (db, fluid, uuid) = (state.db.clone(), state.fluid.clone(), uuid.clone());
+        // Best effort and off the request path: Fluid may have revoked the token already.
+        tokio::spawn(async move {
+            let token = credentials.authentication_token;
+            if let Err(error) = domain::registrations::remove_drop_zones(&db, &fluid, &token, &uuid).await {
+                tracing::warn!(installation = %uuid, %error, "recording the drop zones as deleted failed");
+            }
+        });
+    }
     let status = match outcome {
         Uninstall::Uninstalled => "uninstalled",
         Uninstall::AlreadyUninstalled => "unchanged",

@@ -36,6 +36,7 @@ pub fn serve_args(database: &str) -> ServeArgs {
         site_addr: "127.0.0.1:0".into(),
         public_url: None,
         fluid_api_base_url: "http://127.0.0.1:9".into(),
+        droplet_manifest: String::new(),
         fluid_webhook_secret: Some(WEBHOOK_SECRET.into()),
         fluid_droplet_uuid: Some(DROPLET_UUID.into()),
         droplet_encryption_key: Some(key(1)),
