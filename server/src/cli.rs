@@ -207,6 +207,14 @@ pub enum SimCommand {
         #[arg(long)]
         body: String,
     },
+    /// Make the simulator misbehave as Fluid sometimes does (replaces the previous switches;
+    /// `--reset` behaves again). Prints what is switched on.
+    Chaos {
+        #[command(flatten)]
+        sim: SimUrlArgs,
+        #[command(flatten)]
+        chaos: ChaosArgs,
+    },
     /// What the droplet registered with the simulator for an installation.
     Registrations {
         #[command(flatten)]
@@ -215,6 +223,41 @@ pub enum SimCommand {
         #[arg(long)]
         installation: String,
     },
+}
+
+/// The chaos switches of `droplet sim chaos`.
+#[derive(Debug, Clone, Args)]
+pub struct ChaosArgs {
+    /// Send every webhook this many more times (Fluid's redeliveries).
+    #[arg(long, default_value_t = 0)]
+    pub duplicates: u32,
+    /// Wait this long before each webhook delivery.
+    #[arg(long, default_value_t = 0)]
+    pub delay_ms: u64,
+    /// Shift signed timestamps by this many seconds (negative: the past).
+    #[arg(long, default_value_t = 0, allow_hyphen_values = true)]
+    pub clock_skew_secs: i64,
+    /// Sign lifecycle webhooks with this secret instead (a rotated webhook secret).
+    #[arg(long)]
+    pub webhook_secret: Option<String>,
+    /// Issue exchange tokens already expired.
+    #[arg(long)]
+    pub expired_exchange_tokens: bool,
+    /// Issue exchange tokens already used.
+    #[arg(long)]
+    pub used_exchange_tokens: bool,
+    /// After an uninstall, deliver the company's earlier install late (out of order).
+    #[arg(long)]
+    pub reorder: bool,
+    /// The next exchange calls answer this status (5xx or 429); repeat for several calls.
+    #[arg(long = "exchange-failure")]
+    pub exchange_failures: Vec<u16>,
+    /// With --exchange-failure: the Retry-After seconds they carry.
+    #[arg(long)]
+    pub retry_after: Option<u64>,
+    /// Switch everything off.
+    #[arg(long, conflicts_with_all = ["duplicates", "delay_ms", "clock_skew_secs", "webhook_secret", "expired_exchange_tokens", "used_exchange_tokens", "reorder", "exchange_failures"])]
+    pub reset: bool,
 }
 
 /// Where a running `droplet sim` (or `droplet dev`) listens.

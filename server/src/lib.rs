@@ -127,6 +127,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                         body,
                     }),
                 ),
+                Some(SimCommand::Chaos { sim, chaos }) => (Some(sim), Some(Control::Chaos(chaos))),
                 Some(SimCommand::Registrations { sim, installation }) => {
                     (Some(sim), Some(Control::Registrations { installation }))
                 }

@@ -346,31 +346,8 @@ async fn read(
 
 #[tokio::test]
 async fn droplet_sim_serve_plays_fluid_for_a_running_droplet() {
-    let port = free_port();
-    let sim_url = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(|args| args.fluid_api_base_url = sim_url.clone()).await;
-    let binary = Binary::new();
-    let sim = binary
-        .command(
-            &[
-                "sim",
-                "serve",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--droplet-url",
-                &app.base_url,
-            ],
-            &[
-                ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
-                ("FLUID_DROPLET_UUID", DROPLET_UUID),
-            ],
-        )
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn droplet sim serve");
-    let mut sim = KillOnDrop(sim);
-    wait_for(&format!("{sim_url}/_sim/installations/none/registrations")).await;
+    // `sim serve`, spelt out: the same as plain `sim`.
+    let (app, _binary, mut sim, sim_url) = with_sim_process(&["sim", "serve"]).await;
     let control = |path: &str| format!("{sim_url}/_sim{path}");
 
     let installed: serde_json::Value = app
@@ -564,30 +541,7 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
 // simulator.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn droplet_sim_subcommands_drive_a_running_simulator() {
-    let port = free_port();
-    let sim_url = format!("http://127.0.0.1:{port}");
-    let app = TestApp::spawn_with(|args| args.fluid_api_base_url = sim_url.clone()).await;
-    let binary = Binary::new();
-    let sim = binary
-        .command(
-            &[
-                "sim",
-                "--listen",
-                &format!("127.0.0.1:{port}"),
-                "--droplet-url",
-                &app.base_url,
-            ],
-            &[
-                ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
-                ("FLUID_DROPLET_UUID", DROPLET_UUID),
-            ],
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn droplet sim");
-    let _sim = KillOnDrop(sim);
-    wait_for(&format!("{sim_url}/_sim/installations/none/registrations")).await;
+    let (app, binary, _sim, sim_url) = with_sim_process(&["sim"]).await;
     let env = [("SIM_URL", sim_url.as_str())];
     let json = |(code, stdout, stderr): (i32, String, String)| -> serde_json::Value {
         assert_eq!(code, 0, "{stderr}");
@@ -709,4 +663,129 @@ async fn droplet_sim_subcommands_drive_a_running_simulator() {
         "{stderr}"
     );
     app.stop().await;
+}
+
+// Multi-threaded: each CLI call blocks a thread while the droplet in this process answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_chaos_switch_of_droplet_sim_is_survived_by_the_droplet() {
+    let (app, binary, _sim, sim_url) = with_sim_process(&["sim"]).await;
+    let env = [("SIM_URL", sim_url.as_str())];
+    let run = |args: &[&str]| -> serde_json::Value {
+        let (code, stdout, stderr) = binary.run(args, &env);
+        assert_eq!(code, 0, "{args:?}: {stderr}");
+        serde_json::from_str(&stdout).expect("json")
+    };
+    let install = |company: &str| run(&["sim", "install", "--company", company]);
+    let db = app.db().await;
+    let status_of = |dri: String| {
+        let db = db.clone();
+        async move {
+            domain::installations::find(&db, &dri)
+                .await
+                .expect("find")
+                .map(|i| i.status.as_str().to_owned())
+        }
+    };
+
+    // Redeliveries: the same install three times is one install, one set of jobs.
+    run(&["sim", "chaos", "--duplicates", "2", "--delay-ms", "50"]);
+    let once = install("Thrice Co");
+    assert_eq!(once["delivery"]["answer"]["status"], "active", "{once}");
+    let dri = once["droplet_installation_uuid"]
+        .as_str()
+        .expect("dri")
+        .to_owned();
+    assert_eq!(app.settle_jobs(&dri).await.len(), 3, "one job per kind");
+
+    // A clock five minutes off and a secret the droplet does not hold are refused (401).
+    run(&["sim", "chaos", "--clock-skew-secs", "-400"]);
+    assert_eq!(install("Skewed Co")["delivery"]["status"], 401);
+    run(&["sim", "chaos", "--webhook-secret", "dws_rotated_elsewhere"]);
+    assert_eq!(install("Rotated Co")["delivery"]["status"], 401);
+    // A smaller skew is within the tolerance.
+    run(&["sim", "chaos", "--clock-skew-secs", "60"]);
+    assert_eq!(install("Close Co")["delivery"]["answer"]["status"], "active");
+
+    // Expired and used exchange tokens fail the install for good, with the reason kept.
+    for flag in ["--expired-exchange-tokens", "--used-exchange-tokens"] {
+        run(&["sim", "chaos", flag]);
+        let failed = install("Late Co");
+        assert_eq!(failed["delivery"]["status"], 200, "{failed}");
+        let dri = failed["droplet_installation_uuid"]
+            .as_str()
+            .expect("dri")
+            .to_owned();
+        assert_eq!(
+            status_of(dri).await.as_deref(),
+            Some("failed"),
+            "{flag}: {failed}"
+        );
+    }
+
+    // Fluid's exchange failing twice is retried through; failing throughout asks for a redelivery.
+    run(&[
+        "sim",
+        "chaos",
+        "--exchange-failure",
+        "503",
+        "--exchange-failure",
+        "429",
+    ]);
+    assert_eq!(install("Flaky Co")["delivery"]["answer"]["status"], "active");
+    let mut failures = vec!["sim", "chaos"];
+    failures.extend(["--exchange-failure", "503"].repeat(6));
+    run(&failures);
+    assert_eq!(install("Down Co")["delivery"]["status"], 503);
+    run(&["sim", "chaos", "--reset"]);
+
+    // The install arriving after the uninstall (signed before it) leaves the company uninstalled.
+    run(&["sim", "chaos", "--reorder"]);
+    let raced = install("Raced Co");
+    let dri = raced["droplet_installation_uuid"]
+        .as_str()
+        .expect("dri")
+        .to_owned();
+    app.settle_jobs(&dri).await;
+    let uninstalled = run(&["sim", "uninstall", "--installation", &dri]);
+    assert_eq!(
+        uninstalled["late_install"]["answer"]["status"], "ignored",
+        "the late install was delivered and ignored: {uninstalled}"
+    );
+    assert_eq!(status_of(dri).await.as_deref(), Some("uninstalled"));
+
+    let (code, _, stderr) = binary.run(&["sim", "chaos", "--exchange-failure", "404"], &env);
+    assert_eq!((code, stderr.lines().count()), (2, 1), "{stderr}");
+    app.stop().await;
+}
+
+/// The service in this process, talking to a real `droplet sim` process (killed with the test).
+async fn with_sim_process(command: &[&str]) -> (TestApp, Binary, KillOnDrop, String) {
+    let port = free_port();
+    let sim_url = format!("http://127.0.0.1:{port}");
+    let app = TestApp::spawn_with(|args| args.fluid_api_base_url = sim_url.clone()).await;
+    let binary = Binary::new();
+    let sim = binary
+        .command(
+            &[
+                command,
+                &[
+                    "--listen",
+                    &format!("127.0.0.1:{port}"),
+                    "--droplet-url",
+                    &app.base_url,
+                ],
+            ]
+            .concat(),
+            &[
+                ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+                ("FLUID_DROPLET_UUID", DROPLET_UUID),
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn droplet sim");
+    let sim = KillOnDrop(sim);
+    wait_for(&format!("{sim_url}/_sim/installations/none/registrations")).await;
+    (app, binary, sim, sim_url)
 }

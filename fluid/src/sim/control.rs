@@ -12,11 +12,13 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Shape, Simulator};
+use super::{Chaos, Fault, Shape, Simulator};
 
 pub(super) fn router(simulator: Simulator) -> Router {
     Router::new()
         .route("/_sim/admin", get(admin))
+        .route("/_sim/chaos", get(chaos).post(set_chaos).delete(reset_chaos))
+        .route("/_sim/exchange/failures", post(exchange_failures))
         .route("/_sim/installations", post(install))
         .route("/_sim/installations/{dri}/registrations", get(registrations))
         .route("/_sim/installations/{dri}/uninstall", post(uninstall))
@@ -63,6 +65,50 @@ async fn admin(State(sim): State<Simulator>, Query(query): Query<AdminQuery>) ->
          <iframe title=\"droplet\" src=\"{src}\" style=\"border:0;width:100%;height:calc(100vh - 46px)\"></iframe>"
     ))
     .into_response()
+}
+
+/// `GET /_sim/chaos`: the misbehaviours switched on.
+async fn chaos(State(sim): State<Simulator>) -> Response {
+    Json(sim.chaos().await).into_response()
+}
+
+/// `POST /_sim/chaos {duplicates?, delay_ms?, clock_skew_secs?, webhook_secret?,
+/// expired_exchange_tokens?, used_exchange_tokens?, reorder?}`: replaces the misbehaviours.
+async fn set_chaos(State(sim): State<Simulator>, body: Option<Json<Chaos>>) -> Response {
+    let Json(chaos) = body.unwrap_or_default();
+    sim.set_chaos(chaos.clone()).await;
+    Json(chaos).into_response()
+}
+
+/// `DELETE /_sim/chaos`: behave again.
+async fn reset_chaos(State(sim): State<Simulator>) -> Response {
+    sim.set_chaos(Chaos::default()).await;
+    Json(Chaos::default()).into_response()
+}
+
+#[derive(Deserialize)]
+struct ExchangeFailures {
+    /// Statuses the next exchange calls answer (5xx, 429), one per call, in order.
+    statuses: Vec<u16>,
+    retry_after: Option<u64>,
+}
+
+/// `POST /_sim/exchange/failures {statuses, retry_after?}`: the next exchange calls fail.
+async fn exchange_failures(State(sim): State<Simulator>, body: Option<Json<ExchangeFailures>>) -> Response {
+    let Some(Json(failures)) = body else {
+        return problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "send {\"statuses\": [503, 429]}",
+        );
+    };
+    for status in &failures.statuses {
+        sim.push_exchange_fault(Fault::Status {
+            status: *status,
+            retry_after: failures.retry_after,
+        })
+        .await;
+    }
+    Json(json!({ "queued": failures.statuses.len() })).into_response()
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {
@@ -131,9 +177,13 @@ async fn uninstall(
     body: Option<Json<Delivery>>,
 ) -> Response {
     let envelope = body.is_some_and(|Json(b)| b.envelope);
-    match sim.uninstall(&dri, envelope).await {
-        Ok(delivery) => Json(json!({ "delivery": { "status": delivery.status, "answer": delivery.json() } }))
-            .into_response(),
+    match sim.uninstall_with_chaos(&dri, envelope).await {
+        Ok((delivery, late)) => Json(json!({
+            "delivery": { "status": delivery.status, "answer": delivery.json() },
+            "late_install": late.map(|d| json!({ "status": d.status, "answer": d.json() })),
+        }))
+        .into_response(),
+
         Err(error) => problem(StatusCode::NOT_FOUND, error),
     }
 }

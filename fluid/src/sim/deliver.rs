@@ -45,12 +45,13 @@ impl Delivery {
     }
 }
 
-fn now_seconds() -> String {
-    SystemTime::now()
+/// Now, in Unix seconds, shifted by `skew`.
+fn skewed_now(skew: i64) -> String {
+    let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .unwrap_or(Duration::ZERO)
-        .as_secs()
-        .to_string()
+        .as_secs();
+    (i64::try_from(now).unwrap_or(i64::MAX) + skew).to_string()
 }
 
 fn rfc3339(time: SystemTime) -> String {
@@ -141,13 +142,42 @@ impl Simulator {
 
     /// Uninstalls on Fluid's side (the `dit_` stops working) and sends the uninstall webhook.
     pub async fn uninstall(&self, dri: &str, envelope_shape: bool) -> Result<Delivery, String> {
+        Ok(self.uninstall_with_chaos(dri, envelope_shape).await?.0)
+    }
+
+    /// [`Self::uninstall`]; with `reorder` chaos the company's install, signed before the
+    /// uninstall, arrives after it, and its delivery is the second answer.
+    pub async fn uninstall_with_chaos(
+        &self,
+        dri: &str,
+        envelope_shape: bool,
+    ) -> Result<(Delivery, Option<Delivery>), String> {
         let payload = self
             .uninstall_payload(dri, envelope_shape)
             .await
             .ok_or_else(|| format!("unknown installation {dri}"))?;
+        let late_install = match self.chaos().await.reorder {
+            true => self.install_payload(dri, Shape::V1Flat).await,
+            false => None,
+        };
         self.mark_uninstalled(dri).await;
-        self.deliver(&self.config.uninstall_webhook_url, payload.to_string().as_bytes())
-            .await
+        let delivery = self
+            .deliver(&self.config.uninstall_webhook_url, payload.to_string().as_bytes())
+            .await?;
+        let Some(install) = late_install else {
+            return Ok((delivery, None));
+        };
+        let earlier = skewed_now(self.chaos().await.clock_skew_secs - 5);
+        let secret = self.config.webhook_secret.clone();
+        let late = self
+            .deliver_signed(
+                &self.config.install_webhook_url,
+                install.to_string().as_bytes(),
+                secret.as_bytes(),
+                &earlier,
+            )
+            .await?;
+        Ok((delivery, Some(late)))
     }
 
     /// The company event Fluid would send for `resource.event` (e.g. `order`, `created`).
@@ -205,10 +235,11 @@ impl Simulator {
             return Err(format!("{dri} has no webhook for {resource}.{event}"));
         }
         let key = installation.webhook_verification_token.as_bytes();
+        let skew = self.chaos().await.clock_skew_secs;
         let mut answers = Vec::new();
         for subscription in subscriptions {
             answers.push(
-                self.deliver_company_signed(&subscription.url, body, key, &now_seconds())
+                self.deliver_company_signed(&subscription.url, body, key, &skewed_now(skew))
                     .await?,
             );
         }
@@ -235,9 +266,14 @@ impl Simulator {
         .await
     }
 
-    /// Signs `body` with the droplet's webhook secret, now, and POSTs it to `url`.
+    /// Signs `body` with the droplet's webhook secret, now, and POSTs it to `url` (with the
+    /// switched-on chaos: another secret, a skewed clock).
     pub async fn deliver(&self, url: &str, body: &[u8]) -> Result<Delivery, String> {
-        self.deliver_signed(url, body, self.config.webhook_secret.as_bytes(), &now_seconds())
+        let chaos = self.chaos().await;
+        let secret = chaos
+            .webhook_secret
+            .unwrap_or_else(|| self.config.webhook_secret.clone());
+        self.deliver_signed(url, body, secret.as_bytes(), &skewed_now(chaos.clock_skew_secs))
             .await
     }
 
@@ -271,13 +307,25 @@ impl Simulator {
         for (name, value) in extra {
             request = request.header(*name, *value);
         }
-        let response = request
-            .body(body.to_vec())
-            .send()
-            .await
-            .map_err(|e| format!("delivery to {url} failed: {e}"))?;
-        let status = response.status().as_u16();
-        let body = response.text().await.unwrap_or_default();
-        Ok(Delivery { status, body })
+        let chaos = self.chaos().await;
+        if chaos.delay_ms > 0 {
+            tokio::time::sleep(Duration::from_millis(chaos.delay_ms)).await;
+        }
+        let request = request.body(body.to_vec());
+        let mut first = None;
+        // Fluid's redeliveries: the same signed request again, answered the same way.
+        for _ in 0..=chaos.duplicates {
+            let attempt = request
+                .try_clone()
+                .ok_or_else(|| format!("delivery to {url} cannot be repeated"))?;
+            let response = attempt
+                .send()
+                .await
+                .map_err(|e| format!("delivery to {url} failed: {e}"))?;
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            first.get_or_insert(Delivery { status, body });
+        }
+        first.ok_or_else(|| format!("delivery to {url} was not sent"))
     }
 }

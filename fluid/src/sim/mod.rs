@@ -17,7 +17,7 @@ use tokio::{net::TcpListener, sync::Mutex};
 pub use callbacks::CallbackResult;
 pub use deliver::{Delivery, Shape};
 use state::State;
-pub use state::{Fault, Registration, SimDropZone, SimInstallation, SimWebhook};
+pub use state::{Chaos, Fault, Registration, SimDropZone, SimInstallation, SimWebhook};
 
 /// How the simulated Fluid behaves.
 #[derive(Debug, Clone)]
@@ -104,6 +104,16 @@ impl Simulator {
             company_name,
             &self.config.droplet_uuid,
         )
+    }
+
+    /// Switches misbehaviours on (replacing the previous ones).
+    pub async fn set_chaos(&self, chaos: Chaos) {
+        self.state.lock().await.chaos = chaos;
+    }
+
+    /// The misbehaviours switched on.
+    pub async fn chaos(&self) -> Chaos {
+        self.state.lock().await.chaos.clone()
     }
 
     /// The installation's drop zones.

@@ -34,6 +34,26 @@ impl SimInstallation {
     }
 }
 
+/// Misbehaviours real Fluid shows now and then, switched on for development and tests.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Chaos {
+    /// Every webhook is sent this many more times (Fluid redelivers).
+    pub duplicates: u32,
+    /// Milliseconds to wait before each webhook delivery.
+    pub delay_ms: u64,
+    /// Seconds added to the signed timestamps (a skewed clock).
+    pub clock_skew_secs: i64,
+    /// Lifecycle webhooks are signed with this secret instead (the droplet's secret was rotated).
+    pub webhook_secret: Option<String>,
+    /// Exchange tokens are issued already expired.
+    pub expired_exchange_tokens: bool,
+    /// Exchange tokens are issued already used.
+    pub used_exchange_tokens: bool,
+    /// After an uninstall, the company's earlier install arrives late (out of order).
+    pub reorder: bool,
+}
+
 /// A drop zone, as Fluid keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimDropZone {
@@ -93,6 +113,8 @@ pub(super) struct State {
     pub registration_faults: VecDeque<Fault>,
     pub exchange_calls: usize,
     pub successful_exchanges: Vec<String>,
+    /// How the simulated Fluid misbehaves, as a developer switched it.
+    pub chaos: Chaos,
     /// Drop zones, per company.
     pub drop_zones: Vec<SimDropZone>,
     /// The owner company's droplets, as created through `POST /api/droplets`.
@@ -166,13 +188,17 @@ impl State {
     pub fn issue_exchange_token(&mut self, dri: &str, ttl: Duration) -> Option<String> {
         self.installations.get(dri)?;
         let value = token("dex_");
-        let expires_at = Instant::now() + ttl;
+        let expires_at = if self.chaos.expired_exchange_tokens {
+            Instant::now()
+        } else {
+            Instant::now() + ttl
+        };
         self.exchange_tokens.insert(
             value.clone(),
             ExchangeToken {
                 dri: dri.to_owned(),
                 expires_at,
-                used: false,
+                used: self.chaos.used_exchange_tokens,
             },
         );
         Some(value)

@@ -87,6 +87,7 @@ pub enum Control {
     Registrations {
         installation: String,
     },
+    Chaos(crate::cli::ChaosArgs),
 }
 
 /// Sends `control` to the simulator at `sim_url` and prints its JSON answer; a refusal or an
@@ -157,6 +158,44 @@ pub async fn control(sim_url: &str, control: Control) -> Result<(), crate::Failu
         }
         Control::Registrations { installation } => {
             client.get(format!("{base}/_sim/installations/{installation}/registrations"))
+        }
+        Control::Chaos(chaos) if chaos.reset => client.delete(format!("{base}/_sim/chaos")),
+        Control::Chaos(chaos) => {
+            if let Some(bad) = chaos
+                .exchange_failures
+                .iter()
+                .find(|s| !(*s == &429 || (500..600).contains(*s)))
+            {
+                return Err(ConfigError::new(
+                    "--exchange-failure",
+                    format!("{bad} is not a status Fluid retries (5xx or 429)"),
+                )
+                .into());
+            }
+            if !chaos.exchange_failures.is_empty() {
+                let queued = client
+                    .post(format!("{base}/_sim/exchange/failures"))
+                    .json(&serde_json::json!({ "statuses": chaos.exchange_failures, "retry_after": chaos.retry_after }))
+                    .send()
+                    .await;
+                if queued.is_err() {
+                    return Err(anyhow::anyhow!(
+                        "no simulator answers at {base}; start one with `droplet sim` or `droplet dev`"
+                    )
+                    .into());
+                }
+            }
+            client
+                .post(format!("{base}/_sim/chaos"))
+                .json(&serde_json::json!({
+                    "duplicates": chaos.duplicates,
+                    "delay_ms": chaos.delay_ms,
+                    "clock_skew_secs": chaos.clock_skew_secs,
+                    "webhook_secret": chaos.webhook_secret,
+                    "expired_exchange_tokens": chaos.expired_exchange_tokens,
+                    "used_exchange_tokens": chaos.used_exchange_tokens,
+                    "reorder": chaos.reorder,
+                }))
         }
     };
     let response = request.send().await.map_err(|_| {
