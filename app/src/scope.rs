@@ -106,3 +106,7 @@ pub struct WorkerWaker(pub Arc<dyn Fn() + Send + Sync>);
 /// The droplet's public base URL, where Fluid reaches it (provided by the server).
 #[derive(Clone)]
 pub struct PublicUrl(pub String);
+
+/// The company webhooks subscribed per install, as `(resource, event)` (provided by the server).
+#[derive(Clone)]
+pub struct CompanyWebhooks(pub Arc<[domain::registrations::CompanyWebhook]>);

@@ -38,6 +38,17 @@ pub fn callback_timeout(definition: &str) -> u32 {
 /// The company webhooks this droplet subscribes to, as (resource, event).
 pub const COMPANY_WEBHOOKS: &[(&str, &str)] = &[("order", "created"), ("order", "updated")];
 
+/// A company webhook to subscribe, as `(resource, event)`.
+pub type CompanyWebhook = (String, String);
+
+/// [`COMPANY_WEBHOOKS`], owned: what is subscribed when the manifest names none.
+pub fn default_company_webhooks() -> Vec<CompanyWebhook> {
+    COMPANY_WEBHOOKS
+        .iter()
+        .map(|(resource, event)| ((*resource).to_owned(), (*event).to_owned()))
+        .collect()
+}
+
 /// Why registering did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistrationError {
@@ -183,21 +194,22 @@ pub async fn register_callbacks(
     first_error.map_or(Ok(()), Err)
 }
 
-/// Subscribes every company webhook in [`COMPANY_WEBHOOKS`] not yet subscribed; a 409 means it
+/// Subscribes every company webhook of `webhooks` not yet subscribed; a 409 means it
 /// is there already.
 pub async fn register_webhooks(
     db: &Db,
     keyring: &Keyring,
     fluid: &FluidClient,
     public_url: &str,
+    webhooks: &[CompanyWebhook],
     uuid: &str,
 ) -> Result<(), RegistrationError> {
     let token = company_token(db, keyring, uuid).await?;
     let mut first_error = None;
-    for (resource, event) in COMPANY_WEBHOOKS {
+    for (resource, event) in webhooks {
         let request = NewCompanyWebhook {
-            resource: (*resource).to_owned(),
-            event: (*event).to_owned(),
+            resource: resource.clone(),
+            event: event.clone(),
             url: webhook_url(public_url, uuid),
             http_method: "post".into(),
             active: true,

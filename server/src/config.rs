@@ -50,6 +50,8 @@ pub struct Config {
     pub frame_ancestors: String,
     /// How long company events and callback records are kept.
     pub event_retention: std::time::Duration,
+    /// The company webhooks of the manifest (the default set without one), subscribed per install.
+    pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The drop zones of the manifest, created for each install.
     pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
 }
@@ -92,7 +94,7 @@ impl Config {
         let keyring = keyring(args.droplet_encryption_key.as_deref())?;
         let frame_ancestors = frame_ancestors(&args.fluid_frame_ancestors)?;
         let event_retention = retention_days(&args.event_retention_days)?;
-        let drop_zones = manifest_drop_zones(&args.droplet_manifest, &public_url)?;
+        let (company_webhooks, drop_zones) = per_install(&args.droplet_manifest, &public_url)?;
         Ok(Self {
             database_url,
             listen_addr,
@@ -103,24 +105,32 @@ impl Config {
             keyring: Arc::new(keyring),
             frame_ancestors,
             event_retention,
+            company_webhooks,
             drop_zones,
         })
     }
 }
 
-/// The drop zones of the manifest at `path`; none when the file does not exist (a service need
-/// not create any), an error when it exists and is not valid.
-fn manifest_drop_zones(
-    path: &str,
-    public_url: &str,
-) -> Result<Arc<[fluid::drop_zones::NewDropZone]>, ConfigError> {
+/// The company webhooks and drop zones registered per install.
+type PerInstall = (
+    Arc<[domain::registrations::CompanyWebhook]>,
+    Arc<[fluid::drop_zones::NewDropZone]>,
+);
+
+/// What the manifest at `path` registers per install: its company webhooks and drop zones; the
+/// default webhooks and no drop zones when the file does not exist, an error when it is invalid.
+fn per_install(path: &str, public_url: &str) -> Result<PerInstall, ConfigError> {
     let path = std::path::Path::new(path.trim());
     if path.as_os_str().is_empty() || !path.exists() {
-        return Ok(Arc::from(Vec::new()));
+        let webhooks = domain::registrations::default_company_webhooks();
+        return Ok((Arc::from(webhooks), Arc::from(Vec::new())));
     }
-    crate::manifest::load(path, public_url)
-        .map(|manifest| Arc::from(manifest.drop_zones))
-        .map_err(|e| ConfigError::new("DROPLET_MANIFEST", e.to_string()))
+    let manifest = crate::manifest::load(path, public_url)
+        .map_err(|e| ConfigError::new("DROPLET_MANIFEST", e.to_string()))?;
+    Ok((
+        Arc::from(manifest.company_webhooks),
+        Arc::from(manifest.drop_zones),
+    ))
 }
 
 fn retention_days(value: &str) -> Result<std::time::Duration, ConfigError> {

@@ -32,6 +32,8 @@ struct File {
     service_operational_countries: Vec<String>,
     marketplace_page: PageFile,
     details_page: PageFile,
+    /// `resource.event` names; the default set when absent.
+    company_webhooks: Option<Vec<String>>,
     #[serde(default)]
     drop_zones: Vec<DropZoneFile>,
 }
@@ -79,6 +81,8 @@ struct DropZoneFile {
 pub struct Manifest {
     /// What `droplet droplet create|update` sends to Fluid.
     pub definition: DropletDefinition,
+    /// Subscribed for each company that installs the droplet, as `(resource, event)`.
+    pub company_webhooks: Vec<domain::registrations::CompanyWebhook>,
     /// Created for each company that installs the droplet.
     pub drop_zones: Vec<NewDropZone>,
 }
@@ -182,6 +186,26 @@ pub fn parse(name: &str, text: &str, public_url: &str) -> Result<Manifest, Manif
     };
     let marketplace_page = page("marketplace_page", file.marketplace_page)?;
     let details_page = page("details_page", file.details_page)?;
+    let company_webhooks = match file.company_webhooks {
+        None => domain::registrations::default_company_webhooks(),
+        Some(names) => names
+            .iter()
+            .map(|name| {
+                let well_formed = |part: &str| {
+                    !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+                };
+                match name.split_once('.') {
+                    Some((resource, event)) if well_formed(resource) && well_formed(event) => {
+                        Ok((resource.to_owned(), event.to_owned()))
+                    }
+                    _ => Err(fail(
+                        "company_webhooks",
+                        format!("has `{name}`; expected resource.event such as order.created"),
+                    )),
+                }
+            })
+            .collect::<Result<_, _>>()?,
+    };
     let mut drop_zones = Vec::new();
     for zone in file.drop_zones {
         if !PAGES.contains(&zone.page.as_str()) {
@@ -228,6 +252,7 @@ pub fn parse(name: &str, text: &str, public_url: &str) -> Result<Manifest, Manif
             requested_scopes: file.requested_scopes,
             categories: file.categories,
         },
+        company_webhooks,
         drop_zones,
     })
 }

@@ -46,6 +46,7 @@ pub async fn serve(
         public_url: config.public_url.clone(),
         wake: wake_worker.clone(),
         retention: config.event_retention,
+        company_webhooks: config.company_webhooks.clone(),
         drop_zones: config.drop_zones.clone(),
     }
     .spawn(worker_stopped);

@@ -32,6 +32,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// Company events and callback records older than this are deleted.
     pub retention: Duration,
+    /// The manifest's company webhooks, subscribed for each install.
+    pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The manifest's drop zones, created for each install.
     pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
 }
@@ -124,8 +126,15 @@ impl Worker {
                 .await
             }
             Some(JobKind::RegisterWebhooks) => {
-                registrations::register_webhooks(&self.db, &self.keyring, &self.fluid, &self.public_url, uuid)
-                    .await
+                registrations::register_webhooks(
+                    &self.db,
+                    &self.keyring,
+                    &self.fluid,
+                    &self.public_url,
+                    &self.company_webhooks,
+                    uuid,
+                )
+                .await
             }
             Some(JobKind::RegisterDropZones) => {
                 registrations::register_drop_zones(

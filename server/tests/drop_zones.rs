@@ -1,5 +1,5 @@
-//! Drop zones from `droplet.toml`: created for each install through the simulated Fluid, shown on
-//! the overview, and removed (best effort) on uninstall.
+//! What `droplet.toml` registers per install — its company webhooks and drop zones — through the
+//! simulated Fluid: shown on the overview, drop zones removed (best effort) on uninstall.
 
 mod support;
 
@@ -11,6 +11,7 @@ use support::*;
 
 const MANIFEST: &str = r#"
 name = "Zones"
+company_webhooks = ["order.created"]
 [marketplace_page]
 title = "Zones"
 summary = "Zones"
@@ -56,6 +57,17 @@ async fn drop_zones_are_created_per_install_shown_and_removed_on_uninstall() {
         (zone["name"].clone(), zone["status"].clone()),
         (Value::from("Shipping estimate"), Value::from("registered"))
     );
+
+    // Only the company webhooks the manifest names are subscribed.
+    let webhooks = app.sim.webhooks(&dri).await;
+    assert_eq!(webhooks.len(), 1, "{webhooks:?}");
+    assert_eq!(
+        (webhooks[0].resource.as_str(), webhooks[0].event.as_str()),
+        ("order", "created")
+    );
+    let listed: Vec<&Value> = items.iter().filter(|r| r["kind"] == "webhook").collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["status"], "registered");
 
     // A redelivered install creates nothing twice.
     app.sim.install(&dri, Shape::V2Flat).await.expect("redelivery");

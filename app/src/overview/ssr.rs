@@ -68,9 +68,12 @@ async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError
     let callbacks = registrations::callbacks()
         .into_iter()
         .map(|(name, _)| ("callback", name.to_owned()));
-    let webhooks = registrations::COMPANY_WEBHOOKS
+    let subscribed = scope::context::<scope::CompanyWebhooks>()
+        .map_or_else(|_| registrations::default_company_webhooks().into(), |w| w.0);
+    let webhooks = subscribed
         .iter()
-        .map(|(resource, event)| ("webhook", format!("{resource}.{event}")));
+        .map(|(resource, event)| ("webhook", format!("{resource}.{event}")))
+        .collect::<Vec<_>>();
     let drop_zones = states
         .iter()
         .filter(|s| s.kind == "drop_zone")

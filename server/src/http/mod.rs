@@ -44,6 +44,7 @@ pub fn router(state: AppState) -> Router {
         let public_url = app::scope::PublicUrl(state.config.public_url.clone());
         let wake_worker = state.wake_worker.clone();
         let worker_waker = app::scope::WorkerWaker(Arc::new(move || wake_worker.notify_one()));
+        let company_webhooks = app::scope::CompanyWebhooks(state.config.company_webhooks.clone());
         move || {
             provide_context(db.clone());
             provide_context(keyring.clone());
@@ -52,6 +53,7 @@ pub fn router(state: AppState) -> Router {
             provide_context(fluid.clone());
             provide_context(public_url.clone());
             provide_context(worker_waker.clone());
+            provide_context(company_webhooks.clone());
         }
     };
     let shell = {
