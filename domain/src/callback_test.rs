@@ -51,10 +51,7 @@ pub async fn run(
     let credentials = installations::stored_credentials(db, keyring, uuid)
         .await?
         .ok_or_else(|| TestError::NoCredentials(found.status.as_str().to_owned()))?;
-    if registrations::callback_token(db, keyring, uuid, DEFINITION)
-        .await?
-        .is_none()
-    {
+    if !registrations::callback_registered(db, uuid, DEFINITION).await? {
         return Err(TestError::NotRegistered);
     }
     let started = Instant::now();

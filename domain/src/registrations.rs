@@ -336,7 +336,8 @@ async fn save_drop_zone(
     Ok(())
 }
 
-async fn callback_registered(db: &Db, uuid: &str, definition: &str) -> Result<bool, DbError> {
+/// Whether `definition` is registered for installation `uuid`, with its `cvt_` held.
+pub async fn callback_registered(db: &Db, uuid: &str, definition: &str) -> Result<bool, DbError> {
     let row: Option<(String, Option<String>)> = sqlx::query_as(
         "SELECT status, verification_token_sealed FROM callback_registrations \
          WHERE installation_uuid = $1 AND definition_name = $2",

@@ -350,16 +350,11 @@ async fn droplet_sim_serve_plays_fluid_for_a_running_droplet() {
     let (app, _binary, mut sim, sim_url) = with_sim_process(&["sim", "serve"]).await;
     let control = |path: &str| format!("{sim_url}/_sim{path}");
 
-    let installed: serde_json::Value = app
-        .client
-        .post(control("/installations"))
-        .json(&serde_json::json!({"company_name": "Sim Co"}))
-        .send()
-        .await
-        .expect("install")
-        .json()
-        .await
-        .expect("json");
+    let installed = post_json(
+        &control("/installations"),
+        serde_json::json!({"company_name": "Sim Co"}),
+    )
+    .await;
     assert_eq!(installed["delivery"]["answer"]["status"], "active", "{installed}");
     let dri = installed["droplet_installation_uuid"]
         .as_str()
@@ -377,18 +372,11 @@ async fn droplet_sim_serve_plays_fluid_for_a_running_droplet() {
         registered["callback_registrations"].as_array().map(Vec::len),
         Some(domain::registrations::callbacks().len())
     );
-    let answered: serde_json::Value = app
-        .client
-        .post(control(&format!(
-            "/installations/{dri}/callbacks/test_callback_system"
-        )))
-        .json(&serde_json::json!({"message": "hi"}))
-        .send()
-        .await
-        .expect("callback")
-        .json()
-        .await
-        .expect("json");
+    let answered = post_json(
+        &control(&format!("/installations/{dri}/callbacks/test_callback_system")),
+        serde_json::json!({"message": "hi"}),
+    )
+    .await;
     assert_eq!(
         (
             answered["status"].clone(),
@@ -401,15 +389,11 @@ async fn droplet_sim_serve_plays_fluid_for_a_running_droplet() {
             serde_json::json!([])
         )
     );
-    let delivered: serde_json::Value = app
-        .client
-        .post(control(&format!("/installations/{dri}/events/order/created")))
-        .send()
-        .await
-        .expect("event")
-        .json()
-        .await
-        .expect("json");
+    let delivered = post_json(
+        &control(&format!("/installations/{dri}/events/order/created")),
+        serde_json::json!({}),
+    )
+    .await;
     assert_eq!(delivered["deliveries"][0]["status"], 200, "{delivered}");
 
     let (stopped_cleanly, _) = terminate(&mut sim.0).await;
@@ -519,15 +503,11 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
             framed.contains(&format!("src=\"http://{site}/?dri=dri_demo\"")),
             "{framed}"
         );
-        let answer: serde_json::Value = client
-            .post(format!("http://{sim_listen}/_sim/installations/dri_demo/callbacks/update_cart_shipping"))
-            .json(&serde_json::json!({"cart": {"id": 1, "items": [{"id": 1, "quantity": 1, "price": 20}], "ship_to": {"country_code": "US"}}}))
-            .send()
-            .await
-            .expect("callback")
-            .json()
-            .await
-            .expect("json");
+        let answer = post_json(
+            &format!("http://{sim_listen}/_sim/installations/dri_demo/callbacks/update_cart_shipping"),
+            serde_json::json!({"cart": {"id": 1, "items": [{"id": 1, "quantity": 1, "price": 20}], "ship_to": {"country_code": "US"}}}),
+        )
+        .await;
         assert_eq!(
             answer["body"]["shipping_options"][0]["shipping_title"], "Standard",
             "{answer}"
@@ -788,4 +768,17 @@ async fn with_sim_process(command: &[&str]) -> (TestApp, Binary, KillOnDrop, Str
     let sim = KillOnDrop(sim);
     wait_for(&format!("{sim_url}/_sim/installations/none/registrations")).await;
     (app, binary, sim, sim_url)
+}
+
+/// POSTs `body` as JSON to `url` and answers the JSON that comes back.
+async fn post_json(url: &str, body: serde_json::Value) -> serde_json::Value {
+    reqwest::Client::new()
+        .post(url)
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("POST {url}: {e}"))
+        .json()
+        .await
+        .expect("a JSON answer")
 }

@@ -24,7 +24,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
     let callbacks = registrations::callbacks()
         .into_iter()
         .map(|(name, timeout_seconds)| {
-            let state = states.iter().find(|s| s.name == name);
+            let state = states.iter().find(|s| s.kind == "callback" && s.name == name);
             CallbackView {
                 name: name.to_owned(),
                 description: fluid::callbacks::definition(name)

@@ -77,16 +77,15 @@ async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError
     let drop_zones = states
         .iter()
         .filter(|s| s.kind == "drop_zone")
-        .map(|s| ("drop zone", s.name.clone()));
+        .map(|s| ("drop_zone", s.name.clone()));
     let items = callbacks
         .chain(webhooks)
         .chain(drop_zones)
         .map(|(kind, name)| {
-            let state = states
-                .iter()
-                .find(|s| s.name == name && s.kind == kind.replace(' ', "_"));
+            let state = states.iter().find(|s| s.name == name && s.kind == kind);
             RegistrationHealth {
-                kind: kind.into(),
+                // As merchants read it: `drop zone`.
+                kind: kind.replace('_', " "),
                 status: state.map_or_else(|| "pending".into(), |s| s.status.clone()),
                 last_error: state.and_then(|s| s.last_error.clone()),
                 name,
