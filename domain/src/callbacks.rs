@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Db, DbError, Keyring,
-    installations::{self, Status},
+    installations::{self, Installation, Status},
     registrations, shipping,
 };
 
@@ -191,19 +191,18 @@ pub async fn answer(
         .callbacks
         .get(request.definition)
         .ok_or_else(not_registered)?;
-    match installations::find(deps.db, request.installation)
-        .await?
-        .map(|i| i.status)
-    {
+    let installation = match installations::find(deps.db, request.installation).await? {
         None => {
             return Err(CallbackError::UnknownInstallation(
                 request.installation.to_owned(),
             ));
         }
-        Some(Status::Uninstalled) => return Err(CallbackError::Uninstalled(request.installation.to_owned())),
-        Some(Status::Active) => {}
+        Some(i) if i.status == Status::Uninstalled => {
+            return Err(CallbackError::Uninstalled(request.installation.to_owned()));
+        }
+        Some(i) if i.status == Status::Active => i,
         Some(_) => return Err(not_registered()),
-    }
+    };
     let key = registrations::callback_token(deps.db, deps.keyring, request.installation, request.definition)
         .await?
         .ok_or_else(not_registered)?;
@@ -225,7 +224,7 @@ pub async fn answer(
     }
     let handled = tokio::time::timeout(
         compiled.deadline,
-        handle(deps, request.installation, request.definition, &body),
+        handle(deps, &installation, request.definition, &body),
     )
     .await;
     let answer = match handled {
@@ -250,7 +249,7 @@ pub async fn answer(
 /// The handler of each implemented definition.
 async fn handle(
     deps: Deps<'_>,
-    installation: &str,
+    installation: &Installation,
     definition: &str,
     request: &Value,
 ) -> Result<Value, DbError> {
@@ -260,7 +259,14 @@ async fn handle(
             Ok(json!({ "message": format!("{message}!") }))
         }
         "update_cart_shipping" => {
-            let options = deps.shipping.options(deps.db, installation).await?;
+            let options = deps
+                .shipping
+                .options(
+                    deps.db,
+                    &installation.droplet_installation_uuid,
+                    installation.settings_version,
+                )
+                .await?;
             Ok(shipping::answer(&options, request))
         }
         #[cfg(feature = "test-callbacks")]

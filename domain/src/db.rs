@@ -97,6 +97,13 @@ pub enum DbError {
     Timeout(Duration),
 }
 
+impl DbError {
+    /// Whether the database did not answer in time: it is slow, or every connection is busy.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Self::Timeout(_) | Self::Sqlx(sqlx::Error::PoolTimedOut))
+    }
+}
+
 /// A connection pool plus the engine it talks to. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -114,10 +121,14 @@ impl std::fmt::Debug for Db {
 }
 
 /// Pool settings.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolSettings {
+    /// Most connections open at once.
     pub max_connections: u32,
+    /// How long a caller waits for a free connection before failing.
     pub acquire_timeout: Duration,
+    /// PostgreSQL cancels a statement running longer than this (`None`: no limit).
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolSettings {
@@ -125,8 +136,20 @@ impl Default for PoolSettings {
         Self {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Some(Duration::from_secs(30)),
         }
     }
+}
+
+/// What the pool holds right now, for `/readyz` and operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct PoolStatus {
+    /// Connections open (in use or idle).
+    pub open: u32,
+    /// Open connections nobody uses.
+    pub idle: u32,
+    /// The configured maximum.
+    pub max: u32,
 }
 
 impl Db {
@@ -135,19 +158,27 @@ impl Db {
     pub fn connect_lazy(url: &DatabaseUrl, settings: &PoolSettings) -> Result<Self, DbError> {
         sqlx::any::install_default_drivers();
         let backend = url.backend;
+        let statement_timeout_ms = settings.statement_timeout.map_or(0, |t| t.as_millis());
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
-                    if backend == Backend::Sqlite {
-                        // WAL lets readers and the writer proceed together; the busy timeout
-                        // makes concurrent writers wait instead of failing.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
-                        )
-                        .await?;
+                    match backend {
+                        // WAL lets readers and the writer proceed together (other processes on
+                        // the same file included); the busy timeout makes concurrent writers
+                        // wait instead of failing.
+                        Backend::Sqlite => {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                            )
+                            .await?;
+                        }
+                        Backend::Postgres => {
+                            conn.execute(format!("SET statement_timeout = {statement_timeout_ms}").as_str())
+                                .await?;
+                        }
                     }
                     Ok(())
                 })
@@ -189,6 +220,15 @@ impl Db {
         match tokio::time::timeout(timeout, self.pool.execute("SELECT 1")).await {
             Ok(result) => result.map(|_| ()).map_err(DbError::from),
             Err(_) => Err(DbError::Timeout(timeout)),
+        }
+    }
+
+    /// Open and idle connections against the configured maximum.
+    pub fn status(&self) -> PoolStatus {
+        PoolStatus {
+            open: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
         }
     }
 

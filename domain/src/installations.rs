@@ -54,6 +54,9 @@ pub struct Installation {
     pub failure_reason: Option<String>,
     pub installed_at: Option<i64>,
     pub updated_at: i64,
+    /// Bumped by every change to the installation's settings; caches compare it.
+    #[serde(skip)]
+    pub settings_version: i64,
 }
 
 #[derive(sqlx::FromRow)]
@@ -68,6 +71,7 @@ struct Row {
     failure_reason: Option<String>,
     installed_at: Option<i64>,
     updated_at: i64,
+    settings_version: i64,
 }
 
 impl From<Row> for Installation {
@@ -83,12 +87,13 @@ impl From<Row> for Installation {
             failure_reason: row.failure_reason,
             installed_at: row.installed_at,
             updated_at: row.updated_at,
+            settings_version: row.settings_version,
         }
     }
 }
 
 const COLUMNS: &str = "uuid, droplet_uuid, status, company_name, fluid_company_id, fluid_shop, \
-                       generation, failure_reason, installed_at, updated_at";
+                       generation, failure_reason, installed_at, updated_at, settings_version";
 
 /// The installation named `uuid`, if any.
 pub async fn find(db: &Db, uuid: &str) -> Result<Option<Installation>, DbError> {

@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::{Db, DbError, time};
+use crate::{Db, DbError, db::Backend, time};
 
 /// Attempts before a job is given up as failed.
 pub const MAX_ATTEMPTS: i64 = 8;
-/// How long a claimed job is reserved for its worker before another may take it over.
-pub const LEASE: Duration = Duration::from_secs(60);
+/// How long a claimed job is reserved for its worker before another may take it over, unless
+/// configured (`JOB_LEASE_SECS`). Workers renew it while they work.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
 /// What a job does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -108,22 +109,26 @@ pub async fn enqueue_registrations(db: &Db, uuid: &str, generation: i64) -> Resu
     Ok(())
 }
 
-/// Claims the next due job (or one whose worker's lease ran out), if any.
-pub async fn claim_due(db: &Db) -> Result<Option<ClaimedJob>, DbError> {
+/// Claims the next due job (or one whose worker's lease ran out), if any, for `lease`.
+///
+/// Each claim counts an attempt, and that count is the claim's fencing token: a worker whose
+/// lease ran out and was taken over can no longer renew it nor record an outcome.
+pub async fn claim_due(db: &Db, lease: Duration) -> Result<Option<ClaimedJob>, DbError> {
     let now = time::now_ms();
-    let lease_end = now + LEASE.as_millis() as i64;
-    // The outer condition repeats the inner one so that two instances racing for the same row
-    // cannot both win: the loser's update re-checks the row and matches nothing.
-    let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(
+    let due = "(status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until < $1)";
+    // PostgreSQL: concurrent claimers skip the rows others are locking instead of queueing
+    // behind them. SQLite runs one writer at a time, so the statement alone is atomic there.
+    let lock = match db.backend() {
+        Backend::Postgres => "FOR UPDATE SKIP LOCKED",
+        Backend::Sqlite => "",
+    };
+    let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, updated_at = $3 \
-         WHERE id = (SELECT id FROM jobs \
-                     WHERE (status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until < $1) \
-                     ORDER BY run_at, id LIMIT 1) \
-           AND ((status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until < $1)) \
-         RETURNING id, installation_uuid, kind, attempts, max_attempts",
-    )
+         WHERE id = (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1 {lock}) AND ({due}) \
+         RETURNING id, installation_uuid, kind, attempts, max_attempts"
+    ))
     .bind(now)
-    .bind(lease_end)
+    .bind(now + millis(lease))
     .bind(time::now())
     .fetch_optional(db.pool())
     .await?;
@@ -138,65 +143,81 @@ pub async fn claim_due(db: &Db) -> Result<Option<ClaimedJob>, DbError> {
     ))
 }
 
-/// The job finished its work.
-pub async fn succeed(db: &Db, job: &ClaimedJob) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE jobs SET status = 'done', locked_until = NULL, last_error = NULL, updated_at = $2 \
-         WHERE id = $1 AND status = 'running'",
+/// Extends the lease of a job still being worked on. `false`: the lease was lost (it ran out
+/// and another worker took the job), so this worker must stop working on it.
+pub async fn renew(db: &Db, job: &ClaimedJob, lease: Duration) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET locked_until = $3, updated_at = $4 \
+         WHERE id = $1 AND attempts = $2 AND status = 'running'",
     )
     .bind(job.id)
+    .bind(job.attempts)
+    .bind(time::now_ms() + millis(lease))
     .bind(time::now())
     .execute(db.pool())
     .await?;
-    Ok(())
+    Ok(done.rows_affected() == 1)
 }
 
-/// The job failed: retried later with backoff, or failed for good when `permanent` or out of
-/// attempts. Returns whether it will run again.
+/// The job finished its work. `false`: the lease had been lost, and the outcome is not recorded.
+pub async fn succeed(db: &Db, job: &ClaimedJob) -> Result<bool, DbError> {
+    record(db, job, "done", None, None).await
+}
+
+/// Whether a failure of `job` is retried: not when `permanent`, nor once out of attempts.
+pub fn retries(job: &ClaimedJob, permanent: bool) -> bool {
+    !permanent && job.attempts < job.max_attempts
+}
+
+/// The job failed: retried later with backoff, or failed for good (see [`retries`]).
+/// `false`: the lease had been lost, and the outcome is not recorded.
 pub async fn fail(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) -> Result<bool, DbError> {
-    let retry = !permanent && job.attempts < job.max_attempts;
-    let status = if retry { "pending" } else { "failed" };
-    let run_at = time::now_ms() + backoff(job.attempts).as_millis() as i64;
-    sqlx::query(
-        "UPDATE jobs SET status = $2, run_at = $3, locked_until = NULL, last_error = $4, updated_at = $5 \
-         WHERE id = $1 AND status = 'running'",
+    let status = if retries(job, permanent) {
+        "pending"
+    } else {
+        "failed"
+    };
+    let run_at = time::now_ms() + millis(backoff(job.attempts));
+    record(db, job, status, Some(run_at), Some(error)).await
+}
+
+/// Gives a job back unfinished (its worker is stopping): it is due again at once, for any worker.
+pub async fn release(db: &Db, job: &ClaimedJob) -> Result<bool, DbError> {
+    record(db, job, "pending", Some(time::now_ms()), None).await
+}
+
+/// The job has nothing left to do (its installation is gone).
+pub async fn cancel(db: &Db, job: &ClaimedJob, reason: &str) -> Result<bool, DbError> {
+    record(db, job, "cancelled", None, Some(reason)).await
+}
+
+/// Records the outcome of the claim `job`, only while that claim still holds. A job done
+/// forgets its last error; otherwise the error is replaced when one is given.
+async fn record(
+    db: &Db,
+    job: &ClaimedJob,
+    status: &str,
+    run_at: Option<i64>,
+    error: Option<&str>,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = $3, run_at = COALESCE($4, run_at), locked_until = NULL, \
+             last_error = CASE WHEN $3 = 'done' THEN NULL ELSE COALESCE($5, last_error) END, updated_at = $6 \
+         WHERE id = $1 AND attempts = $2 AND status = 'running'",
     )
     .bind(job.id)
+    .bind(job.attempts)
     .bind(status)
     .bind(run_at)
     .bind(error)
     .bind(time::now())
     .execute(db.pool())
     .await?;
-    Ok(retry)
+    Ok(done.rows_affected() == 1)
 }
 
-/// Gives a job back unfinished (its worker is stopping): it is due again at once, for any worker.
-pub async fn release(db: &Db, id: i64) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE jobs SET status = 'pending', locked_until = NULL, run_at = $2, updated_at = $3 \
-         WHERE id = $1 AND status = 'running'",
-    )
-    .bind(id)
-    .bind(time::now_ms())
-    .bind(time::now())
-    .execute(db.pool())
-    .await?;
-    Ok(())
-}
-
-/// The job has nothing left to do (its installation is gone).
-pub async fn cancel(db: &Db, job: &ClaimedJob, reason: &str) -> Result<(), DbError> {
-    sqlx::query(
-        "UPDATE jobs SET status = 'cancelled', locked_until = NULL, last_error = $2, updated_at = $3 \
-         WHERE id = $1 AND status = 'running'",
-    )
-    .bind(job.id)
-    .bind(reason)
-    .bind(time::now())
-    .execute(db.pool())
-    .await?;
-    Ok(())
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX)
 }
 
 /// Exponential backoff from 1 s, capped at 5 minutes, with up to 25 % jitter.

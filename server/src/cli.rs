@@ -440,6 +440,20 @@ pub struct ServeArgs {
     /// Days to keep company webhook events and callback records.
     #[arg(long, env = "EVENT_RETENTION_DAYS", default_value = "30")]
     pub event_retention_days: String,
+    /// Most database connections this instance opens (size it so every instance's sum stays
+    /// under PostgreSQL's max_connections).
+    #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10")]
+    pub database_max_connections: String,
+    /// Seconds a request waits for a free database connection before failing with 503.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_SECS", default_value = "5")]
+    pub database_acquire_timeout_secs: String,
+    /// Seconds PostgreSQL lets one statement run before cancelling it (0: no limit).
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_SECS", default_value = "30")]
+    pub database_statement_timeout_secs: String,
+    /// Seconds a background job stays reserved for the instance running it without a renewal;
+    /// a job whose instance died is taken over by another after this.
+    #[arg(long, env = "JOB_LEASE_SECS", default_value = "60")]
+    pub job_lease_secs: String,
     /// The droplet's manifest; its drop zones are created for each install. Without the file, none.
     #[arg(long, env = "DROPLET_MANIFEST", default_value = "droplet.toml")]
     pub droplet_manifest: String,

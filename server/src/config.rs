@@ -1,9 +1,9 @@
 //! The service's one typed configuration, validated at start-up. Every problem is reported as
 //! one line that names the variable and says what a good value looks like.
 
-use std::{net::SocketAddr, sync::Arc};
+use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use domain::{DatabaseUrl, Keyring};
+use domain::{DatabaseUrl, Keyring, db::PoolSettings};
 use fluid::Secret;
 
 use crate::cli::ServeArgs;
@@ -49,7 +49,11 @@ pub struct Config {
     /// The CSP `frame-ancestors` source list.
     pub frame_ancestors: String,
     /// How long company events and callback records are kept.
-    pub event_retention: std::time::Duration,
+    pub event_retention: Duration,
+    /// The database pool's size and timeouts.
+    pub pool: PoolSettings,
+    /// How long a claimed job stays reserved without a renewal.
+    pub job_lease: Duration,
     /// The company webhooks of the manifest (the default set without one), subscribed per install.
     pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The drop zones of the manifest, created for each install.
@@ -93,7 +97,44 @@ impl Config {
         };
         let keyring = keyring(args.droplet_encryption_key.as_deref())?;
         let frame_ancestors = frame_ancestors(&args.fluid_frame_ancestors)?;
-        let event_retention = retention_days(&args.event_retention_days)?;
+        let event_retention = Duration::from_secs(
+            number(
+                "EVENT_RETENTION_DAYS",
+                &args.event_retention_days,
+                1..=3650,
+                "days",
+            )? * 86_400,
+        );
+        let pool = PoolSettings {
+            max_connections: u32::try_from(number(
+                "DATABASE_MAX_CONNECTIONS",
+                &args.database_max_connections,
+                1..=1000,
+                "connections",
+            )?)
+            .unwrap_or(u32::MAX),
+            acquire_timeout: Duration::from_secs(number(
+                "DATABASE_ACQUIRE_TIMEOUT_SECS",
+                &args.database_acquire_timeout_secs,
+                1..=300,
+                "seconds",
+            )?),
+            statement_timeout: match number(
+                "DATABASE_STATEMENT_TIMEOUT_SECS",
+                &args.database_statement_timeout_secs,
+                0..=86_400,
+                "seconds",
+            )? {
+                0 => None,
+                seconds => Some(Duration::from_secs(seconds)),
+            },
+        };
+        let job_lease = Duration::from_secs(number(
+            "JOB_LEASE_SECS",
+            &args.job_lease_secs,
+            1..=3600,
+            "seconds",
+        )?);
         let (company_webhooks, drop_zones) = per_install(&args.droplet_manifest, &public_url)?;
         Ok(Self {
             database_url,
@@ -105,6 +146,8 @@ impl Config {
             keyring: Arc::new(keyring),
             frame_ancestors,
             event_retention,
+            pool,
+            job_lease,
             company_webhooks,
             drop_zones,
         })
@@ -133,12 +176,22 @@ fn per_install(path: &str, public_url: &str) -> Result<PerInstall, ConfigError> 
     ))
 }
 
-fn retention_days(value: &str) -> Result<std::time::Duration, ConfigError> {
+/// A whole number of `unit` within `range`.
+fn number(
+    variable: &'static str,
+    value: &str,
+    range: std::ops::RangeInclusive<u64>,
+    unit: &str,
+) -> Result<u64, ConfigError> {
     match value.trim().parse::<u64>() {
-        Ok(days @ 1..=3650) => Ok(std::time::Duration::from_secs(days * 86_400)),
+        Ok(number) if range.contains(&number) => Ok(number),
         _ => Err(ConfigError::new(
-            "EVENT_RETENTION_DAYS",
-            format!("`{value}` is not a number of days between 1 and 3650"),
+            variable,
+            format!(
+                "`{value}` is not a number of {unit} between {} and {}",
+                range.start(),
+                range.end()
+            ),
         )),
     }
 }

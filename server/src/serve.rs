@@ -3,12 +3,7 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use domain::{
-    Db,
-    callbacks::Callbacks,
-    db::{Backend, PoolSettings},
-    shipping,
-};
+use domain::{Db, callbacks::Callbacks, db::Backend, shipping};
 use fluid::client::{FluidClient, RetryPolicy};
 use leptos::config::{Env, LeptosOptions};
 use tokio::{
@@ -25,7 +20,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = Db::connect_lazy(&config.database_url, &PoolSettings::default())?;
+    let db = Db::connect_lazy(&config.database_url, &config.pool)?;
     let migrating = migrate_or_wait(&db).await?;
     let address = listener.local_addr()?;
     let leptos_options = LeptosOptions::builder()
@@ -48,6 +43,7 @@ pub async fn serve(
         retention: config.event_retention,
         company_webhooks: config.company_webhooks.clone(),
         drop_zones: config.drop_zones.clone(),
+        lease: config.job_lease,
     }
     .spawn(worker_stopped);
     let callbacks =

@@ -36,6 +36,8 @@ pub struct Worker {
     pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The manifest's drop zones, created for each install.
     pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
+    /// How long a claimed job stays reserved without a renewal.
+    pub lease: Duration,
 }
 
 impl Worker {
@@ -55,12 +57,12 @@ impl Worker {
                 // Until the database is migrated (PostgreSQL still starting), there is nothing to claim.
                 if self.db.is_migrated() {
                     let claimed = tokio::select! {
-                        claimed = jobs::claim_due(&self.db) => claimed,
+                        claimed = jobs::claim_due(&self.db, self.lease) => claimed,
                         _ = shutdown.changed() => return,
                     };
                     match claimed {
                         Ok(Some(job)) => {
-                            self.run_with_grace(job, &mut shutdown).await;
+                            self.run_leased(job, &mut shutdown).await;
                             continue;
                         }
                         Ok(None) => {}
@@ -95,18 +97,38 @@ impl Worker {
         }
     }
 
-    async fn run_with_grace(&self, job: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
-        let id = job.id;
-        let run = self.run(job);
+    /// Runs `job`, renewing its lease every third of it. The job is dropped when the lease is
+    /// lost (another worker took it over), and given back when shutdown outlasts the grace.
+    async fn run_leased(&self, job: ClaimedJob, shutdown: &mut watch::Receiver<bool>) {
+        let run = self.run(job.clone());
         tokio::pin!(run);
-        tokio::select! {
-            () = &mut run => {}
-            _ = shutdown.changed() => {
-                if tokio::time::timeout(SHUTDOWN_GRACE, &mut run).await.is_err() {
-                    tracing::warn!(job = id, "job left unfinished at shutdown; it runs again at the next start");
-                    if let Err(error) = jobs::release(&self.db, id).await {
-                        tracing::warn!(job = id, %error, "could not release the job; it runs again after its lease");
+        let every = self.lease / 3;
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let grace_over = tokio::time::sleep(Duration::MAX);
+        tokio::pin!(grace_over);
+        let mut stopping = false;
+        loop {
+            tokio::select! {
+                () = &mut run => return,
+                _ = renew.tick() => match jobs::renew(&self.db, &job, self.lease).await {
+                    Ok(true) => {}
+                    Ok(false) => {
+                        tracing::warn!(job = job.id, "lost the job's lease to another worker; leaving it to them");
+                        return;
                     }
+                    Err(error) => tracing::warn!(job = job.id, %error, "could not renew the job's lease"),
+                },
+                _ = shutdown.changed(), if !stopping => {
+                    stopping = true;
+                    grace_over.as_mut().reset(tokio::time::Instant::now() + SHUTDOWN_GRACE);
+                }
+                () = &mut grace_over, if stopping => {
+                    tracing::warn!(job = job.id, "job left unfinished at shutdown; it runs again at once elsewhere or at the next start");
+                    if let Err(error) = jobs::release(&self.db, &job).await {
+                        tracing::warn!(job = job.id, %error, "could not release the job; it runs again after its lease");
+                    }
+                    return;
                 }
             }
         }
@@ -159,21 +181,24 @@ impl Worker {
             Err(error) => {
                 let permanent = matches!(error, RegistrationError::Permanent(_));
                 let message = error.to_string();
-                let result = jobs::fail(&self.db, &job, &message, permanent).await;
-                match &result {
-                    Ok(true) => {
-                        tracing::warn!(installation = %uuid, job = job.id, attempt = job.attempts, error = %message, "job failed; will retry")
-                    }
-                    _ => {
-                        tracing::error!(installation = %uuid, job = job.id, attempt = job.attempts, error = %message, "job failed for good")
-                    }
+                if jobs::retries(&job, permanent) {
+                    tracing::warn!(installation = %uuid, job = job.id, attempt = job.attempts, error = %message, "job failed; will retry");
+                } else {
+                    tracing::error!(installation = %uuid, job = job.id, attempt = job.attempts, error = %message, "job failed for good");
                 }
-                result.map(|_| ())
+                jobs::fail(&self.db, &job, &message, permanent).await
             }
         };
-        if let Err(error) = recorded {
+        match recorded {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    job = job.id,
+                    "the job's lease was lost before its outcome was recorded; its new holder's outcome counts"
+                )
+            }
             // The lease runs out and another worker takes the job again.
-            tracing::error!(job = job.id, %error, "could not record a job's outcome");
+            Err(error) => tracing::error!(job = job.id, %error, "could not record a job's outcome"),
         }
     }
 }

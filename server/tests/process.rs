@@ -66,8 +66,9 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
     let sim = simulator_for(&address).await;
     let sim_url = sim.base_url();
     let key = key(3);
+    let database = TestDatabase::new();
     let env = [
-        ("DATABASE_URL", "sqlite://droplet.db"),
+        ("DATABASE_URL", database.url.as_str()),
         ("LEPTOS_SITE_ADDR", address.as_str()),
         ("FLUID_API_BASE_URL", sim_url.as_str()),
         ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
@@ -75,7 +76,7 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
         ("LOG_FORMAT", "json"),
     ];
     let mut child = binary.spawn(&env);
-    assert_eq!(wait_for(&format!("http://{address}/readyz")).await.status(), 200);
+    wait_ready(&format!("http://{address}")).await;
 
     let v2 = sim.create_installation("Logged Co").await;
     let exchange_token = {
@@ -219,9 +220,7 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
     assert_eq!((code, stderr.lines().count()), (1, 1), "{stderr}");
     assert!(stderr.contains("no installation dri_nobody"), "{stderr}");
     // Nor does any token sit in the database file in plaintext.
-    let database = std::fs::read(binary.dir.path().join("droplet.db")).unwrap();
-    let wal = std::fs::read(binary.dir.path().join("droplet.db-wal")).unwrap_or_default();
-    let stored = String::from_utf8_lossy(&database).into_owned() + &String::from_utf8_lossy(&wal);
+    let stored = database.stored_text().await;
     for secret in secrets.iter().copied().chain(cvts.iter().map(String::as_str)) {
         assert!(
             !stored.contains(secret),
@@ -238,9 +237,10 @@ async fn tokens_written_under_one_key_stay_readable_through_a_rotation() {
     let sim = simulator_for(&address).await;
     let sim_url = sim.base_url();
     let (key_a, key_b) = (key(10), key(11));
+    let database = TestDatabase::new();
     let env = |keys: &str| {
         vec![
-            ("DATABASE_URL", "sqlite://droplet.db".to_owned()),
+            ("DATABASE_URL", database.url.clone()),
             ("LEPTOS_SITE_ADDR", address.clone()),
             ("FLUID_API_BASE_URL", sim_url.clone()),
             ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
@@ -258,7 +258,7 @@ async fn tokens_written_under_one_key_stay_readable_through_a_rotation() {
         let env: Vec<(&str, &str)> = under_a.iter().map(|(n, v)| (*n, v.as_str())).collect();
         binary.spawn(&env)
     };
-    wait_for(&format!("http://{address}/readyz")).await;
+    wait_ready(&format!("http://{address}")).await;
     let company = sim.create_installation("Rotated Co").await;
     let dri = company.droplet_installation_uuid.clone();
     assert_eq!(sim.install(&dri, Shape::V2Flat).await.unwrap().status, 200);
@@ -271,9 +271,7 @@ async fn tokens_written_under_one_key_stay_readable_through_a_rotation() {
     terminate(&mut child).await;
 
     // Readable with "B,A"; after the rotation, with B alone.
-    let url: domain::DatabaseUrl = format!("sqlite://{}/droplet.db", binary.dir.path().display())
-        .parse()
-        .unwrap();
+    let url: domain::DatabaseUrl = database.url.parse().unwrap();
     let db = domain::Db::connect_and_migrate(&url, &Default::default())
         .await
         .unwrap();
@@ -463,8 +461,9 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
     let site = format!("127.0.0.1:{port}");
     let sim_listen = format!("127.0.0.1:{sim_port}");
     let encryption_key = key(3);
+    let database = TestDatabase::new();
     let env = [
-        ("DATABASE_URL", "sqlite://dev.db"),
+        ("DATABASE_URL", database.url.as_str()),
         ("LEPTOS_SITE_ADDR", site.as_str()),
         ("SIM_LISTEN", sim_listen.as_str()),
         ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),

@@ -3,7 +3,7 @@
 
 use domain::{
     Db,
-    shipping::{self, Cache, SampleCart, ShippingError, ShippingOption, ShippingOptionInput},
+    shipping::{self, SampleCart, ShippingError, ShippingOption, ShippingOptionInput},
 };
 
 use super::{PreviewView, SampleCartForm, ShippingOptionForm, ShippingOptionView, ShippingPageData};
@@ -12,10 +12,10 @@ use crate::{
     scope::{self, internal},
 };
 
-/// The installation the token is bound to, with the shipping cache its writes invalidate.
-async fn scoped(token: &str) -> Result<(Db, Cache, String), AppError> {
+/// The installation the token is bound to.
+async fn scoped(token: &str) -> Result<(Db, String), AppError> {
     let scope = scope::scoped(token).await?;
-    Ok((scope.db, scope::context()?, scope.uuid))
+    Ok((scope.db, scope.uuid))
 }
 
 pub async fn load(
@@ -80,7 +80,7 @@ fn preview(options: &[ShippingOption], cart: SampleCartForm) -> PreviewView {
 }
 
 pub async fn move_option(token: &str, id: i64, up: bool) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, cache, uuid) = scoped(token).await?;
+    let (db, uuid) = scoped(token).await?;
     let mut ids: Vec<i64> = shipping::list(&db, &uuid)
         .await
         .map_err(internal)?
@@ -95,9 +95,7 @@ pub async fn move_option(token: &str, id: i64, up: bool) -> Result<Vec<ShippingO
     };
     if let Some(to) = to {
         ids.swap(at, to);
-        shipping::reorder(&db, &cache, &uuid, &ids)
-            .await
-            .map_err(refused)?;
+        shipping::reorder(&db, &uuid, &ids).await.map_err(refused)?;
     }
     listed(&db, &uuid).await
 }
@@ -107,24 +105,24 @@ pub async fn save(
     id: Option<i64>,
     form: ShippingOptionForm,
 ) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, cache, uuid) = scoped(token).await?;
+    let (db, uuid) = scoped(token).await?;
     let input = input(form);
     let saved = match id {
-        None => shipping::create(&db, &cache, &uuid, &input).await,
-        Some(id) => shipping::update(&db, &cache, &uuid, id, &input).await,
+        None => shipping::create(&db, &uuid, &input).await,
+        Some(id) => shipping::update(&db, &uuid, id, &input).await,
     };
     saved.map_err(refused)?;
     listed(&db, &uuid).await
 }
 
 pub async fn delete(token: &str, id: i64) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, cache, uuid) = scoped(token).await?;
-    shipping::delete(&db, &cache, &uuid, id).await.map_err(refused)?;
+    let (db, uuid) = scoped(token).await?;
+    shipping::delete(&db, &uuid, id).await.map_err(refused)?;
     listed(&db, &uuid).await
 }
 
 pub async fn set_enabled(token: &str, id: i64, enabled: bool) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, cache, uuid) = scoped(token).await?;
+    let (db, uuid) = scoped(token).await?;
     let current = shipping::list(&db, &uuid)
         .await
         .map_err(internal)?
@@ -133,22 +131,22 @@ pub async fn set_enabled(token: &str, id: i64, enabled: bool) -> Result<Vec<Ship
         .ok_or(AppError::NotFound)?;
     let mut form = view(&current).form;
     form.enabled = enabled;
-    shipping::update(&db, &cache, &uuid, id, &input(form))
+    shipping::update(&db, &uuid, id, &input(form))
         .await
         .map_err(refused)?;
     listed(&db, &uuid).await
 }
 
 pub async fn export_csv(token: &str) -> Result<String, AppError> {
-    let (db, _, uuid) = scoped(token).await?;
+    let (db, uuid) = scoped(token).await?;
     Ok(shipping::csv_io::export(
         &shipping::list(&db, &uuid).await.map_err(internal)?,
     ))
 }
 
 pub async fn import_csv(token: &str, csv: &str) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, cache, uuid) = scoped(token).await?;
-    match shipping::import(&db, &cache, &uuid, csv).await {
+    let (db, uuid) = scoped(token).await?;
+    match shipping::import(&db, &uuid, csv).await {
         Ok(_) => listed(&db, &uuid).await,
         Err(shipping::ImportError::Lines(lines)) => Err(AppError::Invalid(
             lines

@@ -1,6 +1,8 @@
-//! The hot path of `update_cart_shipping` reads options from memory: one database read per
-//! installation until a write through this process invalidates it. (Writes on another instance
-//! sharing the database are not seen here yet; see issue 7.)
+//! The hot path of `update_cart_shipping` reads options from memory. Each entry remembers the
+//! installation's `settings_version` it was read at; a callback reads the current version with
+//! the installation anyway, and a different one means a write happened (through this instance or
+//! any other sharing the database), so the options are read again. Staleness bound: none — a
+//! callback that starts after a write has committed answers with it.
 
 use std::{collections::HashMap, sync::Arc};
 
@@ -9,28 +11,42 @@ use tokio::sync::RwLock;
 use super::{ShippingOption, store};
 use crate::{Db, DbError};
 
+#[derive(Debug)]
+struct Entry {
+    settings_version: i64,
+    options: Arc<Vec<ShippingOption>>,
+}
+
 /// Shipping options per installation, as last read.
 #[derive(Debug, Default, Clone)]
 pub struct Cache {
-    options: Arc<RwLock<HashMap<String, Arc<Vec<ShippingOption>>>>>,
+    entries: Arc<RwLock<HashMap<String, Entry>>>,
 }
 
 impl Cache {
-    /// The installation's options, from memory when they have not changed.
-    pub async fn options(&self, db: &Db, uuid: &str) -> Result<Arc<Vec<ShippingOption>>, DbError> {
-        if let Some(options) = self.options.read().await.get(uuid) {
-            return Ok(options.clone());
+    /// The installation's options at `settings_version` (read from the installation before this
+    /// call), from memory when that version is the one cached.
+    pub async fn options(
+        &self,
+        db: &Db,
+        uuid: &str,
+        settings_version: i64,
+    ) -> Result<Arc<Vec<ShippingOption>>, DbError> {
+        if let Some(entry) = self.entries.read().await.get(uuid)
+            && entry.settings_version == settings_version
+        {
+            return Ok(entry.options.clone());
         }
+        // Read after the version: a write in between leaves newer options under the older
+        // version, which only costs one more read next time, never a stale answer.
         let options = Arc::new(store::list(db, uuid).await?);
-        self.options
-            .write()
-            .await
-            .insert(uuid.to_owned(), options.clone());
+        self.entries.write().await.insert(
+            uuid.to_owned(),
+            Entry {
+                settings_version,
+                options: options.clone(),
+            },
+        );
         Ok(options)
-    }
-
-    /// Forgets the installation's options (after a write).
-    pub async fn invalidate(&self, uuid: &str) {
-        self.options.write().await.remove(uuid);
     }
 }

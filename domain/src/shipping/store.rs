@@ -1,9 +1,9 @@
-//! Shipping options in the database, always scoped to their installation. Every write
-//! invalidates the installation's cached options.
+//! Shipping options in the database, always scoped to their installation. Every write bumps the
+//! installation's `settings_version` in its own transaction, which is what caches compare.
 
 use rust_decimal::Decimal;
 
-use super::{Cache, FieldError, ShippingOption, ShippingOptionInput, ValidOption, WeightUnit, validate};
+use super::{FieldError, ShippingOption, ShippingOptionInput, ValidOption, WeightUnit, validate};
 use crate::{Db, DbError, time};
 
 /// Why a write was refused.
@@ -120,32 +120,43 @@ where
     Ok(id)
 }
 
+/// Starts a write to the installation's settings: a transaction that has already bumped its
+/// `settings_version` (and so, on PostgreSQL, holds the installation's row until it ends, which
+/// also puts concurrent writes of one installation in a line).
+async fn begin_write(db: &Db, uuid: &str) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+    let mut tx = db.pool().begin().await?;
+    sqlx::query("UPDATE installations SET settings_version = settings_version + 1 WHERE uuid = $1")
+        .bind(uuid)
+        .execute(&mut *tx)
+        .await?;
+    Ok(tx)
+}
+
 /// Adds an option at the end of the installation's list.
 pub async fn create(
     db: &Db,
-    cache: &Cache,
     uuid: &str,
     input: &ShippingOptionInput,
 ) -> Result<ShippingOption, ShippingError> {
     let valid = validate(input).map_err(ShippingError::Invalid)?;
-    let id = insert(db.pool(), uuid, &valid).await?;
-    cache.invalidate(uuid).await;
+    let mut tx = begin_write(db, uuid).await?;
+    let id = insert(&mut *tx, uuid, &valid).await?;
+    tx.commit().await?;
     find(db, uuid, id).await
 }
 
 /// Adds every option of a CSV import after the existing ones, in one transaction: all or none.
-pub async fn import(db: &Db, cache: &Cache, uuid: &str, csv: &str) -> Result<usize, ImportError> {
+pub async fn import(db: &Db, uuid: &str, csv: &str) -> Result<usize, ImportError> {
     let inputs = super::csv_io::parse(csv).map_err(ImportError::Lines)?;
     let valid: Vec<_> = inputs
         .iter()
         .map(|i| validate(i).expect("checked by parse"))
         .collect();
-    let mut tx = db.pool().begin().await.map_err(DbError::from)?;
+    let mut tx = begin_write(db, uuid).await.map_err(DbError::from)?;
     for option in &valid {
         insert(&mut *tx, uuid, option).await.map_err(DbError::from)?;
     }
     tx.commit().await.map_err(DbError::from)?;
-    cache.invalidate(uuid).await;
     Ok(valid.len())
 }
 
@@ -161,12 +172,12 @@ pub enum ImportError {
 /// Replaces option `id` of the installation.
 pub async fn update(
     db: &Db,
-    cache: &Cache,
     uuid: &str,
     id: i64,
     input: &ShippingOptionInput,
 ) -> Result<ShippingOption, ShippingError> {
     let valid = validate(input).map_err(ShippingError::Invalid)?;
+    let mut tx = begin_write(db, uuid).await?;
     let done = sqlx::query(
         "UPDATE shipping_options SET title = $3, price = $4, currency = $5, delivery_estimate = $6, countries = $7, \
              subtotal_min = $8, subtotal_max = $9, free_above = $10, weight_min = $11, weight_max = $12, \
@@ -188,32 +199,32 @@ pub async fn update(
     .bind(valid.weight_unit.as_str())
     .bind(i64::from(valid.enabled))
     .bind(time::now())
-    .execute(db.pool())
+    .execute(&mut *tx)
     .await?;
-    cache.invalidate(uuid).await;
     if done.rows_affected() == 0 {
         return Err(ShippingError::NotFound(id));
     }
+    tx.commit().await?;
     find(db, uuid, id).await
 }
 
 /// Deletes option `id` of the installation.
-pub async fn delete(db: &Db, cache: &Cache, uuid: &str, id: i64) -> Result<(), ShippingError> {
+pub async fn delete(db: &Db, uuid: &str, id: i64) -> Result<(), ShippingError> {
+    let mut tx = begin_write(db, uuid).await?;
     let done = sqlx::query("DELETE FROM shipping_options WHERE installation_uuid = $1 AND id = $2")
         .bind(uuid)
         .bind(id)
-        .execute(db.pool())
+        .execute(&mut *tx)
         .await?;
-    cache.invalidate(uuid).await;
     if done.rows_affected() == 0 {
-        Err(ShippingError::NotFound(id))
-    } else {
-        Ok(())
+        return Err(ShippingError::NotFound(id));
     }
+    tx.commit().await?;
+    Ok(())
 }
 
 /// Puts the installation's options in the order of `ids` (which must name each exactly once).
-pub async fn reorder(db: &Db, cache: &Cache, uuid: &str, ids: &[i64]) -> Result<(), ShippingError> {
+pub async fn reorder(db: &Db, uuid: &str, ids: &[i64]) -> Result<(), ShippingError> {
     let current: Vec<i64> = list(db, uuid).await?.iter().map(|o| o.id).collect();
     let mut wanted = ids.to_vec();
     wanted.sort_unstable();
@@ -227,7 +238,7 @@ pub async fn reorder(db: &Db, cache: &Cache, uuid: &str, ids: &[i64]) -> Result<
             .copied();
         return Err(ShippingError::NotFound(missing.unwrap_or_default()));
     }
-    let mut tx = db.pool().begin().await?;
+    let mut tx = begin_write(db, uuid).await?;
     for (position, id) in ids.iter().enumerate() {
         sqlx::query("UPDATE shipping_options SET position = $3 WHERE installation_uuid = $1 AND id = $2")
             .bind(uuid)
@@ -237,7 +248,6 @@ pub async fn reorder(db: &Db, cache: &Cache, uuid: &str, ids: &[i64]) -> Result<
             .await?;
     }
     tx.commit().await?;
-    cache.invalidate(uuid).await;
     Ok(())
 }
 

@@ -118,9 +118,6 @@ async fn install_demo(sim: &Simulator, db: &Db, company_name: &str) -> anyhow::R
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if shipping::list(db, DEMO_DRI).await?.is_empty() {
-        // A cache of our own: the service's has not read the demo company's options yet (nothing
-        // calls its callbacks before the URL is printed), so it will read these fresh.
-        let cache = shipping::Cache::default();
         for (title, price, estimate, countries, free_above) in [
             ("Standard", "5.99", "3-5 business days", "", "50"),
             ("Express", "14.99", "1-2 business days", "US, CA", ""),
@@ -136,7 +133,7 @@ async fn install_demo(sim: &Simulator, db: &Db, company_name: &str) -> anyhow::R
                 enabled: true,
                 ..ShippingOptionInput::default()
             };
-            shipping::create(db, &cache, DEMO_DRI, &option)
+            shipping::create(db, DEMO_DRI, &option)
                 .await
                 .map_err(|e| anyhow::anyhow!("seeding the demo shipping options failed: {e}"))?;
         }

@@ -38,7 +38,6 @@ pub fn router(state: AppState) -> Router {
     let context = {
         let db = state.db.clone();
         let keyring = state.config.keyring.clone();
-        let shipping = state.shipping.clone();
         let frame_ancestors = FrameAncestors(state.config.frame_ancestors.clone());
         let fluid = state.fluid.clone();
         let public_url = app::scope::PublicUrl(state.config.public_url.clone());
@@ -48,7 +47,6 @@ pub fn router(state: AppState) -> Router {
         move || {
             provide_context(db.clone());
             provide_context(keyring.clone());
-            provide_context(shipping.clone());
             provide_context(frame_ancestors.clone());
             provide_context(fluid.clone());
             provide_context(public_url.clone());

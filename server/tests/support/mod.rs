@@ -1,9 +1,12 @@
-//! Test harness: the real service on `127.0.0.1:0` with a fresh SQLite file, or the real
-//! `droplet` binary as a child process.
+//! Test harness: the real service on `127.0.0.1:0` with a fresh database (SQLite, or
+//! PostgreSQL with `TEST_BACKEND=postgres`), or the real `droplet` binary as a child process.
 #![allow(dead_code)]
 
+mod database;
+
+pub use database::{TestDatabase, on_postgres};
+
 use std::{
-    path::PathBuf,
     process::{Child, Command, Stdio},
     time::{Duration, Instant},
 };
@@ -43,6 +46,10 @@ pub fn serve_args(database: &str) -> ServeArgs {
         fluid_frame_ancestors: "https://*.fluid.app".into(),
         log_format: "text".into(),
         event_retention_days: "30".into(),
+        database_max_connections: "10".into(),
+        database_acquire_timeout_secs: "5".into(),
+        database_statement_timeout_secs: "30".into(),
+        job_lease_secs: "60".into(),
     }
 }
 
@@ -52,9 +59,8 @@ pub struct TestApp {
     pub sim: Simulator,
     args: ServeArgs,
     pub database_url: String,
-    pub db_path: PathBuf,
+    pub database: TestDatabase,
     pub client: reqwest::Client,
-    _dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -65,9 +71,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let db_path = dir.path().join("droplet.db");
-        let database_url = format!("sqlite://{}", db_path.display());
+        let database = TestDatabase::new();
+        let database_url = database.url.clone();
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base_url = format!("http://{}", listener.local_addr().expect("address"));
         let sim = simulator_for(base_url.trim_start_matches("http://")).await;
@@ -84,9 +89,8 @@ impl TestApp {
             sim,
             args,
             database_url,
-            db_path,
+            database,
             client,
-            _dir: dir,
             shutdown: None,
             task: None,
         };
@@ -340,5 +344,20 @@ pub async fn wait_for(url: &str) -> reqwest::Response {
             Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
             Err(error) => panic!("{url} never answered: {error}"),
         }
+    }
+}
+
+/// Polls `{base_url}/readyz` until it answers 200 (PostgreSQL migrates after the listener is up).
+pub async fn wait_ready(base_url: &str) {
+    let url = format!("{base_url}/readyz");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(response) = reqwest::get(&url).await
+            && response.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{url} never answered 200");
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
