@@ -10,7 +10,7 @@ RUST_PACKAGES := -p fluid -p domain -p app -p server
 # What the release binary is built from: rebuilt only when one of these changed.
 SOURCES := $(shell git ls-files Cargo.toml Cargo.lock app domain fluid frontend server style public 2>/dev/null)
 
-.PHONY: run test tools test-tools release lint unit e2e fmt
+.PHONY: run test tools test-tools release lint unit postgres e2e fmt
 
 ## run: build the release binary (site embedded), then `droplet dev`: the service on
 ## http://127.0.0.1:3000 with a simulated Fluid and a demo company; prints the admin URL
@@ -18,8 +18,9 @@ run: tools release
 	@scripts/dev-env.sh
 	./target/release/droplet dev
 
-## test: formatting, clippy, unit and integration tests, then the browser suite on the release build
-test: test-tools lint unit release e2e
+## test: formatting, clippy, unit and integration tests (the integration suite on SQLite, then on
+## PostgreSQL), then the browser suite on the release build
+test: test-tools lint unit postgres release e2e
 
 tools:
 	@scripts/tools.sh build
@@ -41,6 +42,11 @@ lint:
 unit:
 	@mkdir -p target/site
 	cargo test $(RUST_PACKAGES)
+
+## postgres: the integration suite again on PostgreSQL (TEST_DATABASE_URL, or a local one; see the script)
+postgres:
+	@mkdir -p target/site
+	@scripts/test-postgres.sh
 
 e2e:
 	cd end2end && npx playwright test
