@@ -1,7 +1,7 @@
 //! The database: SQLite embedded by default, PostgreSQL by URL, one code path over both
 //! (sqlx's `Any` driver with runtime queries and `$1` placeholders, which both accept).
 
-use std::{str::FromStr, sync::Arc, time::Duration};
+use std::{path::PathBuf, str::FromStr, sync::Arc, time::Duration};
 
 use sqlx::{
     AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator, postgres::PgConnectOptions,
@@ -82,6 +82,24 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+/// Waits for the exclusive lock on `path` (created when missing); it is held until the file
+/// is dropped.
+async fn lock_file(path: PathBuf) -> Result<std::fs::File, DbError> {
+    let shown = path.display().to_string();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        file.lock()?;
+        Ok(file)
+    })
+    .await
+    .unwrap_or_else(|e| Err(std::io::Error::other(e)))
+    .map_err(|source| DbError::MigrationLock { path: shown, source })
+}
+
 fn redact(message: &str, url: &str) -> String {
     message.replace(url, "<url>")
 }
@@ -95,6 +113,8 @@ pub enum DbError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the database did not answer within {0:?}")]
     Timeout(Duration),
+    #[error("cannot take the migration lock {path}: {source}")]
+    MigrationLock { path: String, source: std::io::Error },
 }
 
 impl DbError {
@@ -110,6 +130,8 @@ pub struct Db {
     pool: AnyPool,
     backend: Backend,
     ready: Arc<std::sync::atomic::AtomicBool>,
+    /// SQLite: the file that serializes migrations between processes sharing the database.
+    migration_lock: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for Db {
@@ -184,10 +206,23 @@ impl Db {
                 })
             })
             .connect_lazy(&url.url)?;
+        let migration_lock = match backend {
+            Backend::Sqlite => SqliteConnectOptions::from_str(&url.url)
+                .ok()
+                .map(|options| options.get_filename().to_owned())
+                .filter(|file| !file.as_os_str().is_empty() && file.as_os_str() != ":memory:")
+                .map(|file| {
+                    let mut lock = file.into_os_string();
+                    lock.push("-migrate.lock");
+                    PathBuf::from(lock)
+                }),
+            Backend::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             ready: Arc::default(),
+            migration_lock,
         })
     }
 
@@ -198,14 +233,20 @@ impl Db {
         Ok(db)
     }
 
-    /// Applies the embedded migrations (idempotent; PostgreSQL takes an advisory lock so several
-    /// instances starting at once migrate once).
+    /// Applies the embedded migrations, idempotently, once even when several processes start at
+    /// once: sqlx takes an advisory lock on PostgreSQL; on SQLite, which has none, a lock file
+    /// beside the database (`PATH-migrate.lock`) does the same.
     pub async fn migrate(&self) -> Result<(), DbError> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
+        let lock = match &self.migration_lock {
+            Some(path) => Some(lock_file(path.clone()).await?),
+            None => None,
+        };
         migrator.run(&self.pool).await?;
+        drop(lock);
         self.ready.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
     }

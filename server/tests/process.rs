@@ -409,16 +409,6 @@ fn droplet_sim_serve_needs_the_webhook_secret() {
     );
 }
 
-/// A child process killed if the test ends early, so a failed assertion leaves nothing behind.
-struct KillOnDrop(Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Starts `droplet dev` in `binary`'s directory and waits for the admin URL it prints.
 async fn start_dev(binary: &Binary, env: &[(&str, &str)]) -> (KillOnDrop, String) {
     use std::io::BufRead;

@@ -101,6 +101,26 @@ impl Simulator {
         call(&self.http, &registration, body).await
     }
 
+    /// Like [`Simulator::send_callback`], through a load balancer that routed the call to the
+    /// droplet instance at `origin` (`http://host:port`): the registered path, another host.
+    pub async fn send_callback_via(
+        &self,
+        origin: &str,
+        dri: &str,
+        definition: &str,
+        body: &Value,
+    ) -> Result<CallbackResult, String> {
+        let mut registration = self
+            .registrations(dri)
+            .await
+            .into_iter()
+            .find(|r| r.definition_name == definition && r.active)
+            .ok_or_else(|| format!("{dri} has no active registration for {definition}"))?;
+        let url = reqwest::Url::parse(&registration.url).map_err(|e| e.to_string())?;
+        registration.url = format!("{}{}", origin.trim_end_matches('/'), url.path());
+        call(&self.http, &registration, body).await
+    }
+
     /// Calls `definition`'s registered URL signed with `key` instead of the registration's own
     /// `cvt_` (to show a forged call is refused).
     pub async fn send_callback_signed_with(

@@ -4,7 +4,7 @@
 
 mod database;
 
-pub use database::{TestDatabase, on_postgres};
+pub use database::TestDatabase;
 
 use std::{
     process::{Child, Command, Stdio},
@@ -359,5 +359,15 @@ pub async fn wait_ready(base_url: &str) {
         }
         assert!(Instant::now() < deadline, "{url} never answered 200");
         tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A child process killed if the test ends early, so a failed assertion leaves nothing behind.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
     }
 }

@@ -1,0 +1,492 @@
+//! Several real `droplet serve` processes on one database — PostgreSQL on the suite's PostgreSQL
+//! pass, one SQLite file otherwise — behind an imagined load balancer that may send any request
+//! to any of them. Every guarantee of one instance holds across them.
+
+mod support;
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use fluid::sim::{Fault, Shape, Simulator};
+use serde_json::{Value, json};
+use support::*;
+use tokio::task::JoinSet;
+
+/// The droplet instances, their simulated Fluid and their one database.
+struct Fleet {
+    sim: Simulator,
+    database: TestDatabase,
+    binary: Binary,
+    instances: Vec<Instance>,
+    lease_secs: u64,
+    encryption_key: String,
+}
+
+struct Instance {
+    base_url: String,
+    log: PathBuf,
+    process: Option<KillOnDrop>,
+}
+
+impl Fleet {
+    /// `count` instances started at once; a job's lease is `lease_secs`.
+    async fn start(count: usize, lease_secs: u64) -> Self {
+        let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+        // Fluid's lifecycle webhooks go to the first instance unless a test delivers them itself.
+        let sim = simulator_for(&format!("127.0.0.1:{}", ports[0])).await;
+        let mut fleet = Self {
+            sim,
+            database: TestDatabase::new(),
+            binary: Binary::new(),
+            instances: Vec::new(),
+            lease_secs,
+            encryption_key: key(7),
+        };
+        for port in ports {
+            fleet.spawn(port);
+        }
+        for instance in &fleet.instances {
+            wait_ready(&instance.base_url).await;
+        }
+        fleet
+    }
+
+    fn spawn(&mut self, port: u16) -> usize {
+        let index = self.instances.len();
+        let log = self.binary.dir.path().join(format!("instance-{index}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let address = format!("127.0.0.1:{port}");
+        let lease = self.lease_secs.to_string();
+        let sim_url = self.sim.base_url();
+        let env = [
+            ("DATABASE_URL", self.database.url.as_str()),
+            ("LEPTOS_SITE_ADDR", address.as_str()),
+            ("FLUID_API_BASE_URL", sim_url.as_str()),
+            ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("FLUID_DROPLET_UUID", DROPLET_UUID),
+            ("DROPLET_ENCRYPTION_KEY", self.encryption_key.as_str()),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("JOB_LEASE_SECS", lease.as_str()),
+        ];
+        let child = self
+            .binary
+            .command(&["serve"], &env)
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .expect("spawn droplet serve");
+        self.instances.push(Instance {
+            base_url: format!("http://{address}"),
+            log,
+            process: Some(KillOnDrop(child)),
+        });
+        index
+    }
+
+    /// Starts one more instance and waits until it is ready.
+    async fn add(&mut self) -> usize {
+        let index = self.spawn(free_port());
+        wait_ready(&self.instances[index].base_url).await;
+        index
+    }
+
+    /// `kill -9`: the instance stops at once, whatever it holds.
+    fn kill(&mut self, index: usize) {
+        let mut process = self.instances[index].process.take().expect("running");
+        Command::new("kill")
+            .args(["-KILL", &process.0.id().to_string()])
+            .status()
+            .expect("kill");
+        process.0.wait().expect("wait");
+    }
+
+    fn url(&self, index: usize, path: &str) -> String {
+        format!("{}{path}", self.instances[index].base_url)
+    }
+
+    /// What every instance logged, for failure messages and counting.
+    fn logs(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .map(|i| std::fs::read_to_string(&i.log).unwrap_or_default())
+            .collect()
+    }
+
+    async fn db(&self) -> domain::Db {
+        let url = self.database.url.parse().expect("url");
+        domain::Db::connect_and_migrate(&url, &Default::default())
+            .await
+            .expect("db")
+    }
+
+    /// Every job of `dri` once none is pending or running any more.
+    async fn settled_jobs(&self, dri: &str, within: Duration) -> Vec<domain::jobs::JobView> {
+        let db = self.db().await;
+        let deadline = Instant::now() + within;
+        loop {
+            let jobs = domain::jobs::list_for(&db, dri).await.expect("jobs");
+            if !jobs.is_empty()
+                && jobs
+                    .iter()
+                    .all(|j| !matches!(j.status.as_str(), "pending" | "running"))
+            {
+                db.close().await;
+                return jobs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "jobs did not settle: {jobs:?}\n{:#?}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A company installed through the instance at `index`, its jobs settled.
+    async fn install_via(&self, index: usize, name: &str) -> fluid::sim::SimInstallation {
+        let company = self.sim.create_installation(name).await;
+        let dri = company.droplet_installation_uuid.clone();
+        let payload = self
+            .sim
+            .install_payload(&dri, Shape::V2Flat)
+            .await
+            .expect("payload");
+        let delivery = self
+            .sim
+            .deliver_signed(
+                &self.url(index, "/api/webhooks/installed"),
+                payload.to_string().as_bytes(),
+                WEBHOOK_SECRET.as_bytes(),
+                &now().to_string(),
+            )
+            .await
+            .expect("install delivery");
+        assert_eq!(delivery.status, 200, "{}", delivery.body);
+        company
+    }
+}
+
+/// Each callback Fluid registers for an installation: once per definition, none missing.
+async fn assert_registered_once(sim: &Simulator, dri: &str) {
+    let mut names: Vec<String> = sim
+        .registrations(dri)
+        .await
+        .into_iter()
+        .filter(|r| r.active)
+        .map(|r| r.definition_name)
+        .collect();
+    names.sort();
+    let mut wanted: Vec<String> = domain::registrations::callbacks()
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    wanted.sort();
+    assert_eq!(names, wanted, "{dri}: one registration per callback");
+}
+
+fn cart() -> Value {
+    json!({"cart": {"id": 1, "items": [{"id": 1, "quantity": 1, "price": 10}], "ship_to": {"country_code": "US"}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn instances_starting_at_once_migrate_once_and_each_reports_its_pool() {
+    let fleet = Fleet::start(3, 60).await;
+    let db = fleet.db().await;
+    let migrations = std::fs::read_dir(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../domain/migrations/sqlite"
+    ))
+    .unwrap()
+    .count();
+    let applied: Vec<(i64,)> = sqlx::query_as("SELECT version FROM _sqlx_migrations ORDER BY version")
+        .fetch_all(&sqlx::AnyPool::connect(&fleet.database.url).await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(applied.len(), migrations, "{applied:?}");
+    for index in 0..3 {
+        let ready: Value = reqwest::get(fleet.url(index, "/readyz"))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(ready["status"], "ok", "{ready}");
+        assert_eq!(ready["pool"]["max"], 4, "DATABASE_MAX_CONNECTIONS: {ready}");
+    }
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_install_delivered_to_every_instance_at_once_is_exchanged_once() {
+    let fleet = Fleet::start(3, 60).await;
+    for round in 0..3 {
+        let company = fleet.sim.create_installation(&format!("Raced Co {round}")).await;
+        let dri = company.droplet_installation_uuid.clone();
+        let body = fleet
+            .sim
+            .install_payload(&dri, Shape::V2Flat)
+            .await
+            .unwrap()
+            .to_string();
+        let timestamp = now().to_string();
+        // The same signed delivery, sent by Fluid's retries to each instance at the same moment.
+        let mut deliveries = JoinSet::new();
+        for index in 0..3 {
+            let (sim, url) = (fleet.sim.clone(), fleet.url(index, "/api/webhooks/installed"));
+            let (body, timestamp) = (body.clone(), timestamp.clone());
+            deliveries.spawn(async move {
+                sim.deliver_signed(&url, body.as_bytes(), WEBHOOK_SECRET.as_bytes(), &timestamp)
+                    .await
+                    .unwrap()
+            });
+        }
+        for delivery in deliveries.join_all().await {
+            assert_eq!(delivery.status, 200, "{}", delivery.body);
+        }
+        assert_eq!(fleet.sim.successful_exchanges(&dri).await, 1, "round {round}");
+        let jobs = fleet.settled_jobs(&dri, Duration::from_secs(20)).await;
+        assert_eq!(jobs.len(), 3, "one job per kind: {jobs:?}");
+        assert!(
+            jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+            "{jobs:?}"
+        );
+        assert_registered_once(&fleet.sim, &dri).await;
+    }
+    assert_eq!(
+        fleet.sim.exchange_calls().await,
+        3,
+        "one exchange call per install, ever"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_spread_over_instances_run_once_each() {
+    let fleet = Fleet::start(3, 60).await;
+    let mut dris = Vec::new();
+    for n in 0..6 {
+        let company = fleet.install_via(n % 3, &format!("Busy Co {n}")).await;
+        dris.push(company.droplet_installation_uuid);
+    }
+    for dri in &dris {
+        let jobs = fleet.settled_jobs(dri, Duration::from_secs(30)).await;
+        assert!(
+            jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+            "claimed once, done once: {jobs:?}"
+        );
+        assert_registered_once(&fleet.sim, dri).await;
+    }
+    let done_per_instance: Vec<usize> = fleet
+        .logs()
+        .iter()
+        .map(|log| log.matches("job done").count())
+        .collect();
+    assert_eq!(
+        done_per_instance.iter().sum::<usize>(),
+        dris.len() * 3,
+        "every job ran exactly once across the instances: {done_per_instance:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_whose_instance_is_killed_mid_job_is_taken_over_after_its_lease() {
+    let mut fleet = Fleet::start(1, 2).await;
+    // Fluid hangs on the first registration call, so the job is in flight when its instance dies.
+    fleet
+        .sim
+        .push_registration_fault(Fault::Delay(Duration::from_secs(4)))
+        .await;
+    let company = fleet.install_via(0, "Doomed Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let db = fleet.db().await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let running = loop {
+        let jobs = domain::jobs::list_for(&db, &dri).await.unwrap();
+        if let Some(job) = jobs.into_iter().find(|j| j.status == "running") {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "no job started");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    fleet.kill(0);
+    let killed_at = Instant::now();
+    fleet.add().await;
+
+    let jobs = fleet.settled_jobs(&dri, Duration::from_secs(30)).await;
+    let taken_over = jobs.iter().find(|j| j.id == running.id).unwrap();
+    assert_eq!(
+        (taken_over.status.as_str(), taken_over.attempts),
+        ("done", 2),
+        "run again, once, by the other instance: {jobs:?}"
+    );
+    assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(1),
+        "not taken over before the lease could run out"
+    );
+    assert_registered_once(&fleet.sim, &dri).await;
+    // The registrations the survivor stored work: Fluid's callback reaches it and is verified.
+    let answer = fleet
+        .sim
+        .send_callback_via(
+            &fleet.instances[1].base_url,
+            &dri,
+            "update_cart_shipping",
+            &cart(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    db.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_longer_than_its_lease_is_kept_by_its_living_instance() {
+    let fleet = Fleet::start(2, 1).await;
+    // Three times the lease: only the renewals keep the other instance from taking it over.
+    fleet
+        .sim
+        .push_registration_fault(Fault::Delay(Duration::from_secs(3)))
+        .await;
+    let company = fleet.install_via(0, "Slow Co").await;
+    let dri = company.droplet_installation_uuid;
+    let jobs = fleet.settled_jobs(&dri, Duration::from_secs(30)).await;
+    assert!(
+        jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+        "never claimed twice: {jobs:?}"
+    );
+    assert_registered_once(&fleet.sim, &dri).await;
+    let logs = fleet.logs().concat();
+    assert!(!logs.contains("lost the job's lease"), "{logs}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_settings_write_through_one_instance_is_in_the_next_answer_of_every_other() {
+    let fleet = Fleet::start(2, 60).await;
+    let company = fleet.install_via(0, "Cached Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    fleet.settled_jobs(&dri, Duration::from_secs(20)).await;
+    let answer_from = |index: usize| {
+        let (sim, origin, dri) = (
+            fleet.sim.clone(),
+            fleet.instances[index].base_url.clone(),
+            dri.clone(),
+        );
+        async move {
+            let answer = sim
+                .send_callback_via(&origin, &dri, "update_cart_shipping", &cart())
+                .await
+                .unwrap();
+            assert_eq!(answer.status, 200, "{:?}", answer.body);
+            answer.body["shipping_options"].clone()
+        }
+    };
+    // Both instances answer (and cache) the empty list.
+    assert_eq!(answer_from(0).await, json!([]));
+    assert_eq!(answer_from(1).await, json!([]));
+
+    // The merchant saves an option; the load balancer sent the admin UI to instance 0.
+    let client = reqwest::Client::new();
+    let server_fn = |index: usize, function: &str, form: Vec<(&str, String)>| {
+        client
+            .post(fleet.url(index, &format!("/api/ui/{function}")))
+            .header("origin", fleet.instances[index].base_url.clone())
+            .form(&form)
+            .send()
+    };
+    let loaded: Value = server_fn(0, "load_shipping", vec![("dri", dri.clone())])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = loaded["page_token"].as_str().unwrap().to_owned();
+    let form = |title: &str, price: &str| {
+        vec![
+            ("token", token.clone()),
+            ("form[title]", title.to_owned()),
+            ("form[price]", price.to_owned()),
+            ("form[currency]", "USD".to_owned()),
+            ("form[delivery_estimate]", "2 days".to_owned()),
+            ("form[countries]", String::new()),
+            ("form[subtotal_min]", String::new()),
+            ("form[subtotal_max]", String::new()),
+            ("form[free_above]", String::new()),
+            ("form[weight_min]", String::new()),
+            ("form[weight_max]", String::new()),
+            ("form[weight_unit]", "kg".to_owned()),
+            ("form[enabled]", "true".to_owned()),
+        ]
+    };
+    let saved = server_fn(0, "save_shipping_option", form("Courier", "7.5"))
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 200, "{:?}", saved.text().await);
+    let option = |title: &str, total: f64| json!([{"shipping_total": total, "shipping_title": title, "shipping_delivery_time_estimate": "2 days"}]);
+    assert_eq!(
+        answer_from(1).await,
+        option("Courier", 7.5),
+        "instance 1 sees instance 0's write"
+    );
+
+    // Edited through instance 1; instance 0, which cached the first version, answers the new one.
+    let list: Value = server_fn(1, "load_shipping", vec![("dri", dri.clone())])
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = list["options"][0]["id"].as_i64().unwrap().to_string();
+    let mut edit = form("Courier Plus", "9");
+    edit.push(("id", id.clone()));
+    let edited = server_fn(1, "save_shipping_option", edit).await.unwrap();
+    assert_eq!(edited.status(), 200, "{:?}", edited.text().await);
+    assert_eq!(answer_from(0).await, option("Courier Plus", 9.0));
+
+    let deleted = server_fn(
+        0,
+        "delete_shipping_option",
+        vec![("token", token.clone()), ("id", id)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(deleted.status(), 200, "{:?}", deleted.text().await);
+    assert_eq!(answer_from(1).await, json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_company_event_delivered_to_every_instance_is_stored_once() {
+    let fleet = Fleet::start(3, 60).await;
+    let company = fleet.install_via(0, "Evented Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    fleet.settled_jobs(&dri, Duration::from_secs(20)).await;
+    let body = fleet
+        .sim
+        .company_event_payload(&company, "order", "created", true)
+        .to_string();
+    let timestamp = now().to_string();
+    let mut deliveries = JoinSet::new();
+    for index in 0..3 {
+        let sim = fleet.sim.clone();
+        let url = fleet.url(index, &format!("/api/webhooks/companies/{dri}"));
+        let (body, timestamp, key) = (
+            body.clone(),
+            timestamp.clone(),
+            company.webhook_verification_token.clone(),
+        );
+        deliveries.spawn(async move {
+            sim.deliver_company_signed(&url, body.as_bytes(), key.as_bytes(), &timestamp)
+                .await
+                .unwrap()
+        });
+    }
+    for delivery in deliveries.join_all().await {
+        assert!((200..300).contains(&delivery.status), "{delivery:?}");
+    }
+    let db = fleet.db().await;
+    assert_eq!(domain::events::count(&db, &dri).await.unwrap(), 1);
+    db.close().await;
+}
