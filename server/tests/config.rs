@@ -110,6 +110,26 @@ fn other_malformed_values_are_named() {
         "EVENT_RETENTION_DAYS",
         "between 1 and 3650",
     );
+    assert_one_line_error(
+        serve_with(&[("DATABASE_MAX_CONNECTIONS", Some("0"))]),
+        "DATABASE_MAX_CONNECTIONS",
+        "`0` is not a number of connections between 1 and 1000",
+    );
+    assert_one_line_error(
+        serve_with(&[("DATABASE_ACQUIRE_TIMEOUT_SECS", Some("soon"))]),
+        "DATABASE_ACQUIRE_TIMEOUT_SECS",
+        "between 1 and 300",
+    );
+    assert_one_line_error(
+        serve_with(&[("DATABASE_STATEMENT_TIMEOUT_SECS", Some("-1"))]),
+        "DATABASE_STATEMENT_TIMEOUT_SECS",
+        "between 0 and 86400",
+    );
+    assert_one_line_error(
+        serve_with(&[("JOB_LEASE_SECS", Some("0"))]),
+        "JOB_LEASE_SECS",
+        "between 1 and 3600",
+    );
 }
 
 #[test]
