@@ -7,6 +7,11 @@ SHELL := /bin/bash
 export LEPTOS_OUTPUT_NAME := droplet
 
 RUST_PACKAGES := -p fluid -p domain -p app -p server
+
+# A clean clone builds once: incremental caches would only cost CI time and disk.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
 # What the release binary is built from: rebuilt only when one of these changed.
 SOURCES := $(shell git ls-files Cargo.toml Cargo.lock app domain fluid frontend server style public 2>/dev/null)
 

@@ -1,13 +1,11 @@
 //! `/readyz` reflects the pool: a load balancer stops sending work to an instance whose every
 //! database connection is stuck, and sends it again once they are free.
 
-mod support;
-
 use std::time::Duration;
 
 use serde_json::Value;
 use sqlx::{Connection, Executor};
-use support::*;
+use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_answers_503_while_every_connection_is_busy_and_200_once_one_is_free() {

@@ -1,12 +1,10 @@
 //! Company webhooks over real HTTP from the simulated Fluid: verified with each installation's own
 //! `wvt_`, stored durably and once.
 
-mod support;
-
 use domain::events;
 use fluid::sim::Shape;
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {
     app.installed(name).await

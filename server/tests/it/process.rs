@@ -1,7 +1,5 @@
 //! The real `droplet` binary as operators run it: probes, signals, logs and the CLI.
 
-mod support;
-
 use std::{
     io::Read,
     process::{Child, Command},
@@ -9,7 +7,7 @@ use std::{
 };
 
 use fluid::sim::Shape;
-use support::*;
+use crate::support::*;
 
 /// Sends SIGTERM and waits for the exit without blocking the runtime (the simulator runs on it).
 async fn terminate(child: &mut Child) -> (bool, String) {

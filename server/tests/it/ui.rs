@@ -1,8 +1,6 @@
 //! The admin UI as the server renders it: real status codes and security headers.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 #[tokio::test]
 async fn the_overview_renders_the_installation_with_status_200() {

@@ -1,13 +1,11 @@
 //! What `droplet.toml` registers per install — its company webhooks and drop zones — through the
 //! simulated Fluid: shown on the overview, drop zones removed (best effort) on uninstall.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use fluid::sim::Shape;
 use serde_json::Value;
-use support::*;
+use crate::support::*;
 
 const MANIFEST: &str = r#"
 name = "Zones"

@@ -2,14 +2,12 @@
 //! one exchange per token under concurrency, Fluid's failures, reinstalls, uninstalls and the
 //! registrations that follow an install.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use domain::installations::{self, Status};
 use fluid::sim::{Fault, Shape};
 use serde_json::json;
-use support::*;
+use crate::support::*;
 
 async fn status_of(app: &TestApp, dri: &str) -> Option<Status> {
     let db = app.db().await;

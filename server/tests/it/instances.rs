@@ -2,8 +2,6 @@
 //! pass, one SQLite file otherwise — behind an imagined load balancer that may send any request
 //! to any of them. Every guarantee of one instance holds across them.
 
-mod support;
-
 use std::{
     path::PathBuf,
     process::Command,
@@ -12,7 +10,7 @@ use std::{
 
 use fluid::sim::{Fault, Shape, Simulator};
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 use tokio::task::JoinSet;
 
 /// The droplet instances, their simulated Fluid and their one database.

@@ -1,8 +1,6 @@
 //! Bad configuration stops `droplet` with one clear line naming the variable, and exit code 2.
 
-mod support;
-
-use support::*;
+use crate::support::*;
 
 fn good_env() -> Vec<(&'static str, String)> {
     vec![

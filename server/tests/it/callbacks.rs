@@ -1,13 +1,11 @@
 //! Callbacks over real HTTP from the simulated Fluid: verified with the registration's own
 //! `cvt_`, schema-checked, answered within the deadline, recorded.
 
-mod support;
-
 use std::time::Duration;
 
 use fluid::{client::FluidClient, sim::Shape};
 use serde_json::{Value, json};
-use support::*;
+use crate::support::*;
 
 /// An installation installed through the simulator, its callbacks registered.
 async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {

@@ -1,11 +1,9 @@
 //! `droplet.toml` and `droplet droplet show|create|update|companies`, the real binary against the
 //! simulated Fluid's owner endpoints.
 
-mod support;
+use crate::support::*;
 
-use support::*;
-
-const MANIFEST: &str = include_str!("../../droplet.toml");
+const MANIFEST: &str = include_str!("../../../droplet.toml");
 
 fn with_manifest(text: &str) -> Binary {
     let binary = Binary::new();

@@ -1,0 +1,18 @@
+//! The integration suite, one binary (one link instead of one per file): the real service over
+//! real HTTP, against the simulated Fluid, on SQLite or PostgreSQL (`support`).
+
+mod support;
+
+mod admin_pages;
+mod admin_ui;
+mod callbacks;
+mod company_webhooks;
+mod config;
+mod drop_zones;
+mod droplet_definition;
+mod install;
+mod instances;
+mod lifecycle;
+mod process;
+mod readiness;
+mod ui;
