@@ -1,9 +1,9 @@
 //! The admin UI's overview, callbacks and events pages and the shipping preview and reorder, over
 //! real HTTP against the simulated Fluid: what the merchant sees follows what really happened.
 
+use crate::support::*;
 use fluid::sim::{Fault, Shape};
 use serde_json::{Value, json};
-use crate::support::*;
 
 /// Calls a server function as a same-site page would.
 async fn call(app: &TestApp, function: &str, args: &[(&str, &str)]) -> (u16, Value) {

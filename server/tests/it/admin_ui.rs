@@ -1,8 +1,8 @@
 //! The admin UI's server functions over real HTTP, as the hydrated page calls them: scoped by the
 //! page token, refusing tampering and cross-site calls, and feeding the callback answers.
 
-use serde_json::{Value, json};
 use crate::support::*;
+use serde_json::{Value, json};
 
 async fn installed(app: &TestApp, name: &str) -> String {
     app.installed(name).await.droplet_installation_uuid

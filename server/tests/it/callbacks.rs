@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::support::*;
 use fluid::{client::FluidClient, sim::Shape};
 use serde_json::{Value, json};
-use crate::support::*;
 
 /// An installation installed through the simulator, its callbacks registered.
 async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {

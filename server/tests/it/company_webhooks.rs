@@ -1,10 +1,10 @@
 //! Company webhooks over real HTTP from the simulated Fluid: verified with each installation's own
 //! `wvt_`, stored durably and once.
 
+use crate::support::*;
 use domain::events;
 use fluid::sim::Shape;
 use serde_json::json;
-use crate::support::*;
 
 async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {
     app.installed(name).await

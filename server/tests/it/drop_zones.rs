@@ -3,9 +3,9 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use fluid::sim::Shape;
 use serde_json::Value;
-use crate::support::*;
 
 const MANIFEST: &str = r#"
 name = "Zones"

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use domain::installations::{self, Status};
 use fluid::sim::{Fault, Shape};
 use serde_json::json;
-use crate::support::*;
 
 async fn status_of(app: &TestApp, dri: &str) -> Option<Status> {
     let db = app.db().await;

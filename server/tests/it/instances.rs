@@ -8,9 +8,9 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::support::*;
 use fluid::sim::{Fault, Shape, Simulator};
 use serde_json::{Value, json};
-use crate::support::*;
 use tokio::task::JoinSet;
 
 /// The droplet instances, their simulated Fluid and their one database.

@@ -1,7 +1,7 @@
 //! Lifecycle webhooks over real HTTP: signatures, payload shapes, installs and uninstalls.
 
-use serde_json::{Value, json};
 use crate::support::*;
+use serde_json::{Value, json};
 
 async fn error_of(response: reqwest::Response) -> String {
     let body: Value = response.json().await.expect("JSON error body");
@@ -141,7 +141,12 @@ async fn bad_signatures_are_rejected_with_401_naming_the_check_and_no_exchange_i
     let now = now().to_string();
     let cases = [
         ("wrong key", "dws_wrong", now.clone(), "does not match"),
-        ("stale", WEBHOOK_SECRET, (crate::support::now() - 301).to_string(), "old"),
+        (
+            "stale",
+            WEBHOOK_SECRET,
+            (crate::support::now() - 301).to_string(),
+            "old",
+        ),
         (
             "future",
             WEBHOOK_SECRET,

@@ -6,8 +6,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-use fluid::sim::Shape;
 use crate::support::*;
+use fluid::sim::Shape;
 
 /// Sends SIGTERM and waits for the exit without blocking the runtime (the simulator runs on it).
 async fn terminate(child: &mut Child) -> (bool, String) {

@@ -3,9 +3,9 @@
 
 use std::time::Duration;
 
+use crate::support::*;
 use serde_json::Value;
 use sqlx::{Connection, Executor};
-use crate::support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readyz_answers_503_while_every_connection_is_busy_and_200_once_one_is_free() {
