@@ -15,7 +15,7 @@ endif
 # What the release binary is built from: rebuilt only when one of these changed.
 SOURCES := $(shell git ls-files Cargo.toml Cargo.lock app domain fluid frontend server style public 2>/dev/null)
 
-.PHONY: run test tools test-tools release lint unit postgres e2e fmt
+.PHONY: run test tools test-tools release lint unit postgres fuzz-smoke fuzz e2e fmt
 
 ## run: build the release binary (site embedded), then `droplet dev`: the service on
 ## http://127.0.0.1:3000 with a simulated Fluid and a demo company; prints the admin URL
@@ -24,8 +24,8 @@ run: tools release
 	./target/release/droplet dev
 
 ## test: formatting, clippy, unit and integration tests (the integration suite on SQLite, then on
-## PostgreSQL), then the browser suite on the release build
-test: test-tools lint unit postgres release e2e
+## PostgreSQL), a few seconds of fuzzing per target, then the browser suite on the release build
+test: test-tools lint unit postgres fuzz-smoke release e2e
 
 tools:
 	@scripts/tools.sh build
@@ -52,6 +52,13 @@ unit:
 postgres:
 	@mkdir -p target/site
 	@scripts/test-postgres.sh
+
+## fuzz-smoke: each fuzz target for FUZZ_SECONDS (10); fuzz: each for FUZZ_SECONDS (900), figures to fuzz/RESULTS.md
+fuzz-smoke:
+	@scripts/fuzz.sh smoke
+
+fuzz:
+	@scripts/fuzz.sh long $${FUZZ_SECONDS:-900}
 
 e2e:
 	cd end2end && npx playwright test

@@ -68,4 +68,5 @@ else
 fi
 
 say "integration suite on PostgreSQL"
-TEST_BACKEND=postgres TEST_DATABASE_URL=$url cargo test -p server --tests
+# The same packages as `make unit`, so that features resolve alike and nothing is rebuilt.
+TEST_BACKEND=postgres TEST_DATABASE_URL=$url cargo test -p fluid -p domain -p app -p server --test it

@@ -18,6 +18,8 @@ pub struct RetryPolicy {
     pub initial_backoff: Duration,
     /// No single wait is longer than this (a longer `Retry-After` ends the retries).
     pub max_backoff: Duration,
+    /// How long one attempt may take.
+    pub timeout: Duration,
 }
 
 impl Default for RetryPolicy {
@@ -26,6 +28,7 @@ impl Default for RetryPolicy {
             attempts: 4,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(2),
+            timeout: Duration::from_secs(15),
         }
     }
 }
@@ -129,8 +132,8 @@ impl FluidClient {
     /// A client for the API at `base_url` (e.g. `https://api.fluid.app`).
     pub fn new(base_url: &str, retry: RetryPolicy) -> Result<Self, FluidError> {
         let http = reqwest::Client::builder()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(15))
+            .connect_timeout(Duration::from_secs(5).min(retry.timeout))
+            .timeout(retry.timeout)
             .user_agent(concat!("droplet/", env!("CARGO_PKG_VERSION")))
             .redirect(reqwest::redirect::Policy::none())
             .build()

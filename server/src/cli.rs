@@ -454,6 +454,15 @@ pub struct ServeArgs {
     /// a job whose instance died is taken over by another after this.
     #[arg(long, env = "JOB_LEASE_SECS", default_value = "60")]
     pub job_lease_secs: String,
+    /// Requests handled at once; past it, new ones are refused with 503 and Retry-After.
+    #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value = "512")]
+    pub max_concurrent_requests: String,
+    /// Seconds a request may take before it is answered 503.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "30")]
+    pub request_timeout_secs: String,
+    /// Seconds one call to Fluid's API may take (each retry included separately).
+    #[arg(long, env = "FLUID_API_TIMEOUT_SECS", default_value = "15")]
+    pub fluid_api_timeout_secs: String,
     /// The droplet's manifest; its drop zones are created for each install. Without the file, none.
     #[arg(long, env = "DROPLET_MANIFEST", default_value = "droplet.toml")]
     pub droplet_manifest: String,

@@ -54,6 +54,12 @@ pub struct Config {
     pub pool: PoolSettings,
     /// How long a claimed job stays reserved without a renewal.
     pub job_lease: Duration,
+    /// Requests handled at once before new ones are shed with 503.
+    pub max_in_flight: usize,
+    /// How long a request may take.
+    pub request_timeout: Duration,
+    /// How long one call to Fluid's API may take.
+    pub fluid_api_timeout: Duration,
     /// The company webhooks of the manifest (the default set without one), subscribed per install.
     pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The drop zones of the manifest, created for each install.
@@ -135,6 +141,25 @@ impl Config {
             1..=3600,
             "seconds",
         )?);
+        let max_in_flight = usize::try_from(number(
+            "MAX_CONCURRENT_REQUESTS",
+            &args.max_concurrent_requests,
+            1..=100_000,
+            "requests",
+        )?)
+        .unwrap_or(usize::MAX);
+        let request_timeout = Duration::from_secs(number(
+            "REQUEST_TIMEOUT_SECS",
+            &args.request_timeout_secs,
+            1..=600,
+            "seconds",
+        )?);
+        let fluid_api_timeout = Duration::from_secs(number(
+            "FLUID_API_TIMEOUT_SECS",
+            &args.fluid_api_timeout_secs,
+            1..=300,
+            "seconds",
+        )?);
         let (company_webhooks, drop_zones) = per_install(&args.droplet_manifest, &public_url)?;
         Ok(Self {
             database_url,
@@ -148,6 +173,9 @@ impl Config {
             event_retention,
             pool,
             job_lease,
+            max_in_flight,
+            request_timeout,
+            fluid_api_timeout,
             company_webhooks,
             drop_zones,
         })

@@ -30,8 +30,14 @@ pub async fn serve(
         .site_addr(address)
         .env(Env::PROD)
         .build();
-    let fluid = FluidClient::new(&config.fluid_api_base_url, RetryPolicy::default())
-        .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for Fluid: {e}"))?;
+    let fluid = FluidClient::new(
+        &config.fluid_api_base_url,
+        RetryPolicy {
+            timeout: config.fluid_api_timeout,
+            ..RetryPolicy::default()
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for Fluid: {e}"))?;
     let wake_worker = Arc::new(Notify::new());
     let (stop_worker, worker_stopped) = watch::channel(false);
     let worker = Worker {

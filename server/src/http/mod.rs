@@ -6,6 +6,7 @@ mod company_webhooks;
 mod error;
 mod health;
 mod lifecycle;
+mod limits;
 mod security_headers;
 
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use tower_http::{
 use tracing::Level;
 
 pub use error::ApiError;
+pub use limits::Limits;
 
 use crate::state::AppState;
 
@@ -74,6 +76,10 @@ pub fn router(state: AppState) -> Router {
         .leptos_routes_with_context(&state, generate_route_list(app::App), context, shell)
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(
+            Limits::new(state.config.max_in_flight, state.config.request_timeout),
+            limits::apply,
+        ))
         .layer(CompressionLayer::new())
         .layer(security_headers::layer())
         .layer(

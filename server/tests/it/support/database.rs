@@ -23,7 +23,7 @@ struct Created {
 }
 
 /// Whether this run's tests use PostgreSQL.
-fn on_postgres() -> bool {
+pub fn on_postgres() -> bool {
     std::env::var("TEST_BACKEND").is_ok_and(|b| b.eq_ignore_ascii_case("postgres"))
 }
 

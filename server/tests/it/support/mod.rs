@@ -3,8 +3,12 @@
 #![allow(dead_code)]
 
 mod database;
+mod fleet;
+mod tcp_proxy;
 
-pub use database::TestDatabase;
+pub use database::{TestDatabase, on_postgres};
+pub use fleet::Fleet;
+pub use tcp_proxy::TcpProxy;
 
 use std::{
     process::{Child, Command, Stdio},
@@ -50,6 +54,9 @@ pub fn serve_args(database: &str) -> ServeArgs {
         database_acquire_timeout_secs: "5".into(),
         database_statement_timeout_secs: "30".into(),
         job_lease_secs: "60".into(),
+        max_concurrent_requests: "512".into(),
+        request_timeout_secs: "30".into(),
+        fluid_api_timeout_secs: "15".into(),
     }
 }
 
@@ -80,6 +87,8 @@ impl TestApp {
         args.fluid_api_base_url = sim.base_url();
         args.public_url = Some(base_url.clone());
         adjust(&mut args);
+        // A test may point the service elsewhere (through a proxy, say); follow it.
+        let database_url = args.database_url.clone();
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

@@ -1,0 +1,165 @@
+//! Real `droplet serve` processes on one test database, with a simulated Fluid in this process.
+
+use std::{
+    path::PathBuf,
+    process::Command,
+    time::{Duration, Instant},
+};
+
+use fluid::sim::{Shape, Simulator};
+
+use super::*;
+
+/// The droplet instances, their simulated Fluid and their one database.
+pub struct Fleet {
+    pub sim: Simulator,
+    pub database: TestDatabase,
+    binary: Binary,
+    pub instances: Vec<Instance>,
+    lease_secs: u64,
+    encryption_key: String,
+}
+
+pub struct Instance {
+    pub base_url: String,
+    log: PathBuf,
+    process: Option<KillOnDrop>,
+}
+
+impl Fleet {
+    /// `count` instances started at once; a job's lease is `lease_secs`.
+    pub async fn start(count: usize, lease_secs: u64) -> Self {
+        let ports: Vec<u16> = (0..count).map(|_| free_port()).collect();
+        // Fluid's lifecycle webhooks go to the first instance unless a test delivers them itself.
+        let sim = simulator_for(&format!("127.0.0.1:{}", ports[0])).await;
+        let mut fleet = Self {
+            sim,
+            database: TestDatabase::new(),
+            binary: Binary::new(),
+            instances: Vec::new(),
+            lease_secs,
+            encryption_key: key(7),
+        };
+        for port in ports {
+            fleet.spawn(port);
+        }
+        for instance in &fleet.instances {
+            wait_ready(&instance.base_url).await;
+        }
+        fleet
+    }
+
+    pub fn spawn(&mut self, port: u16) -> usize {
+        let index = self.instances.len();
+        let log = self.binary.dir.path().join(format!("instance-{index}.log"));
+        let file = std::fs::File::create(&log).expect("log file");
+        let address = format!("127.0.0.1:{port}");
+        let lease = self.lease_secs.to_string();
+        let sim_url = self.sim.base_url();
+        let env = [
+            ("DATABASE_URL", self.database.url.as_str()),
+            ("LEPTOS_SITE_ADDR", address.as_str()),
+            ("FLUID_API_BASE_URL", sim_url.as_str()),
+            ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("FLUID_DROPLET_UUID", DROPLET_UUID),
+            ("DROPLET_ENCRYPTION_KEY", self.encryption_key.as_str()),
+            ("DATABASE_MAX_CONNECTIONS", "4"),
+            ("JOB_LEASE_SECS", lease.as_str()),
+        ];
+        let child = self
+            .binary
+            .command(&["serve"], &env)
+            .stdout(file.try_clone().expect("log file"))
+            .stderr(file)
+            .spawn()
+            .expect("spawn droplet serve");
+        self.instances.push(Instance {
+            base_url: format!("http://{address}"),
+            log,
+            process: Some(KillOnDrop(child)),
+        });
+        index
+    }
+
+    /// Starts one more instance and waits until it is ready.
+    pub async fn add(&mut self) -> usize {
+        let index = self.spawn(free_port());
+        wait_ready(&self.instances[index].base_url).await;
+        index
+    }
+
+    /// `kill -9`: the instance stops at once, whatever it holds.
+    pub fn kill(&mut self, index: usize) {
+        let mut process = self.instances[index].process.take().expect("running");
+        Command::new("kill")
+            .args(["-KILL", &process.0.id().to_string()])
+            .status()
+            .expect("kill");
+        process.0.wait().expect("wait");
+    }
+
+    pub fn url(&self, index: usize, path: &str) -> String {
+        format!("{}{path}", self.instances[index].base_url)
+    }
+
+    /// What every instance logged, for failure messages and counting.
+    pub fn logs(&self) -> Vec<String> {
+        self.instances
+            .iter()
+            .map(|i| std::fs::read_to_string(&i.log).unwrap_or_default())
+            .collect()
+    }
+
+    pub async fn db(&self) -> domain::Db {
+        let url = self.database.url.parse().expect("url");
+        domain::Db::connect_and_migrate(&url, &Default::default())
+            .await
+            .expect("db")
+    }
+
+    /// Every job of `dri` once none is pending or running any more.
+    pub async fn settled_jobs(&self, dri: &str, within: Duration) -> Vec<domain::jobs::JobView> {
+        let db = self.db().await;
+        let deadline = Instant::now() + within;
+        loop {
+            let jobs = domain::jobs::list_for(&db, dri).await.expect("jobs");
+            if !jobs.is_empty()
+                && jobs
+                    .iter()
+                    .all(|j| !matches!(j.status.as_str(), "pending" | "running"))
+            {
+                db.close().await;
+                return jobs;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "jobs did not settle: {jobs:?}\n{:#?}",
+                self.logs()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// A company installed through the instance at `index`, its jobs settled.
+    pub async fn install_via(&self, index: usize, name: &str) -> fluid::sim::SimInstallation {
+        let company = self.sim.create_installation(name).await;
+        let dri = company.droplet_installation_uuid.clone();
+        let payload = self
+            .sim
+            .install_payload(&dri, Shape::V2Flat)
+            .await
+            .expect("payload");
+        let delivery = self
+            .sim
+            .deliver_signed(
+                &self.url(index, "/api/webhooks/installed"),
+                payload.to_string().as_bytes(),
+                WEBHOOK_SECRET.as_bytes(),
+                &now().to_string(),
+            )
+            .await
+            .expect("install delivery");
+        assert_eq!(delivery.status, 200, "{}", delivery.body);
+        company
+    }
+}
