@@ -3,7 +3,7 @@
 //! transient failures (connection errors, timeouts, 5xx, 429 honouring `Retry-After`) — never on
 //! other 4xx answers, which are final.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
@@ -120,12 +120,51 @@ pub struct CompanyWebhook {
     pub url: Option<String>,
 }
 
+/// One attempt of a call to Fluid, as observers see it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallRecord {
+    /// Which endpoint (a fixed name, never an id): `exchange`, `callback_registrations`, …
+    pub endpoint: &'static str,
+    /// Fluid's status, `None` when no answer came (connection error, timeout).
+    pub status: Option<u16>,
+    pub elapsed: Duration,
+}
+
+/// Told about every attempt of every call (for metrics).
+pub type Observer = Arc<dyn Fn(CallRecord) + Send + Sync>;
+
 /// Fluid's API client.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct FluidClient {
     http: reqwest::Client,
     base_url: String,
     retry: RetryPolicy,
+    observer: Option<Observer>,
+}
+
+impl std::fmt::Debug for FluidClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FluidClient")
+            .field("base_url", &self.base_url)
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The fixed name of the endpoint `path` belongs to.
+fn endpoint(path: &str) -> &'static str {
+    const ENDPOINTS: &[(&str, &str)] = &[
+        ("/api/droplet_installations/exchange", "exchange"),
+        ("/api/callback/registrations", "callback_registrations"),
+        ("/api/callback/test", "callback_test"),
+        ("/api/company/webhooks", "company_webhooks"),
+        ("/api/drop_zones", "drop_zones"),
+        ("/api/droplets", "droplets"),
+    ];
+    ENDPOINTS
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix))
+        .map_or("other", |(_, name)| name)
 }
 
 impl FluidClient {
@@ -142,7 +181,25 @@ impl FluidClient {
             http,
             base_url: base_url.trim_end_matches('/').to_owned(),
             retry,
+            observer: None,
         })
+    }
+
+    /// This client, telling `observer` about every attempt of every call.
+    #[must_use]
+    pub fn observed_by(mut self, observer: Observer) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    fn observe(&self, path: &str, status: Option<u16>, started: std::time::Instant) {
+        if let Some(observer) = &self.observer {
+            observer(CallRecord {
+                endpoint: endpoint(path),
+                status,
+                elapsed: started.elapsed(),
+            });
+        }
     }
 
     /// Exchanges a single-use `dex_` token for the installation's long-lived credentials.
@@ -334,7 +391,10 @@ impl FluidClient {
             if let Some(body) = body {
                 request = request.json(body);
             }
-            let failure = match request.send().await {
+            let started = std::time::Instant::now();
+            let sent = request.send().await;
+            self.observe(path, sent.as_ref().ok().map(|r| r.status().as_u16()), started);
+            let failure = match sent {
                 Ok(response) if response.status().is_success() => {
                     let bytes = response
                         .bytes()

@@ -9,6 +9,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod manifest;
+pub mod metrics;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

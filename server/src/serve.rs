@@ -12,7 +12,7 @@ use tokio::{
     task::JoinHandle,
 };
 
-use crate::{config::Config, http, state::AppState, worker::Worker};
+use crate::{config::Config, http, metrics::Metrics, state::AppState, worker::Worker};
 
 /// Serves on `listener` until `shutdown` resolves, then finishes in-flight requests.
 pub async fn serve(
@@ -30,6 +30,7 @@ pub async fn serve(
         .site_addr(address)
         .env(Env::PROD)
         .build();
+    let metrics = Arc::new(Metrics::default());
     let fluid = FluidClient::new(
         &config.fluid_api_base_url,
         RetryPolicy {
@@ -37,7 +38,11 @@ pub async fn serve(
             ..RetryPolicy::default()
         },
     )
-    .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for Fluid: {e}"))?;
+    .map_err(|e| anyhow::anyhow!("cannot build the HTTP client for Fluid: {e}"))?
+    .observed_by({
+        let metrics = metrics.clone();
+        Arc::new(move |call| metrics.fluid_call(call))
+    });
     let wake_worker = Arc::new(Notify::new());
     let (stop_worker, worker_stopped) = watch::channel(false);
     let worker = Worker {
@@ -50,6 +55,7 @@ pub async fn serve(
         company_webhooks: config.company_webhooks.clone(),
         drop_zones: config.drop_zones.clone(),
         lease: config.job_lease,
+        metrics: metrics.clone(),
     }
     .spawn(worker_stopped);
     let callbacks =
@@ -62,6 +68,7 @@ pub async fn serve(
         wake_worker,
         callbacks: Arc::new(callbacks),
         shipping: shipping::Cache::default(),
+        metrics,
     };
     tracing::info!(public_url = %state.config.public_url, "droplet is serving on http://{address}");
     let served = axum::serve(listener, http::router(state))

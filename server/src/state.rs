@@ -8,7 +8,7 @@ use fluid::client::FluidClient;
 use leptos::config::LeptosOptions;
 use tokio::sync::Notify;
 
-use crate::config::Config;
+use crate::{config::Config, metrics::Metrics};
 
 /// Shared by every request. Cheap to clone.
 #[derive(Clone, FromRef)]
@@ -24,4 +24,6 @@ pub struct AppState {
     pub callbacks: Arc<Callbacks>,
     /// Shipping options per installation, as last read.
     pub shipping: shipping::Cache,
+    /// What `GET /metrics` exposes.
+    pub metrics: Arc<Metrics>,
 }

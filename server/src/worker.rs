@@ -38,6 +38,8 @@ pub struct Worker {
     pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
     /// How long a claimed job stays reserved without a renewal.
     pub lease: Duration,
+    /// Job outcomes are counted here.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Worker {
@@ -170,6 +172,14 @@ impl Worker {
             }
             None => Err(RegistrationError::Permanent("unknown job kind".into())),
         };
+        let kind = job.kind.map_or("unknown", JobKind::as_str);
+        let outcome = match &result {
+            Ok(()) => "done",
+            Err(RegistrationError::NotActive) => "cancelled",
+            Err(error) if jobs::retries(&job, matches!(error, RegistrationError::Permanent(_))) => "retry",
+            Err(_) => "failed",
+        };
+        self.metrics.job(kind, outcome);
         let recorded = match result {
             Ok(()) => {
                 tracing::info!(installation = %uuid, job = job.id, attempt = job.attempts, "job done");

@@ -61,5 +61,6 @@ pub async fn receive(
         Stored::New => "stored",
         Stored::Duplicate => "duplicate",
     };
+    state.metrics.company_event(status);
     Ok((StatusCode::OK, Json(json!({ "status": status }))))
 }

@@ -7,6 +7,7 @@ mod error;
 mod health;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod security_headers;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
+        .route("/metrics", get(metrics::render))
         .route("/api/webhooks/installed", post(lifecycle::installed))
         .route("/api/webhooks/uninstalled", post(lifecycle::uninstalled))
         .route("/api/webhooks/companies/{uuid}", post(company_webhooks::receive))
@@ -77,8 +79,16 @@ pub fn router(state: AppState) -> Router {
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
-            Limits::new(state.config.max_in_flight, state.config.request_timeout),
+            Limits::new(
+                state.config.max_in_flight,
+                state.config.request_timeout,
+                state.metrics.clone(),
+            ),
             limits::apply,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.metrics.clone(),
+            metrics::time,
         ))
         .layer(CompressionLayer::new())
         .layer(security_headers::layer())

@@ -93,8 +93,10 @@ async fn past_the_concurrency_limit_requests_are_shed_with_503_and_retry_after()
             .contains("at capacity (2 requests in flight)"),
         "{message}"
     );
-    // The probes are exempt: the load balancer still hears from the instance.
+    // The probes are exempt: the load balancer still hears from the instance, and counts it.
     assert_eq!(app.get("/healthz").await.unwrap().status(), 200);
+    let metrics = app.get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("droplet_requests_shed_total 1"), "{metrics}");
 
     blocker.execute("COMMIT").await.unwrap();
     for request in held {

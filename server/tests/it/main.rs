@@ -15,6 +15,7 @@ mod install;
 mod instances;
 mod lifecycle;
 mod limits;
+mod metrics;
 mod process;
 mod readiness;
 mod ui;
