@@ -7,6 +7,8 @@ SHELL := /bin/bash
 export LEPTOS_OUTPUT_NAME := droplet
 
 RUST_PACKAGES := -p fluid -p domain -p app -p server
+# Linted too, never tested: the benchmark driver.
+LINT_PACKAGES := $(RUST_PACKAGES) -p bench
 
 # A clean clone builds once: incremental caches would only cost CI time and disk.
 ifdef CI
@@ -15,7 +17,7 @@ endif
 # What the release binary is built from: rebuilt only when one of these changed.
 SOURCES := $(shell git ls-files Cargo.toml Cargo.lock app domain fluid frontend server style public 2>/dev/null)
 
-.PHONY: run test tools test-tools release lint unit postgres fuzz-smoke fuzz e2e fmt
+.PHONY: run test tools test-tools release lint unit postgres fuzz-smoke fuzz bench e2e fmt
 
 ## run: build the release binary (site embedded), then `droplet dev`: the service on
 ## http://127.0.0.1:3000 with a simulated Fluid and a demo company; prints the admin URL
@@ -41,7 +43,7 @@ target/release/droplet: $(SOURCES)
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy $(RUST_PACKAGES) --all-targets -- -D warnings
+	cargo clippy $(LINT_PACKAGES) --all-targets -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown -- -D warnings
 
 unit:
@@ -59,6 +61,10 @@ fuzz-smoke:
 
 fuzz:
 	@scripts/fuzz.sh long $${FUZZ_SECONDS:-900}
+
+## bench: every figure of BENCHMARKS.md from one run (ingest, callbacks, handshake, pages, memory, start-up)
+bench: test-tools
+	@scripts/bench.sh
 
 e2e:
 	cd end2end && npx playwright test

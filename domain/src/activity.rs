@@ -75,27 +75,10 @@ pub struct Hour {
 /// The hours of the 24 hours ending with the one `now` is in, oldest first.
 pub const HOURS: i64 = 24;
 
-/// The installation's last [`HOURS`] hours, hour by hour.
+/// The installation's last [`HOURS`] hours, hour by hour. The database counts and ranks (a
+/// busy day is a hundred thousand rows: reading them all made the overview take most of a second).
 pub async fn last_day(db: &Db, uuid: &str, now: i64) -> Result<Vec<Hour>, DbError> {
-    let since = first_hour(now);
-    let webhooks = crate::events::received_since(db, uuid, since).await?;
-    let callbacks = callbacks_since(db, uuid, since).await?;
-    Ok(hourly(now, &webhooks, &callbacks))
-}
-
-fn first_hour(now: i64) -> i64 {
-    (now - now.rem_euclid(3600)) - (HOURS - 1) * 3600
-}
-
-/// Buckets webhook receipt times and callback invocations into the [`HOURS`] hours ending with
-/// the one `now` is in; anything outside them is ignored.
-pub fn hourly(now: i64, webhooks: &[i64], callbacks: &[Invocation]) -> Vec<Hour> {
     let first = first_hour(now);
-    let bucket = |at: i64| {
-        let index = (at - first).div_euclid(3600);
-        (0..HOURS).contains(&index).then_some(index as usize)
-    };
-    let mut latencies: Vec<Vec<i64>> = vec![Vec::new(); HOURS as usize];
     let mut hours: Vec<Hour> = (0..HOURS)
         .map(|i| Hour {
             start: first + i * 3600,
@@ -106,61 +89,145 @@ pub fn hourly(now: i64, webhooks: &[i64], callbacks: &[Invocation]) -> Vec<Hour>
             p99_us: None,
         })
         .collect();
-    for index in webhooks.iter().filter_map(|&at| bucket(at)) {
-        hours[index].webhooks += 1;
-    }
-    for invocation in callbacks {
-        if let Some(index) = bucket(invocation.at) {
-            hours[index].callbacks += 1;
-            if invocation.outcome != "answered" {
-                hours[index].degraded_callbacks += 1;
-            }
-            latencies[index].push(invocation.latency_us);
+    let slot = |hour: i64| usize::try_from(hour).ok().filter(|&h| h < hours_len());
+    let webhooks: Vec<(i64, i64)> = sqlx::query_as(
+        "SELECT (received_at - $2) / 3600, COUNT(*) FROM events \
+         WHERE installation_uuid = $1 AND received_at >= $2 GROUP BY 1",
+    )
+    .bind(uuid)
+    .bind(first)
+    .fetch_all(db.pool())
+    .await?;
+    for (hour, count) in webhooks {
+        if let Some(h) = slot(hour) {
+            hours[h].webhooks = saturate(count);
         }
     }
-    for (hour, mut samples) in hours.iter_mut().zip(latencies) {
-        samples.sort_unstable();
-        hour.p50_us = percentile(&samples, 50);
-        hour.p99_us = percentile(&samples, 99);
+    let callbacks: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT (at - $2) / 3600, COUNT(*), SUM(CASE WHEN outcome = 'answered' THEN 0 ELSE 1 END) \
+         FROM callback_invocations WHERE installation_uuid = $1 AND at >= $2 GROUP BY 1",
+    )
+    .bind(uuid)
+    .bind(first)
+    .fetch_all(db.pool())
+    .await?;
+    for (hour, count, degraded) in callbacks {
+        if let Some(h) = slot(hour) {
+            hours[h].callbacks = saturate(count);
+            hours[h].degraded_callbacks = saturate(degraded);
+        }
     }
-    hours
+    // Nearest rank: the ceil(p·n/100)-th smallest latency of each hour.
+    let ranked: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT hour, rank, n, latency_us FROM ( \
+             SELECT (at - $2) / 3600 AS hour, latency_us, \
+                 ROW_NUMBER() OVER (PARTITION BY (at - $2) / 3600 ORDER BY latency_us) AS rank, \
+                 COUNT(*) OVER (PARTITION BY (at - $2) / 3600) AS n \
+             FROM callback_invocations WHERE installation_uuid = $1 AND at >= $2) ranked \
+         WHERE rank = (n * 50 + 99) / 100 OR rank = (n * 99 + 99) / 100",
+    )
+    .bind(uuid)
+    .bind(first)
+    .fetch_all(db.pool())
+    .await?;
+    for (hour, rank, n, latency_us) in ranked {
+        if let Some(h) = slot(hour) {
+            if rank == nearest_rank(50, n) {
+                hours[h].p50_us = Some(latency_us);
+            }
+            if rank == nearest_rank(99, n) {
+                hours[h].p99_us = Some(latency_us);
+            }
+        }
+    }
+    Ok(hours)
 }
 
-/// The nearest-rank percentile of sorted `samples`.
-fn percentile(samples: &[i64], p: usize) -> Option<i64> {
-    if samples.is_empty() {
-        return None;
-    }
-    let rank = (p * samples.len()).div_ceil(100).max(1);
-    samples.get(rank - 1).copied()
+fn hours_len() -> usize {
+    usize::try_from(HOURS).unwrap_or(0)
+}
+
+fn saturate(count: i64) -> u32 {
+    u32::try_from(count).unwrap_or(u32::MAX)
+}
+
+/// The 1-based nearest rank of percentile `p` among `n` samples.
+fn nearest_rank(p: i64, n: i64) -> i64 {
+    (p * n + 99) / 100
+}
+
+/// Callbacks of the installation answered since `since` (Unix seconds), per definition.
+pub async fn calls_per_definition_since(
+    db: &Db,
+    uuid: &str,
+    since: i64,
+) -> Result<Vec<(String, u32)>, DbError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT definition_name, COUNT(*) FROM callback_invocations \
+         WHERE installation_uuid = $1 AND at >= $2 GROUP BY definition_name",
+    )
+    .bind(uuid)
+    .bind(since)
+    .fetch_all(db.pool())
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(name, count)| (name, saturate(count)))
+        .collect())
+}
+
+fn first_hour(now: i64) -> i64 {
+    (now - now.rem_euclid(3600)) - (HOURS - 1) * 3600
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::PoolSettings;
 
-    fn invocation(at: i64, latency_us: i64, outcome: &str) -> Invocation {
-        Invocation {
-            definition_name: "update_cart_shipping".into(),
-            outcome: outcome.into(),
-            status: 200,
-            latency_us,
-            at,
+    async fn db_with(events: &[i64], invocations: &[(i64, i64, &str)]) -> (tempfile::TempDir, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/a.db", dir.path().display()).parse().unwrap();
+        let db = Db::connect_and_migrate(&url, &PoolSettings::default())
+            .await
+            .unwrap();
+        sqlx::query("INSERT INTO installations (uuid, status, generation, created_at, updated_at) VALUES ('dri_a', 'active', 1, 0, 0)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        for (i, at) in events.iter().enumerate() {
+            sqlx::query("INSERT INTO events (installation_uuid, dedupe_key, payload, received_at) VALUES ('dri_a', $1, '{}', $2)")
+                .bind(format!("e{i}"))
+                .bind(at)
+                .execute(db.pool())
+                .await
+                .unwrap();
         }
+        for (at, latency_us, outcome) in invocations {
+            sqlx::query(
+                "INSERT INTO callback_invocations (installation_uuid, definition_name, outcome, status, latency_us, at) \
+                 VALUES ('dri_a', 'update_cart_shipping', $1, 200, $2, $3)",
+            )
+            .bind(*outcome)
+            .bind(latency_us)
+            .bind(at)
+            .execute(db.pool())
+            .await
+            .unwrap();
+        }
+        (dir, db)
     }
 
-    #[test]
-    fn buckets_by_hour_and_ignores_what_is_older_than_a_day() {
+    #[tokio::test]
+    async fn buckets_by_hour_and_ignores_what_is_older_than_a_day() {
         let now = 1_800_000_000 + 1_234; // 20 min 34 s into an hour
         let this_hour = now - 1_234;
-        let hours = hourly(
-            now,
+        let (_dir, db) = db_with(
             &[now, now - 3_600, this_hour - 23 * 3_600, this_hour - 24 * 3_600],
-            &[
-                invocation(now - 10, 900, "answered"),
-                invocation(now - 5, 1_500, "fallback"),
-            ],
-        );
+            &[(now - 10, 900, "answered"), (now - 5, 1_500, "fallback")],
+        )
+        .await;
+        let hours = last_day(&db, "dri_a", now).await.unwrap();
         assert_eq!(hours.len(), 24);
         assert_eq!(hours[0].start, this_hour - 23 * 3_600);
         assert_eq!(hours[23].start, this_hour);
@@ -175,14 +242,26 @@ mod tests {
         assert_eq!((hours[23].callbacks, hours[23].degraded_callbacks), (2, 1));
         assert_eq!((hours[23].p50_us, hours[23].p99_us), (Some(900), Some(1_500)));
         assert_eq!(hours[22].p50_us, None);
+        let per_definition = calls_per_definition_since(&db, "dri_a", now - 60).await.unwrap();
+        assert_eq!(per_definition, vec![("update_cart_shipping".to_owned(), 2)]);
+        assert!(
+            last_day(&db, "dri_other", now)
+                .await
+                .unwrap()
+                .iter()
+                .all(|h| h.callbacks == 0)
+        );
     }
 
-    #[test]
-    fn percentiles_use_the_nearest_rank() {
-        let samples: Vec<i64> = (1..=200).collect();
-        assert_eq!(percentile(&samples, 50), Some(100));
-        assert_eq!(percentile(&samples, 99), Some(198));
-        assert_eq!(percentile(&[7], 99), Some(7));
-        assert_eq!(percentile(&[], 50), None);
+    #[tokio::test]
+    async fn percentiles_use_the_nearest_rank() {
+        let now = 1_800_000_000;
+        let samples: Vec<(i64, i64, &str)> = (1..=200).rev().map(|l| (now, l, "answered")).collect();
+        let (_dir, db) = db_with(&[], &samples).await;
+        let hour = last_day(&db, "dri_a", now).await.unwrap()[23].clone();
+        assert_eq!((hour.p50_us, hour.p99_us), (Some(100), Some(198)));
+        let (_dir, db) = db_with(&[], &[(now, 7, "answered")]).await;
+        let hour = last_day(&db, "dri_a", now).await.unwrap()[23].clone();
+        assert_eq!((hour.p50_us, hour.p99_us), (Some(7), Some(7)));
     }
 }

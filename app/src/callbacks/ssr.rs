@@ -18,7 +18,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
     let PublicUrl(public_url) = scope::context()?;
     let states = registrations::states(&db, &dri).await.map_err(internal)?;
     let since = domain::time::now() - 24 * 3600;
-    let calls = domain::activity::callbacks_since(&db, &dri, since)
+    let calls = domain::activity::calls_per_definition_since(&db, &dri, since)
         .await
         .map_err(internal)?;
     let callbacks = registrations::callbacks()
@@ -34,7 +34,10 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
                 url: registrations::callback_url(&public_url, &dri, name),
                 status: state.map_or_else(|| "pending".into(), |s| s.status.clone()),
                 last_error: state.and_then(|s| s.last_error.clone()),
-                calls_24h: calls.iter().filter(|c| c.definition_name == name).count() as u32,
+                calls_24h: calls
+                    .iter()
+                    .find(|(definition, _)| definition == name)
+                    .map_or(0, |(_, count)| *count),
             }
         })
         .collect();
