@@ -53,6 +53,9 @@ done
 
 printf '%s\n' "| target | time | executions | coverage (edges) | corpus | crashes |" "|---|---|---|---|---|---|" "${summary[@]}"
 if [ "$mode" = long ]; then
+  if [ ! -f fuzz/RESULTS.md ]; then
+    printf '# Long fuzzing runs\n\nAppended by `make fuzz`.\n' > fuzz/RESULTS.md
+  fi
   {
     echo
     echo "## $(date -u +%Y-%m-%d) — ${seconds} s per target, $(nproc) cores, $(rustup run nightly rustc --version)"
