@@ -3,28 +3,78 @@
 
 use crate::{Db, DbError, time};
 
-/// Records one callback invocation of installation `uuid`.
+/// A callback invocation to record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInvocation {
+    pub installation_uuid: String,
+    pub definition_name: String,
+    pub outcome: &'static str,
+    pub status: u16,
+    pub latency_us: u64,
+    /// Unix seconds.
+    pub at: i64,
+}
+
+/// Records callback invocations, all in one statement (the callback path hands them over in
+/// batches: one write per batch instead of one per call).
+pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<(), DbError> {
+    // Six parameters a row; PostgreSQL takes at most 65 535 in one statement.
+    for chunk in invocations.chunks(1_000) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO callback_invocations (installation_uuid, definition_name, outcome, status, latency_us, at) \
+             VALUES {}",
+            rows.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for invocation in chunk {
+            query = query
+                .bind(invocation.installation_uuid.as_str())
+                .bind(invocation.definition_name.as_str())
+                .bind(invocation.outcome)
+                .bind(i64::from(invocation.status))
+                .bind(i64::try_from(invocation.latency_us).unwrap_or(i64::MAX))
+                .bind(invocation.at);
+        }
+        query.execute(db.pool()).await?;
+    }
+    Ok(())
+}
+
+/// Records one callback invocation of installation `uuid`, now.
 pub async fn record_callback(
     db: &Db,
     uuid: &str,
     definition: &str,
-    outcome: &str,
+    outcome: &'static str,
     status: u16,
     latency_us: u64,
 ) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO callback_invocations (installation_uuid, definition_name, outcome, status, latency_us, at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+    record_callbacks(
+        db,
+        &[NewInvocation {
+            installation_uuid: uuid.to_owned(),
+            definition_name: definition.to_owned(),
+            outcome,
+            status,
+            latency_us,
+            at: time::now(),
+        }],
     )
-    .bind(uuid)
-    .bind(definition)
-    .bind(outcome)
-    .bind(i64::from(status))
-    .bind(i64::try_from(latency_us).unwrap_or(i64::MAX))
-    .bind(time::now())
-    .execute(db.pool())
-    .await?;
-    Ok(())
+    .await
 }
 
 /// One recorded invocation.

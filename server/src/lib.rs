@@ -4,6 +4,7 @@
 // The admin UI's view types nest deeper than the default limit of 128 when laid out here.
 #![recursion_limit = "256"]
 
+pub mod activity_recorder;
 pub mod cli;
 pub mod commands;
 pub mod config;

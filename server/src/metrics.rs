@@ -57,6 +57,7 @@ pub struct Metrics {
     jobs: Family<JobLabels, Counter>,
     company_events: Family<OutcomeLabels, Counter>,
     shed: Counter,
+    activity_dropped: Counter,
     pool: Family<PoolLabels, Gauge>,
 }
 
@@ -93,6 +94,12 @@ impl Default for Metrics {
             "Requests refused with 503 because MAX_CONCURRENT_REQUESTS were in flight",
             shed.clone(),
         );
+        let activity_dropped = Counter::default();
+        registry.register(
+            "callback_records_dropped",
+            "Callback invocations not recorded because the writer was too far behind",
+            activity_dropped.clone(),
+        );
         let pool = Family::default();
         registry.register(
             "db_pool_connections",
@@ -106,6 +113,7 @@ impl Default for Metrics {
             jobs,
             company_events,
             shed,
+            activity_dropped,
             pool,
         }
     }
@@ -149,6 +157,11 @@ impl Metrics {
     /// A request was shed.
     pub fn shed(&self) {
         self.shed.inc();
+    }
+
+    /// A callback invocation could not be queued for recording.
+    pub fn activity_dropped(&self) {
+        self.activity_dropped.inc();
     }
 
     /// Everything, in Prometheus' text format, the pool's figures taken now.

@@ -60,6 +60,8 @@ pub async fn serve(
     .spawn(worker_stopped);
     let callbacks =
         Callbacks::compile().map_err(|e| anyhow::anyhow!("a callback definition is broken: {e}"))?;
+    let (activity, activity_writer) =
+        crate::activity_recorder::ActivityRecorder::start(db.clone(), metrics.clone());
     let state = AppState {
         leptos_options,
         db: db.clone(),
@@ -69,6 +71,7 @@ pub async fn serve(
         callbacks: Arc::new(callbacks),
         shipping: shipping::Cache::default(),
         metrics,
+        activity,
     };
     tracing::info!(public_url = %state.config.public_url, "droplet is serving on http://{address}");
     let served = axum::serve(listener, http::router(state))
@@ -77,6 +80,9 @@ pub async fn serve(
     // The worker finishes the job it holds; unfinished ones resume at the next start.
     let _ = stop_worker.send(true);
     let _ = worker.await;
+    // The router and its recorders are gone: the writer writes what is left and ends (a
+    // recorder still held by a lingering task only stops it waiting for more).
+    let _ = tokio::time::timeout(Duration::from_secs(1), activity_writer).await;
     if let Some(migrating) = migrating {
         migrating.abort();
     }

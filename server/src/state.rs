@@ -26,4 +26,6 @@ pub struct AppState {
     pub shipping: shipping::Cache,
     /// What `GET /metrics` exposes.
     pub metrics: Arc<Metrics>,
+    /// Callback invocations, written in batches.
+    pub activity: crate::activity_recorder::ActivityRecorder,
 }

@@ -61,21 +61,13 @@ pub async fn receive(
     };
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     if outcome != "unknown" {
-        // Recorded after the answer is ready, off the hot path.
-        let db = state.db.clone();
-        tokio::spawn(async move {
-            let recorded = domain::activity::record_callback(
-                &db,
-                &installation,
-                &definition,
-                outcome,
-                status.as_u16(),
-                latency_us,
-            )
-            .await;
-            if let Err(error) = recorded {
-                tracing::warn!(%error, "could not record a callback invocation");
-            }
+        state.activity.record(domain::activity::NewInvocation {
+            installation_uuid: installation,
+            definition_name: definition,
+            outcome,
+            status: status.as_u16(),
+            latency_us,
+            at: domain::time::now(),
         });
     }
     response
