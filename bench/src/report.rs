@@ -154,6 +154,35 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
         .position(|r| r.target.starts_with("ceiling"));
     table(&mut out, &results.callbacks, None, ceiling, false);
 
+    if !results.saturation.is_empty() {
+        let _ = writeln!(out, "\n## Where it saturates\n");
+        let _ = writeln!(
+            out,
+            "The callback above on SQLite at growing concurrency, 5 s each: throughput stops growing once both cores are busy (the load generator shares them), and from there more concurrency only adds queueing delay.\n"
+        );
+        table(&mut out, &results.saturation, None, None, false);
+    }
+    if let Some(shed) = &results.shedding {
+        let f = &shed.figures;
+        let _ = writeln!(
+            out,
+            "\nPast `MAX_CONCURRENT_REQUESTS` (32 here, 512 by default) requests are refused at once with 503 and `Retry-After: 1` instead of queueing: ingest at 256 connections answered {:.0} requests/s, {} of {} with 503 ({:.0} %), p50 {:.2} ms, p99 {:.2} ms; of the {} answered 2xx, {} were stored and {} were acknowledged duplicates (wrk sends a request again on a new connection when the droplet closed the old one after a 503, whose body it does not read).",
+            f.per_second(),
+            f.non_2xx,
+            f.requests,
+            if f.requests > 0 {
+                f.non_2xx as f64 * 100.0 / f.requests as f64
+            } else {
+                0.0
+            },
+            f.p50_ms,
+            f.p99_ms,
+            f.requests.saturating_sub(f.non_2xx),
+            shed.stored.unwrap_or(0),
+            results.shedding_duplicates
+        );
+    }
+
     let h = &results.handshake;
     let _ = writeln!(out, "\n## Install handshake\n");
     let _ = writeln!(

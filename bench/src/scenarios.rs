@@ -103,6 +103,13 @@ pub struct Results {
     pub pages: Vec<PageWeight>,
     pub memory: Memory,
     pub cold_start: Vec<(String, f64, f64)>,
+    /// Callbacks on SQLite at growing concurrency.
+    pub saturation: Vec<Row>,
+    /// Ingest at 256 connections against `MAX_CONCURRENT_REQUESTS=32`.
+    pub shedding: Option<Row>,
+    /// Deliveries the shed droplet acknowledged as duplicates (wrk re-sends a request whose
+    /// connection the server closed).
+    pub shedding_duplicates: u64,
     pub notes: Vec<String>,
 }
 
@@ -119,8 +126,19 @@ async fn start_droplet(
     database_url: &str,
     sim: &Simulator,
 ) -> anyhow::Result<Proc> {
+    start_droplet_with(settings, work, name, database_url, sim, &[]).await
+}
+
+async fn start_droplet_with(
+    settings: &Settings,
+    work: &Path,
+    name: &str,
+    database_url: &str,
+    sim: &Simulator,
+    extra: &[(&'static str, String)],
+) -> anyhow::Result<Proc> {
     let port = free_port();
-    let env = vec![
+    let mut env = vec![
         ("DATABASE_URL", database_url.to_owned()),
         ("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}")),
         ("FLUID_API_BASE_URL", sim.base_url()),
@@ -130,6 +148,7 @@ async fn start_droplet(
         ("LOG_FORMAT", "json".to_owned()),
         ("PATH", std::env::var("PATH").unwrap_or_default()),
     ];
+    env.extend(extra.iter().cloned());
     let proc = Proc::start(
         &settings.droplet,
         &["serve"],
@@ -532,6 +551,56 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         stored: None,
     });
     drop(ceiling);
+
+    // Where it saturates: callbacks at growing concurrency, then shedding past the limit.
+    eprintln!("==> saturation");
+    let script = work.join("callback-sqlite.lua");
+    for connections in [1, 4, 16, 64, 256] {
+        let load = Load {
+            threads: 2.min(connections),
+            connections,
+            duration: Duration::from_secs(5),
+        };
+        let figures = load::wrk(
+            &callback_url(&sqlite.proc.base_url, &sqlite.company),
+            &script,
+            load,
+        )?;
+        results.saturation.push(Row {
+            target: format!("{connections} connections"),
+            figures,
+            stored: None,
+        });
+    }
+    {
+        let database = format!("sqlite://{}/shed.db", work.display());
+        let extra = [("MAX_CONCURRENT_REQUESTS", "32".to_owned())];
+        let proc = start_droplet_with(settings, &work, "droplet-shed", &database, &sim, &extra).await?;
+        let shed = install_company(&sim, proc, "Bench Shed Co").await?;
+        let script = work.join("ingest-shed.lua");
+        load::post_script(&script, &signed_events(&sim, &shed.company, "shed", 60_000))?;
+        let load = Load {
+            threads: 2,
+            connections: 256,
+            duration: Duration::from_secs(5),
+        };
+        let figures = load::wrk(&events_url(&shed.proc.base_url, &shed.company), &script, load)?;
+        let stored = metric(
+            &shed.proc.base_url,
+            "droplet_company_events_total{outcome=\"stored\"}",
+        )
+        .await as u64;
+        results.shedding_duplicates = metric(
+            &shed.proc.base_url,
+            "droplet_company_events_total{outcome=\"duplicate\"}",
+        )
+        .await as u64;
+        results.shedding = Some(Row {
+            target: "256 connections, MAX_CONCURRENT_REQUESTS=32".into(),
+            figures,
+            stored: Some(stored),
+        });
+    }
 
     // The install handshake, one install at a time.
     eprintln!("==> install handshake");
