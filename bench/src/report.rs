@@ -204,7 +204,11 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
     );
 
     let _ = writeln!(out, "\n## Admin pages\n");
-    let _ = writeln!(out, "Server rendering (`wrk -t1 -c4`, HTML only, SQLite):\n");
+    let _ = writeln!(
+        out,
+        "Server rendering (`wrk -t1 -c4`, HTML only, SQLite), after the runs above; the overview charts the day it says: \"{}\"\n",
+        results.ssr_activity
+    );
     table(&mut out, &results.ssr, None, None, false);
     if !results.pages.is_empty() {
         let _ = writeln!(

@@ -100,6 +100,8 @@ pub struct Results {
     pub callbacks: Vec<Row>,
     pub handshake: Handshake,
     pub ssr: Vec<Row>,
+    /// The overview's own summary of the day it charts, when its rendering was measured.
+    pub ssr_activity: String,
     pub pages: Vec<PageWeight>,
     pub memory: Memory,
     pub cold_start: Vec<(String, f64, f64)>,
@@ -608,6 +610,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
 
     // Server rendering of the admin pages.
     eprintln!("==> admin pages: server rendering");
+    results.ssr_activity = activity_summary(&sqlite).await;
     let script = work.join("get.lua");
     load::get_script(&script)?;
     for path in ["/", "/shipping"] {
@@ -656,6 +659,25 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(results)
+}
+
+/// The overview's "Last 24 hours: …" line: how much the chart had to go through.
+async fn activity_summary(droplet: &Droplet) -> String {
+    let url = format!(
+        "{}/?dri={}",
+        droplet.proc.base_url, droplet.company.droplet_installation_uuid
+    );
+    let html = match reqwest::get(&url).await {
+        Ok(response) => response.text().await.unwrap_or_default(),
+        Err(_) => return String::new(),
+    };
+    html.find("Last 24 hours:")
+        .map(|start| {
+            let rest = &html[start..];
+            let end = rest.find(['<', '"']).unwrap_or(rest.len());
+            rest[..end].trim().to_owned()
+        })
+        .unwrap_or_default()
 }
 
 async fn handshake(sim: &Simulator, base_url: &str, installs: usize) -> anyhow::Result<Handshake> {
