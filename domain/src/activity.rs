@@ -1,7 +1,7 @@
 //! What happened, for the admin UI's activity view: each callback answered, with its outcome
 //! and latency.
 
-use crate::{Db, DbError, time};
+use crate::{Db, DbError};
 
 /// A callback invocation to record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,29 +52,6 @@ pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<
         query.execute(db.pool()).await?;
     }
     Ok(())
-}
-
-/// Records one callback invocation of installation `uuid`, now.
-pub async fn record_callback(
-    db: &Db,
-    uuid: &str,
-    definition: &str,
-    outcome: &'static str,
-    status: u16,
-    latency_us: u64,
-) -> Result<(), DbError> {
-    record_callbacks(
-        db,
-        &[NewInvocation {
-            installation_uuid: uuid.to_owned(),
-            definition_name: definition.to_owned(),
-            outcome,
-            status,
-            latency_us,
-            at: time::now(),
-        }],
-    )
-    .await
 }
 
 /// One recorded invocation.
@@ -233,18 +210,9 @@ fn first_hour(now: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::PoolSettings;
 
     async fn db_with(events: &[i64], invocations: &[(i64, i64, &str)]) -> (tempfile::TempDir, Db) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/a.db", dir.path().display()).parse().unwrap();
-        let db = Db::connect_and_migrate(&url, &PoolSettings::default())
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO installations (uuid, status, generation, created_at, updated_at) VALUES ('dri_a', 'active', 1, 0, 0)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        let (dir, db) = crate::testing::db_with_installation().await;
         for (i, at) in events.iter().enumerate() {
             sqlx::query("INSERT INTO events (installation_uuid, dedupe_key, payload, received_at) VALUES ('dri_a', $1, '{}', $2)")
                 .bind(format!("e{i}"))

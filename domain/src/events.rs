@@ -101,19 +101,10 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::PoolSettings;
 
     #[tokio::test]
     async fn pruning_removes_only_events_older_than_the_cutoff() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}/e.db", dir.path().display()).parse().unwrap();
-        let db = Db::connect_and_migrate(&url, &PoolSettings::default())
-            .await
-            .unwrap();
-        sqlx::query("INSERT INTO installations (uuid, status, generation, created_at, updated_at) VALUES ('dri_a', 'active', 1, 0, 0)")
-            .execute(db.pool())
-            .await
-            .unwrap();
+        let (_dir, db) = crate::testing::db_with_installation().await;
         for (key, received_at) in [("old", 100), ("new", time::now())] {
             sqlx::query("INSERT INTO events (installation_uuid, dedupe_key, payload, received_at) VALUES ('dri_a', $1, '{}', $2)")
                 .bind(key)

@@ -16,6 +16,8 @@ pub mod lifecycle;
 pub mod page_tokens;
 pub mod registrations;
 pub mod shipping;
+#[cfg(test)]
+mod testing;
 pub mod time;
 
 pub use credentials::Keyring;

@@ -1,10 +1,6 @@
 //! Real `droplet serve` processes on one test database, with a simulated Fluid in this process.
 
-use std::{
-    path::PathBuf,
-    process::Command,
-    time::{Duration, Instant},
-};
+use std::{path::PathBuf, process::Command, time::Duration};
 
 use fluid::sim::{Shape, Simulator};
 
@@ -120,24 +116,9 @@ impl Fleet {
     /// Every job of `dri` once none is pending or running any more.
     pub async fn settled_jobs(&self, dri: &str, within: Duration) -> Vec<domain::jobs::JobView> {
         let db = self.db().await;
-        let deadline = Instant::now() + within;
-        loop {
-            let jobs = domain::jobs::list_for(&db, dri).await.expect("jobs");
-            if !jobs.is_empty()
-                && jobs
-                    .iter()
-                    .all(|j| !matches!(j.status.as_str(), "pending" | "running"))
-            {
-                db.close().await;
-                return jobs;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "jobs did not settle: {jobs:?}\n{:#?}",
-                self.logs()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        let jobs = super::settled_jobs(&db, dri, within).await;
+        db.close().await;
+        jobs.unwrap_or_else(|jobs| panic!("jobs did not settle: {jobs:?}\n{:#?}", self.logs()))
     }
 
     /// A company installed through the instance at `index`, its jobs settled.

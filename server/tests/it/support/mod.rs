@@ -104,7 +104,7 @@ impl TestApp {
             task: None,
         };
         app.start(listener);
-        app.wait_until_ready().await;
+        wait_ready(&app.base_url).await;
         app
     }
 
@@ -129,7 +129,7 @@ impl TestApp {
         let address = self.base_url.trim_start_matches("http://").to_owned();
         let listener = TcpListener::bind(&address).await.expect("rebind the same port");
         self.start(listener);
-        self.wait_until_ready().await;
+        wait_ready(&self.base_url).await;
     }
 
     async fn halt(&mut self) {
@@ -144,32 +144,9 @@ impl TestApp {
     /// Waits until every job of installation `dri` has finished (done, failed or cancelled).
     pub async fn settle_jobs(&self, dri: &str) -> Vec<domain::jobs::JobView> {
         let db = self.db().await;
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let jobs = domain::jobs::list_for(&db, dri).await.expect("jobs");
-            if jobs
-                .iter()
-                .all(|j| matches!(j.status.as_str(), "done" | "failed" | "cancelled"))
-            {
-                db.close().await;
-                return jobs;
-            }
-            assert!(Instant::now() < deadline, "jobs did not settle: {jobs:?}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    async fn wait_until_ready(&self) {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(response) = self.get("/readyz").await
-                && response.status() == 200
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        panic!("the service did not become ready");
+        let jobs = settled_jobs(&db, dri, Duration::from_secs(30)).await;
+        db.close().await;
+        jobs.unwrap_or_else(|jobs| panic!("jobs did not settle: {jobs:?}"))
     }
 
     /// A company installed through the simulator (v2, flat), its registrations settled.
@@ -378,5 +355,28 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// The jobs of installation `dri` once none is pending or running; the last ones seen if that
+/// takes longer than `within`.
+pub async fn settled_jobs(
+    db: &domain::Db,
+    dri: &str,
+    within: Duration,
+) -> Result<Vec<domain::jobs::JobView>, Vec<domain::jobs::JobView>> {
+    let deadline = Instant::now() + within;
+    loop {
+        let jobs = domain::jobs::list_for(db, dri).await.expect("jobs");
+        if jobs
+            .iter()
+            .all(|j| !matches!(j.status.as_str(), "pending" | "running"))
+        {
+            return Ok(jobs);
+        }
+        if Instant::now() >= deadline {
+            return Err(jobs);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

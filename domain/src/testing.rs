@@ -1,0 +1,22 @@
+//! Test-only: a fresh SQLite database with one active installation, `dri_a`.
+
+use crate::{Db, db::PoolSettings};
+
+/// The database (alive as long as the directory) and its installation `dri_a`.
+pub async fn db_with_installation() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}/test.db", dir.path().display())
+        .parse()
+        .expect("url");
+    let db = Db::connect_and_migrate(&url, &PoolSettings::default())
+        .await
+        .expect("db");
+    sqlx::query(
+        "INSERT INTO installations (uuid, status, generation, created_at, updated_at) \
+         VALUES ('dri_a', 'active', 1, 0, 0)",
+    )
+    .execute(db.pool())
+    .await
+    .expect("installation");
+    (dir, db)
+}
