@@ -33,7 +33,14 @@ local_postgres() {
   fi
   if [ "$status" != online ]; then
     say "starting PostgreSQL $version/$cluster"
-    pg_ctlcluster "$version" "$cluster" start
+    # After a kill -9 the old postmaster may linger as a zombie for a moment, holding the socket's
+    # lock file; it is released once reaped, so a failed start is tried again.
+    local attempt
+    for attempt in 1 2 3 4 5; do
+      pg_ctlcluster "$version" "$cluster" start && break
+      [ "$attempt" = 5 ] && { echo "error: PostgreSQL $version/$cluster does not start (see above)" >&2; exit 1; }
+      sleep 2
+    done
   fi
   runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 <<'SQL'
 DO $$ BEGIN
@@ -53,7 +60,8 @@ if [ -n "${TEST_DATABASE_URL:-}" ]; then
 elif answers "$LOCAL_URL"; then
   url=$LOCAL_URL
 elif [ "$(id -u)" = 0 ]; then
-  local_postgres
+  # Its tools talk on stdout ("Removed stale pid file."), and stdout is for the URL alone.
+  local_postgres >&2
   url=$LOCAL_URL
   answers "$url" || { echo "error: the local PostgreSQL was set up but does not answer at $url" >&2; exit 1; }
 else
