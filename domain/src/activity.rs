@@ -1,5 +1,10 @@
-//! What happened, for the admin UI's activity view: each callback answered, with its outcome
-//! and latency.
+//! What happened, for the admin UI's activity view: the callbacks answered, counted per
+//! installation, definition and hour in latency buckets ([`histogram`]), and the webhooks
+//! received.
+
+mod histogram;
+
+use std::collections::BTreeMap;
 
 use crate::{Db, DbError};
 
@@ -15,12 +20,27 @@ pub struct NewInvocation {
     pub at: i64,
 }
 
-/// Records callback invocations, all in one statement (the callback path hands them over in
+/// Records callback invocations: added to their installation's, definition's and hour's latency
+/// buckets, one row per bucket touched, all in one statement (the callback path hands them over in
 /// batches: one write per batch instead of one per call).
 pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<(), DbError> {
+    // Ordered, so that concurrent writers (several instances) lock rows in the same order.
+    let mut counts: BTreeMap<(&str, i64, &str, i64), (i64, i64)> = BTreeMap::new();
+    for invocation in invocations {
+        let key = (
+            invocation.installation_uuid.as_str(),
+            hour_of(invocation.at),
+            invocation.definition_name.as_str(),
+            histogram::bucket_of(invocation.latency_us),
+        );
+        let (calls, degraded) = counts.entry(key).or_default();
+        *calls += 1;
+        *degraded += i64::from(invocation.outcome != "answered");
+    }
+    let rows: Vec<_> = counts.into_iter().collect();
     // Six parameters a row; PostgreSQL takes at most 65 535 in one statement.
-    for chunk in invocations.chunks(1_000) {
-        let rows: Vec<String> = (0..chunk.len())
+    for chunk in rows.chunks(1_000) {
+        let values: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let p = i * 6;
                 format!(
@@ -35,50 +55,32 @@ pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<
             })
             .collect();
         let sql = format!(
-            "INSERT INTO callback_invocations (installation_uuid, definition_name, outcome, status, latency_us, at) \
-             VALUES {}",
-            rows.join(", ")
+            "INSERT INTO callback_activity \
+             (installation_uuid, hour, definition_name, latency_bucket, calls, degraded) VALUES {} \
+             ON CONFLICT (installation_uuid, hour, definition_name, latency_bucket) DO UPDATE SET \
+             calls = callback_activity.calls + excluded.calls, \
+             degraded = callback_activity.degraded + excluded.degraded",
+            values.join(", ")
         );
         let mut query = sqlx::query(&sql);
-        for invocation in chunk {
+        for &((uuid, hour, definition, bucket), (calls, degraded)) in chunk {
             query = query
-                .bind(invocation.installation_uuid.as_str())
-                .bind(invocation.definition_name.as_str())
-                .bind(invocation.outcome)
-                .bind(i64::from(invocation.status))
-                .bind(i64::try_from(invocation.latency_us).unwrap_or(i64::MAX))
-                .bind(invocation.at);
+                .bind(uuid)
+                .bind(hour)
+                .bind(definition)
+                .bind(bucket)
+                .bind(calls)
+                .bind(degraded);
         }
         query.execute(db.pool()).await?;
     }
     Ok(())
 }
 
-/// One recorded invocation.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub struct Invocation {
-    pub definition_name: String,
-    pub outcome: String,
-    pub status: i64,
-    pub latency_us: i64,
-    pub at: i64,
-}
-
-/// The installation's invocations since `since` (Unix seconds), oldest first.
-pub async fn callbacks_since(db: &Db, uuid: &str, since: i64) -> Result<Vec<Invocation>, DbError> {
-    Ok(sqlx::query_as(
-        "SELECT definition_name, outcome, status, latency_us, at FROM callback_invocations \
-         WHERE installation_uuid = $1 AND at >= $2 ORDER BY at, id",
-    )
-    .bind(uuid)
-    .bind(since)
-    .fetch_all(db.pool())
-    .await?)
-}
-
-/// Deletes callback invocations recorded before `cutoff` (Unix seconds); returns how many.
+/// Deletes the callback activity of the hours that ended before `cutoff` (Unix seconds); returns
+/// how many rows went.
 pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
-    let done = sqlx::query("DELETE FROM callback_invocations WHERE at < $1")
+    let done = sqlx::query("DELETE FROM callback_activity WHERE hour + 3600 <= $1")
         .bind(cutoff)
         .execute(db.pool())
         .await?;
@@ -102,8 +104,8 @@ pub struct Hour {
 /// The hours of the 24 hours ending with the one `now` is in, oldest first.
 pub const HOURS: i64 = 24;
 
-/// The installation's last [`HOURS`] hours, hour by hour. The database counts and ranks (a
-/// busy day is a hundred thousand rows: reading them all made the overview take most of a second).
+/// The installation's last [`HOURS`] hours, hour by hour. Callbacks come from their hourly
+/// buckets, so a busy day costs a few hundred rows however many calls it had.
 pub async fn last_day(db: &Db, uuid: &str, now: i64) -> Result<Vec<Hour>, DbError> {
     let first = first_hour(now);
     let mut hours: Vec<Hour> = (0..HOURS)
@@ -116,85 +118,69 @@ pub async fn last_day(db: &Db, uuid: &str, now: i64) -> Result<Vec<Hour>, DbErro
             p99_us: None,
         })
         .collect();
-    let slot = |hour: i64| usize::try_from(hour).ok().filter(|&h| h < hours_len());
+    let slot = |start: i64| {
+        usize::try_from((start - first).div_euclid(3600))
+            .ok()
+            .filter(|&h| i64::try_from(h).is_ok_and(|h| h < HOURS))
+    };
     let webhooks: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT (received_at - $2) / 3600, COUNT(*) FROM events \
+        "SELECT received_at - (received_at - $2) % 3600, COUNT(*) FROM events \
          WHERE installation_uuid = $1 AND received_at >= $2 GROUP BY 1",
     )
     .bind(uuid)
     .bind(first)
     .fetch_all(db.pool())
     .await?;
-    for (hour, count) in webhooks {
-        if let Some(h) = slot(hour) {
+    let buckets: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT hour, latency_bucket, CAST(SUM(calls) AS BIGINT), CAST(SUM(degraded) AS BIGINT) FROM callback_activity \
+         WHERE installation_uuid = $1 AND hour >= $2 GROUP BY hour, latency_bucket \
+         ORDER BY hour, latency_bucket",
+    )
+    .bind(uuid)
+    .bind(first)
+    .fetch_all(db.pool())
+    .await?;
+    let webhook_slots: Vec<_> = webhooks
+        .iter()
+        .map(|&(start, count)| (slot(start), count))
+        .collect();
+    let mut histograms: Vec<Vec<(i64, u64)>> = vec![Vec::new(); hours.len()];
+    for (start, bucket, calls, degraded) in buckets {
+        if let Some(h) = slot(start) {
+            hours[h].callbacks = hours[h].callbacks.saturating_add(saturate(calls));
+            hours[h].degraded_callbacks = hours[h].degraded_callbacks.saturating_add(saturate(degraded));
+            histograms[h].push((bucket, u64::try_from(calls).unwrap_or(0)));
+        }
+    }
+    for (slot, count) in webhook_slots {
+        if let Some(h) = slot {
             hours[h].webhooks = saturate(count);
         }
     }
-    let callbacks: Vec<(i64, i64, i64)> = sqlx::query_as(
-        "SELECT (at - $2) / 3600, COUNT(*), SUM(CASE WHEN outcome = 'answered' THEN 0 ELSE 1 END) \
-         FROM callback_invocations WHERE installation_uuid = $1 AND at >= $2 GROUP BY 1",
-    )
-    .bind(uuid)
-    .bind(first)
-    .fetch_all(db.pool())
-    .await?;
-    for (hour, count, degraded) in callbacks {
-        if let Some(h) = slot(hour) {
-            hours[h].callbacks = saturate(count);
-            hours[h].degraded_callbacks = saturate(degraded);
-        }
-    }
-    // Nearest rank: the ceil(p·n/100)-th smallest latency of each hour.
-    let ranked: Vec<(i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT hour, rank, n, latency_us FROM ( \
-             SELECT (at - $2) / 3600 AS hour, latency_us, \
-                 ROW_NUMBER() OVER (PARTITION BY (at - $2) / 3600 ORDER BY latency_us) AS rank, \
-                 COUNT(*) OVER (PARTITION BY (at - $2) / 3600) AS n \
-             FROM callback_invocations WHERE installation_uuid = $1 AND at >= $2) ranked \
-         WHERE rank = (n * 50 + 99) / 100 OR rank = (n * 99 + 99) / 100",
-    )
-    .bind(uuid)
-    .bind(first)
-    .fetch_all(db.pool())
-    .await?;
-    for (hour, rank, n, latency_us) in ranked {
-        if let Some(h) = slot(hour) {
-            if rank == nearest_rank(50, n) {
-                hours[h].p50_us = Some(latency_us);
-            }
-            if rank == nearest_rank(99, n) {
-                hours[h].p99_us = Some(latency_us);
-            }
-        }
+    for (hour, histogram) in hours.iter_mut().zip(&histograms) {
+        hour.p50_us = histogram::percentile(histogram, 50);
+        hour.p99_us = histogram::percentile(histogram, 99);
     }
     Ok(hours)
-}
-
-fn hours_len() -> usize {
-    usize::try_from(HOURS).unwrap_or(0)
 }
 
 fn saturate(count: i64) -> u32 {
     u32::try_from(count).unwrap_or(u32::MAX)
 }
 
-/// The 1-based nearest rank of percentile `p` among `n` samples.
-fn nearest_rank(p: i64, n: i64) -> i64 {
-    (p * n + 99) / 100
-}
-
-/// Callbacks of the installation answered since `since` (Unix seconds), per definition.
-pub async fn calls_per_definition_since(
+/// Callbacks of the installation answered in the last [`HOURS`] hours (the overview's day), per
+/// definition.
+pub async fn calls_per_definition_last_day(
     db: &Db,
     uuid: &str,
-    since: i64,
+    now: i64,
 ) -> Result<Vec<(String, u32)>, DbError> {
     let rows: Vec<(String, i64)> = sqlx::query_as(
-        "SELECT definition_name, COUNT(*) FROM callback_invocations \
-         WHERE installation_uuid = $1 AND at >= $2 GROUP BY definition_name",
+        "SELECT definition_name, CAST(SUM(calls) AS BIGINT) FROM callback_activity \
+         WHERE installation_uuid = $1 AND hour >= $2 GROUP BY definition_name",
     )
     .bind(uuid)
-    .bind(since)
+    .bind(first_hour(now))
     .fetch_all(db.pool())
     .await?;
     Ok(rows
@@ -203,15 +189,20 @@ pub async fn calls_per_definition_since(
         .collect())
 }
 
+/// The start of the hour `at` (Unix seconds) is in.
+fn hour_of(at: i64) -> i64 {
+    at - at.rem_euclid(3600)
+}
+
 fn first_hour(now: i64) -> i64 {
-    (now - now.rem_euclid(3600)) - (HOURS - 1) * 3600
+    hour_of(now) - (HOURS - 1) * 3600
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    async fn db_with(events: &[i64], invocations: &[(i64, i64, &str)]) -> (tempfile::TempDir, Db) {
+    async fn db_with(events: &[i64], invocations: &[(i64, u64, &'static str)]) -> (tempfile::TempDir, Db) {
         let (dir, db) = crate::testing::db_with_installation().await;
         for (i, at) in events.iter().enumerate() {
             sqlx::query("INSERT INTO events (installation_uuid, dedupe_key, payload, received_at) VALUES ('dri_a', $1, '{}', $2)")
@@ -221,18 +212,21 @@ mod tests {
                 .await
                 .unwrap();
         }
-        for (at, latency_us, outcome) in invocations {
-            sqlx::query(
-                "INSERT INTO callback_invocations (installation_uuid, definition_name, outcome, status, latency_us, at) \
-                 VALUES ('dri_a', 'update_cart_shipping', $1, 200, $2, $3)",
-            )
-            .bind(*outcome)
-            .bind(latency_us)
-            .bind(at)
-            .execute(db.pool())
-            .await
-            .unwrap();
-        }
+        let invocations: Vec<NewInvocation> = invocations
+            .iter()
+            .map(|&(at, latency_us, outcome)| NewInvocation {
+                installation_uuid: "dri_a".into(),
+                definition_name: "update_cart_shipping".into(),
+                outcome,
+                status: 200,
+                latency_us,
+                at,
+            })
+            .collect();
+        // Two batches, so that the second adds to the buckets of the first.
+        let (first, second) = invocations.split_at(invocations.len() / 2);
+        record_callbacks(&db, first).await.unwrap();
+        record_callbacks(&db, second).await.unwrap();
         (dir, db)
     }
 
@@ -258,10 +252,36 @@ mod tests {
             "the oldest hour counts; the one before it does not"
         );
         assert_eq!((hours[23].callbacks, hours[23].degraded_callbacks), (2, 1));
-        assert_eq!((hours[23].p50_us, hours[23].p99_us), (Some(900), Some(1_500)));
+        assert_eq!((hours[23].p50_us, hours[23].p99_us), (about(900), about(1_500)));
         assert_eq!(hours[22].p50_us, None);
-        let per_definition = calls_per_definition_since(&db, "dri_a", now - 60).await.unwrap();
-        assert_eq!(per_definition, vec![("update_cart_shipping".to_owned(), 2)]);
+
+        // Another definition's calls count in the same hours; a call older than the day does not.
+        let other = |at: i64, latency_us: u64| NewInvocation {
+            installation_uuid: "dri_a".into(),
+            definition_name: "another_callback".into(),
+            outcome: "error",
+            status: 500,
+            latency_us,
+            at,
+        };
+        record_callbacks(
+            &db,
+            &[other(now, 900), other(now, 900), other(this_hour - 24 * 3_600, 5)],
+        )
+        .await
+        .unwrap();
+        let hours = last_day(&db, "dri_a", now).await.unwrap();
+        assert_eq!((hours[23].callbacks, hours[23].degraded_callbacks), (4, 3));
+        assert_eq!((hours[23].p50_us, hours[23].p99_us), (about(900), about(1_500)));
+        let mut per_definition = calls_per_definition_last_day(&db, "dri_a", now).await.unwrap();
+        per_definition.sort();
+        assert_eq!(
+            per_definition,
+            vec![
+                ("another_callback".to_owned(), 2),
+                ("update_cart_shipping".to_owned(), 2)
+            ]
+        );
         assert!(
             last_day(&db, "dri_other", now)
                 .await
@@ -274,12 +294,30 @@ mod tests {
     #[tokio::test]
     async fn percentiles_use_the_nearest_rank() {
         let now = 1_800_000_000;
-        let samples: Vec<(i64, i64, &str)> = (1..=200).rev().map(|l| (now, l, "answered")).collect();
+        let samples: Vec<(i64, u64, &str)> = (1..=200).rev().map(|l| (now, l * 100, "answered")).collect();
         let (_dir, db) = db_with(&[], &samples).await;
         let hour = last_day(&db, "dri_a", now).await.unwrap()[23].clone();
-        assert_eq!((hour.p50_us, hour.p99_us), (Some(100), Some(198)));
+        assert_eq!((hour.p50_us, hour.p99_us), (about(10_000), about(19_800)));
         let (_dir, db) = db_with(&[], &[(now, 7, "answered")]).await;
         let hour = last_day(&db, "dri_a", now).await.unwrap()[23].clone();
         assert_eq!((hour.p50_us, hour.p99_us), (Some(7), Some(7)));
+    }
+
+    #[tokio::test]
+    async fn pruning_drops_the_hours_that_ended_before_the_cutoff() {
+        let now = 1_800_000_000; // on the hour
+        let (_dir, db) = db_with(&[], &[(now - 3_601, 10, "answered"), (now - 1, 10, "answered")]).await;
+        assert_eq!(
+            prune(&db, now - 1).await.unwrap(),
+            1,
+            "only the hour that ended before"
+        );
+        assert_eq!(prune(&db, now - 1).await.unwrap(), 0);
+        assert_eq!(last_day(&db, "dri_a", now - 1).await.unwrap()[23].callbacks, 1);
+    }
+
+    /// The latency the chart shows for `latency_us`: its bucket's middle.
+    fn about(latency_us: u64) -> Option<i64> {
+        Some(histogram::middle_us(histogram::bucket_of(latency_us)))
     }
 }

@@ -237,10 +237,7 @@ impl Db {
     /// once: sqlx takes an advisory lock on PostgreSQL; on SQLite, which has none, a lock file
     /// beside the database (`PATH-migrate.lock`) does the same.
     pub async fn migrate(&self) -> Result<(), DbError> {
-        let migrator = match self.backend {
-            Backend::Sqlite => &SQLITE_MIGRATIONS,
-            Backend::Postgres => &POSTGRES_MIGRATIONS,
-        };
+        let migrator = self.migrations();
         let lock = match &self.migration_lock {
             Some(path) => Some(lock_file(path.clone()).await?),
             None => None,
@@ -249,6 +246,30 @@ impl Db {
         drop(lock);
         self.ready.store(true, std::sync::atomic::Ordering::Release);
         Ok(())
+    }
+
+    /// Applies the embedded migrations numbered up to `version` only, leaving the schema as it
+    /// was before the next one: for tests of a migration and the data it carries over.
+    #[doc(hidden)]
+    pub async fn migrate_to(&self, version: i64) -> Result<(), DbError> {
+        let migrator = Migrator {
+            migrations: self
+                .migrations()
+                .iter()
+                .filter(|migration| migration.version <= version)
+                .cloned()
+                .collect(),
+            ..Migrator::DEFAULT
+        };
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    fn migrations(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
     }
 
     /// Whether migrations have been applied by this process.

@@ -17,8 +17,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
     let db: Db = scope::context()?;
     let PublicUrl(public_url) = scope::context()?;
     let states = registrations::states(&db, &dri).await.map_err(internal)?;
-    let since = domain::time::now() - 24 * 3600;
-    let calls = domain::activity::calls_per_definition_since(&db, &dri, since)
+    let calls = domain::activity::calls_per_definition_last_day(&db, &dri, domain::time::now())
         .await
         .map_err(internal)?;
     let callbacks = registrations::callbacks()

@@ -16,6 +16,7 @@ mod instances;
 mod lifecycle;
 mod limits;
 mod metrics;
+mod migrations;
 mod process;
 mod readiness;
 mod ui;

@@ -11,7 +11,9 @@ use sqlx::{Connection, Executor};
 async fn readyz_answers_503_while_every_connection_is_busy_and_200_once_one_is_free() {
     let app = TestApp::spawn_with(|args| {
         args.database_max_connections = "1".into();
-        args.database_acquire_timeout_secs = "1".into();
+        // Long enough that the install below waits out the lock even when the job worker's poll
+        // took the one connection first (a 1 s timeout made it 503 on a slow machine).
+        args.database_acquire_timeout_secs = "10".into();
     })
     .await;
     let ready: Value = app.get("/readyz").await.unwrap().json().await.unwrap();
