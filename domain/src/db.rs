@@ -122,6 +122,12 @@ impl DbError {
     pub fn is_timeout(&self) -> bool {
         matches!(self, Self::Timeout(_) | Self::Sqlx(sqlx::Error::PoolTimedOut))
     }
+
+    /// Whether the database refused the statement for what it holds (a constraint, say), as
+    /// opposed to not being reachable: the same statement with other rows may succeed.
+    pub fn is_refusal(&self) -> bool {
+        matches!(self, Self::Sqlx(sqlx::Error::Database(_)))
+    }
 }
 
 /// A connection pool plus the engine it talks to. Cheap to clone.

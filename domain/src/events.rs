@@ -1,6 +1,8 @@
 //! The inbox of company webhook events: each stored durably before Fluid is answered, once per
 //! (installation, event). Every query names its installation.
 
+use std::collections::HashMap;
+
 use fluid::company_events::CompanyEvent;
 use serde::Serialize;
 
@@ -24,24 +26,63 @@ pub struct StoredEvent {
     pub payload: String,
 }
 
-/// Stores a verified event of installation `uuid`, unless it is already there.
-pub async fn store(db: &Db, uuid: &str, event: &CompanyEvent, payload: &str) -> Result<Stored, DbError> {
-    let inserted = sqlx::query(
-        "INSERT INTO events (installation_uuid, dedupe_key, name, payload, received_at) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (installation_uuid, dedupe_key) DO NOTHING",
-    )
-    .bind(uuid)
-    .bind(&event.dedupe_key)
-    .bind(event.name.as_deref())
-    .bind(payload)
-    .bind(time::now())
-    .execute(db.pool())
-    .await?;
-    Ok(if inserted.rows_affected() == 1 {
-        Stored::New
-    } else {
-        Stored::Duplicate
-    })
+/// A verified event of an installation, to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub installation_uuid: String,
+    pub event: CompanyEvent,
+    /// The signed body, as received.
+    pub payload: String,
+}
+
+/// Most events in one statement: five parameters each, well inside both engines' limits.
+pub const MAX_BATCH: usize = 1_000;
+
+/// Stores verified events (at most [`MAX_BATCH`]) in one statement, so one commit, each unless
+/// already there; says, in their order, which were new. The same event twice in `events` is
+/// new once.
+pub async fn store_all(db: &Db, events: &[NewEvent]) -> Result<Vec<Stored>, DbError> {
+    let mut stored = vec![Stored::Duplicate; events.len()];
+    // The first occurrence of each (installation, event) is inserted; the rest are duplicates.
+    let mut firsts: HashMap<(&str, &str), usize> = HashMap::new();
+    for (i, new) in events.iter().enumerate() {
+        firsts
+            .entry((new.installation_uuid.as_str(), new.event.dedupe_key.as_str()))
+            .or_insert(i);
+    }
+    let mut rows: Vec<usize> = firsts.values().copied().collect();
+    rows.sort_unstable();
+    for chunk in rows.chunks(MAX_BATCH) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 5;
+                format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO events (installation_uuid, dedupe_key, name, payload, received_at) VALUES {} \
+             ON CONFLICT (installation_uuid, dedupe_key) DO NOTHING \
+             RETURNING installation_uuid, dedupe_key",
+            values.join(", ")
+        );
+        let received_at = time::now();
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for &i in chunk {
+            let new = &events[i];
+            query = query
+                .bind(new.installation_uuid.as_str())
+                .bind(new.event.dedupe_key.as_str())
+                .bind(new.event.name.as_deref())
+                .bind(new.payload.as_str())
+                .bind(received_at);
+        }
+        for (uuid, dedupe_key) in query.fetch_all(db.pool()).await? {
+            if let Some(&i) = firsts.get(&(uuid.as_str(), dedupe_key.as_str())) {
+                stored[i] = Stored::New;
+            }
+        }
+    }
+    Ok(stored)
 }
 
 /// One page of the installation's events, newest first: `limit` events after skipping `offset`.
@@ -121,5 +162,40 @@ mod tests {
             .map(|e| e.dedupe_key)
             .collect();
         assert_eq!(left, ["new"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_stores_each_event_once_and_says_which_were_new() {
+        let (_dir, db) = crate::testing::db_with_installation().await;
+        sqlx::query("INSERT INTO installations (uuid, status, generation, created_at, updated_at) VALUES ('dri_b', 'active', 1, 0, 0)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let new = |uuid: &str, key: &str| NewEvent {
+            installation_uuid: uuid.into(),
+            event: CompanyEvent {
+                dedupe_key: key.into(),
+                name: Some("order.created".into()),
+            },
+            payload: format!("{{\"id\": \"{key}\"}}"),
+        };
+        assert_eq!(store_all(&db, &[new("dri_a", "1")]).await.unwrap(), [Stored::New]);
+        let stored = store_all(
+            &db,
+            &[
+                new("dri_a", "1"), // stored before
+                new("dri_a", "2"),
+                new("dri_b", "2"), // another installation's event 2
+                new("dri_a", "2"), // twice in one batch
+                new("dri_a", "3"),
+            ],
+        )
+        .await
+        .unwrap();
+        use Stored::{Duplicate, New};
+        assert_eq!(stored, [Duplicate, New, New, Duplicate, New]);
+        assert_eq!(count(&db, "dri_a").await.unwrap(), 3);
+        assert_eq!(count(&db, "dri_b").await.unwrap(), 1);
+        assert_eq!(store_all(&db, &[]).await.unwrap(), []);
     }
 }

@@ -8,6 +8,7 @@ pub mod activity_recorder;
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod event_inbox;
 pub mod http;
 pub mod manifest;
 pub mod metrics;

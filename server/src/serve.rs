@@ -62,6 +62,7 @@ pub async fn serve(
         Callbacks::compile().map_err(|e| anyhow::anyhow!("a callback definition is broken: {e}"))?;
     let (activity, activity_writer) =
         crate::activity_recorder::ActivityRecorder::start(db.clone(), metrics.clone());
+    let (events, events_writer) = crate::event_inbox::EventInbox::start(db.clone());
     let state = AppState {
         leptos_options,
         db: db.clone(),
@@ -72,6 +73,7 @@ pub async fn serve(
         shipping: shipping::Cache::default(),
         metrics,
         activity,
+        events,
     };
     tracing::info!(public_url = %state.config.public_url, "droplet is serving on http://{address}");
     let served = axum::serve(listener, http::router(state))
@@ -83,6 +85,7 @@ pub async fn serve(
     // The router and its recorders are gone: the writer writes what is left and ends (a
     // recorder still held by a lingering task only stops it waiting for more).
     let _ = tokio::time::timeout(Duration::from_secs(1), activity_writer).await;
+    let _ = tokio::time::timeout(Duration::from_secs(1), events_writer).await;
     if let Some(migrating) = migrating {
         migrating.abort();
     }

@@ -28,4 +28,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Callback invocations, written in batches.
     pub activity: crate::activity_recorder::ActivityRecorder,
+    /// Company events, stored with group commit.
+    pub events: crate::event_inbox::EventInbox,
 }

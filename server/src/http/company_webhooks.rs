@@ -10,7 +10,7 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use domain::{
-    events::{self, Stored},
+    events::{NewEvent, Stored},
     installations::{self, Status, WebhookKey},
 };
 use fluid::signature;
@@ -55,8 +55,16 @@ pub async fn receive(
     let event = fluid::company_events::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // Verified JSON is valid UTF-8.
     let payload = String::from_utf8_lossy(&body);
-    let stored = events::store(&state.db, &uuid, &event, &payload).await?;
-    tracing::info!(installation = %uuid, event = event.name.as_deref().unwrap_or("?"), ?stored, "company event received");
+    let name = event.name.clone();
+    let stored = state
+        .events
+        .store(NewEvent {
+            installation_uuid: uuid.clone(),
+            event,
+            payload: payload.into_owned(),
+        })
+        .await?;
+    tracing::info!(installation = %uuid, event = name.as_deref().unwrap_or("?"), ?stored, "company event received");
     let status = match stored {
         Stored::New => "stored",
         Stored::Duplicate => "duplicate",

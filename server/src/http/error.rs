@@ -33,6 +33,13 @@ impl From<domain::DbError> for ApiError {
     }
 }
 
+impl From<crate::event_inbox::InboxError> for ApiError {
+    fn from(error: crate::event_inbox::InboxError) -> Self {
+        tracing::error!(%error, "company event not stored");
+        Self::Unavailable("the database is unavailable; try again".into())
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = match &self {
