@@ -1,6 +1,6 @@
 //! What happened, for the admin UI's activity view: the callbacks answered, counted per
-//! installation, definition and hour in latency buckets ([`histogram`]), and the webhooks
-//! received.
+//! installation, definition and hour in latency buckets ([`histogram`]), and the company events
+//! stored, counted per installation and hour (by [`crate::events::store_all`]).
 
 mod histogram;
 
@@ -40,27 +40,13 @@ pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<
     let rows: Vec<_> = counts.into_iter().collect();
     // Six parameters a row; PostgreSQL takes at most 65 535 in one statement.
     for chunk in rows.chunks(1_000) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO callback_activity \
              (installation_uuid, hour, definition_name, latency_bucket, calls, degraded) VALUES {} \
              ON CONFLICT (installation_uuid, hour, definition_name, latency_bucket) DO UPDATE SET \
              calls = callback_activity.calls + excluded.calls, \
              degraded = callback_activity.degraded + excluded.degraded",
-            values.join(", ")
+            crate::db::placeholders(chunk.len(), 6)
         );
         let mut query = sqlx::query(&sql);
         for &((uuid, hour, definition, bucket), (calls, degraded)) in chunk {
@@ -77,14 +63,18 @@ pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<
     Ok(())
 }
 
-/// Deletes the callback activity of the hours that ended before `cutoff` (Unix seconds); returns
-/// how many rows went.
+/// Deletes the activity (callbacks and webhooks) of the hours that ended before `cutoff` (Unix
+/// seconds); returns how many rows went.
 pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
-    let done = sqlx::query("DELETE FROM callback_activity WHERE hour + 3600 <= $1")
-        .bind(cutoff)
-        .execute(db.pool())
-        .await?;
-    Ok(done.rows_affected())
+    let mut pruned = 0;
+    for table in ["callback_activity", "webhook_activity"] {
+        let done = sqlx::query(&format!("DELETE FROM {table} WHERE hour + 3600 <= $1"))
+            .bind(cutoff)
+            .execute(db.pool())
+            .await?;
+        pruned += done.rows_affected();
+    }
+    Ok(pruned)
 }
 
 /// One hour of an installation's activity.
@@ -124,8 +114,7 @@ pub async fn last_day(db: &Db, uuid: &str, now: i64) -> Result<Vec<Hour>, DbErro
             .filter(|&h| i64::try_from(h).is_ok_and(|h| h < HOURS))
     };
     let webhooks: Vec<(i64, i64)> = sqlx::query_as(
-        "SELECT received_at - (received_at - $2) % 3600, COUNT(*) FROM events \
-         WHERE installation_uuid = $1 AND received_at >= $2 GROUP BY 1",
+        "SELECT hour, received FROM webhook_activity WHERE installation_uuid = $1 AND hour >= $2",
     )
     .bind(uuid)
     .bind(first)
@@ -204,13 +193,16 @@ mod tests {
 
     async fn db_with(events: &[i64], invocations: &[(i64, u64, &'static str)]) -> (tempfile::TempDir, Db) {
         let (dir, db) = crate::testing::db_with_installation().await;
-        for (i, at) in events.iter().enumerate() {
-            sqlx::query("INSERT INTO events (installation_uuid, dedupe_key, payload, received_at) VALUES ('dri_a', $1, '{}', $2)")
-                .bind(format!("e{i}"))
-                .bind(at)
-                .execute(db.pool())
-                .await
-                .unwrap();
+        for (i, &at) in events.iter().enumerate() {
+            let event = crate::events::NewEvent {
+                installation_uuid: "dri_a".into(),
+                event: fluid::company_events::CompanyEvent {
+                    dedupe_key: format!("e{i}"),
+                    name: None,
+                },
+                payload: "{}".into(),
+            };
+            crate::events::store_all(&db, &[event], at).await.unwrap();
         }
         let invocations: Vec<NewInvocation> = invocations
             .iter()

@@ -82,6 +82,18 @@ impl FromStr for DatabaseUrl {
     }
 }
 
+/// The `VALUES` of a multi-row statement: `rows` tuples of `columns` numbered placeholders,
+/// `($1, $2), ($3, $4)`.
+pub(crate) fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let numbers: Vec<String> = (1..=columns).map(|c| format!("${}", row * columns + c)).collect();
+            format!("({})", numbers.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Waits for the exclusive lock on `path` (created when missing); it is held until the file
 /// is dropped.
 async fn lock_file(path: PathBuf) -> Result<std::fs::File, DbError> {
@@ -342,6 +354,12 @@ mod tests {
         );
         let err = DatabaseUrl::from_str("postgres://u:hunter2@host:notaport/db").unwrap_err();
         assert!(!err.contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn placeholders_number_every_column_of_every_row() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(0, 3), "");
     }
 
     #[tokio::test]

@@ -1,12 +1,12 @@
 //! The inbox of company webhook events: each stored durably before Fluid is answered, once per
 //! (installation, event). Every query names its installation.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use fluid::company_events::CompanyEvent;
 use serde::Serialize;
 
-use crate::{Db, DbError, time};
+use crate::{Db, DbError};
 
 /// Whether a delivery was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,10 +38,11 @@ pub struct NewEvent {
 /// Most events in one statement: five parameters each, well inside both engines' limits.
 pub const MAX_BATCH: usize = 1_000;
 
-/// Stores verified events (at most [`MAX_BATCH`]) in one statement, so one commit, each unless
-/// already there; says, in their order, which were new. The same event twice in `events` is
+/// Stores verified events received at `received_at` (Unix seconds) in one transaction, each
+/// unless already there, and counts the new ones in their installation's hour of
+/// `webhook_activity`; says, in their order, which were new. The same event twice in `events` is
 /// new once.
-pub async fn store_all(db: &Db, events: &[NewEvent]) -> Result<Vec<Stored>, DbError> {
+pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result<Vec<Stored>, DbError> {
     let mut stored = vec![Stored::Duplicate; events.len()];
     // The first occurrence of each (installation, event) is inserted; the rest are duplicates.
     let mut firsts: HashMap<(&str, &str), usize> = HashMap::new();
@@ -50,22 +51,20 @@ pub async fn store_all(db: &Db, events: &[NewEvent]) -> Result<Vec<Stored>, DbEr
             .entry((new.installation_uuid.as_str(), new.event.dedupe_key.as_str()))
             .or_insert(i);
     }
+    if firsts.is_empty() {
+        return Ok(stored);
+    }
     let mut rows: Vec<usize> = firsts.values().copied().collect();
     rows.sort_unstable();
+    let mut tx = db.pool().begin().await?;
+    let mut new_per_installation: BTreeMap<&str, i64> = BTreeMap::new();
     for chunk in rows.chunks(MAX_BATCH) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 5;
-                format!("(${}, ${}, ${}, ${}, ${})", p + 1, p + 2, p + 3, p + 4, p + 5)
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO events (installation_uuid, dedupe_key, name, payload, received_at) VALUES {} \
              ON CONFLICT (installation_uuid, dedupe_key) DO NOTHING \
              RETURNING installation_uuid, dedupe_key",
-            values.join(", ")
+            crate::db::placeholders(chunk.len(), 5)
         );
-        let received_at = time::now();
         let mut query = sqlx::query_as::<_, (String, String)>(&sql);
         for &i in chunk {
             let new = &events[i];
@@ -76,12 +75,29 @@ pub async fn store_all(db: &Db, events: &[NewEvent]) -> Result<Vec<Stored>, DbEr
                 .bind(new.payload.as_str())
                 .bind(received_at);
         }
-        for (uuid, dedupe_key) in query.fetch_all(db.pool()).await? {
+        for (uuid, dedupe_key) in query.fetch_all(&mut *tx).await? {
             if let Some(&i) = firsts.get(&(uuid.as_str(), dedupe_key.as_str())) {
                 stored[i] = Stored::New;
+                *new_per_installation
+                    .entry(events[i].installation_uuid.as_str())
+                    .or_default() += 1;
             }
         }
     }
+    // In installation order, so that concurrent writers (several instances) lock alike.
+    for (uuid, received) in new_per_installation {
+        sqlx::query(
+            "INSERT INTO webhook_activity (installation_uuid, hour, received) VALUES ($1, $2, $3) \
+             ON CONFLICT (installation_uuid, hour) DO UPDATE SET \
+             received = webhook_activity.received + excluded.received",
+        )
+        .bind(uuid)
+        .bind(received_at - received_at.rem_euclid(3600))
+        .bind(received)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
     Ok(stored)
 }
 
@@ -142,6 +158,7 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::time;
 
     #[tokio::test]
     async fn pruning_removes_only_events_older_than_the_cutoff() {
@@ -179,7 +196,10 @@ mod tests {
             },
             payload: format!("{{\"id\": \"{key}\"}}"),
         };
-        assert_eq!(store_all(&db, &[new("dri_a", "1")]).await.unwrap(), [Stored::New]);
+        assert_eq!(
+            store_all(&db, &[new("dri_a", "1")], time::now()).await.unwrap(),
+            [Stored::New]
+        );
         let stored = store_all(
             &db,
             &[
@@ -189,6 +209,7 @@ mod tests {
                 new("dri_a", "2"), // twice in one batch
                 new("dri_a", "3"),
             ],
+            time::now(),
         )
         .await
         .unwrap();
@@ -196,6 +217,11 @@ mod tests {
         assert_eq!(stored, [Duplicate, New, New, Duplicate, New]);
         assert_eq!(count(&db, "dri_a").await.unwrap(), 3);
         assert_eq!(count(&db, "dri_b").await.unwrap(), 1);
-        assert_eq!(store_all(&db, &[]).await.unwrap(), []);
+        assert_eq!(store_all(&db, &[], time::now()).await.unwrap(), []);
+        // Counted in the hour as stored: redeliveries are not.
+        let day = crate::activity::last_day(&db, "dri_a", time::now())
+            .await
+            .unwrap();
+        assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 3);
     }
 }

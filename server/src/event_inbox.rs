@@ -67,7 +67,7 @@ async fn write(db: Db, mut receiver: mpsc::Receiver<(NewEvent, Reply)>) {
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.drain(..).unzip();
-        match events::store_all(&db, &events).await {
+        match events::store_all(&db, &events, domain::time::now()).await {
             Ok(stored) => {
                 for (reply, stored) in replies.into_iter().zip(stored) {
                     // The request may be gone (timed out): its event is stored all the same.
@@ -77,7 +77,8 @@ async fn write(db: Db, mut receiver: mpsc::Receiver<(NewEvent, Reply)>) {
             Err(error) if events.len() > 1 && error.is_refusal() => {
                 tracing::warn!(%error, events = events.len(), "a batch of company events failed; storing them one by one");
                 for (event, reply) in events.into_iter().zip(replies) {
-                    let stored = events::store_all(&db, std::slice::from_ref(&event)).await;
+                    let stored =
+                        events::store_all(&db, std::slice::from_ref(&event), domain::time::now()).await;
                     let stored = stored.map_err(Arc::new);
                     let _ = reply.send(stored.map(|s| s.first().copied().unwrap_or(Stored::Duplicate)));
                 }

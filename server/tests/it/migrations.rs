@@ -9,10 +9,11 @@ use sqlx::Connection;
 
 use crate::support::TestDatabase;
 
-/// 0007 replaced one row per callback with hourly latency buckets: the calls recorded before
-/// it still count, in the hour and near the latency they had.
+/// 0007 replaced one row per callback with hourly latency buckets, and counts company events per
+/// hour: the calls recorded and the events stored before it still count, in the hour (and near
+/// the latency) they had.
 #[tokio::test]
-async fn callback_records_are_carried_over_into_hourly_buckets() {
+async fn the_activity_recorded_before_0007_is_carried_over_into_hourly_counts() {
     let database = TestDatabase::new();
     let url: DatabaseUrl = database.url.parse().unwrap();
     let db = Db::connect_lazy(&url, &PoolSettings::default()).unwrap();
@@ -43,12 +44,34 @@ async fn callback_records_are_carried_over_into_hourly_buckets() {
         .await
         .unwrap();
     }
+    sqlx::query(
+        "INSERT INTO installations (uuid, status, generation, created_at, updated_at) \
+         VALUES ('dri_a', 'active', 1, 0, 0)",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    for (key, ago) in [("e1", 0), ("e2", 599), ("e3", 601), ("e4", 25 * 3_600)] {
+        sqlx::query(
+            "INSERT INTO events (installation_uuid, dedupe_key, payload, received_at) VALUES ('dri_a', $1, '{}', $2)",
+        )
+        .bind(key)
+        .bind(now - ago)
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    }
     connection.close().await.unwrap();
     db.migrate().await.unwrap();
 
     let day = domain::activity::last_day(&db, "dri_a", now).await.unwrap();
     let (this_hour, hour_before) = (&day[23], &day[22]);
     assert_eq!((this_hour.callbacks, this_hour.degraded_callbacks), (3, 1));
+    assert_eq!(
+        (this_hour.webhooks, hour_before.webhooks),
+        (2, 1),
+        "e4 is older than the day"
+    );
     assert_eq!((hour_before.callbacks, hour_before.degraded_callbacks), (1, 0));
     // 1 000 and 1 010 µs share the bucket [1 000, 1 122): its middle is 1 059 µs.
     assert_eq!(this_hour.p50_us, Some(1_059));

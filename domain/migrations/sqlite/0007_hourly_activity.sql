@@ -1,7 +1,9 @@
--- Callback activity kept per installation, definition and hour as counts in latency buckets,
--- instead of one row per call: the overview charts a busy day from a few hundred rows (the
--- per-call table made it read and sort every call of the day: most of a second at 300 000 calls),
--- and recording a batch of calls writes one row per bucket it touches.
+-- The overview's day, kept as counts per hour, so that charting it reads a few hundred rows
+-- however busy the day was (reading every call and event of the day took most of a second at
+-- 300 000 calls).
+--
+-- Callbacks: per installation, definition and hour, counted in latency buckets instead of one
+-- row per call; recording a batch of calls writes one row per bucket it touches.
 --
 -- latency_bucket b holds latencies in [10^(b/20), 10^((b+1)/20)) microseconds: twenty a decade,
 -- each 12 % wider than the one before (see domain/src/activity/histogram.rs).
@@ -37,3 +39,17 @@ GROUP BY installation_uuid, hour, definition_name, latency_bucket;
 
 DROP TABLE latency_bucket_floors;
 DROP TABLE callback_invocations;
+
+-- Company events received, per installation and hour: counted in the transaction that stores
+-- them, so the count is the events stored. Those already stored are counted here.
+CREATE TABLE webhook_activity (
+    installation_uuid TEXT NOT NULL,
+    hour              INTEGER NOT NULL,  -- Unix seconds at the start of the hour
+    received          INTEGER NOT NULL,
+    PRIMARY KEY (installation_uuid, hour)
+);
+
+INSERT INTO webhook_activity (installation_uuid, hour, received)
+SELECT installation_uuid, received_at - (received_at % 3600), COUNT(*)
+FROM events
+GROUP BY installation_uuid, received_at - (received_at % 3600);
