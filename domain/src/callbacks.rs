@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::{
     Db, DbError, Keyring,
-    installations::{self, Installation, Status},
+    installations::{Installation, Status},
     registrations, shipping,
 };
 
@@ -191,21 +191,21 @@ pub async fn answer(
         .callbacks
         .get(request.definition)
         .ok_or_else(not_registered)?;
-    let installation = match installations::find(deps.db, request.installation).await? {
+    let caller =
+        registrations::callback_caller(deps.db, deps.keyring, request.installation, request.definition)
+            .await?;
+    let (installation, key) = match caller {
         None => {
             return Err(CallbackError::UnknownInstallation(
                 request.installation.to_owned(),
             ));
         }
-        Some(i) if i.status == Status::Uninstalled => {
+        Some((i, _)) if i.status == Status::Uninstalled => {
             return Err(CallbackError::Uninstalled(request.installation.to_owned()));
         }
-        Some(i) if i.status == Status::Active => i,
+        Some((i, Some(key))) if i.status == Status::Active => (i, key),
         Some(_) => return Err(not_registered()),
     };
-    let key = registrations::callback_token(deps.db, deps.keyring, request.installation, request.definition)
-        .await?
-        .ok_or_else(not_registered)?;
     signature::verify(
         &[key.expose().as_bytes()],
         request.timestamp,

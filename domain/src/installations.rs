@@ -59,8 +59,9 @@ pub struct Installation {
     pub settings_version: i64,
 }
 
+/// An `installations` row as stored.
 #[derive(sqlx::FromRow)]
-struct Row {
+pub(crate) struct Row {
     uuid: String,
     droplet_uuid: Option<String>,
     status: String,
@@ -94,6 +95,15 @@ impl From<Row> for Installation {
 
 const COLUMNS: &str = "uuid, droplet_uuid, status, company_name, fluid_company_id, fluid_shop, \
                        generation, failure_reason, installed_at, updated_at, settings_version";
+
+/// The columns of [`Row`], each qualified with `table` (for joins).
+pub(crate) fn columns_of(table: &str) -> String {
+    COLUMNS
+        .split(", ")
+        .map(|column| format!("{table}.{column}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 /// The installation named `uuid`, if any.
 pub async fn find(db: &Db, uuid: &str) -> Result<Option<Installation>, DbError> {

@@ -2,6 +2,8 @@
 //! the company webhooks it listens to — and the state of each registration, kept per
 //! installation for the admin UI and operators.
 
+use std::sync::LazyLock;
+
 use fluid::{
     Secret,
     client::{FluidClient, FluidError, NewCallbackRegistration, NewCompanyWebhook},
@@ -10,7 +12,8 @@ use fluid::{
 use serde::Serialize;
 
 use crate::{
-    Db, DbError, Keyring, installations,
+    Db, DbError, Keyring,
+    installations::{self, Installation},
     jobs::{self, JobKind},
     time,
 };
@@ -418,17 +421,45 @@ pub async fn callback_token(
     uuid: &str,
     definition: &str,
 ) -> Result<Option<Secret>, DbError> {
-    let row: Option<(Option<String>,)> = sqlx::query_as(
-        "SELECT verification_token_sealed FROM callback_registrations \
-         WHERE installation_uuid = $1 AND definition_name = $2 AND status = 'registered'",
-    )
-    .bind(uuid)
-    .bind(definition)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(row
-        .and_then(|(sealed,)| sealed)
-        .and_then(|sealed| keyring.open(&sealed, &cvt_context(uuid, definition)).ok()))
+    Ok(callback_caller(db, keyring, uuid, definition)
+        .await?
+        .and_then(|(_, token)| token))
+}
+
+/// The installation `uuid` and, when its `definition` callback is registered, the `cvt_` that
+/// signs it: in one query, as each callback needs both (a round trip fewer on the hottest path).
+pub async fn callback_caller(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+    definition: &str,
+) -> Result<Option<(Installation, Option<Secret>)>, DbError> {
+    #[derive(sqlx::FromRow)]
+    struct Caller {
+        #[sqlx(flatten)]
+        installation: installations::Row,
+        verification_token_sealed: Option<String>,
+    }
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT {}, r.verification_token_sealed FROM installations i \
+             LEFT JOIN callback_registrations r ON r.installation_uuid = i.uuid \
+             AND r.definition_name = $2 AND r.status = 'registered' \
+             WHERE i.uuid = $1",
+            installations::columns_of("i")
+        )
+    });
+    let row: Option<Caller> = sqlx::query_as(&SQL)
+        .bind(uuid)
+        .bind(definition)
+        .fetch_optional(db.pool())
+        .await?;
+    Ok(row.map(|row| {
+        let token = row
+            .verification_token_sealed
+            .and_then(|sealed| keyring.open(&sealed, &cvt_context(uuid, definition)).ok());
+        (Installation::from(row.installation), token)
+    }))
 }
 
 /// Erases the stored `cvt_` tokens of an installation (on uninstall).
