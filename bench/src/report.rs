@@ -164,9 +164,11 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
     }
     if let Some(shed) = &results.shedding {
         let f = &shed.figures;
+        let answered = f.requests.saturating_sub(f.non_2xx);
+        let stored = shed.stored.unwrap_or(0);
         let _ = writeln!(
             out,
-            "\nPast `MAX_CONCURRENT_REQUESTS` (32 here, 512 by default) requests are refused at once with 503 and `Retry-After: 1` instead of queueing: ingest at 256 connections answered {:.0} requests/s, {} of {} with 503 ({:.0} %), p50 {:.2} ms, p99 {:.2} ms; of the {} answered 2xx, {} were stored and {} were acknowledged duplicates (wrk sends a request again on a new connection when the droplet closed the old one after a 503, whose body it does not read).",
+            "\nPast `MAX_CONCURRENT_REQUESTS` (32 here, 512 by default) requests are refused at once with 503 and `Retry-After: 1` instead of queueing: ingest at 256 connections answered {:.0} requests/s, {} of {} with 503 ({:.0} %), p50 {:.2} ms, p99 {:.2} ms; wrk saw {} answered 2xx, and the droplet stored {} events and acknowledged {} duplicates (wrk sends a request again on a new connection when the droplet closed the old one after a 503, whose body it does not read; requests still in flight when wrk stops are stored but not counted by wrk): {}.",
             f.per_second(),
             f.non_2xx,
             f.requests,
@@ -177,9 +179,17 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
             },
             f.p50_ms,
             f.p99_ms,
-            f.requests.saturating_sub(f.non_2xx),
-            shed.stored.unwrap_or(0),
-            results.shedding_duplicates
+            answered,
+            stored,
+            results.shedding_duplicates,
+            if stored + results.shedding_duplicates >= answered {
+                "every 2xx is accounted for".to_owned()
+            } else {
+                format!(
+                    "⚠ {} 2xx are not accounted for",
+                    answered - stored - results.shedding_duplicates
+                )
+            }
         );
     }
 

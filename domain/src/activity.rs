@@ -86,7 +86,8 @@ pub struct Hour {
     pub callbacks: u32,
     /// Callbacks answered with the fallback or an error.
     pub degraded_callbacks: u32,
-    /// Callback latency percentiles (nearest rank), microseconds; `None` without callbacks.
+    /// Callback latency percentiles (nearest rank, read off the latency buckets: within 6 %),
+    /// microseconds; `None` without callbacks.
     pub p50_us: Option<i64>,
     pub p99_us: Option<i64>,
 }

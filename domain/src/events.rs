@@ -54,8 +54,10 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
     if firsts.is_empty() {
         return Ok(stored);
     }
+    // In key order, so that writers inserting the same events at once (several instances, on
+    // PostgreSQL) wait on each other in the same order instead of deadlocking.
     let mut rows: Vec<usize> = firsts.values().copied().collect();
-    rows.sort_unstable();
+    rows.sort_unstable_by_key(|&i| (&events[i].installation_uuid, &events[i].event.dedupe_key));
     let mut tx = db.pool().begin().await?;
     let mut new_per_installation: BTreeMap<&str, i64> = BTreeMap::new();
     for chunk in rows.chunks(MAX_BATCH) {
