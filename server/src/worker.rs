@@ -80,19 +80,15 @@ impl Worker {
         })
     }
 
-    /// Applies the retention to company events and callback records.
+    /// Applies the retention to company events and the hourly activity counts.
     async fn prune(&self) {
         let cutoff = domain::time::now() - i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
         match (
             domain::events::prune(&self.db, cutoff).await,
             domain::activity::prune(&self.db, cutoff).await,
         ) {
-            (Ok(events), Ok(calls)) if events + calls > 0 => {
-                tracing::info!(
-                    events,
-                    callback_records = calls,
-                    "pruned records past the retention"
-                );
+            (Ok(events), Ok(activity_rows)) if events + activity_rows > 0 => {
+                tracing::info!(events, activity_rows, "pruned records past the retention");
             }
             (Ok(_), Ok(_)) => {}
             (Err(error), _) | (_, Err(error)) => tracing::warn!(%error, "pruning old records failed"),
