@@ -55,12 +55,12 @@ postgres:
 	@mkdir -p target/site
 	@scripts/test-postgres.sh
 
-## fuzz-smoke: each fuzz target for FUZZ_SECONDS (10); fuzz: each for FUZZ_SECONDS (900), figures to fuzz/RESULTS.md
+## fuzz-smoke: each fuzz target for FUZZ_SECONDS (10); fuzz: each (or FUZZ_TARGETS) for FUZZ_SECONDS (900), figures to fuzz/RESULTS.md
 fuzz-smoke:
 	@scripts/fuzz.sh smoke
 
 fuzz:
-	@scripts/fuzz.sh long $${FUZZ_SECONDS:-900}
+	@scripts/fuzz.sh long $${FUZZ_SECONDS:-900} $${FUZZ_TARGETS:-}
 
 ## bench: every figure of BENCHMARKS.md from one run (ingest, callbacks, handshake, pages, memory, start-up)
 bench: test-tools

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Fuzzing with cargo-fuzz (libFuzzer + AddressSanitizer on nightly), targets in fuzz/fuzz_targets.
 #   scripts/fuzz.sh smoke         every target for FUZZ_SECONDS (default 10): part of `make test`
-#   scripts/fuzz.sh long [SECS]   every target for SECS (default 900): `make fuzz`; figures appended
-#                                 to fuzz/RESULTS.md
+#   scripts/fuzz.sh long [SECS [TARGET…]]
+#                                 every target (or those named) for SECS (default 900): `make fuzz`;
+#                                 figures appended to fuzz/RESULTS.md, a crash's too
 # A crash fails the run and leaves its input in fuzz/artifacts/TARGET/ (reproduce it with
 # `cargo +nightly fuzz run TARGET fuzz/artifacts/TARGET/crash-…`). Corpora grow in fuzz/corpus/
 # (not committed), seeded from fuzz/seeds/.
@@ -17,8 +18,11 @@ say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 mode=${1:-smoke}
 case "$mode" in
   smoke) seconds=${FUZZ_SECONDS:-10} ;;
-  long) seconds=${2:-900} ;;
-  *) echo "usage: scripts/fuzz.sh smoke | long [SECONDS]" >&2; exit 2 ;;
+  long)
+    seconds=${2:-900}
+    if [ $# -gt 2 ]; then TARGETS=("${@:3}"); fi
+    ;;
+  *) echo "usage: scripts/fuzz.sh smoke | long [SECONDS [TARGET…]]" >&2; exit 2 ;;
 esac
 
 if ! rustup run nightly rustc --version >/dev/null 2>&1; then
@@ -34,13 +38,31 @@ say "building the fuzz targets"
 (cd fuzz && cargo +nightly fuzz build --release)
 
 summary=()
+# Appends this run's rows to fuzz/RESULTS.md (long runs only).
+record() {
+  [ "$mode" = long ] || return 0
+  if [ ! -f fuzz/RESULTS.md ]; then
+    printf '# Long fuzzing runs\n\nAppended by `make fuzz`.\n' > fuzz/RESULTS.md
+  fi
+  {
+    echo
+    echo "## $(date -u +%Y-%m-%d) — ${seconds} s per target, $(nproc) cores, $(rustup run nightly rustc --version)"
+    echo
+    printf '%s\n' "| target | time | executions | coverage (edges) | corpus | crashes |" "|---|---|---|---|---|---|" "${summary[@]}"
+  } >> fuzz/RESULTS.md
+  say "results appended to fuzz/RESULTS.md"
+}
 for target in "${TARGETS[@]}"; do
   mkdir -p "fuzz/corpus/$target" "fuzz/seeds/$target"
   say "fuzzing $target for ${seconds}s"
   log=$(mktemp)
+  started=$(date +%s)
   if ! (cd fuzz && cargo +nightly fuzz run --release "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$seconds" -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1) >"$log" 2>&1; then
+    grep -a -A3 'panicked at' "$log" >&2 || true
     tail -60 "$log" >&2
+    summary+=("| \`$target\` | crashed after $(( $(date +%s) - started )) s | | | | see fuzz/artifacts/$target/ |")
+    record
     echo "error: fuzz target $target crashed; the input is in fuzz/artifacts/$target/" >&2
     exit 1
   fi
@@ -52,15 +74,4 @@ for target in "${TARGETS[@]}"; do
 done
 
 printf '%s\n' "| target | time | executions | coverage (edges) | corpus | crashes |" "|---|---|---|---|---|---|" "${summary[@]}"
-if [ "$mode" = long ]; then
-  if [ ! -f fuzz/RESULTS.md ]; then
-    printf '# Long fuzzing runs\n\nAppended by `make fuzz`.\n' > fuzz/RESULTS.md
-  fi
-  {
-    echo
-    echo "## $(date -u +%Y-%m-%d) — ${seconds} s per target, $(nproc) cores, $(rustup run nightly rustc --version)"
-    echo
-    printf '%s\n' "| target | time | executions | coverage (edges) | corpus | crashes |" "|---|---|---|---|---|---|" "${summary[@]}"
-  } >> fuzz/RESULTS.md
-  say "results appended to fuzz/RESULTS.md"
-fi
+record

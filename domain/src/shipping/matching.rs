@@ -2,14 +2,15 @@
 //!
 //! 1. The cart's subtotal is Σ price × quantity over its items; its weight is Σ variant weight ×
 //!    quantity, converted to kilograms from each variant's `unit_of_weight` (missing weight counts
-//!    as 0; an unknown unit makes the cart's weight unknown).
+//!    as 0; an unknown unit makes the cart's weight unknown). A sum past what a decimal holds
+//!    (about 7.9 × 10²⁸) makes it unknown too, rather than wrong.
 //! 2. Options are considered in ascending `position`; disabled ones are skipped.
 //! 3. An option applies when the destination country is in its list (an empty list means
 //!    everywhere), the subtotal lies within [`subtotal_min`, `subtotal_max`] and the weight within
-//!    [`weight_min`, `weight_max`] (bounds inclusive, missing bounds open; an option with a weight
-//!    bound never applies to a cart of unknown weight).
+//!    [`weight_min`, `weight_max`] (bounds inclusive, missing bounds open; an option with a
+//!    subtotal or weight bound never applies to a cart whose subtotal or weight is unknown).
 //! 4. Its total is 0 when the subtotal reaches `free_above`, else its price, rounded to cents
-//!    (half away from zero).
+//!    (half away from zero); an unknown subtotal reaches no threshold.
 //!
 //! No applicable option gives an empty list, which tells Fluid to leave the cart's shipping as it is.
 
@@ -21,8 +22,9 @@ use super::{ShippingOption, WeightUnit};
 /// What matching needs to know about a cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cart {
-    pub subtotal: Decimal,
-    /// `None` when an item's weight unit is unknown.
+    /// `None` when it overflows a decimal.
+    pub subtotal: Option<Decimal>,
+    /// `None` when an item's weight unit is unknown, or the weight overflows a decimal.
     pub weight_kg: Option<Decimal>,
     /// ISO 3166-1 alpha-2, upper case.
     pub country: String,
@@ -43,11 +45,12 @@ fn decimal(value: Option<&Value>) -> Option<Decimal> {
 /// Reads an `update_cart_shipping` request (already schema-checked).
 pub fn cart_of(request: &Value) -> Cart {
     let cart = &request["cart"];
-    let mut subtotal = Decimal::ZERO;
+    let mut subtotal = Some(Decimal::ZERO);
     let mut weight = Some(Decimal::ZERO);
     for item in cart["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
         let quantity = Decimal::from(item["quantity"].as_u64().unwrap_or(0));
-        subtotal += decimal(item.get("price")).unwrap_or_default() * quantity;
+        let price = decimal(item.get("price")).unwrap_or_default();
+        subtotal = subtotal.and_then(|sum| sum.checked_add(price.checked_mul(quantity)?));
         let variant = &item["variant"];
         let item_weight = decimal(variant.get("weight")).unwrap_or_default();
         let unit = match variant.get("unit_of_weight").and_then(Value::as_str) {
@@ -55,7 +58,10 @@ pub fn cart_of(request: &Value) -> Cart {
             Some(unit) => WeightUnit::parse(unit),
         };
         weight = match (weight, unit) {
-            (Some(total), Some(unit)) => Some(total + item_weight * unit.in_kg() * quantity),
+            (Some(total), Some(unit)) => item_weight
+                .checked_mul(unit.in_kg())
+                .and_then(|kg| kg.checked_mul(quantity))
+                .and_then(|kg| total.checked_add(kg)),
             _ if item_weight.is_zero() => weight,
             _ => None,
         };
@@ -72,8 +78,12 @@ pub fn cart_of(request: &Value) -> Cart {
     }
 }
 
-fn within(value: Decimal, min: Option<Decimal>, max: Option<Decimal>) -> bool {
-    min.is_none_or(|min| value >= min) && max.is_none_or(|max| value <= max)
+/// Whether `value` lies within the bounds; an unknown value lies only within no bounds.
+fn within(value: Option<Decimal>, min: Option<Decimal>, max: Option<Decimal>) -> bool {
+    match value {
+        Some(value) => min.is_none_or(|min| value >= min) && max.is_none_or(|max| value <= max),
+        None => min.is_none() && max.is_none(),
+    }
 }
 
 /// The options that apply to `cart`, in order, each with its total.
@@ -88,14 +98,15 @@ pub fn matching_options<'a>(
         .filter(|o| o.countries.is_empty() || o.countries.contains(&cart.country))
         .filter(|o| within(cart.subtotal, o.subtotal_min, o.subtotal_max))
         .filter(|o| {
-            if o.weight_min.is_none() && o.weight_max.is_none() {
-                return true;
-            }
-            cart.weight_kg
-                .is_some_and(|kg| within(kg / o.weight_unit.in_kg(), o.weight_min, o.weight_max))
+            let weight = cart
+                .weight_kg
+                .and_then(|kg| kg.checked_div(o.weight_unit.in_kg()));
+            within(weight, o.weight_min, o.weight_max)
         })
         .map(|o| {
-            let free = o.free_above.is_some_and(|threshold| cart.subtotal >= threshold);
+            let free = o
+                .free_above
+                .is_some_and(|threshold| cart.subtotal.is_some_and(|subtotal| subtotal >= threshold));
             let total = if free { Decimal::ZERO } else { o.price };
             (
                 o,

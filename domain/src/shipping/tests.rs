@@ -176,7 +176,32 @@ fn money_is_decimal_and_rounded_to_cents() {
     let half = option(2, "Half cent", "2.345");
     assert_eq!(offered(&[half], &cart("US", &[("1", 1, "0", "kg")]))[0].1, 2.35);
     let cart = cart_of(&cart("US", &[("19.99", 3, "0", "kg")]));
-    assert_eq!(cart.subtotal, d("59.97"));
+    assert_eq!(cart.subtotal, Some(d("59.97")));
+}
+
+#[test]
+fn a_cart_too_large_for_a_decimal_gets_the_unbounded_options_not_a_panic() {
+    // Found by the callback_request fuzz target: 2 × −6 × 10²⁸ overflowed the subtotal.
+    let huge = "-60000000000000078791024275910";
+    let mut anywhere = option(1, "Anywhere", "5.00");
+    anywhere.free_above = Some(d("0"));
+    let mut up_to_100 = option(2, "Up to 100", "3.00");
+    up_to_100.subtotal_max = Some(d("100"));
+    let mut light = option(3, "Light", "4.00");
+    light.weight_max = Some(d("1"));
+    let request = cart("US", &[(huge, 2, "0.25", "kg")]);
+    assert_eq!(cart_of(&request).subtotal, None);
+    assert_eq!(
+        offered(&[anywhere.clone(), up_to_100.clone(), light.clone()], &request),
+        [("Anywhere".to_owned(), 5.0), ("Light".to_owned(), 4.0)],
+        "no subtotal bound applies and no threshold is reached; the weight is known"
+    );
+    let heavy = cart("US", &[("1", 3, "70000000000000000000000000000", "kg")]);
+    assert_eq!(cart_of(&heavy).weight_kg, None);
+    assert_eq!(
+        offered(&[up_to_100, light], &heavy),
+        [("Up to 100".to_owned(), 3.0)]
+    );
 }
 
 #[test]

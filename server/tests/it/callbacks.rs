@@ -288,3 +288,49 @@ async fn update_cart_shipping_answers_from_the_merchants_options() {
     );
     app.stop().await;
 }
+
+/// Found by fuzzing: 2 × −6 × 10²⁸ overflowed the subtotal and the handler panicked, so Fluid got
+/// no answer at all. A subtotal past what a decimal holds is unknown: no subtotal bound applies
+/// and no free-shipping threshold is reached.
+#[tokio::test]
+async fn a_cart_beyond_a_decimals_range_is_answered() {
+    let app = TestApp::spawn().await;
+    let company = installed(&app, "Huge Co").await;
+    let dri = &company.droplet_installation_uuid;
+    let db = app.db().await;
+    let standard = domain::shipping::ShippingOptionInput {
+        title: "Standard".into(),
+        price: "5.99".into(),
+        currency: "USD".into(),
+        free_above: "50".into(),
+        enabled: true,
+        ..Default::default()
+    };
+    let bounded = domain::shipping::ShippingOptionInput {
+        title: "Small orders".into(),
+        subtotal_max: "1000".into(),
+        free_above: String::new(),
+        ..standard.clone()
+    };
+    domain::shipping::create(&db, dri, &standard).await.unwrap();
+    domain::shipping::create(&db, dri, &bounded).await.unwrap();
+
+    let mut request = shipping_request("US", 0.0, 2);
+    request["cart"]["items"][0]["price"] = json!(-6.000_000_000_000_008e28);
+    let answer = app
+        .sim
+        .send_callback(dri, "update_cart_shipping", &request)
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    assert!(
+        answer.schema_violations.is_empty(),
+        "{:?}",
+        answer.schema_violations
+    );
+    assert_eq!(
+        answer.body["shipping_options"],
+        json!([{"shipping_total": 5.99, "shipping_title": "Standard", "shipping_delivery_time_estimate": ""}])
+    );
+    app.stop().await;
+}
