@@ -128,6 +128,34 @@ fn outran(settings: &Settings, target: &str, figures: &Figures) -> Option<String
     })
 }
 
+/// Company-webhook ingest against `droplet`: its row, with the events it stored, and a note when
+/// the load outran the signed events.
+async fn ingest(
+    settings: &Settings,
+    results: &mut Results,
+    target: &str,
+    droplet: &Droplet,
+    script: &Path,
+) -> anyhow::Result<()> {
+    let figures = load::wrk(
+        &events_url(&droplet.proc.base_url, &droplet.company),
+        script,
+        settings.load(),
+    )?;
+    let stored = metric(
+        &droplet.proc.base_url,
+        "droplet_company_events_total{outcome=\"stored\"}",
+    )
+    .await as u64;
+    results.notes.extend(outran(settings, target, &figures));
+    results.ingest.push(Row {
+        target: target.into(),
+        figures,
+        stored: Some(stored),
+    });
+    Ok(())
+}
+
 /// A droplet under test with the company installed in it.
 struct Droplet {
     proc: Proc,
@@ -461,44 +489,17 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
 
     // Company-webhook ingest, side by side.
     eprintln!("==> ingest: droplet on SQLite");
-    let figures = load::wrk(
-        &events_url(&sqlite.proc.base_url, &sqlite.company),
-        &script_sqlite,
-        settings.load(),
-    )?;
-    let stored = metric(
-        &sqlite.proc.base_url,
-        "droplet_company_events_total{outcome=\"stored\"}",
-    )
-    .await as u64;
-    results
-        .notes
-        .extend(outran(settings, "droplet, SQLite", &figures));
-    results.ingest.push(Row {
-        target: "droplet, SQLite".into(),
-        figures,
-        stored: Some(stored),
-    });
+    ingest(settings, &mut results, "droplet, SQLite", &sqlite, &script_sqlite).await?;
     if let (Some(pg), Some(admin)) = (&postgres, &settings.postgres) {
         eprintln!("==> ingest: droplet on PostgreSQL");
-        let figures = load::wrk(
-            &events_url(&pg.proc.base_url, &pg.company),
+        ingest(
+            settings,
+            &mut results,
+            "droplet, PostgreSQL",
+            pg,
             &script_postgres,
-            settings.load(),
-        )?;
-        let stored = metric(
-            &pg.proc.base_url,
-            "droplet_company_events_total{outcome=\"stored\"}",
         )
-        .await as u64;
-        results
-            .notes
-            .extend(outran(settings, "droplet, PostgreSQL", &figures));
-        results.ingest.push(Row {
-            target: "droplet, PostgreSQL".into(),
-            figures,
-            stored: Some(stored),
-        });
+        .await?;
 
         eprintln!("==> ingest: the Node reference on PostgreSQL");
         let url = fresh_database(admin, "droplet_bench_reference")?;
