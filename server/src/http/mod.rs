@@ -10,7 +10,7 @@ mod limits;
 mod metrics;
 mod security_headers;
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use app::security::FrameAncestors;
 use axum::{
@@ -21,7 +21,7 @@ use axum::{
     routing::{get, post},
 };
 use leptos::prelude::provide_context;
-use leptos_axum::{LeptosRoutes, generate_route_list};
+use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::{
     compression::CompressionLayer,
     trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
@@ -35,6 +35,11 @@ use crate::state::AppState;
 
 /// Largest request body accepted anywhere (larger: 413).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The admin UI's routes, listed once per process: listing them runs the app with resource
+/// loading switched off process-wide (a flag in `leptos_server`), so a page another router was
+/// rendering at that moment would wait forever for its data.
+static ROUTES: LazyLock<Vec<AxumRouteListing>> = LazyLock::new(|| generate_route_list(app::App));
 
 /// Builds the complete application router.
 pub fn router(state: AppState) -> Router {
@@ -75,7 +80,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/uninstalled", post(lifecycle::uninstalled))
         .route("/api/webhooks/companies/{uuid}", post(company_webhooks::receive))
         .route("/api/callbacks/{uuid}/{definition}", post(callbacks::receive))
-        .leptos_routes_with_context(&state, generate_route_list(app::App), context, shell)
+        .leptos_routes_with_context(&state, ROUTES.clone(), context, shell)
         .fallback(fallback)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(

@@ -148,7 +148,7 @@ async fn the_overview_charts_the_callbacks_and_webhooks_of_the_last_day() {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     let page = loop {
         let (status, page) = html(&app, &format!("/?dri={dri}")).await;
-        assert_eq!(status, 200);
+        assert_eq!(status, 200, "{page}");
         if page.contains(summary) || std::time::Instant::now() > deadline {
             break page;
         }

@@ -133,3 +133,42 @@ async fn the_overview_shows_each_registration_and_its_last_error() {
     assert!(html.contains("badge badge-failed") && html.contains("badge badge-registered"));
     app.stop().await;
 }
+
+/// Several services in one process (as in this test suite, or a host embedding two): one starting
+/// must not stall the pages another is rendering at that moment.
+#[tokio::test]
+async fn pages_render_while_another_service_starts_in_the_same_process() {
+    let app = TestApp::spawn().await;
+    app.lifecycle("installed", &legacy_install("dri_busy", "dit_b", "wvt_b"))
+        .await;
+    let starting = std::thread::spawn(|| {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        runtime.block_on(async {
+            for _ in 0..40 {
+                TestApp::spawn().await.stop().await;
+            }
+        });
+    });
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let mut renders = 0;
+    while !starting.is_finished() {
+        let response = client
+            .get(format!("{}/?dri=dri_busy", app.base_url))
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("render {renders} stalled: {e}"));
+        assert_eq!(response.status(), 200, "render {renders}");
+        let page = response.text().await.expect("whole page");
+        assert!(page.contains("acme.fluid.app"), "render {renders}");
+        renders += 1;
+    }
+    starting.join().expect("the other services started and stopped");
+    assert!(renders > 0);
+    app.stop().await;
+}
