@@ -130,10 +130,14 @@ fn admin(admin_url: &str, statements: &[String]) {
                     .await
                     .expect("TEST_DATABASE_URL does not answer");
                 for statement in &statements {
-                    connection
-                        .execute(statement.as_str())
-                        .await
-                        .unwrap_or_else(|e| panic!("{statement}: {e}"));
+                    // `DROP DATABASE … WITH (FORCE)` fails while an autovacuum worker (not our
+                    // role's to end) is in the database; the worker is gone a moment later.
+                    let mut attempts = 1;
+                    while let Err(error) = connection.execute(statement.as_str()).await {
+                        assert!(attempts < 20, "{statement}: {error}");
+                        attempts += 1;
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    }
                 }
                 let _ = connection.close().await;
             });
