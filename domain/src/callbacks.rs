@@ -4,9 +4,10 @@
 //! answer is checked against the response schema before it leaves — Fluid never gets an invalid
 //! answer.
 
-use std::{collections::HashMap, time::Duration};
+use std::{collections::HashMap, panic::AssertUnwindSafe, time::Duration};
 
 use fluid::{callbacks::Definition, signature};
+use futures_util::FutureExt;
 use jsonschema::Validator;
 use serde_json::{Value, json};
 
@@ -114,19 +115,24 @@ fn all_definitions() -> Vec<Definition> {
     let mut definitions = fluid::callbacks::definitions();
     #[cfg(feature = "test-callbacks")]
     definitions.push(Definition {
-        name: SLOW_TEST_CALLBACK.into(),
-        description: "Test only: never answers in time.".into(),
+        name: FAULTY_TEST_CALLBACK.into(),
+        description: "Test only: overruns any deadline, or panics, as the request says.".into(),
         example_response: json!({ "message": "late" }),
         fallback_response: json!({ "message": "fallback" }),
-        request_schema: json!({ "type": "object" }),
+        request_schema: json!({
+            "type": "object",
+            "required": ["fault"],
+            "properties": { "fault": { "enum": ["overrun", "panic"] } }
+        }),
         response_schema: json!({ "type": "object", "required": ["message"] }),
     });
     definitions
 }
 
-/// A test-only definition whose handler overruns any deadline.
+/// A test-only definition whose handler fails as its request's `fault` says: `overrun` (any
+/// deadline) or `panic`.
 #[cfg(feature = "test-callbacks")]
-pub const SLOW_TEST_CALLBACK: &str = "test_slow_callback";
+pub const FAULTY_TEST_CALLBACK: &str = "test_faulty_callback";
 
 /// A signed callback request as it arrived.
 #[derive(Debug)]
@@ -222,25 +228,32 @@ pub async fn answer(
             violations,
         });
     }
-    let handled = tokio::time::timeout(
-        compiled.deadline,
-        handle(deps, &installation, request.definition, &body),
-    )
-    .await;
+    // A handler's bug (a panic) is a failure like any other: the shopper's checkout still gets the
+    // fallback answer rather than a dropped connection.
+    let handler = AssertUnwindSafe(handle(deps, &installation, request.definition, &body)).catch_unwind();
+    let handled = tokio::time::timeout(compiled.deadline, handler).await;
+    let (dri, callback) = (request.installation, request.definition);
     let answer = match handled {
-        Ok(Ok(answer)) => answer,
-        Ok(Err(error)) => {
-            tracing::error!(installation = %request.installation, callback = %request.definition, %error, "callback handler failed; sending the fallback answer");
-            return Ok((compiled.definition.fallback_response.clone(), Outcome::FellBack));
+        Ok(Ok(Ok(answer))) => Some(answer),
+        Ok(Ok(Err(error))) => {
+            tracing::error!(installation = %dri, %callback, %error, "callback handler failed; sending the fallback answer");
+            None
         }
-        Err(_) => {
-            tracing::warn!(installation = %request.installation, callback = %request.definition, deadline = ?compiled.deadline, "callback handler overran its deadline; sending the fallback answer");
-            return Ok((compiled.definition.fallback_response.clone(), Outcome::FellBack));
+        Ok(Err(_panic)) => {
+            tracing::error!(installation = %dri, %callback, "BUG: callback handler panicked; sending the fallback answer");
+            None
         }
+        Err(_elapsed) => {
+            tracing::warn!(installation = %dri, %callback, deadline = ?compiled.deadline, "callback handler overran its deadline; sending the fallback answer");
+            None
+        }
+    };
+    let Some(answer) = answer else {
+        return Ok((compiled.definition.fallback_response.clone(), Outcome::FellBack));
     };
     let violations = compiled.response_violations(&answer);
     if !violations.is_empty() {
-        tracing::error!(installation = %request.installation, callback = %request.definition, ?violations, "BUG: a callback answer does not fit its response schema; not sent");
+        tracing::error!(installation = %dri, %callback, ?violations, "BUG: a callback answer does not fit its response schema; not sent");
         return Err(CallbackError::InvalidAnswer(violations));
     }
     Ok((answer, Outcome::Answered))
@@ -270,7 +283,13 @@ async fn handle(
             Ok(shipping::answer(&options, request))
         }
         #[cfg(feature = "test-callbacks")]
-        SLOW_TEST_CALLBACK => {
+        FAULTY_TEST_CALLBACK => {
+            if request["fault"] == "panic" {
+                #[allow(clippy::panic)]
+                {
+                    panic!("the test callback's handler panics, as asked");
+                }
+            }
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok(json!({ "message": "too late" }))
         }

@@ -26,7 +26,7 @@ pub fn callbacks() -> Vec<(&'static str, u32)> {
     #[allow(unused_mut)]
     let mut callbacks = CALLBACKS.to_vec();
     #[cfg(feature = "test-callbacks")]
-    callbacks.push((crate::callbacks::SLOW_TEST_CALLBACK, 2));
+    callbacks.push((crate::callbacks::FAULTY_TEST_CALLBACK, 2));
     callbacks
 }
 

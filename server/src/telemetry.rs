@@ -13,4 +13,9 @@ pub fn init(format: LogFormat) {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    // A panic is a bug, logged like any other error (one JSON line under `LOG_FORMAT=json`, where
+    // log collectors look) rather than as bare text on stderr.
+    std::panic::set_hook(Box::new(|panic| {
+        tracing::error!(%panic, "BUG: a thread panicked");
+    }));
 }

@@ -172,24 +172,34 @@ async fn an_invalid_request_gets_400_listing_the_violations() {
 }
 
 #[tokio::test]
-async fn a_slow_handler_gets_the_fallback_answer_inside_the_deadline() {
+async fn a_handler_that_overruns_or_panics_gets_the_fallback_answer_inside_the_deadline() {
     let app = TestApp::spawn().await;
-    let company = installed(&app, "Slow Co").await;
+    let company = installed(&app, "Faulty Co").await;
     let dri = &company.droplet_installation_uuid;
-    let result = app
+    for fault in ["overrun", "panic"] {
+        let result = app
+            .sim
+            .send_callback(dri, "test_faulty_callback", &json!({ "fault": fault }))
+            .await
+            .unwrap_or_else(|e| panic!("{fault}: no answer (a dropped connection?): {e}"));
+        assert_eq!(
+            (result.status, result.body.clone()),
+            (200, json!({"message": "fallback"})),
+            "{fault}"
+        );
+        assert!(
+            result.elapsed < Duration::from_secs(2),
+            "{fault}: answered within the 2 s registration timeout: {:?}",
+            result.elapsed
+        );
+    }
+    // The panic took nothing else down.
+    let next = app
         .sim
-        .send_callback(dri, "test_slow_callback", &json!({}))
+        .send_callback(dri, "test_callback_system", &json!({"message": "still here"}))
         .await
         .unwrap();
-    assert_eq!(
-        (result.status, result.body.clone()),
-        (200, json!({"message": "fallback"}))
-    );
-    assert!(
-        result.elapsed < Duration::from_secs(2),
-        "answered within the 2 s registration timeout: {:?}",
-        result.elapsed
-    );
+    assert_eq!(next.body, json!({"message": "still here!"}));
     app.stop().await;
 }
 

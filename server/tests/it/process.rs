@@ -160,6 +160,16 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
         &env,
     );
     assert_eq!((code, stderr.lines().count()), (1, 1), "{stderr}");
+    // A handler's bug: the fallback answer goes out and the panic is in the JSON log.
+    let fell_back = sim
+        .send_callback(
+            dri,
+            "test_faulty_callback",
+            &serde_json::json!({"fault": "panic"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(fell_back.body, serde_json::json!({"message": "fallback"}));
     let (stopped_cleanly, logs) = terminate(&mut child).await;
     assert!(stopped_cleanly, "exit 0 after SIGTERM");
     assert!(!logs.is_empty());
@@ -169,6 +179,11 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
         assert!(parsed.get("level").is_some(), "{line}");
     }
     assert!(logs.contains("droplet stopped"));
+    assert!(
+        logs.lines()
+            .any(|line| line.contains("BUG: a thread panicked") && line.contains("handler panics, as asked")),
+        "the panic, with its message, is a JSON log line"
+    );
     let secrets = [
         v2.authentication_token.as_str(),
         v2.webhook_verification_token.as_str(),
