@@ -285,10 +285,7 @@ async fn handle(
         #[cfg(feature = "test-callbacks")]
         FAULTY_TEST_CALLBACK => {
             if request["fault"] == "panic" {
-                #[allow(clippy::panic)]
-                {
-                    panic!("the test callback's handler panics, as asked");
-                }
+                panic!("the test callback's handler panics, as asked");
             }
             tokio::time::sleep(Duration::from_secs(3600)).await;
             Ok(json!({ "message": "too late" }))

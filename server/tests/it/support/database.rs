@@ -130,8 +130,9 @@ fn admin(admin_url: &str, statements: &[String]) {
                     .await
                     .expect("TEST_DATABASE_URL does not answer");
                 for statement in &statements {
-                    // `DROP DATABASE … WITH (FORCE)` fails while an autovacuum worker (not our
-                    // role's to end) is in the database; the worker is gone a moment later.
+                    // `DROP DATABASE … WITH (FORCE)` fails while a process our role may not end is
+                    // in the database (an autovacuum worker, a connection still starting up);
+                    // such a process is gone a moment later.
                     let mut attempts = 1;
                     while let Err(error) = connection.execute(statement.as_str()).await {
                         assert!(attempts < 20, "{statement}: {error}");
