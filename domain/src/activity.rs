@@ -180,7 +180,7 @@ pub async fn calls_per_definition_last_day(
 }
 
 /// The start of the hour `at` (Unix seconds) is in.
-fn hour_of(at: i64) -> i64 {
+pub(crate) fn hour_of(at: i64) -> i64 {
     at - at.rem_euclid(3600)
 }
 

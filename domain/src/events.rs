@@ -94,7 +94,7 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
              received = webhook_activity.received + excluded.received",
         )
         .bind(uuid)
-        .bind(received_at - received_at.rem_euclid(3600))
+        .bind(crate::activity::hour_of(received_at))
         .bind(received)
         .execute(&mut *tx)
         .await?;
