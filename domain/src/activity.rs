@@ -8,12 +8,37 @@ use std::collections::BTreeMap;
 
 use crate::{Db, DbError};
 
-/// A callback invocation to record.
+/// How a verified callback was answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallbackOutcome {
+    /// The handler answered in time.
+    Answered,
+    /// The handler overran its deadline, failed or panicked: the fallback answer was sent.
+    FellBack,
+    /// Signed, but not answerable (malformed, or not fitting the request schema): 400.
+    Rejected,
+    /// Our own failure (the database, an answer that does not fit its schema): 5xx.
+    Error,
+}
+
+impl CallbackOutcome {
+    /// A fixed name, for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::FellBack => "fallback",
+            Self::Rejected => "rejected",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// A verified callback invocation to record (an unverified request is never recorded).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewInvocation {
     pub installation_uuid: String,
     pub definition_name: String,
-    pub outcome: &'static str,
+    pub outcome: CallbackOutcome,
     pub status: u16,
     pub latency_us: u64,
     /// Unix seconds.
@@ -35,7 +60,7 @@ pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<
         );
         let (calls, degraded) = counts.entry(key).or_default();
         *calls += 1;
-        *degraded += i64::from(invocation.outcome != "answered");
+        *degraded += i64::from(invocation.outcome != CallbackOutcome::Answered);
     }
     let rows: Vec<_> = counts.into_iter().collect();
     // Six parameters a row; PostgreSQL takes at most 65 535 in one statement.
@@ -192,7 +217,7 @@ fn first_hour(now: i64) -> i64 {
 mod tests {
     use super::*;
 
-    async fn db_with(events: &[i64], invocations: &[(i64, u64, &'static str)]) -> (tempfile::TempDir, Db) {
+    async fn db_with(events: &[i64], invocations: &[(i64, u64, CallbackOutcome)]) -> (tempfile::TempDir, Db) {
         let (dir, db) = crate::testing::db_with_installation().await;
         for (i, &at) in events.iter().enumerate() {
             let event = crate::events::NewEvent {
@@ -229,7 +254,10 @@ mod tests {
         let this_hour = now - 1_234;
         let (_dir, db) = db_with(
             &[now, now - 3_600, this_hour - 23 * 3_600, this_hour - 24 * 3_600],
-            &[(now - 10, 900, "answered"), (now - 5, 1_500, "fallback")],
+            &[
+                (now - 10, 900, CallbackOutcome::Answered),
+                (now - 5, 1_500, CallbackOutcome::FellBack),
+            ],
         )
         .await;
         let hours = last_day(&db, "dri_a", now).await.unwrap();
@@ -252,7 +280,7 @@ mod tests {
         let other = |at: i64, latency_us: u64| NewInvocation {
             installation_uuid: "dri_a".into(),
             definition_name: "another_callback".into(),
-            outcome: "error",
+            outcome: CallbackOutcome::Error,
             status: 500,
             latency_us,
             at,
@@ -287,11 +315,14 @@ mod tests {
     #[tokio::test]
     async fn percentiles_use_the_nearest_rank() {
         let now = 1_800_000_000;
-        let samples: Vec<(i64, u64, &str)> = (1..=200).rev().map(|l| (now, l * 100, "answered")).collect();
+        let samples: Vec<(i64, u64, CallbackOutcome)> = (1..=200)
+            .rev()
+            .map(|l| (now, l * 100, CallbackOutcome::Answered))
+            .collect();
         let (_dir, db) = db_with(&[], &samples).await;
         let hour = last_day(&db, "dri_a", now).await.unwrap()[23].clone();
         assert_eq!((hour.p50_us, hour.p99_us), (about(10_000), about(19_800)));
-        let (_dir, db) = db_with(&[], &[(now, 7, "answered")]).await;
+        let (_dir, db) = db_with(&[], &[(now, 7, CallbackOutcome::Answered)]).await;
         let hour = last_day(&db, "dri_a", now).await.unwrap()[23].clone();
         assert_eq!((hour.p50_us, hour.p99_us), (Some(7), Some(7)));
     }
@@ -299,7 +330,14 @@ mod tests {
     #[tokio::test]
     async fn pruning_drops_the_hours_that_ended_before_the_cutoff() {
         let now = 1_800_000_000; // on the hour
-        let (_dir, db) = db_with(&[], &[(now - 3_601, 10, "answered"), (now - 1, 10, "answered")]).await;
+        let (_dir, db) = db_with(
+            &[],
+            &[
+                (now - 3_601, 10, CallbackOutcome::Answered),
+                (now - 1, 10, CallbackOutcome::Answered),
+            ],
+        )
+        .await;
         assert_eq!(
             prune(&db, now - 1).await.unwrap(),
             1,

@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::{
     Db, DbError, Keyring,
-    installations::{Installation, Status},
+    activity::CallbackOutcome,
+    installations::{Denied, Installation},
     registrations, shipping,
 };
 
@@ -78,7 +79,7 @@ impl Callbacks {
                 .map_err(|e| format!("{name}: request_schema does not compile: {e}"))?;
             let response = jsonschema::validator_for(&definition.response_schema)
                 .map_err(|e| format!("{name}: response_schema does not compile: {e}"))?;
-            let timeout = registrations::callback_timeout(&name);
+            let timeout = callback_timeout(&name);
             // Leave a quarter of Fluid's timeout for the network and our own work.
             let deadline = Duration::from_secs(u64::from(timeout)).mul_f64(0.75);
             let entry = CompiledDefinition {
@@ -110,10 +111,30 @@ impl Callbacks {
     }
 }
 
+/// The callbacks this droplet implements, each with the timeout Fluid should give it (≤ 20 s).
+pub const IMPLEMENTED: &[(&str, u32)] = &[("test_callback_system", 10), ("update_cart_shipping", 10)];
+
+/// [`IMPLEMENTED`], plus the test-only ones in test builds: what each install registers.
+pub fn implemented() -> Vec<(&'static str, u32)> {
+    #[allow(unused_mut)]
+    let mut callbacks = IMPLEMENTED.to_vec();
+    #[cfg(feature = "test-faults")]
+    callbacks.push((FAULTY_TEST_CALLBACK, 2));
+    callbacks
+}
+
+/// The timeout registered with Fluid for `definition`, in seconds.
+pub fn callback_timeout(definition: &str) -> u32 {
+    implemented()
+        .iter()
+        .find(|(name, _)| *name == definition)
+        .map_or(10, |(_, timeout)| *timeout)
+}
+
 fn all_definitions() -> Vec<Definition> {
     #[allow(unused_mut)]
     let mut definitions = fluid::callbacks::definitions();
-    #[cfg(feature = "test-callbacks")]
+    #[cfg(feature = "test-faults")]
     definitions.push(Definition {
         name: FAULTY_TEST_CALLBACK.into(),
         description: "Test only: overruns any deadline, or panics, as the request says.".into(),
@@ -131,7 +152,7 @@ fn all_definitions() -> Vec<Definition> {
 
 /// A test-only definition whose handler fails as its request's `fault` says: `overrun` (any
 /// deadline) or `panic`.
-#[cfg(feature = "test-callbacks")]
+#[cfg(feature = "test-faults")]
 pub const FAULTY_TEST_CALLBACK: &str = "test_faulty_callback";
 
 /// A signed callback request as it arrived.
@@ -139,20 +160,17 @@ pub const FAULTY_TEST_CALLBACK: &str = "test_faulty_callback";
 pub struct CallbackRequest<'a> {
     pub installation: &'a str,
     pub definition: &'a str,
-    pub timestamp: Option<&'a str>,
-    pub signature: Option<&'a str>,
+    pub signed: signature::Signed<'a>,
     pub body: &'a [u8],
 }
 
 /// Why a callback was not answered with its handler's answer.
 #[derive(Debug, thiserror::Error)]
 pub enum CallbackError {
-    #[error("no installation {0}")]
-    UnknownInstallation(String),
-    #[error("installation {0} was uninstalled")]
-    Uninstalled(String),
-    #[error("installation {0} has no registration for callback {1}")]
-    NotRegistered(String, String),
+    /// Nothing verifies a request to this door (unknown installation, uninstalled, not
+    /// registered).
+    #[error(transparent)]
+    Denied(#[from] Denied),
     #[error(transparent)]
     Unauthorized(#[from] signature::SignatureError),
     #[error("body is not valid JSON: {0}")]
@@ -168,13 +186,16 @@ pub enum CallbackError {
     Db(#[from] DbError),
 }
 
-/// How a callback was answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The handler answered in time.
-    Answered,
-    /// The handler overran the deadline or failed: the fallback answer was sent.
-    FellBack,
+impl CallbackError {
+    /// How a request that failed so is recorded: `None` when it was not verified (nothing
+    /// unauthenticated is recorded), else its outcome.
+    pub fn recorded_as(&self) -> Option<CallbackOutcome> {
+        match self {
+            Self::Denied(_) | Self::Unauthorized(_) | Self::Db(_) => None,
+            Self::InvalidJson(_) | Self::InvalidRequest { .. } => Some(CallbackOutcome::Rejected),
+            Self::InvalidAnswer(_) => Some(CallbackOutcome::Error),
+        }
+    }
 }
 
 /// What callbacks need.
@@ -186,53 +207,34 @@ pub struct Deps<'a> {
     pub shipping: &'a shipping::Cache,
 }
 
-/// Verifies, validates and answers one callback.
+/// Verifies, validates and answers one callback. The answer comes with how it was answered
+/// (`Answered` or `FellBack`).
 pub async fn answer(
     deps: Deps<'_>,
     request: &CallbackRequest<'_>,
-) -> Result<(Value, Outcome), CallbackError> {
-    let not_registered =
-        || CallbackError::NotRegistered(request.installation.to_owned(), request.definition.to_owned());
+) -> Result<(Value, CallbackOutcome), CallbackError> {
+    let (dri, callback) = (request.installation, request.definition);
     let compiled = deps
         .callbacks
-        .get(request.definition)
-        .ok_or_else(not_registered)?;
-    let caller =
-        registrations::callback_caller(deps.db, deps.keyring, request.installation, request.definition)
-            .await?;
-    let (installation, key) = match caller {
-        None => {
-            return Err(CallbackError::UnknownInstallation(
-                request.installation.to_owned(),
-            ));
-        }
-        Some((i, _)) if i.status == Status::Uninstalled => {
-            return Err(CallbackError::Uninstalled(request.installation.to_owned()));
-        }
-        Some((i, Some(key))) if i.status == Status::Active => (i, key),
-        Some(_) => return Err(not_registered()),
-    };
-    signature::verify(
-        &[key.expose().as_bytes()],
-        request.timestamp,
-        request.signature,
-        request.body,
-        crate::time::now(),
-    )?;
+        .get(callback)
+        .ok_or_else(|| Denied::NotRegistered(dri.to_owned(), callback.to_owned()))?;
+    let (installation, key) = registrations::callback_caller(deps.db, deps.keyring, dri, callback).await??;
+    request
+        .signed
+        .verify(&[key.expose().as_bytes()], request.body, crate::time::now())?;
     let body: Value =
         serde_json::from_slice(request.body).map_err(|e| CallbackError::InvalidJson(e.to_string()))?;
     let violations = compiled.request_violations(&body);
     if !violations.is_empty() {
         return Err(CallbackError::InvalidRequest {
-            definition: request.definition.to_owned(),
+            definition: callback.to_owned(),
             violations,
         });
     }
     // A handler's bug (a panic) is a failure like any other: the shopper's checkout still gets the
     // fallback answer rather than a dropped connection.
-    let handler = AssertUnwindSafe(handle(deps, &installation, request.definition, &body)).catch_unwind();
+    let handler = AssertUnwindSafe(handle(deps, &installation, callback, &body)).catch_unwind();
     let handled = tokio::time::timeout(compiled.deadline, handler).await;
-    let (dri, callback) = (request.installation, request.definition);
     let answer = match handled {
         Ok(Ok(Ok(answer))) => Some(answer),
         Ok(Ok(Err(error))) => {
@@ -249,14 +251,17 @@ pub async fn answer(
         }
     };
     let Some(answer) = answer else {
-        return Ok((compiled.definition.fallback_response.clone(), Outcome::FellBack));
+        return Ok((
+            compiled.definition.fallback_response.clone(),
+            CallbackOutcome::FellBack,
+        ));
     };
     let violations = compiled.response_violations(&answer);
     if !violations.is_empty() {
         tracing::error!(installation = %dri, %callback, ?violations, "BUG: a callback answer does not fit its response schema; not sent");
         return Err(CallbackError::InvalidAnswer(violations));
     }
-    Ok((answer, Outcome::Answered))
+    Ok((answer, CallbackOutcome::Answered))
 }
 
 /// The handler of each implemented definition.
@@ -282,7 +287,7 @@ async fn handle(
                 .await?;
             Ok(shipping::answer(&options, request))
         }
-        #[cfg(feature = "test-callbacks")]
+        #[cfg(feature = "test-faults")]
         FAULTY_TEST_CALLBACK => {
             if request["fault"] == "panic" {
                 panic!("the test callback's handler panics, as asked");

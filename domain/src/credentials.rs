@@ -1,8 +1,8 @@
 //! Tokens at rest: sealed with AES-256-GCM under the first key of `DROPLET_ENCRYPTION_KEY`,
 //! opened with whichever key sealed them. A sealed value reads `v1.{key id}.{base64(nonce ‖
 //! ciphertext)}`; the key id is derived from the key, so rotating in a new key needs no
-//! bookkeeping. Each value is bound (as associated data) to its installation and field, so a
-//! ciphertext copied into another row does not open.
+//! bookkeeping. Each value is bound (as associated data) to what it is — a [`SealContext`]: its
+//! installation and field — so a ciphertext copied into another row does not open.
 
 use aes_gcm::{
     Aes256Gcm, KeyInit, Nonce,
@@ -38,6 +38,44 @@ pub enum SealError {
     UnknownKey(String),
     #[error("sealed value failed authentication (wrong key, or bound to another record)")]
     Authentication,
+}
+
+/// What a sealed value is, and so the associated data it is bound to. Every sealed column of the
+/// database names its values through this one type (tokens of installations, of callback
+/// registrations, exchange answers), and key rotation rebuilds them the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealContext<'a> {
+    /// An installation's `dit_` (`installations.authentication_token_sealed`).
+    AuthenticationToken { installation: &'a str },
+    /// An installation's `wvt_` (`installations.webhook_token_sealed`).
+    WebhookToken { installation: &'a str },
+    /// A callback registration's `cvt_` (`callback_registrations.verification_token_sealed`).
+    CallbackToken {
+        installation: &'a str,
+        definition: &'a str,
+    },
+    /// An exchange's answer kept until activation (`exchange_claims.sealed_answer`), by the
+    /// exchange token's hash.
+    ExchangeAnswer { token_hash: &'a str },
+}
+
+impl SealContext<'_> {
+    /// The associated data the value is bound to.
+    pub fn associated_data(&self) -> String {
+        match self {
+            Self::AuthenticationToken { installation } => {
+                format!("installations/{installation}/authentication_token")
+            }
+            Self::WebhookToken { installation } => {
+                format!("installations/{installation}/webhook_verification_token")
+            }
+            Self::CallbackToken {
+                installation,
+                definition,
+            } => format!("callback_registrations/{installation}/{definition}"),
+            Self::ExchangeAnswer { token_hash } => format!("exchange_claims/{token_hash}/answer"),
+        }
+    }
 }
 
 struct Key {
@@ -92,8 +130,9 @@ impl Keyring {
         &self.keys[0].id
     }
 
-    /// Seals `plaintext`, bound to `context` (e.g. `"dri_…/authentication_token"`).
-    pub fn seal(&self, plaintext: &str, context: &str) -> String {
+    /// Seals `plaintext`, bound to what it is.
+    pub fn seal(&self, plaintext: &str, context: SealContext<'_>) -> String {
+        let context = context.associated_data();
         let key = &self.keys[0];
         let mut nonce = [0u8; NONCE_LEN];
         rand::thread_rng().fill_bytes(&mut nonce);
@@ -113,7 +152,8 @@ impl Keyring {
     }
 
     /// Opens a value sealed by [`Keyring::seal`] with the same `context`.
-    pub fn open(&self, sealed: &str, context: &str) -> Result<Secret, SealError> {
+    pub fn open(&self, sealed: &str, context: SealContext<'_>) -> Result<Secret, SealError> {
+        let context = context.associated_data();
         let (key_id, blob) = parse_sealed(sealed)?;
         let key = self
             .keys
@@ -172,29 +212,38 @@ mod tests {
     #[test]
     fn sealed_values_open_only_with_their_context() {
         let ring = Keyring::parse(&key(1)).unwrap();
-        let sealed = ring.seal("dit_secret", "dri_a/authentication_token");
+        let a = SealContext::AuthenticationToken {
+            installation: "dri_a",
+        };
+        let sealed = ring.seal("dit_secret", a);
         assert!(!sealed.contains("dit_secret"));
-        assert_eq!(
-            ring.open(&sealed, "dri_a/authentication_token").unwrap().expose(),
-            "dit_secret"
-        );
-        assert_eq!(
-            ring.open(&sealed, "dri_b/authentication_token"),
-            Err(SealError::Authentication)
-        );
+        assert_eq!(ring.open(&sealed, a).unwrap().expose(), "dit_secret");
+        for other in [
+            SealContext::AuthenticationToken {
+                installation: "dri_b",
+            },
+            SealContext::WebhookToken {
+                installation: "dri_a",
+            },
+        ] {
+            assert_eq!(ring.open(&sealed, other), Err(SealError::Authentication));
+        }
     }
 
     #[test]
     fn rotation_seals_with_the_first_and_opens_with_any() {
+        let ctx = SealContext::WebhookToken {
+            installation: "dri_a",
+        };
         let old = Keyring::parse(&key(1)).unwrap();
-        let sealed = old.seal("wvt_x", "ctx");
+        let sealed = old.seal("wvt_x", ctx);
         let rotated = Keyring::parse(&format!("{}, {}", key(2), key(1))).unwrap();
-        assert_eq!(rotated.open(&sealed, "ctx").unwrap().expose(), "wvt_x");
+        assert_eq!(rotated.open(&sealed, ctx).unwrap().expose(), "wvt_x");
         assert!(rotated.is_stale(&sealed));
-        assert!(!rotated.is_stale(&rotated.seal("wvt_x", "ctx")));
+        assert!(!rotated.is_stale(&rotated.seal("wvt_x", ctx)));
         let new_only = Keyring::parse(&key(2)).unwrap();
         assert!(matches!(
-            new_only.open(&sealed, "ctx"),
+            new_only.open(&sealed, ctx),
             Err(SealError::UnknownKey(_))
         ));
     }

@@ -127,6 +127,59 @@ pub enum DbError {
     Timeout(Duration),
     #[error("cannot take the migration lock {path}: {source}")]
     MigrationLock { path: String, source: std::io::Error },
+    /// A stored value this version cannot read (an unknown state, a price that is not a number):
+    /// an error, never a default.
+    #[error("a stored value cannot be read: {0}")]
+    Unreadable(String),
+    /// A stored token no key of `DROPLET_ENCRYPTION_KEY` opens.
+    #[error(
+        "a stored token cannot be opened ({0}); DROPLET_ENCRYPTION_KEY must hold the key it was sealed with"
+    )]
+    Unopenable(#[from] crate::credentials::SealError),
+}
+
+/// A state stored as text: `as_str` for SQL (and metrics labels), `parse` refusing any text it
+/// does not know — an unknown state read from the database is an error, never a default.
+#[macro_export]
+macro_rules! stored_enum {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident as $what:literal {
+            $($(#[$variant_meta:meta])* $variant:ident = $text:literal,)+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant,)+];
+
+            /// The text stored in the database.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+
+            /// Reads a stored value.
+            pub fn parse(value: &str) -> Result<Self, $crate::DbError> {
+                match value {
+                    $($text => Ok(Self::$variant),)+
+                    other => Err($crate::DbError::Unreadable(format!("unknown {} `{other}`", $what))),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
 }
 
 impl DbError {

@@ -4,40 +4,21 @@
 use fluid::{Secret, lifecycle::Company};
 use serde::Serialize;
 
-use crate::{Db, DbError, Keyring, credentials::SealError, time};
+use crate::{Db, DbError, Keyring, SealContext, time};
 
-/// Where an installation is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Status {
-    /// Install received, credentials not yet in hand.
-    Pending,
-    /// Credentials stored; the droplet serves this company.
-    Active,
-    /// The install could not complete (see `failure_reason`).
-    Failed,
-    /// The company uninstalled; its tokens are erased.
-    Uninstalled,
-}
-
-impl Status {
-    /// The name stored in the database and shown to operators.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Active => "active",
-            Self::Failed => "failed",
-            Self::Uninstalled => "uninstalled",
-        }
-    }
-
-    fn parse(value: &str) -> Self {
-        match value {
-            "active" => Self::Active,
-            "failed" => Self::Failed,
-            "uninstalled" => Self::Uninstalled,
-            _ => Self::Pending,
-        }
+crate::stored_enum! {
+    /// Where an installation is in its life.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum Status as "installation status" {
+        /// Install received, credentials not yet in hand.
+        Pending = "pending",
+        /// Credentials stored; the droplet serves this company.
+        Active = "active",
+        /// The install could not complete (see `failure_reason`).
+        Failed = "failed",
+        /// The company uninstalled; its tokens are erased.
+        Uninstalled = "uninstalled",
     }
 }
 
@@ -75,12 +56,14 @@ pub(crate) struct Row {
     settings_version: i64,
 }
 
-impl From<Row> for Installation {
-    fn from(row: Row) -> Self {
-        Self {
+impl TryFrom<Row> for Installation {
+    type Error = DbError;
+
+    fn try_from(row: Row) -> Result<Self, DbError> {
+        Ok(Self {
             droplet_installation_uuid: row.uuid,
             droplet_uuid: row.droplet_uuid,
-            status: Status::parse(&row.status),
+            status: Status::parse(&row.status)?,
             company_name: row.company_name,
             fluid_company_id: row.fluid_company_id,
             fluid_shop: row.fluid_shop,
@@ -89,7 +72,7 @@ impl From<Row> for Installation {
             installed_at: row.installed_at,
             updated_at: row.updated_at,
             settings_version: row.settings_version,
-        }
+        })
     }
 }
 
@@ -111,7 +94,7 @@ pub async fn find(db: &Db, uuid: &str) -> Result<Option<Installation>, DbError> 
         .bind(uuid)
         .fetch_optional(db.pool())
         .await?;
-    Ok(row.map(Installation::from))
+    row.map(Installation::try_from).transpose()
 }
 
 /// Every installation, oldest first.
@@ -121,7 +104,7 @@ pub async fn list(db: &Db) -> Result<Vec<Installation>, DbError> {
     ))
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().map(Installation::from).collect())
+    rows.into_iter().map(Installation::try_from).collect()
 }
 
 /// The long-lived credentials of an installation.
@@ -133,183 +116,159 @@ pub struct Credentials {
     pub webhook_verification_token: Secret,
 }
 
-/// What an activation changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Activation {
-    /// Credentials stored and the installation active, at this generation.
-    Activated { generation: i64 },
-    /// A redelivery of what is already stored: nothing changed.
-    Unchanged,
-    /// The installation was uninstalled while its install was in flight: it stays uninstalled.
-    Superseded,
-}
-
-/// Whether an install signed at `signed_at` is not older than the last uninstall of `uuid`: one
-/// signed strictly before it is a stale or reordered delivery that must not resurrect the
-/// installation. (The same second counts as current: a lost reinstall is worse than a
-/// resurrected install whose token Fluid has revoked anyway.)
-pub async fn install_is_current(db: &Db, uuid: &str, signed_at: i64) -> Result<bool, DbError> {
-    let row: Option<(Option<i64>,)> =
-        sqlx::query_as("SELECT uninstalled_signed_at FROM installations WHERE uuid = $1")
-            .bind(uuid)
-            .fetch_optional(db.pool())
-            .await?;
-    Ok(match row {
-        Some((Some(uninstalled_at),)) => signed_at >= uninstalled_at,
-        _ => true,
-    })
-}
-
-/// Records an install in progress: the installation exists, `pending`, with the company's
-/// details, until its credentials are in hand.
-pub async fn begin_install(db: &Db, company: &Company) -> Result<(), DbError> {
-    let now = time::now();
-    sqlx::query(
+/// Records an install signed by Fluid at `signed_at` as in progress: the installation exists,
+/// `pending`, with the company's details, until its credentials are in hand. Decided in the one
+/// statement that writes it: an install signed before the installation's last uninstall, or
+/// before the install it has now, changes nothing and `false` is returned.
+pub async fn begin_install<'e, E>(executor: E, company: &Company, signed_at: i64) -> Result<bool, DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let begun = sqlx::query(
         "INSERT INTO installations (uuid, droplet_uuid, status, company_name, fluid_company_id, fluid_shop, \
-             generation, created_at, updated_at) \
-         VALUES ($1, $2, 'pending', $3, $4, $5, 0, $6, $6) \
+             generation, installed_signed_at, created_at, updated_at) \
+         VALUES ($1, $2, 'pending', $3, $4, $5, 0, $6, $7, $7) \
          ON CONFLICT (uuid) DO UPDATE SET droplet_uuid = excluded.droplet_uuid, status = 'pending', \
              company_name = excluded.company_name, fluid_company_id = excluded.fluid_company_id, \
-             fluid_shop = excluded.fluid_shop, failure_reason = NULL, updated_at = excluded.updated_at",
+             fluid_shop = excluded.fluid_shop, failure_reason = NULL, \
+             installed_signed_at = excluded.installed_signed_at, updated_at = excluded.updated_at \
+         WHERE COALESCE(installations.uninstalled_signed_at, 0) <= excluded.installed_signed_at \
+           AND COALESCE(installations.installed_signed_at, 0) <= excluded.installed_signed_at",
     )
     .bind(&company.droplet_installation_uuid)
     .bind(company.droplet_uuid.as_deref())
     .bind(company.name.as_deref())
     .bind(company.fluid_company_id)
     .bind(company.fluid_shop.as_deref())
-    .bind(now)
-    .execute(db.pool())
+    .bind(signed_at)
+    .bind(time::now())
+    .execute(executor)
     .await?;
-    Ok(())
+    Ok(begun.rows_affected() == 1)
 }
 
-/// Stores the credentials of a pending install and makes it active with a new generation.
-/// An installation uninstalled meanwhile stays uninstalled and the credentials are dropped.
-pub async fn complete_install(
-    db: &Db,
+/// Stores the credentials of the pending install signed at `signed_at` and makes it active with
+/// a new generation, returned. `None` when that install is no longer the pending one (an
+/// uninstall or a newer install came meanwhile, or a concurrent delivery activated it): nothing
+/// is stored.
+pub async fn activate<'e, E>(
+    executor: E,
     keyring: &Keyring,
     uuid: &str,
+    signed_at: i64,
     credentials: &Credentials,
-) -> Result<Activation, DbError> {
-    let now = time::now();
-    let done = sqlx::query(
+) -> Result<Option<i64>, DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let generation: Option<(i64,)> = sqlx::query_as(
         "UPDATE installations SET status = 'active', generation = generation + 1, \
              authentication_token_sealed = $2, webhook_token_sealed = $3, failure_reason = NULL, \
              installed_at = $4, updated_at = $4 \
-         WHERE uuid = $1 AND status = 'pending'",
+         WHERE uuid = $1 AND status = 'pending' AND installed_signed_at = $5 \
+         RETURNING generation",
     )
     .bind(uuid)
     .bind(keyring.seal(
         credentials.authentication_token.expose(),
-        &context(uuid, "authentication_token"),
+        SealContext::AuthenticationToken { installation: uuid },
     ))
     .bind(keyring.seal(
         credentials.webhook_verification_token.expose(),
-        &context(uuid, "webhook_verification_token"),
+        SealContext::WebhookToken { installation: uuid },
     ))
-    .bind(now)
-    .execute(db.pool())
+    .bind(time::now())
+    .bind(signed_at)
+    .fetch_optional(executor)
     .await?;
-    if done.rows_affected() == 0 {
-        return Ok(Activation::Superseded);
-    }
-    Ok(Activation::Activated {
-        generation: generation(db, uuid).await?,
-    })
+    Ok(generation.map(|(generation,)| generation))
 }
 
-/// Marks a pending install failed, keeping why.
-pub async fn fail_install(db: &Db, uuid: &str, reason: &str) -> Result<(), DbError> {
+/// Marks the pending install signed at `signed_at` failed, keeping why.
+pub async fn fail_install(db: &Db, uuid: &str, signed_at: i64, reason: &str) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE installations SET status = 'failed', failure_reason = $2, updated_at = $3 \
-         WHERE uuid = $1 AND status = 'pending'",
+         WHERE uuid = $1 AND status = 'pending' AND installed_signed_at = $4",
     )
     .bind(uuid)
     .bind(reason)
     .bind(time::now())
+    .bind(signed_at)
     .execute(db.pool())
     .await?;
     Ok(())
 }
 
-/// Stores credentials that arrived inline (v1 legacy installs) and marks the installation
-/// active. A redelivery of the same credentials changes nothing; new ones are a reinstall.
-pub async fn activate(
-    db: &Db,
-    keyring: &Keyring,
-    company: &Company,
-    credentials: &Credentials,
-) -> Result<Activation, DbError> {
-    let uuid = company.droplet_installation_uuid.as_str();
-    if let Some(installation) = find(db, uuid).await?
-        && installation.status == Status::Active
-        && stored_credentials(db, keyring, uuid).await?.as_ref() == Some(credentials)
-    {
-        return Ok(Activation::Unchanged);
-    }
-    begin_install(db, company).await?;
-    complete_install(db, keyring, uuid, credentials).await
-}
-
-async fn generation(db: &Db, uuid: &str) -> Result<i64, DbError> {
-    let (generation,): (i64,) = sqlx::query_as("SELECT generation FROM installations WHERE uuid = $1")
-        .bind(uuid)
-        .fetch_one(db.pool())
-        .await?;
-    Ok(generation)
-}
-
-/// What an uninstall changed.
+/// What marking an installation uninstalled changed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Uninstall {
     /// Marked uninstalled and its tokens erased.
     Uninstalled,
-    /// Already uninstalled: nothing changed.
+    /// Already uninstalled: nothing changed (a later signed time is remembered).
     AlreadyUninstalled,
+    /// Signed before the installation's current install: a late or replayed uninstall, ignored.
+    Stale,
     /// Not known yet (its install may still be on the way): remembered as uninstalled, so a
     /// late install signed before this uninstall does not resurrect it.
     Unknown,
 }
 
-/// Marks the installation uninstalled (signed by Fluid at `signed_at`), erases its stored
-/// tokens, and cancels its pending jobs.
-pub async fn uninstall(db: &Db, uuid: &str, signed_at: i64) -> Result<Uninstall, DbError> {
+/// Marks the installation uninstalled as signed by Fluid at `signed_at`, erasing its own tokens,
+/// unless it was installed after that. Decided in the statement that writes it. Runs inside the
+/// uninstall's transaction (`lifecycle::uninstall`), which also erases what hangs off it.
+pub(crate) async fn mark_uninstalled(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    signed_at: i64,
+) -> Result<Uninstall, DbError> {
     let now = time::now();
     let done = sqlx::query(
         "UPDATE installations SET status = 'uninstalled', authentication_token_sealed = NULL, \
              webhook_token_sealed = NULL, uninstalled_signed_at = $2, updated_at = $3 \
-         WHERE uuid = $1 AND status <> 'uninstalled'",
+         WHERE uuid = $1 AND status <> 'uninstalled' AND COALESCE(installed_signed_at, 0) <= $2",
     )
     .bind(uuid)
     .bind(signed_at)
     .bind(now)
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
-    let outcome = if done.rows_affected() > 0 {
-        Uninstall::Uninstalled
-    } else {
-        let tombstone = sqlx::query(
-            "INSERT INTO installations (uuid, status, generation, uninstalled_signed_at, created_at, updated_at) \
-             VALUES ($1, 'uninstalled', 0, $2, $3, $3) ON CONFLICT (uuid) DO NOTHING",
-        )
+    if done.rows_affected() > 0 {
+        return Ok(Uninstall::Uninstalled);
+    }
+    let tombstone = sqlx::query(
+        "INSERT INTO installations (uuid, status, generation, uninstalled_signed_at, created_at, updated_at) \
+         VALUES ($1, 'uninstalled', 0, $2, $3, $3) ON CONFLICT (uuid) DO NOTHING",
+    )
+    .bind(uuid)
+    .bind(signed_at)
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if tombstone.rows_affected() > 0 {
+        return Ok(Uninstall::Unknown);
+    }
+    // Uninstalled already: keep the latest signed uninstall, so an install signed between the
+    // two does not come back.
+    sqlx::query(
+        "UPDATE installations SET uninstalled_signed_at = $2 \
+         WHERE uuid = $1 AND status = 'uninstalled' AND COALESCE(uninstalled_signed_at, 0) < $2",
+    )
+    .bind(uuid)
+    .bind(signed_at)
+    .execute(&mut **tx)
+    .await?;
+    let (status,): (String,) = sqlx::query_as("SELECT status FROM installations WHERE uuid = $1")
         .bind(uuid)
-        .bind(signed_at)
-        .bind(now)
-        .execute(db.pool())
+        .fetch_one(&mut **tx)
         .await?;
-        if tombstone.rows_affected() > 0 {
-            Uninstall::Unknown
-        } else {
-            Uninstall::AlreadyUninstalled
-        }
-    };
-    crate::registrations::forget_tokens(db, uuid).await?;
-    crate::jobs::cancel_for(db, uuid).await?;
-    Ok(outcome)
+    Ok(match Status::parse(&status)? {
+        Status::Uninstalled => Uninstall::AlreadyUninstalled,
+        _ => Uninstall::Stale,
+    })
 }
 
 /// The installation's stored credentials, opened; `None` when it holds none (never installed
-/// with credentials, or uninstalled) or when they cannot be opened with the current keys.
+/// with credentials, or uninstalled). Credentials no configured key opens are an error.
 pub async fn stored_credentials(
     db: &Db,
     keyring: &Keyring,
@@ -324,59 +283,57 @@ pub async fn stored_credentials(
     let Some((Some(dit), Some(wvt))) = row else {
         return Ok(None);
     };
-    let opened = open_pair(keyring, uuid, &dit, &wvt);
-    if let Err(error) = &opened {
-        tracing::error!(installation = %uuid, %error, "stored credentials cannot be opened");
+    Ok(Some(Credentials {
+        authentication_token: keyring.open(&dit, SealContext::AuthenticationToken { installation: uuid })?,
+        webhook_verification_token: keyring.open(&wvt, SealContext::WebhookToken { installation: uuid })?,
+    }))
+}
+
+/// Why an installation's door stays shut to a request: nothing verifies it. Each maps to one
+/// status at the HTTP edge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("no installation {0}")]
+    Unknown(String),
+    #[error("installation {0} was uninstalled")]
+    Uninstalled(String),
+    #[error("installation {0} is {1}")]
+    Inactive(String, Status),
+    #[error("installation {0} has no registration for callback {1}")]
+    NotRegistered(String, String),
+}
+
+/// The key that verifies a request to installation `uuid`'s door, or why there is none.
+pub type Access<T> = Result<T, Denied>;
+
+/// What the status of an installation allows: `Ok` only when active.
+pub(crate) fn require_active(uuid: &str, status: Status) -> Access<()> {
+    match status {
+        Status::Active => Ok(()),
+        Status::Uninstalled => Err(Denied::Uninstalled(uuid.to_owned())),
+        other => Err(Denied::Inactive(uuid.to_owned(), other)),
     }
-    Ok(opened.ok())
 }
 
-/// The key that verifies installation `uuid`'s company webhooks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum WebhookKey {
-    /// The installation's current `wvt_`.
-    Active(Secret),
-    /// No such installation.
-    Unknown,
-    /// Uninstalled, failed or not yet installed: its webhooks are refused.
-    Inactive(Status),
-    /// Active, but its key cannot be opened with the configured keys (logged).
-    Unreadable,
-}
-
-/// The current webhook verification key of installation `uuid`: one read of its row, and only
-/// the `wvt_` is opened (this runs for every company event).
-pub async fn webhook_key(db: &Db, keyring: &Keyring, uuid: &str) -> Result<WebhookKey, DbError> {
+/// The current webhook verification key (`wvt_`) of installation `uuid`: one read of its row,
+/// and only the `wvt_` is opened (this runs for every company event). A key no configured key
+/// opens is an error.
+pub async fn webhook_key(db: &Db, keyring: &Keyring, uuid: &str) -> Result<Access<Secret>, DbError> {
     let row: Option<(String, Option<String>)> =
         sqlx::query_as("SELECT status, webhook_token_sealed FROM installations WHERE uuid = $1")
             .bind(uuid)
             .fetch_optional(db.pool())
             .await?;
     let Some((status, sealed)) = row else {
-        return Ok(WebhookKey::Unknown);
+        return Ok(Err(Denied::Unknown(uuid.to_owned())));
     };
-    let status = Status::parse(&status);
-    let (Status::Active, Some(sealed)) = (status, sealed) else {
-        return Ok(WebhookKey::Inactive(status));
-    };
-    Ok(
-        match keyring.open(&sealed, &context(uuid, "webhook_verification_token")) {
-            Ok(key) => WebhookKey::Active(key),
-            Err(error) => {
-                tracing::error!(installation = %uuid, %error, "the stored wvt_ cannot be opened");
-                WebhookKey::Unreadable
-            }
-        },
-    )
-}
-
-fn open_pair(keyring: &Keyring, uuid: &str, dit: &str, wvt: &str) -> Result<Credentials, SealError> {
-    Ok(Credentials {
-        authentication_token: keyring.open(dit, &context(uuid, "authentication_token"))?,
-        webhook_verification_token: keyring.open(wvt, &context(uuid, "webhook_verification_token"))?,
-    })
-}
-
-fn context(uuid: &str, field: &str) -> String {
-    format!("installations/{uuid}/{field}")
+    if let Err(denied) = require_active(uuid, Status::parse(&status)?) {
+        return Ok(Err(denied));
+    }
+    let sealed =
+        sealed.ok_or_else(|| DbError::Unreadable(format!("active installation {uuid} holds no wvt_")))?;
+    Ok(Ok(keyring.open(
+        &sealed,
+        SealContext::WebhookToken { installation: uuid },
+    )?))
 }

@@ -99,13 +99,21 @@ where
     Ok(inserted.rows_affected() == 1)
 }
 
-/// Queues what a freshly activated installation needs; a redelivery or a second instance
-/// queues nothing twice for the same generation.
-pub async fn enqueue_registrations(db: &Db, uuid: &str, generation: i64) -> Result<(), DbError> {
+/// Queues what a freshly activated installation needs, inside the activation's transaction; a
+/// redelivery or a second instance queues nothing twice for the same generation.
+pub async fn enqueue_registrations(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    generation: i64,
+) -> Result<(), DbError> {
     let key = format!("generation-{generation}");
-    enqueue(db, uuid, JobKind::RegisterCallbacks, &key).await?;
-    enqueue(db, uuid, JobKind::RegisterWebhooks, &key).await?;
-    enqueue(db, uuid, JobKind::RegisterDropZones, &key).await?;
+    for kind in [
+        JobKind::RegisterCallbacks,
+        JobKind::RegisterWebhooks,
+        JobKind::RegisterDropZones,
+    ] {
+        enqueue_with(&mut **tx, uuid, kind, &key).await?;
+    }
     Ok(())
 }
 
@@ -229,15 +237,15 @@ pub fn backoff(attempts: i64) -> Duration {
     base + base.mul_f64(rand::random::<f64>() / 4.0)
 }
 
-/// Cancels the installation's pending and running jobs.
-pub async fn cancel_for(db: &Db, uuid: &str) -> Result<u64, DbError> {
+/// Cancels the installation's pending and running jobs, inside the uninstall's transaction.
+pub async fn cancel_for(tx: &mut sqlx::Transaction<'static, sqlx::Any>, uuid: &str) -> Result<u64, DbError> {
     let done = sqlx::query(
         "UPDATE jobs SET status = 'cancelled', locked_until = NULL, updated_at = $2 \
          WHERE installation_uuid = $1 AND status IN ('pending', 'running')",
     )
     .bind(uuid)
     .bind(time::now())
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(done.rows_affected())
 }

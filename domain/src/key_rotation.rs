@@ -1,15 +1,15 @@
 //! `droplet keys rotate`: re-seals every stored secret under the current (first) key, so an old
 //! key can then be removed from `DROPLET_ENCRYPTION_KEY`.
 
-use crate::{Db, DbError, Keyring};
+use crate::{Db, DbError, Keyring, SealContext};
 
-/// Every sealed column: its table, the columns that identify a row, the sealed column, and how
-/// its associated data is built from the row's identity.
+/// Every sealed column: its table, the columns that identify a row, the sealed column, and what
+/// its values are, from the row's identity.
 struct SealedColumn {
     table: &'static str,
     keys: &'static [&'static str],
     column: &'static str,
-    context: fn(&[String]) -> String,
+    context: fn(&[String]) -> SealContext<'_>,
 }
 
 const SEALED: &[SealedColumn] = &[
@@ -17,21 +17,50 @@ const SEALED: &[SealedColumn] = &[
         table: "installations",
         keys: &["uuid"],
         column: "authentication_token_sealed",
-        context: |k| format!("installations/{}/authentication_token", k[0]),
+        context: authentication_token,
     },
     SealedColumn {
         table: "installations",
         keys: &["uuid"],
         column: "webhook_token_sealed",
-        context: |k| format!("installations/{}/webhook_verification_token", k[0]),
+        context: webhook_token,
     },
     SealedColumn {
         table: "callback_registrations",
         keys: &["installation_uuid", "definition_name"],
         column: "verification_token_sealed",
-        context: |k| format!("callback_registrations/{}/{}", k[0], k[1]),
+        context: callback_token,
+    },
+    SealedColumn {
+        table: "exchange_claims",
+        keys: &["token_hash"],
+        column: "sealed_answer",
+        context: exchange_answer,
     },
 ];
+
+fn authentication_token(keys: &[String]) -> SealContext<'_> {
+    SealContext::AuthenticationToken {
+        installation: &keys[0],
+    }
+}
+
+fn webhook_token(keys: &[String]) -> SealContext<'_> {
+    SealContext::WebhookToken {
+        installation: &keys[0],
+    }
+}
+
+fn callback_token(keys: &[String]) -> SealContext<'_> {
+    SealContext::CallbackToken {
+        installation: &keys[0],
+        definition: &keys[1],
+    }
+}
+
+fn exchange_answer(keys: &[String]) -> SealContext<'_> {
+    SealContext::ExchangeAnswer { token_hash: &keys[0] }
+}
 
 /// What a rotation did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -65,7 +94,7 @@ pub async fn rotate(db: &Db, keyring: &Keyring) -> Result<Rotation, DbError> {
             }
             let identity: Vec<String> = std::iter::once(first).chain(second).collect();
             let context = (sealed.context)(&identity);
-            let Ok(secret) = keyring.open(&value, &context) else {
+            let Ok(secret) = keyring.open(&value, context) else {
                 rotation.unreadable += 1;
                 continue;
             };
@@ -82,7 +111,7 @@ pub async fn rotate(db: &Db, keyring: &Keyring) -> Result<Rotation, DbError> {
                 keys = where_keys.join(" AND "),
             );
             let mut query = sqlx::query(&sql)
-                .bind(keyring.seal(secret.expose(), &context))
+                .bind(keyring.seal(secret.expose(), context))
                 .bind(&value);
             for key in &identity {
                 query = query.bind(key);

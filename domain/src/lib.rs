@@ -20,5 +20,5 @@ pub mod shipping;
 mod testing;
 pub mod time;
 
-pub use credentials::Keyring;
+pub use credentials::{Keyring, SealContext};
 pub use db::{DatabaseUrl, Db, DbError};

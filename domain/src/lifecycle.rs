@@ -1,24 +1,57 @@
 //! Installs and uninstalls as Fluid announces them: exchange the token once, store the
-//! credentials sealed, then hand the registrations to background jobs. Redeliveries, reinstalls
-//! and races are normal outcomes, not errors.
+//! credentials sealed, then hand the registrations to background jobs; on uninstall, erase every
+//! token and cancel the jobs. Redeliveries, reinstalls, races, crashes and lost answers are normal
+//! outcomes, not errors, and the signed times decide the order.
+//!
+//! An install runs in a task of its own: whatever happens to the HTTP request that brought it (a
+//! timeout, a dropped connection), the exchange and the storing of its answer run to completion,
+//! within [`fluid::client::EXCHANGE_BUDGET`].
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use fluid::{
     Secret,
-    client::{FluidClient, FluidError},
+    client::{ExchangeError, FluidClient, FluidError},
     lifecycle::{Company, InstallCredentials},
 };
 
 use crate::{
     Db, DbError, Keyring,
-    exchange_claims::{self, Claim},
-    installations::{self, Activation, Credentials},
-    jobs,
+    exchange_claims::{self, Claim, Exchanged, Holder},
+    installations::{self, Credentials, Status, Uninstall},
+    jobs, registrations,
 };
 
 /// How long a delivery waits for another delivery's exchange of the same token.
 const WAIT_FOR_OTHER_EXCHANGE: Duration = Duration::from_secs(8);
+
+/// What a Fluid refusal after a possibly lost answer means, in the words merchants and operators
+/// see — never those of a bad token.
+pub const ANSWER_LOST: &str =
+    "Fluid may have used the exchange token and its answer was lost: reinstall needed";
+
+/// Why an exchange failed for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// Fluid refused the token: expired, used or unknown.
+    Refused,
+    /// Fluid refused a retry after an earlier attempt may have spent the token.
+    AnswerLost,
+    /// Fluid answered with something we cannot use (unreadable, another installation's or
+    /// another droplet's credentials, tokens without their prefix).
+    BadAnswer,
+}
+
+impl FailureKind {
+    /// A fixed name, for metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Refused => "refused",
+            Self::AnswerLost => "answer_lost",
+            Self::BadAnswer => "bad_answer",
+        }
+    }
+}
 
 /// What an install delivery led to. Each is answered 2xx.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,12 +60,28 @@ pub enum InstallOutcome {
     Active,
     /// A redelivery of an install already done.
     Unchanged,
-    /// Older than the installation's last uninstall: ignored.
+    /// Signed before the installation's last uninstall, or before its current install: ignored.
     Stale,
     /// Uninstalled while this install was in flight: it stays uninstalled.
     Superseded,
-    /// Fluid refused the exchange for good (expired, used or unknown token).
-    Failed(String),
+    /// The exchange failed for good now.
+    Failed { kind: FailureKind, reason: String },
+    /// A redelivery of an install whose exchange failed before.
+    FailedBefore(String),
+}
+
+impl InstallOutcome {
+    /// A fixed name, for logs and metrics.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Unchanged => "unchanged",
+            Self::Stale => "ignored",
+            Self::Superseded => "superseded",
+            Self::Failed { kind, .. } => kind.as_str(),
+            Self::FailedBefore(_) => "failed_before",
+        }
+    }
 }
 
 /// Why an install could not be finished now; answered 503 so that Fluid delivers again.
@@ -44,132 +93,272 @@ pub enum InstallError {
     FluidUnavailable(String),
     #[error("another delivery of this install is still exchanging its token")]
     Busy,
+    #[error("the install task ended abnormally")]
+    Interrupted,
 }
 
-/// What installs need.
-#[derive(Debug, Clone, Copy)]
-pub struct Deps<'a> {
-    pub db: &'a Db,
-    pub keyring: &'a Keyring,
-    pub fluid: &'a FluidClient,
+/// What installs and uninstalls need; cheap to clone (an install runs in a task of its own).
+#[derive(Debug, Clone)]
+pub struct Deps {
+    pub db: Db,
+    pub keyring: Arc<Keyring>,
+    pub fluid: FluidClient,
+    /// This droplet's `drp_…`: an exchange answer for another droplet is refused.
+    pub droplet_uuid: String,
 }
 
-/// Handles a verified install of `company`, signed by Fluid at `signed_at`.
+/// Handles a verified install of `company`, signed by Fluid at `signed_at`, in a task of its own.
 pub async fn install(
-    deps: Deps<'_>,
+    deps: &Deps,
+    company: Company,
+    credentials: InstallCredentials,
+    signed_at: i64,
+) -> Result<InstallOutcome, InstallError> {
+    let deps = deps.clone();
+    let task = tokio::spawn(async move {
+        match &credentials {
+            InstallCredentials::Inline {
+                authentication_token,
+                webhook_verification_token,
+            } => {
+                let credentials = Credentials {
+                    authentication_token: authentication_token.clone(),
+                    webhook_verification_token: webhook_verification_token.clone(),
+                };
+                install_inline(&deps, &company, &credentials, signed_at).await
+            }
+            InstallCredentials::Exchange { exchange_token } => {
+                exchange(&deps, &company, exchange_token, signed_at).await
+            }
+        }
+    });
+    task.await.map_err(|error| {
+        tracing::error!(%error, "install task failed");
+        InstallError::Interrupted
+    })?
+}
+
+/// A legacy (v1) install: the credentials came with the webhook.
+async fn install_inline(
+    deps: &Deps,
     company: &Company,
-    credentials: &InstallCredentials,
+    credentials: &Credentials,
     signed_at: i64,
 ) -> Result<InstallOutcome, InstallError> {
     let uuid = company.droplet_installation_uuid.as_str();
-    if !installations::install_is_current(deps.db, uuid, signed_at).await? {
+    if let Some(installation) = installations::find(&deps.db, uuid).await?
+        && installation.status == Status::Active
+        && installations::stored_credentials(&deps.db, &deps.keyring, uuid)
+            .await?
+            .as_ref()
+            == Some(credentials)
+    {
+        return Ok(InstallOutcome::Unchanged);
+    }
+    let mut tx = deps.db.pool().begin().await.map_err(DbError::from)?;
+    if !installations::begin_install(&mut *tx, company, signed_at).await? {
         return Ok(InstallOutcome::Stale);
     }
-    match credentials {
-        InstallCredentials::Inline {
-            authentication_token,
-            webhook_verification_token,
-        } => {
-            let credentials = Credentials {
-                authentication_token: authentication_token.clone(),
-                webhook_verification_token: webhook_verification_token.clone(),
-            };
-            let activation = installations::activate(deps.db, deps.keyring, company, &credentials).await?;
-            after_activation(deps.db, uuid, activation).await
-        }
-        InstallCredentials::Exchange { exchange_token } => exchange(deps, company, exchange_token).await,
+    let generation = installations::activate(&mut *tx, &deps.keyring, uuid, signed_at, credentials).await?;
+    if let Some(generation) = generation {
+        jobs::enqueue_registrations(&mut tx, uuid, generation).await?;
     }
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(InstallOutcome::Active)
 }
 
 async fn exchange(
-    deps: Deps<'_>,
+    deps: &Deps,
     company: &Company,
     exchange_token: &Secret,
+    signed_at: i64,
 ) -> Result<InstallOutcome, InstallError> {
     let uuid = company.droplet_installation_uuid.as_str();
+    let (db, keyring) = (&deps.db, &deps.keyring);
     let hash = exchange_claims::token_hash(exchange_token);
-    let claim = match exchange_claims::claim(deps.db, &hash, uuid).await? {
-        Claim::Busy => exchange_claims::wait_for_outcome(deps.db, &hash, WAIT_FOR_OTHER_EXCHANGE).await?,
+    let claim = match exchange_claims::claim(db, keyring, &hash, uuid, signed_at).await? {
+        Claim::Busy => exchange_claims::wait_for_outcome(db, keyring, &hash, WAIT_FOR_OTHER_EXCHANGE).await?,
         claim => claim,
     };
-    match claim {
-        Claim::Ours => {}
+    let holder = match claim {
+        Claim::Ours(holder) => holder,
+        Claim::Exchanged(exchanged) => return activate(deps, uuid, &exchanged).await,
         Claim::Completed => return Ok(InstallOutcome::Unchanged),
-        Claim::Failed(reason) => return Ok(InstallOutcome::Failed(reason)),
+        Claim::Failed(reason) => return Ok(InstallOutcome::FailedBefore(reason)),
         Claim::Busy => return Err(InstallError::Busy),
-    }
+    };
 
-    installations::begin_install(deps.db, company).await?;
-    match deps.fluid.exchange(exchange_token).await {
-        Ok(exchanged) if exchanged.droplet_installation.droplet_installation_uuid != uuid => {
-            let reason = "Fluid's exchange returned credentials for another installation".to_owned();
-            refuse(deps.db, &hash, uuid, &reason).await
-        }
-        Ok(exchanged) => {
-            let credentials = Credentials {
-                authentication_token: exchanged.credentials.authentication_token,
-                webhook_verification_token: exchanged.credentials.webhook_verification_token,
-            };
-            let activation =
-                installations::complete_install(deps.db, deps.keyring, uuid, &credentials).await?;
-            exchange_claims::complete(deps.db, &hash).await?;
-            after_activation(deps.db, uuid, activation).await
-        }
-        Err(FluidError::Rejected { status, message }) => {
-            let reason = match status {
-                410 => {
-                    format!("the exchange token expired or was already used (Fluid answered 410: {message})")
-                }
-                404 => format!("Fluid does not know the exchange token (404: {message})"),
-                _ => format!("Fluid refused the exchange ({status}: {message})"),
-            };
-            refuse(deps.db, &hash, uuid, &reason).await
-        }
-        Err(FluidError::Malformed(detail)) => {
-            // Fluid answered 2xx, so the single-use token is spent: retrying cannot help.
-            refuse(
-                deps.db,
-                &hash,
-                uuid,
-                &format!("Fluid's exchange answer could not be read: {detail}"),
-            )
-            .await
-        }
-        Err(FluidError::Unavailable(detail)) => {
-            exchange_claims::release(deps.db, &hash).await?;
-            Err(InstallError::FluidUnavailable(detail))
-        }
+    if !installations::begin_install(db.pool(), company, signed_at).await? {
+        exchange_claims::release(db, &holder, false).await?;
+        return Ok(InstallOutcome::Stale);
     }
+    let answer = deps.fluid.exchange(exchange_token).await;
+    let credentials = match answer.and_then(|answer| checked_answer(deps, uuid, answer)) {
+        Ok(credentials) => credentials,
+        Err(ExchangeError {
+            error: FluidError::Unavailable(detail),
+            possibly_spent,
+        }) => {
+            exchange_claims::release(db, &holder, possibly_spent).await?;
+            return Err(InstallError::FluidUnavailable(detail));
+        }
+        Err(error) => return refuse(deps, uuid, signed_at, &holder, &error).await,
+    };
+    if !exchange_claims::store_answer(db, keyring, &holder, &credentials).await? {
+        // Taken over meanwhile (this delivery outlived its claim): the new holder decides.
+        return Err(InstallError::Busy);
+    }
+    pause_after_exchange_for_tests().await;
+    let exchanged = Exchanged {
+        token_hash: hash,
+        signed_at,
+        credentials,
+    };
+    activate(deps, uuid, &exchanged).await
 }
 
-async fn refuse(db: &Db, hash: &str, uuid: &str, reason: &str) -> Result<InstallOutcome, InstallError> {
-    tracing::warn!(installation = %uuid, %reason, "install failed");
-    exchange_claims::fail(db, hash, reason).await?;
-    installations::fail_install(db, uuid, reason).await?;
-    Ok(InstallOutcome::Failed(reason.to_owned()))
-}
-
-async fn after_activation(
-    db: &Db,
+/// The credentials of an exchange answer, once it is known to be for this installation and
+/// droplet. A mismatch is final: the single-use token is spent either way.
+fn checked_answer(
+    deps: &Deps,
     uuid: &str,
-    activation: Activation,
-) -> Result<InstallOutcome, InstallError> {
-    match activation {
-        Activation::Activated { generation } => {
-            jobs::enqueue_registrations(db, uuid, generation).await?;
-            Ok(InstallOutcome::Active)
-        }
-        Activation::Unchanged => Ok(InstallOutcome::Unchanged),
-        Activation::Superseded => {
-            // Either an uninstall won the race, or a concurrent identical delivery activated it.
-            let now_active = installations::find(db, uuid)
-                .await?
-                .is_some_and(|i| i.status == installations::Status::Active);
-            Ok(if now_active {
-                InstallOutcome::Unchanged
-            } else {
-                InstallOutcome::Superseded
-            })
-        }
+    answer: fluid::client::Exchange,
+) -> Result<Credentials, ExchangeError> {
+    let bad = |detail: &str| ExchangeError {
+        error: FluidError::Malformed(detail.to_owned()),
+        possibly_spent: false,
+    };
+    if answer.droplet_installation.droplet_installation_uuid != uuid {
+        return Err(bad("it holds credentials for another installation"));
     }
+    if answer
+        .droplet_installation
+        .droplet_uuid
+        .as_deref()
+        .is_some_and(|droplet| droplet != deps.droplet_uuid)
+    {
+        return Err(bad("it holds credentials for another droplet"));
+    }
+    Ok(Credentials {
+        authentication_token: answer.credentials.authentication_token,
+        webhook_verification_token: answer.credentials.webhook_verification_token,
+    })
+}
+
+/// Records an exchange that failed for good, in words that say why.
+async fn refuse(
+    deps: &Deps,
+    uuid: &str,
+    signed_at: i64,
+    holder: &Holder,
+    error: &ExchangeError,
+) -> Result<InstallOutcome, InstallError> {
+    let possibly_spent = holder.possibly_spent || error.possibly_spent;
+    let (kind, reason) = match &error.error {
+        // Fluid's own words would say "expired or used": not what happened here.
+        FluidError::Rejected {
+            status: status @ (404 | 410),
+            ..
+        } if possibly_spent => (
+            FailureKind::AnswerLost,
+            format!("{ANSWER_LOST} (Fluid answered {status} to our retry)"),
+        ),
+        FluidError::Rejected { status: 410, message } => (
+            FailureKind::Refused,
+            format!("the exchange token expired or was already used (Fluid answered 410: {message})"),
+        ),
+        FluidError::Rejected { status: 404, message } => (
+            FailureKind::Refused,
+            format!("Fluid does not know the exchange token (404: {message})"),
+        ),
+        FluidError::Rejected { status, message } => (
+            FailureKind::Refused,
+            format!("Fluid refused the exchange ({status}: {message})"),
+        ),
+        // Fluid answered 2xx, so the single-use token is spent: retrying cannot help.
+        FluidError::Malformed(detail) | FluidError::Unavailable(detail) => (
+            FailureKind::BadAnswer,
+            format!("Fluid's exchange answer cannot be used: {detail}"),
+        ),
+    };
+    tracing::warn!(installation = %uuid, %reason, "install failed");
+    if exchange_claims::fail(&deps.db, holder, &reason).await? {
+        installations::fail_install(&deps.db, uuid, signed_at, &reason).await?;
+    }
+    Ok(InstallOutcome::Failed { kind, reason })
+}
+
+/// Activates the install an exchange answered, from its stored answer: the installation's
+/// credentials, the claim's completion and the registration jobs in one transaction.
+async fn activate(deps: &Deps, uuid: &str, exchanged: &Exchanged) -> Result<InstallOutcome, InstallError> {
+    let mut tx = deps.db.pool().begin().await.map_err(DbError::from)?;
+    let generation = installations::activate(
+        &mut *tx,
+        &deps.keyring,
+        uuid,
+        exchanged.signed_at,
+        &exchanged.credentials,
+    )
+    .await?;
+    exchange_claims::complete(&mut tx, &exchanged.token_hash).await?;
+    if let Some(generation) = generation {
+        jobs::enqueue_registrations(&mut tx, uuid, generation).await?;
+    }
+    tx.commit().await.map_err(DbError::from)?;
+    if generation.is_some() {
+        return Ok(InstallOutcome::Active);
+    }
+    // Either an uninstall (or a newer install) won the race, or a concurrent delivery of the
+    // same answer activated it.
+    let now_active = installations::find(&deps.db, uuid)
+        .await?
+        .is_some_and(|i| i.status == Status::Active);
+    Ok(if now_active {
+        InstallOutcome::Unchanged
+    } else {
+        InstallOutcome::Superseded
+    })
+}
+
+/// Test builds only: with `DROPLET_TEST_PAUSE_AFTER_EXCHANGE` set, an install stops for good
+/// once its exchange answer is stored, so a test can kill the process between the answer and
+/// the activation.
+async fn pause_after_exchange_for_tests() {
+    #[cfg(feature = "test-faults")]
+    if std::env::var_os("DROPLET_TEST_PAUSE_AFTER_EXCHANGE").is_some() {
+        tracing::warn!("test fault: paused after storing the exchange answer");
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Handles a verified uninstall of installation `uuid`, signed by Fluid at `signed_at`: in one
+/// transaction, the installation is marked uninstalled (unless installed after that), its tokens
+/// and any stored exchange answer erased, and its jobs cancelled. Returns what changed, and the
+/// last `dit_` when the uninstall applied (to remove the drop zones with, best effort).
+pub async fn uninstall(
+    deps: &Deps,
+    uuid: &str,
+    signed_at: i64,
+) -> Result<(Uninstall, Option<Secret>), DbError> {
+    // Read before the transaction erases it; used only if this uninstall applies.
+    let last_token = installations::stored_credentials(&deps.db, &deps.keyring, uuid)
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(installation = %uuid, %error, "the last dit_ cannot be read; drop zones stay on Fluid");
+            None
+        })
+        .map(|credentials| credentials.authentication_token);
+    let mut tx = deps.db.pool().begin().await?;
+    let outcome = installations::mark_uninstalled(&mut tx, uuid, signed_at).await?;
+    if matches!(outcome, Uninstall::Uninstalled | Uninstall::Unknown) {
+        registrations::forget_tokens(&mut tx, uuid).await?;
+        exchange_claims::forget_answers(&mut tx, uuid).await?;
+        jobs::cancel_for(&mut tx, uuid).await?;
+    }
+    tx.commit().await?;
+    let last_token = match outcome {
+        Uninstall::Uninstalled => last_token,
+        _ => None,
+    };
+    Ok((outcome, last_token))
 }

@@ -12,31 +12,15 @@ use fluid::{
 use serde::Serialize;
 
 use crate::{
-    Db, DbError, Keyring,
-    installations::{self, Installation},
+    Db, DbError, Keyring, SealContext,
+    installations::{self, Access, Denied, Installation, Status},
     jobs::{self, JobKind},
     time,
 };
 
-/// The callbacks this droplet implements, each with the timeout Fluid should give it (≤ 20 s).
-pub const CALLBACKS: &[(&str, u32)] = &[("test_callback_system", 10), ("update_cart_shipping", 10)];
-
-/// [`CALLBACKS`], plus the test-only ones in test builds.
-pub fn callbacks() -> Vec<(&'static str, u32)> {
-    #[allow(unused_mut)]
-    let mut callbacks = CALLBACKS.to_vec();
-    #[cfg(feature = "test-callbacks")]
-    callbacks.push((crate::callbacks::FAULTY_TEST_CALLBACK, 2));
-    callbacks
-}
-
-/// The timeout registered with Fluid for `definition`, in seconds.
-pub fn callback_timeout(definition: &str) -> u32 {
-    callbacks()
-        .iter()
-        .find(|(name, _)| *name == definition)
-        .map_or(10, |(_, timeout)| *timeout)
-}
+/// A callback to register: its definition's name and the timeout Fluid should give it, in
+/// seconds (`callbacks::implemented` lists the droplet's).
+pub type CallbackRegistrationSpec = (&'static str, u32);
 
 /// The company webhooks this droplet subscribes to, as (resource, event).
 pub const COMPANY_WEBHOOKS: &[(&str, &str)] = &[("order", "created"), ("order", "updated")];
@@ -111,22 +95,21 @@ pub fn webhook_url(public_url: &str, uuid: &str) -> String {
 async fn company_token(db: &Db, keyring: &Keyring, uuid: &str) -> Result<Secret, RegistrationError> {
     let active = installations::find(db, uuid)
         .await?
-        .is_some_and(|i| i.status == installations::Status::Active);
+        .is_some_and(|i| i.status == Status::Active);
     if !active {
         return Err(RegistrationError::NotActive);
     }
-    // Active but unreadable: the keys changed under a running service. Retry, so it heals once
-    // the operator restarts with the key the tokens were sealed with.
-    let credentials = installations::stored_credentials(db, keyring, uuid).await?.ok_or_else(|| {
-        RegistrationError::Transient(
-            "the stored credentials cannot be opened with DROPLET_ENCRYPTION_KEY; add the key they were sealed with"
-                .into(),
-        )
-    })?;
-    Ok(credentials.authentication_token)
+    // Unreadable: the keys changed under a running service. Retry, so it heals once the operator
+    // restarts with the key the tokens were sealed with.
+    match installations::stored_credentials(db, keyring, uuid).await {
+        Ok(Some(credentials)) => Ok(credentials.authentication_token),
+        Ok(None) => Err(RegistrationError::NotActive),
+        Err(error @ DbError::Unopenable(_)) => Err(RegistrationError::Transient(error.to_string())),
+        Err(error) => Err(error.into()),
+    }
 }
 
-/// Registers every callback in [`CALLBACKS`] not yet registered. A 409 ("already there") is
+/// Registers each callback of `callbacks` not yet registered. A 409 ("already there") is
 /// reconciled: Fluid hands out a registration's `cvt_` only when it is created, so a registration
 /// we hold no token for is deleted and created again.
 pub async fn register_callbacks(
@@ -134,11 +117,12 @@ pub async fn register_callbacks(
     keyring: &Keyring,
     fluid: &FluidClient,
     public_url: &str,
+    callbacks: &[CallbackRegistrationSpec],
     uuid: &str,
 ) -> Result<(), RegistrationError> {
     let token = company_token(db, keyring, uuid).await?;
     let mut first_error = None;
-    for (definition, timeout) in &callbacks() {
+    for (definition, timeout) in callbacks {
         if callback_registered(db, uuid, definition).await? {
             continue;
         }
@@ -160,8 +144,14 @@ pub async fn register_callbacks(
         };
         let outcome = match created {
             Ok(registration) => match registration.verification_token {
-                Some(cvt) => {
-                    let sealed = keyring.seal(cvt.expose(), &cvt_context(uuid, definition));
+                Some(cvt) if cvt.require_prefix("cvt_").is_ok() => {
+                    let sealed = keyring.seal(
+                        cvt.expose(),
+                        SealContext::CallbackToken {
+                            installation: uuid,
+                            definition,
+                        },
+                    );
                     save_callback(
                         db,
                         uuid,
@@ -174,6 +164,9 @@ pub async fn register_callbacks(
                     .await?;
                     Ok(())
                 }
+                Some(_) => Err(RegistrationError::Permanent(
+                    "Fluid returned a verification_token that is not a `cvt_…` token".into(),
+                )),
                 None => Err(RegistrationError::Permanent(
                     "Fluid returned no verification_token".into(),
                 )),
@@ -352,10 +345,6 @@ pub async fn callback_registered(db: &Db, uuid: &str, definition: &str) -> Resul
     Ok(matches!(row, Some((status, Some(_))) if status == "registered"))
 }
 
-fn cvt_context(uuid: &str, definition: &str) -> String {
-    format!("callback_registrations/{uuid}/{definition}")
-}
-
 async fn save_callback(
     db: &Db,
     uuid: &str,
@@ -414,26 +403,15 @@ async fn save_webhook(
     Ok(())
 }
 
-/// The callback registration's `cvt_` for installation `uuid`, opened; `None` when there is none.
-pub async fn callback_token(
-    db: &Db,
-    keyring: &Keyring,
-    uuid: &str,
-    definition: &str,
-) -> Result<Option<Secret>, DbError> {
-    Ok(callback_caller(db, keyring, uuid, definition)
-        .await?
-        .and_then(|(_, token)| token))
-}
-
-/// The installation `uuid` and, when its `definition` callback is registered, the `cvt_` that
-/// signs it: in one query, as each callback needs both (a round trip fewer on the hottest path).
+/// The installation `uuid` and the `cvt_` that verifies its `definition` callbacks — in one
+/// query, as each callback needs both (a round trip fewer on the hottest path) — or why there is
+/// none. A `cvt_` no configured key opens is an error, never "not registered".
 pub async fn callback_caller(
     db: &Db,
     keyring: &Keyring,
     uuid: &str,
     definition: &str,
-) -> Result<Option<(Installation, Option<Secret>)>, DbError> {
+) -> Result<Access<(Installation, Secret)>, DbError> {
     #[derive(sqlx::FromRow)]
     struct Caller {
         #[sqlx(flatten)]
@@ -454,23 +432,51 @@ pub async fn callback_caller(
         .bind(definition)
         .fetch_optional(db.pool())
         .await?;
-    Ok(row.map(|row| {
-        let token = row
-            .verification_token_sealed
-            .and_then(|sealed| keyring.open(&sealed, &cvt_context(uuid, definition)).ok());
-        (Installation::from(row.installation), token)
-    }))
+    let Some(row) = row else {
+        return Ok(Err(Denied::Unknown(uuid.to_owned())));
+    };
+    let installation = Installation::try_from(row.installation)?;
+    if let Err(denied) = installations::require_active(uuid, installation.status) {
+        return Ok(Err(denied));
+    }
+    let Some(sealed) = row.verification_token_sealed else {
+        return Ok(Err(Denied::NotRegistered(uuid.to_owned(), definition.to_owned())));
+    };
+    let token = keyring.open(
+        &sealed,
+        SealContext::CallbackToken {
+            installation: uuid,
+            definition,
+        },
+    )?;
+    Ok(Ok((installation, token)))
 }
 
-/// Erases the stored `cvt_` tokens of an installation (on uninstall).
-pub async fn forget_tokens(db: &Db, uuid: &str) -> Result<(), DbError> {
+/// The `cvt_` that verifies installation `uuid`'s `definition` callbacks, when it may be called.
+pub async fn callback_token(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+    definition: &str,
+) -> Result<Option<Secret>, DbError> {
+    Ok(callback_caller(db, keyring, uuid, definition)
+        .await?
+        .ok()
+        .map(|(_, token)| token))
+}
+
+/// Erases the stored `cvt_` tokens of an installation, inside the uninstall's transaction.
+pub(crate) async fn forget_tokens(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE callback_registrations SET verification_token_sealed = NULL, status = 'pending', updated_at = $2 \
          WHERE installation_uuid = $1",
     )
     .bind(uuid)
     .bind(time::now())
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }

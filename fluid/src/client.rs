@@ -57,6 +57,20 @@ impl FluidError {
     }
 }
 
+/// How long an exchange may take in all, retries included: less than the 30 s Fluid waits for
+/// the install webhook it answers, so the outcome is stored before Fluid gives up on us.
+pub const EXCHANGE_BUDGET: Duration = Duration::from_secs(20);
+
+/// A failed exchange, and whether an attempt may have reached Fluid without its answer reaching
+/// us — a timeout after sending, a 5xx, a dropped connection. Only a connection that never
+/// opened and a 429 prove that Fluid did not spend the single-use token.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{error}")]
+pub struct ExchangeError {
+    pub error: FluidError,
+    pub possibly_spent: bool,
+}
+
 /// The answer of `POST /api/droplet_installations/exchange`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Exchange {
@@ -202,16 +216,40 @@ impl FluidClient {
         }
     }
 
-    /// Exchanges a single-use `dex_` token for the installation's long-lived credentials.
-    pub async fn exchange(&self, exchange_token: &Secret) -> Result<Exchange, FluidError> {
+    /// Exchanges a single-use `dex_` token for the installation's long-lived credentials, within
+    /// [`EXCHANGE_BUDGET`]. The answer's tokens are checked for their prefixes (`dit_`, `wvt_`).
+    pub async fn exchange(&self, exchange_token: &Secret) -> Result<Exchange, ExchangeError> {
         let body = serde_json::json!({ "exchange_token": exchange_token.expose() });
-        self.call(
-            reqwest::Method::POST,
-            "/api/droplet_installations/exchange",
-            None,
-            Some(&body),
-        )
-        .await
+        let deadline = tokio::time::Instant::now() + EXCHANGE_BUDGET;
+        let mut possibly_spent = false;
+        let answer: Result<Exchange, FluidError> = self
+            .attempts(
+                reqwest::Method::POST,
+                "/api/droplet_installations/exchange",
+                None,
+                Some(&body),
+                Some(deadline),
+                &mut possibly_spent,
+            )
+            .await;
+        let answer = answer.and_then(|exchange| {
+            exchange
+                .credentials
+                .authentication_token
+                .require_prefix("dit_")
+                .and(
+                    exchange
+                        .credentials
+                        .webhook_verification_token
+                        .require_prefix("wvt_"),
+                )
+                .map_err(|e| FluidError::Malformed(format!("credentials: {e}")))?;
+            Ok(exchange)
+        });
+        answer.map_err(|error| ExchangeError {
+            error,
+            possibly_spent,
+        })
     }
 
     /// Registers a callback for the company whose `dit_` token is given.
@@ -377,9 +415,25 @@ impl FluidClient {
         token: Option<&Secret>,
         body: Option<&serde_json::Value>,
     ) -> Result<T, FluidError> {
+        self.attempts(method, path, token, body, None, &mut false).await
+    }
+
+    /// The attempts of one call, retried on transient failures until the policy's attempts or
+    /// `deadline` run out. `possibly_reached` is set when an attempt may have reached Fluid
+    /// without its answer reaching us.
+    async fn attempts<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&Secret>,
+        body: Option<&serde_json::Value>,
+        deadline: Option<tokio::time::Instant>,
+        possibly_reached: &mut bool,
+    ) -> Result<T, FluidError> {
         let url = format!("{}{path}", self.base_url);
         let mut backoff = self.retry.initial_backoff;
         let mut attempt = 1;
+        let remaining = || deadline.map(|d| d.saturating_duration_since(tokio::time::Instant::now()));
         loop {
             let mut request = self
                 .http
@@ -390,6 +444,9 @@ impl FluidClient {
             }
             if let Some(body) = body {
                 request = request.json(body);
+            }
+            if let Some(left) = remaining() {
+                request = request.timeout(left.min(self.retry.timeout));
             }
             let started = std::time::Instant::now();
             let sent = request.send().await;
@@ -417,15 +474,21 @@ impl FluidClient {
                             message,
                         });
                     }
+                    // A 5xx may come from a proxy after Fluid did the work; a 429 is refused
+                    // before any.
+                    *possibly_reached |= status.is_server_error();
                     Transient {
                         reason: format!("{status}: {message}"),
                         retry_after,
                     }
                 }
-                Err(error) => Transient {
-                    reason: without_url(&error),
-                    retry_after: None,
-                },
+                Err(error) => {
+                    *possibly_reached |= !error.is_connect();
+                    Transient {
+                        reason: without_url(&error),
+                        retry_after: None,
+                    }
+                }
             };
             if attempt >= self.retry.attempts {
                 return Err(FluidError::Unavailable(failure.reason));
@@ -437,6 +500,13 @@ impl FluidClient {
                 Some(wait) => wait,
                 None => jitter(backoff),
             };
+            // No attempt starts that could not finish within the deadline's last second.
+            if remaining().is_some_and(|left| left < wait + Duration::from_secs(1)) {
+                return Err(FluidError::Unavailable(format!(
+                    "{} (no time left to retry)",
+                    failure.reason
+                )));
+            }
             tracing::debug!(%path, attempt, reason = %failure.reason, ?wait, "retrying a call to Fluid");
             tokio::time::sleep(wait).await;
             backoff = (backoff * 2).min(self.retry.max_backoff);

@@ -67,6 +67,8 @@ pub enum PayloadError {
     WrongType(&'static str),
     #[error("this is the `{expected}` webhook but the payload's event is `{found}`")]
     WrongEvent { expected: &'static str, found: String },
+    #[error("field `{0}`: {1}")]
+    BadToken(&'static str, crate::secret::TokenError),
 }
 
 #[derive(Deserialize)]
@@ -157,9 +159,16 @@ fn install_credentials(
     webhook_verification_token: Option<Secret>,
 ) -> Result<InstallCredentials, PayloadError> {
     let present = |s: &Option<Secret>| s.as_ref().is_some_and(|s| !s.expose().is_empty());
+    let checked = |field: &'static str, token: Option<Secret>, prefix: &'static str| {
+        let token = token.ok_or(PayloadError::Missing(field))?;
+        token
+            .require_prefix(prefix)
+            .map_err(|e| PayloadError::BadToken(field, e))?;
+        Ok(token)
+    };
     if present(&exchange_token) {
         return Ok(InstallCredentials::Exchange {
-            exchange_token: exchange_token.expect("checked"),
+            exchange_token: checked("company.credentials.exchange_token", exchange_token, "dex_")?,
         });
     }
     match (
@@ -167,8 +176,12 @@ fn install_credentials(
         present(&webhook_verification_token),
     ) {
         (true, true) => Ok(InstallCredentials::Inline {
-            authentication_token: authentication_token.expect("checked"),
-            webhook_verification_token: webhook_verification_token.expect("checked"),
+            authentication_token: checked("company.authentication_token", authentication_token, "dit_")?,
+            webhook_verification_token: checked(
+                "company.webhook_verification_token",
+                webhook_verification_token,
+                "wvt_",
+            )?,
         }),
         (true, false) => Err(PayloadError::Missing("company.webhook_verification_token")),
         _ => Err(PayloadError::Missing("company.credentials.exchange_token")),
@@ -247,6 +260,33 @@ mod tests {
             Err(PayloadError::Json(_))
         ));
         assert_eq!(install(json!([1])), Err(PayloadError::WrongType("(root)")));
+    }
+
+    #[test]
+    fn tokens_without_their_prefix_are_refused_where_they_enter() {
+        let v2 = |token: &str| {
+            install(
+                json!({"company": {"droplet_installation_uuid": "dri_1", "credentials": {"exchange_token": token}}}),
+            )
+        };
+        assert!(v2("dex_1").is_ok());
+        assert_eq!(
+            v2("dit_1").unwrap_err().to_string(),
+            "field `company.credentials.exchange_token`: expected a non-empty `dex_…` token"
+        );
+        let v1 = |dit: &str, wvt: &str| {
+            install(json!({"company": {"droplet_installation_uuid": "dri_1",
+                "authentication_token": dit, "webhook_verification_token": wvt}}))
+        };
+        assert!(v1("dit_1", "wvt_1").is_ok());
+        assert!(matches!(
+            v1("wvt_1", "wvt_1"),
+            Err(PayloadError::BadToken("company.authentication_token", _))
+        ));
+        assert!(matches!(
+            v1("dit_1", "dit_1"),
+            Err(PayloadError::BadToken("company.webhook_verification_token", _))
+        ));
     }
 
     #[test]

@@ -18,6 +18,23 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
+
+    /// Checks a token where it enters: not empty, and with the prefix of its kind (`dit_`,
+    /// `wvt_`, `cvt_`, `dex_`). The error never shows the value.
+    pub fn require_prefix(&self, prefix: &'static str) -> Result<(), TokenError> {
+        if self.0.len() > prefix.len() && self.0.starts_with(prefix) {
+            Ok(())
+        } else {
+            Err(TokenError { prefix })
+        }
+    }
+}
+
+/// A token that is empty or lacks the prefix of its kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("expected a non-empty `{prefix}…` token")]
+pub struct TokenError {
+    pub prefix: &'static str,
 }
 
 impl fmt::Debug for Secret {
@@ -41,6 +58,15 @@ impl<'de> serde::Deserialize<'de> for Secret {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_need_their_prefix_and_a_value() {
+        assert_eq!(Secret::new("dit_abc").require_prefix("dit_"), Ok(()));
+        for bad in ["", "dit_", "wvt_abc", "abc"] {
+            let error = Secret::new(bad).require_prefix("dit_").unwrap_err();
+            assert_eq!(error.to_string(), "expected a non-empty `dit_…` token");
+        }
+    }
 
     #[test]
     fn debug_and_display_never_show_the_value() {

@@ -36,6 +36,22 @@ pub enum SignatureError {
     Mismatch,
 }
 
+/// The signature headers of a request, as they arrived (either may be missing).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Signed<'a> {
+    /// `X-Fluid-Timestamp`.
+    pub timestamp: Option<&'a str>,
+    /// `X-Fluid-Signature`.
+    pub signature: Option<&'a str>,
+}
+
+impl Signed<'_> {
+    /// Verifies `body` against these headers with [`verify`]; returns the signed time.
+    pub fn verify<K: AsRef<[u8]>>(&self, keys: &[K], body: &[u8], now: i64) -> Result<i64, SignatureError> {
+        verify(keys, self.timestamp, self.signature, body, now)
+    }
+}
+
 /// Signs `body` as Fluid does, returning the lowercase hex signature.
 pub fn sign(key: &[u8], timestamp: &str, body: &[u8]) -> String {
     hex::encode(mac(key, timestamp, body).finalize().into_bytes())
@@ -62,9 +78,11 @@ pub fn verify<K: AsRef<[u8]>>(
     if -age > TOLERANCE_SECONDS {
         return Err(SignatureError::Future(-age));
     }
-    // Every key is tried, so the time taken does not tell which one matched.
+    // Every key is tried, so the time taken does not tell which one matched. An empty key
+    // verifies nothing: anyone can sign with it.
     let matched = keys.iter().fold(false, |matched, key| {
-        mac(key.as_ref(), timestamp, body).verify_slice(&expected).is_ok() | matched
+        let key = key.as_ref();
+        (!key.is_empty() & mac(key, timestamp, body).verify_slice(&expected).is_ok()) | matched
     });
     if matched {
         Ok(signed_at)
@@ -112,6 +130,15 @@ mod tests {
         assert_eq!(sig.len(), 64);
         assert_eq!(sig, sig.to_lowercase());
         assert_eq!(check(&[KEY], "1800000000", &sig, b"{}"), Ok(NOW));
+    }
+
+    #[test]
+    fn an_empty_key_verifies_nothing() {
+        let sig = sign(b"", "1800000000", b"{}");
+        assert_eq!(
+            check(&[b""], "1800000000", &sig, b"{}"),
+            Err(SignatureError::Mismatch)
+        );
     }
 
     #[test]

@@ -43,8 +43,9 @@ pub struct Config {
     pub fluid_api_base_url: String,
     /// Keys that verify lifecycle webhooks (several during a rotation).
     pub webhook_secrets: Arc<[Secret]>,
-    /// Only lifecycle events for this droplet are acted on, when set.
-    pub droplet_uuid: Option<String>,
+    /// This droplet's `drp_…`: lifecycle events and exchange answers for other droplets of the
+    /// owner are acknowledged and ignored.
+    pub droplet_uuid: String,
     pub keyring: Arc<Keyring>,
     /// The CSP `frame-ancestors` source list.
     pub frame_ancestors: String,
@@ -83,24 +84,9 @@ impl Config {
             Some(url) => http_url("PUBLIC_URL", url)?,
             None => format!("http://{listen_addr}"),
         };
-        let fluid_api_base_url = http_url("FLUID_API_BASE_URL", &args.fluid_api_base_url)?;
+        let fluid_api_base_url = fluid_api_base_url(&args.fluid_api_base_url)?;
         let webhook_secrets = webhook_secrets(args.fluid_webhook_secret.as_deref())?;
-        let droplet_uuid = match args.fluid_droplet_uuid.as_deref().map(str::trim) {
-            None | Some("") => None,
-            Some(uuid)
-                if uuid
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
-            {
-                Some(uuid.to_owned())
-            }
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "FLUID_DROPLET_UUID",
-                    "is malformed; expected the droplet's id such as drp_abc123",
-                ));
-            }
-        };
+        let droplet_uuid = droplet_uuid(args.fluid_droplet_uuid.as_deref())?;
         let keyring = keyring(args.droplet_encryption_key.as_deref())?;
         let frame_ancestors = frame_ancestors(&args.fluid_frame_ancestors)?;
         let event_retention = Duration::from_secs(
@@ -267,6 +253,46 @@ pub fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigErr
     Ok(url.as_str().trim_end_matches('/').to_owned())
 }
 
+/// Fluid's API carries every token we hold: `https://`, or plain `http://` only on loopback (a
+/// local simulator).
+pub fn fluid_api_base_url(value: &str) -> Result<String, ConfigError> {
+    let url = http_url("FLUID_API_BASE_URL", value)?;
+    let loopback = url::Url::parse(&url).ok().is_some_and(|url| match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    });
+    if url.starts_with("http://") && !loopback {
+        return Err(ConfigError::new(
+            "FLUID_API_BASE_URL",
+            format!("`{value}` must use https:// (plain http:// only for a loopback host such as 127.0.0.1)"),
+        ));
+    }
+    Ok(url)
+}
+
+/// This droplet's `drp_…`, which `droplet droplet create` prints.
+pub fn droplet_uuid(value: Option<&str>) -> Result<String, ConfigError> {
+    match value.map(str::trim) {
+        None | Some("") => Err(ConfigError::new(
+            "FLUID_DROPLET_UUID",
+            "is not set; set it to this droplet's id (drp_…), which `droplet droplet create` prints",
+        )),
+        Some(uuid)
+            if uuid
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') =>
+        {
+            Ok(uuid.to_owned())
+        }
+        Some(_) => Err(ConfigError::new(
+            "FLUID_DROPLET_UUID",
+            "is malformed; expected the droplet's id such as drp_abc123",
+        )),
+    }
+}
+
 pub(crate) fn webhook_secrets(value: Option<&str>) -> Result<Arc<[Secret]>, ConfigError> {
     let hint = "set it to the droplet's webhook secret (dws_…) from Fluid; several, comma-separated, during a rotation";
     let secrets: Vec<Secret> = value
@@ -379,6 +405,33 @@ mod tests {
         );
         assert!(http_url("PUBLIC_URL", "ftp://d.example.com").is_err());
         assert!(http_url("PUBLIC_URL", "not a url").is_err());
+    }
+
+    #[test]
+    fn fluids_api_is_https_unless_on_loopback() {
+        assert!(fluid_api_base_url("https://api.fluid.app").is_ok());
+        for local in [
+            "http://127.0.0.1:3999",
+            "http://localhost:3999",
+            "http://[::1]:3999",
+        ] {
+            assert!(fluid_api_base_url(local).is_ok(), "{local}");
+        }
+        let error = fluid_api_base_url("http://api.fluid.app")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("FLUID_API_BASE_URL `http://api.fluid.app` must use https://"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_droplet_uuid_is_required() {
+        let error = droplet_uuid(None).unwrap_err().to_string();
+        assert!(error.contains("droplet droplet create"), "{error}");
+        assert!(droplet_uuid(Some("drp 1")).is_err());
+        assert_eq!(droplet_uuid(Some(" drp_1 ")).unwrap(), "drp_1");
     }
 
     #[test]

@@ -69,7 +69,12 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         },
         Command::Dev(args) => {
             let log_format = config::log_format(&args.serve.log_format)?;
-            let config = Config::from_args(&args.serve)?;
+            let mut serve_args = args.serve.clone();
+            // The simulated Fluid's droplet, unless one is configured.
+            serve_args
+                .fluid_droplet_uuid
+                .get_or_insert_with(|| commands::dev::DEV_DROPLET_UUID.into());
+            let config = Config::from_args(&serve_args)?;
             telemetry::init(log_format);
             commands::dev::run(&args, config, serve::shutdown_signal()).await?;
         }

@@ -56,6 +56,7 @@ pub struct Metrics {
     fluid_calls: Family<FluidLabels, Histogram, fn() -> Histogram>,
     jobs: Family<JobLabels, Counter>,
     company_events: Family<OutcomeLabels, Counter>,
+    installs: Family<OutcomeLabels, Counter>,
     shed: Counter,
     activity_dropped: Counter,
     pool: Family<PoolLabels, Gauge>,
@@ -88,6 +89,12 @@ impl Default for Metrics {
             "Company webhook events acknowledged, stored or duplicate",
             company_events.clone(),
         );
+        let installs = Family::default();
+        registry.register(
+            "installs",
+            "Install deliveries, by outcome (active, unchanged, ignored, superseded, refused, answer_lost, bad_answer, failed_before)",
+            installs.clone(),
+        );
         let shed = Counter::default();
         registry.register(
             "requests_shed",
@@ -112,6 +119,7 @@ impl Default for Metrics {
             fluid_calls,
             jobs,
             company_events,
+            installs,
             shed,
             activity_dropped,
             pool,
@@ -152,6 +160,11 @@ impl Metrics {
         self.company_events
             .get_or_create(&OutcomeLabels { outcome })
             .inc();
+    }
+
+    /// An install delivery ended in `outcome` (`lifecycle::InstallOutcome::as_str`).
+    pub fn install(&self, outcome: &'static str) {
+        self.installs.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
     /// A request was shed.

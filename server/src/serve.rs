@@ -63,11 +63,18 @@ pub async fn serve(
     let (activity, activity_writer) =
         crate::activity_recorder::ActivityRecorder::start(db.clone(), metrics.clone());
     let (events, events_writer) = crate::event_inbox::EventInbox::start(db.clone());
+    let lifecycle = domain::lifecycle::Deps {
+        db: db.clone(),
+        keyring: config.keyring.clone(),
+        fluid: fluid.clone(),
+        droplet_uuid: config.droplet_uuid.clone(),
+    };
     let state = AppState {
         leptos_options,
         db: db.clone(),
         config: Arc::new(config),
         fluid,
+        lifecycle,
         wake_worker,
         callbacks: Arc::new(callbacks),
         shipping: shipping::Cache::default(),

@@ -18,6 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Fluid's API, at `FLUID_API_BASE_URL`.
     pub fluid: FluidClient,
+    /// What installs and uninstalls need.
+    pub lifecycle: domain::lifecycle::Deps,
     /// Wakes the background worker when a job is queued.
     pub wake_worker: Arc<Notify>,
     /// The callbacks this droplet implements, schemas compiled.

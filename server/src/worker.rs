@@ -141,6 +141,7 @@ impl Worker {
                     &self.keyring,
                     &self.fluid,
                     &self.public_url,
+                    &domain::callbacks::implemented(),
                     uuid,
                 )
                 .await

@@ -20,7 +20,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
     let calls = domain::activity::calls_per_definition_last_day(&db, &dri, domain::time::now())
         .await
         .map_err(internal)?;
-    let callbacks = registrations::callbacks()
+    let callbacks = domain::callbacks::implemented()
         .into_iter()
         .map(|(name, timeout_seconds)| {
             let state = states.iter().find(|s| s.kind == "callback" && s.name == name);

@@ -16,6 +16,8 @@ pub struct OverviewData {
     pub company_name: String,
     pub fluid_shop: Option<String>,
     pub status: String,
+    /// Why the install failed, when it did.
+    pub failure_reason: Option<String>,
     /// Installed since, as `YYYY-MM-DD` (UTC).
     pub installed_on: Option<String>,
     pub page_token: String,

@@ -19,6 +19,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<OverviewData, AppErro
         company_name: scope::company_name(&installation),
         fluid_shop: installation.fluid_shop.clone(),
         status: installation.status.as_str().to_owned(),
+        failure_reason: installation.failure_reason.clone(),
         installed_on: installation
             .installed_at
             .map(|at| domain::time::rfc3339(at)[..10].to_owned()),
@@ -36,7 +37,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<OverviewData, AppErro
                     p99_ms: ms(hour.p99_us),
                 })
                 .collect(),
-            timeout_ms: f64::from(registrations::callback_timeout("update_cart_shipping")) * 1000.0,
+            timeout_ms: f64::from(domain::callbacks::callback_timeout("update_cart_shipping")) * 1000.0,
         },
         droplet_installation_uuid: installation.droplet_installation_uuid,
     })
@@ -65,7 +66,7 @@ pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
 /// `pending`), then the drop zones created from the manifest.
 async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError> {
     let states = registrations::states(db, uuid).await.map_err(internal)?;
-    let callbacks = registrations::callbacks()
+    let callbacks = domain::callbacks::implemented()
         .into_iter()
         .map(|(name, _)| ("callback", name.to_owned()));
     let subscribed = scope::context::<scope::CompanyWebhooks>()

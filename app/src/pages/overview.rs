@@ -36,6 +36,16 @@ fn Overview(data: OverviewData) -> impl IntoView {
             </div>
             <span class=format!("badge badge-{}", data.status)>{data.status.clone()}</span>
         </header>
+        {data
+            .failure_reason
+            .map(|reason| {
+                view! {
+                    <p class="inline-error install-failure" role="alert">
+                        <strong>"The install did not complete: "</strong>
+                        {reason}
+                    </p>
+                }
+            })}
         <section class="card">
             <h2>"Installation"</h2>
             <dl class="facts">

@@ -41,17 +41,30 @@ struct Row {
     enabled: i64,
 }
 
-fn parse(value: Option<&str>) -> Option<Decimal> {
-    value.and_then(|v| v.parse().ok())
+/// A stored amount: a price or a bound that is not a number is an error, never 0 (an unreadable
+/// price read as 0 would be free shipping).
+fn amount(option: i64, column: &str, value: &str) -> Result<Decimal, DbError> {
+    value.parse().map_err(|_| {
+        DbError::Unreadable(format!(
+            "shipping option {option}: {column} `{value}` is not a number"
+        ))
+    })
 }
 
-impl From<Row> for ShippingOption {
-    fn from(row: Row) -> Self {
-        Self {
-            id: row.id,
+fn optional_amount(option: i64, column: &str, value: Option<&str>) -> Result<Option<Decimal>, DbError> {
+    value.map(|value| amount(option, column, value)).transpose()
+}
+
+impl TryFrom<Row> for ShippingOption {
+    type Error = DbError;
+
+    fn try_from(row: Row) -> Result<Self, DbError> {
+        let id = row.id;
+        Ok(Self {
+            id,
             position: row.position,
             title: row.title,
-            price: row.price.parse().unwrap_or_default(),
+            price: amount(id, "price", &row.price)?,
             currency: row.currency,
             delivery_estimate: row.delivery_estimate,
             countries: row
@@ -60,14 +73,16 @@ impl From<Row> for ShippingOption {
                 .filter(|c| !c.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            subtotal_min: parse(row.subtotal_min.as_deref()),
-            subtotal_max: parse(row.subtotal_max.as_deref()),
-            free_above: parse(row.free_above.as_deref()),
-            weight_min: parse(row.weight_min.as_deref()),
-            weight_max: parse(row.weight_max.as_deref()),
-            weight_unit: WeightUnit::parse(&row.weight_unit).unwrap_or(WeightUnit::Kg),
+            subtotal_min: optional_amount(id, "subtotal_min", row.subtotal_min.as_deref())?,
+            subtotal_max: optional_amount(id, "subtotal_max", row.subtotal_max.as_deref())?,
+            free_above: optional_amount(id, "free_above", row.free_above.as_deref())?,
+            weight_min: optional_amount(id, "weight_min", row.weight_min.as_deref())?,
+            weight_max: optional_amount(id, "weight_max", row.weight_max.as_deref())?,
+            weight_unit: WeightUnit::parse(&row.weight_unit).ok_or_else(|| {
+                DbError::Unreadable(format!("shipping option {id}: weight unit `{}`", row.weight_unit))
+            })?,
             enabled: row.enabled != 0,
-        }
+        })
     }
 }
 
@@ -81,7 +96,7 @@ pub async fn list(db: &Db, uuid: &str) -> Result<Vec<ShippingOption>, DbError> {
     .bind(uuid)
     .fetch_all(db.pool())
     .await?;
-    Ok(rows.into_iter().map(ShippingOption::from).collect())
+    rows.into_iter().map(ShippingOption::try_from).collect()
 }
 
 fn text(value: Option<Decimal>) -> Option<String> {

@@ -43,6 +43,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 /// Applies the next queued fault: `Some(response)` replaces the real answer.
 async fn injected(fault: Option<Fault>) -> Option<Response> {
     match fault? {
+        Fault::LoseAnswer => Some(lost_answer()),
         Fault::Delay(wait) => {
             tokio::time::sleep(wait).await;
             None
@@ -60,6 +61,11 @@ async fn injected(fault: Option<Fault>) -> Option<Response> {
     }
 }
 
+/// What a gateway answers when Fluid's own answer did not reach it.
+fn lost_answer() -> Response {
+    error(StatusCode::GATEWAY_TIMEOUT, "upstream answer lost")
+}
+
 #[derive(Deserialize)]
 struct ExchangeRequest {
     exchange_token: Option<String>,
@@ -72,7 +78,8 @@ async fn exchange(Extract(api): Extract<ApiState>, body: Option<Json<ExchangeReq
         state.exchange_calls += 1;
         state.exchange_faults.pop_front()
     };
-    if let Some(response) = injected(fault).await {
+    let lose_answer = fault == Some(Fault::LoseAnswer);
+    if !lose_answer && let Some(response) = injected(fault).await {
         return response;
     }
     let Some(value) = body.and_then(|Json(b)| b.exchange_token) else {
@@ -94,6 +101,9 @@ async fn exchange(Extract(api): Extract<ApiState>, body: Option<Json<ExchangeReq
         return error(StatusCode::NOT_FOUND, "Installation not found");
     };
     state.successful_exchanges.push(dri);
+    if lose_answer {
+        return lost_answer();
+    }
     Json(json!({
         "droplet_installation": {
             "droplet_installation_uuid": installation.droplet_installation_uuid,

@@ -89,18 +89,26 @@ async fn reset_chaos(State(sim): State<Simulator>) -> Response {
 #[derive(Deserialize)]
 struct ExchangeFailures {
     /// Statuses the next exchange calls answer (5xx, 429), one per call, in order.
+    #[serde(default)]
     statuses: Vec<u16>,
     retry_after: Option<u64>,
+    /// The next exchange call spends its token, then its answer is lost (504).
+    #[serde(default)]
+    lose_answer: bool,
 }
 
-/// `POST /_sim/exchange/failures {statuses, retry_after?}`: the next exchange calls fail.
+/// `POST /_sim/exchange/failures {statuses?, retry_after?, lose_answer?}`: the next exchange
+/// calls fail (a lost answer first, then the statuses).
 async fn exchange_failures(State(sim): State<Simulator>, body: Option<Json<ExchangeFailures>>) -> Response {
     let Some(Json(failures)) = body else {
         return problem(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "send {\"statuses\": [503, 429]}",
+            "send {\"statuses\": [503, 429]} or {\"lose_answer\": true}",
         );
     };
+    if failures.lose_answer {
+        sim.push_exchange_fault(Fault::LoseAnswer).await;
+    }
     for status in &failures.statuses {
         sim.push_exchange_fault(Fault::Status {
             status: *status,
@@ -108,7 +116,8 @@ async fn exchange_failures(State(sim): State<Simulator>, body: Option<Json<Excha
         })
         .await;
     }
-    Json(json!({ "queued": failures.statuses.len() })).into_response()
+    let queued = failures.statuses.len() + usize::from(failures.lose_answer);
+    Json(json!({ "queued": queued })).into_response()
 }
 
 fn problem(status: StatusCode, message: impl Into<String>) -> Response {

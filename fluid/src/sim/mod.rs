@@ -96,6 +96,14 @@ impl Simulator {
             .create_installation(company_name, &self.config.droplet_uuid)
     }
 
+    /// Creates a company that installed another droplet of the same owner (`droplet_uuid`).
+    pub async fn create_installation_of(&self, company_name: &str, droplet_uuid: &str) -> SimInstallation {
+        self.state
+            .lock()
+            .await
+            .create_installation(company_name, droplet_uuid)
+    }
+
     /// Creates (or recreates, with fresh credentials) the company with installation id `dri`: a
     /// stable id for demos, so the same admin URL works across restarts.
     pub async fn create_installation_as(&self, dri: &str, company_name: &str) -> SimInstallation {

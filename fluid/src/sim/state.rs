@@ -94,6 +94,9 @@ pub enum Fault {
     Status { status: u16, retry_after: Option<u64> },
     /// Wait this long, then work normally.
     Delay(Duration),
+    /// Do the work, then answer 504 as a gateway whose upstream answer was lost: on the exchange,
+    /// the single-use token is spent and the credentials never reach the droplet.
+    LoseAnswer,
 }
 
 #[derive(Debug)]

@@ -17,6 +17,9 @@ use crate::{cli::DevArgs, config::Config, serve};
 /// The demo company's installation id, stable so the admin URL survives restarts.
 pub const DEMO_DRI: &str = "dri_demo";
 
+/// The simulated Fluid's droplet when `FLUID_DROPLET_UUID` is not set.
+pub const DEV_DROPLET_UUID: &str = "drp_dev";
+
 /// Runs until `shutdown` completes.
 pub async fn run(
     args: &DevArgs,
@@ -40,7 +43,7 @@ pub async fn run(
         sim_listener,
         SimConfig {
             webhook_secret: secret,
-            droplet_uuid: config.droplet_uuid.clone().unwrap_or_else(|| "drp_dev".into()),
+            droplet_uuid: config.droplet_uuid.clone(),
             install_webhook_url: format!("{public_url}/api/webhooks/installed"),
             uninstall_webhook_url: format!("{public_url}/api/webhooks/uninstalled"),
             exchange_token_ttl: Duration::from_secs(600),
@@ -110,7 +113,7 @@ async fn install_demo(sim: &Simulator, db: &Db, company_name: &str) -> anyhow::R
         anyhow::bail!("the droplet did not activate the demo company: {}", delivery.body);
     }
     let deadline = Instant::now() + Duration::from_secs(15);
-    while sim.registrations(DEMO_DRI).await.len() < domain::registrations::callbacks().len() {
+    while sim.registrations(DEMO_DRI).await.len() < domain::callbacks::implemented().len() {
         if Instant::now() > deadline {
             tracing::warn!("the demo company's callbacks are not registered yet; see the overview page");
             break;

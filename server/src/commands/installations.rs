@@ -30,11 +30,15 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
     match format {
         Format::Json => {
             let mut value = json_rows(std::slice::from_ref(&found))[0].take();
+            value["failure_reason"] = json!(found.failure_reason);
             value["registrations"] = serde_json::to_value(&registrations)?;
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
         Format::Table => {
             print!("{}", table(std::slice::from_ref(&found)));
+            if let Some(reason) = &found.failure_reason {
+                println!("failed: {reason}");
+            }
             println!();
             for r in &registrations {
                 println!(

@@ -1,7 +1,7 @@
 //! `POST /api/callbacks/{droplet_installation_uuid}/{definition_name}`: Fluid asking a question
 //! while a shopper waits. Verified with that registration's `cvt_` (the raw
 //! `X-Fluid-Callback-Token` alone is never enough), schema-checked both ways, answered within the
-//! deadline. Every answer for a known installation is recorded with its latency.
+//! deadline. Every verified request is recorded with its latency; nothing else is.
 
 use std::time::Instant;
 
@@ -12,13 +12,14 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use domain::callbacks::{self, CallbackError, CallbackRequest, Outcome};
-use fluid::signature;
+use domain::callbacks::{self, CallbackError, CallbackRequest};
 use serde_json::json;
 
+use super::{ApiError, signed};
 use crate::state::AppState;
 
-/// Answers one callback.
+/// Answers one callback. Only a verified request is recorded: nothing unauthenticated counts in
+/// a merchant's chart.
 pub async fn receive(
     State(state): State<AppState>,
     Path((installation, definition)): Path<(String, String)>,
@@ -26,12 +27,10 @@ pub async fn receive(
     body: Bytes,
 ) -> Response {
     let started = Instant::now();
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let request = CallbackRequest {
         installation: &installation,
         definition: &definition,
-        timestamp: header(signature::TIMESTAMP_HEADER),
-        signature: header(signature::SIGNATURE_HEADER),
+        signed: signed::headers(&headers),
         body: &body,
     };
     let deps = callbacks::Deps {
@@ -40,32 +39,17 @@ pub async fn receive(
         callbacks: &state.callbacks,
         shipping: &state.shipping,
     };
-    let (status, outcome, response) = match callbacks::answer(deps, &request).await {
-        Ok((answer, Outcome::Answered)) => (StatusCode::OK, "answered", Json(answer).into_response()),
-        Ok((answer, Outcome::FellBack)) => (StatusCode::OK, "fallback", Json(answer).into_response()),
-        Err(error) => {
-            let (status, outcome) = status_of(&error);
-            let body = match &error {
-                CallbackError::InvalidRequest { violations, .. } => {
-                    json!({ "error": error.to_string(), "violations": violations })
-                }
-                CallbackError::InvalidAnswer(_) => json!({ "error": "internal error" }),
-                CallbackError::Db(_) => json!({ "error": "the database is unavailable; try again" }),
-                other => json!({ "error": other.to_string() }),
-            };
-            if status == StatusCode::UNAUTHORIZED {
-                tracing::warn!(installation = %installation, callback = %definition, reason = %error, "rejected an unauthenticated callback");
-            }
-            (status, outcome, (status, Json(body)).into_response())
-        }
+    let (outcome, response) = match callbacks::answer(deps, &request).await {
+        Ok((answer, outcome)) => (Some(outcome), Json(answer).into_response()),
+        Err(error) => (error.recorded_as(), refusal(error)),
     };
-    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    if outcome != "unknown" {
+    if let Some(outcome) = outcome {
+        let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
         state.activity.record(domain::activity::NewInvocation {
             installation_uuid: installation,
             definition_name: definition,
             outcome,
-            status: status.as_u16(),
+            status: response.status().as_u16(),
             latency_us,
             at: domain::time::now(),
         });
@@ -73,16 +57,21 @@ pub async fn receive(
     response
 }
 
-fn status_of(error: &CallbackError) -> (StatusCode, &'static str) {
+fn refusal(error: CallbackError) -> Response {
     match error {
-        CallbackError::UnknownInstallation(_) => (StatusCode::NOT_FOUND, "unknown"),
-        CallbackError::Uninstalled(_) => (StatusCode::GONE, "rejected"),
-        CallbackError::NotRegistered(..) => (StatusCode::NOT_FOUND, "rejected"),
-        CallbackError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "rejected"),
-        CallbackError::InvalidJson(_) | CallbackError::InvalidRequest { .. } => {
-            (StatusCode::BAD_REQUEST, "rejected")
-        }
-        CallbackError::InvalidAnswer(_) => (StatusCode::INTERNAL_SERVER_ERROR, "error"),
-        CallbackError::Db(_) => (StatusCode::SERVICE_UNAVAILABLE, "error"),
+        CallbackError::Denied(denied) => ApiError::from(denied).into_response(),
+        CallbackError::Unauthorized(reason) => ApiError::from(reason).into_response(),
+        CallbackError::Db(error) => ApiError::from(error).into_response(),
+        CallbackError::InvalidRequest { ref violations, .. } => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": error.to_string(), "violations": violations })),
+        )
+            .into_response(),
+        CallbackError::InvalidJson(_) => ApiError::BadRequest(error.to_string()).into_response(),
+        CallbackError::InvalidAnswer(_) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            Json(json!({ "error": "internal error" })),
+        )
+            .into_response(),
     }
 }

@@ -9,14 +9,10 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
 };
-use domain::{
-    events::{NewEvent, Stored},
-    installations::{self, Status, WebhookKey},
-};
-use fluid::signature;
+use domain::{events::NewEvent, events::Stored, installations};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::{error::ApiError, signed};
 use crate::state::AppState;
 
 /// Verifies, parses and stores one company event.
@@ -26,32 +22,8 @@ pub async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let key = match installations::webhook_key(&state.db, &state.config.keyring, &uuid).await? {
-        WebhookKey::Active(key) => key,
-        WebhookKey::Unknown => return Err(ApiError::NotFound(format!("no installation {uuid}"))),
-        WebhookKey::Inactive(Status::Uninstalled) => {
-            return Err(ApiError::Gone(format!("installation {uuid} was uninstalled")));
-        }
-        WebhookKey::Unreadable => {
-            return Err(ApiError::Unavailable(
-                "this installation's key cannot be read right now".into(),
-            ));
-        }
-        WebhookKey::Inactive(status) => {
-            return Err(ApiError::NotFound(format!(
-                "installation {uuid} is {}",
-                status.as_str()
-            )));
-        }
-    };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    signature::verify(
-        &[key.expose().as_bytes()],
-        header(signature::TIMESTAMP_HEADER),
-        header(signature::SIGNATURE_HEADER),
-        &body,
-        domain::time::now(),
-    )?;
+    let key = installations::webhook_key(&state.db, &state.config.keyring, &uuid).await??;
+    signed::verify(&[key.expose().as_bytes()], &headers, &body)?;
     let event = fluid::company_events::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     // Verified JSON is valid UTF-8.
     let payload = String::from_utf8_lossy(&body);

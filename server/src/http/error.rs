@@ -27,9 +27,31 @@ pub enum ApiError {
 
 impl From<domain::DbError> for ApiError {
     fn from(error: domain::DbError) -> Self {
-        // A database that does not answer is temporary: 503 makes Fluid deliver again.
-        tracing::error!(%error, "database unavailable");
-        Self::Unavailable("the database is unavailable; try again".into())
+        use domain::DbError::{Unopenable, Unreadable};
+        // Both are temporary from Fluid's side: 503 makes it deliver again once fixed.
+        match error {
+            Unopenable(_) | Unreadable(_) => {
+                tracing::error!(%error, "stored data cannot be read");
+                Self::Unavailable("stored data cannot be read right now; try again later".into())
+            }
+            error => {
+                tracing::error!(%error, "database unavailable");
+                Self::Unavailable("the database is unavailable; try again".into())
+            }
+        }
+    }
+}
+
+/// The one mapping of "nothing verifies a request to this installation's door" to statuses.
+impl From<domain::installations::Denied> for ApiError {
+    fn from(denied: domain::installations::Denied) -> Self {
+        use domain::installations::Denied;
+        match denied {
+            Denied::Uninstalled(_) => Self::Gone(denied.to_string()),
+            Denied::Unknown(_) | Denied::Inactive(..) | Denied::NotRegistered(..) => {
+                Self::NotFound(denied.to_string())
+            }
+        }
     }
 }
 

@@ -9,16 +9,13 @@ use axum::{
     http::{HeaderMap, StatusCode},
 };
 use domain::{
-    installations::{self, Uninstall},
+    installations::Uninstall,
     lifecycle::{self, InstallError, InstallOutcome},
 };
-use fluid::{
-    lifecycle::{LifecycleEvent, LifecycleKind},
-    signature,
-};
+use fluid::lifecycle::{LifecycleEvent, LifecycleKind};
 use serde_json::{Value, json};
 
-use super::error::ApiError;
+use super::{error::ApiError, signed};
 use crate::state::AppState;
 
 type Answer = Result<(StatusCode, Json<Value>), ApiError>;
@@ -30,17 +27,12 @@ pub async fn installed(State(state): State<AppState>, headers: HeaderMap, body: 
         return Ok(ignored("event for another droplet"));
     };
     let uuid = event.company.droplet_installation_uuid.clone();
-    let Some(credentials) = &event.credentials else {
+    let Some(credentials) = event.credentials else {
         return Err(ApiError::BadRequest(
             "missing field `company.credentials.exchange_token`".into(),
         ));
     };
-    let deps = lifecycle::Deps {
-        db: &state.db,
-        keyring: &state.config.keyring,
-        fluid: &state.fluid,
-    };
-    let outcome = lifecycle::install(deps, &event.company, credentials, signed_at)
+    let outcome = lifecycle::install(&state.lifecycle, event.company, credentials, signed_at)
         .await
         .map_err(|error| {
             tracing::warn!(installation = %uuid, %error, "install not finished; Fluid will deliver again");
@@ -49,54 +41,57 @@ pub async fn installed(State(state): State<AppState>, headers: HeaderMap, body: 
                 other => ApiError::Unavailable(format!("{other}; deliver again later")),
             }
         })?;
-    tracing::info!(installation = %uuid, ?outcome, "install processed");
+    tracing::info!(installation = %uuid, outcome = outcome.as_str(), "install processed");
+    state.metrics.install(outcome.as_str());
     let body = match outcome {
         InstallOutcome::Active => {
             state.wake_worker.notify_one();
             json!({ "status": "active" })
         }
         InstallOutcome::Unchanged => json!({ "status": "unchanged" }),
-        InstallOutcome::Stale => {
-            json!({ "status": "ignored", "reason": "older than the installation's last uninstall" })
-        }
+        InstallOutcome::Stale => json!({
+            "status": "ignored",
+            "reason": "signed before the installation's last uninstall or current install"
+        }),
         InstallOutcome::Superseded => {
             json!({ "status": "uninstalled", "reason": "uninstalled while installing" })
         }
-        InstallOutcome::Failed(reason) => json!({ "status": "failed", "reason": reason }),
+        InstallOutcome::Failed { reason, .. } | InstallOutcome::FailedBefore(reason) => {
+            json!({ "status": "failed", "reason": reason })
+        }
     };
     Ok((StatusCode::OK, Json(with_uuid(body, &uuid))))
 }
 
-/// A company uninstalled the droplet: its tokens are erased and its jobs cancelled.
+/// A company uninstalled the droplet: its tokens are erased and its jobs cancelled, unless it
+/// installed again after this uninstall was signed.
 pub async fn uninstalled(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Answer {
     let Some((event, signed_at)) = verified_event(&state, &headers, &body, LifecycleKind::Uninstalled)?
     else {
         return Ok(ignored("event for another droplet"));
     };
     let uuid = event.company.droplet_installation_uuid;
-    // The last token, read before the uninstall erases it, to remove the drop zones with.
-    let credentials = installations::stored_credentials(&state.db, &state.config.keyring, &uuid).await?;
-    let outcome = installations::uninstall(&state.db, &uuid, signed_at).await?;
+    let (outcome, last_token) = lifecycle::uninstall(&state.lifecycle, &uuid, signed_at).await?;
     tracing::info!(installation = %uuid, ?outcome, "uninstall processed");
-    if let Some(credentials) = credentials {
+    if let Some(token) = last_token {
         let (db, fluid, uuid) = (state.db.clone(), state.fluid.clone(), uuid.clone());
         // Best effort and off the request path: Fluid may have revoked the token already.
         tokio::spawn(async move {
-            let token = credentials.authentication_token;
             if let Err(error) = domain::registrations::remove_drop_zones(&db, &fluid, &token, &uuid).await {
                 tracing::warn!(installation = %uuid, %error, "recording the drop zones as deleted failed");
             }
         });
     }
-    let status = match outcome {
-        Uninstall::Uninstalled => "uninstalled",
-        Uninstall::AlreadyUninstalled => "unchanged",
-        Uninstall::Unknown => "uninstalled_before_install",
+    let body = match outcome {
+        Uninstall::Uninstalled => json!({ "status": "uninstalled" }),
+        Uninstall::AlreadyUninstalled => json!({ "status": "unchanged" }),
+        Uninstall::Unknown => json!({ "status": "uninstalled_before_install" }),
+        Uninstall::Stale => json!({
+            "status": "ignored",
+            "reason": "signed before the installation's current install"
+        }),
     };
-    Ok((
-        StatusCode::OK,
-        Json(with_uuid(json!({ "status": status }), &uuid)),
-    ))
+    Ok((StatusCode::OK, Json(with_uuid(body, &uuid))))
 }
 
 /// Verifies and parses a lifecycle delivery, returning it with its signed time; `None` when it
@@ -107,23 +102,16 @@ fn verified_event(
     body: &[u8],
     kind: LifecycleKind,
 ) -> Result<Option<(LifecycleEvent, i64)>, ApiError> {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let keys: Vec<&[u8]> = state
         .config
         .webhook_secrets
         .iter()
         .map(|s| s.expose().as_bytes())
         .collect();
-    let signed_at = signature::verify(
-        &keys,
-        header(signature::TIMESTAMP_HEADER),
-        header(signature::SIGNATURE_HEADER),
-        body,
-        domain::time::now(),
-    )?;
+    let signed_at = signed::verify(&keys, headers, body)?;
     let event = fluid::lifecycle::parse(kind, body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    if let (Some(ours), Some(theirs)) = (&state.config.droplet_uuid, &event.company.droplet_uuid)
-        && ours != theirs
+    if let Some(theirs) = &event.company.droplet_uuid
+        && *theirs != state.config.droplet_uuid
     {
         tracing::info!(droplet = %theirs, "lifecycle event for another droplet ignored");
         return Ok(None);

@@ -9,6 +9,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod security_headers;
+mod signed;
 
 use std::sync::{Arc, LazyLock};
 

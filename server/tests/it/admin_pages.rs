@@ -73,7 +73,7 @@ async fn a_failed_registration_shows_its_error_and_retry_registers_it() {
     let app = TestApp::spawn().await;
     let company = app.sim.create_installation("Flaky Co").await;
     let dri = company.droplet_installation_uuid.clone();
-    let calls = domain::registrations::callbacks().len() + domain::registrations::COMPANY_WEBHOOKS.len();
+    let calls = domain::callbacks::implemented().len() + domain::registrations::COMPANY_WEBHOOKS.len();
     for _ in 0..calls {
         app.sim
             .push_registration_fault(Fault::Status {
@@ -117,7 +117,7 @@ async fn a_failed_registration_shows_its_error_and_retry_registers_it() {
     );
     assert_eq!(
         app.sim.registrations(&dri).await.len(),
-        domain::registrations::callbacks().len()
+        domain::callbacks::implemented().len()
     );
     app.stop().await;
 }

@@ -344,3 +344,131 @@ async fn a_cart_beyond_a_decimals_range_is_answered() {
     );
     app.stop().await;
 }
+
+/// Callback activity rows of the database, as (installation, definition, calls).
+async fn activity_rows(app: &TestApp) -> Vec<(String, String, i64)> {
+    // Records are written in batches every 50 ms.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let pool = raw_pool(&app.database_url).await;
+    let rows = sqlx::query_as(
+        "SELECT installation_uuid, definition_name, calls FROM callback_activity ORDER BY 1, 2",
+    )
+    .fetch_all(&pool)
+    .await
+    .expect("activity rows");
+    pool.close().await;
+    rows
+}
+
+#[tokio::test]
+async fn unsigned_callbacks_write_nothing() {
+    let app = TestApp::spawn().await;
+    let company = installed(&app, "Quiet Co").await;
+    let dri = &company.droplet_installation_uuid;
+    for path in [
+        format!("/api/callbacks/{dri}/update_cart_shipping"),
+        format!("/api/callbacks/{dri}/invented_definition"),
+        "/api/callbacks/dri_nobody/update_cart_shipping".to_owned(),
+    ] {
+        for signature in [None, Some("0".repeat(64))] {
+            let mut request = app
+                .client
+                .post(format!("{}{path}", app.base_url))
+                .header("x-fluid-timestamp", now().to_string())
+                .body(shipping_request("US", 20.0, 1).to_string());
+            if let Some(signature) = &signature {
+                request = request.header("x-fluid-signature", signature);
+            }
+            let status = request.send().await.unwrap().status().as_u16();
+            assert!(matches!(status, 401 | 404), "{path}: {status}");
+        }
+    }
+    assert_eq!(
+        activity_rows(&app).await,
+        vec![],
+        "nothing unauthenticated is recorded"
+    );
+    // A signed one is.
+    let signed = app
+        .sim
+        .send_callback(dri, "update_cart_shipping", &shipping_request("US", 20.0, 1))
+        .await
+        .unwrap();
+    assert_eq!(signed.status, 200);
+    assert_eq!(
+        activity_rows(&app).await,
+        vec![(dri.clone(), "update_cart_shipping".to_owned(), 1)]
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_no_configured_key_opens_is_a_503_never_not_registered() {
+    let mut app = TestApp::spawn().await;
+    let company = installed(&app, "Rekeyed Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    // The operator started the service with another key, without the one the tokens were
+    // sealed with.
+    app.restart_with(|args| args.droplet_encryption_key = Some(key(2)))
+        .await;
+    let callback = app
+        .sim
+        .send_callback(&dri, "test_callback_system", &json!({"message": "x"}))
+        .await
+        .unwrap();
+    assert_eq!(callback.status, 503, "{:?}", callback.body);
+    let installation = app.sim.installation(&dri).await.unwrap();
+    let event = app
+        .sim
+        .company_event_payload(&installation, "order", "created", true);
+    let events = app
+        .sim
+        .send_company_event(&dri, event.to_string().as_bytes(), "order", "created")
+        .await
+        .unwrap();
+    assert_eq!(events[0].status, 503, "{}", events[0].body);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreadable_stored_price_is_never_free_shipping() {
+    let app = TestApp::spawn().await;
+    let company = installed(&app, "Corrupt Co").await;
+    let dri = &company.droplet_installation_uuid;
+    let db = app.db().await;
+    let standard = domain::shipping::ShippingOptionInput {
+        title: "Standard".into(),
+        price: "5.99".into(),
+        currency: "USD".into(),
+        enabled: true,
+        ..Default::default()
+    };
+    domain::shipping::create(&db, dri, &standard).await.unwrap();
+    // The stored price is damaged (and the settings version bumped, as a write would).
+    let pool = raw_pool(&app.database_url).await;
+    sqlx::query("UPDATE shipping_options SET price = 'five' WHERE installation_uuid = $1")
+        .bind(dri)
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE installations SET settings_version = settings_version + 1 WHERE uuid = $1")
+        .bind(dri)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    let answer = app
+        .sim
+        .send_callback(dri, "update_cart_shipping", &shipping_request("US", 20.0, 1))
+        .await
+        .unwrap();
+    assert_eq!(answer.status, 200);
+    assert_eq!(
+        answer.body["shipping_options"],
+        json!([]),
+        "the fallback answer (no option offered), never a $0.00 option: {}",
+        answer.body
+    );
+    db.close().await;
+    app.stop().await;
+}

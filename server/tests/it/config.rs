@@ -5,6 +5,7 @@ use crate::support::*;
 fn good_env() -> Vec<(&'static str, String)> {
     vec![
         ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("FLUID_DROPLET_UUID", DROPLET_UUID.to_owned()),
         ("DROPLET_ENCRYPTION_KEY", key(1)),
         ("LEPTOS_SITE_ADDR", "127.0.0.1:0".to_owned()),
     ]
@@ -37,6 +38,24 @@ fn a_missing_webhook_secret_stops_start_up() {
         serve_with(&[("FLUID_WEBHOOK_SECRET", None)]),
         "FLUID_WEBHOOK_SECRET",
         "dws_",
+    );
+}
+
+#[test]
+fn a_missing_droplet_uuid_stops_start_up_naming_the_command_that_prints_it() {
+    assert_one_line_error(
+        serve_with(&[("FLUID_DROPLET_UUID", None)]),
+        "FLUID_DROPLET_UUID",
+        "droplet droplet create",
+    );
+}
+
+#[test]
+fn fluids_api_over_plain_http_is_refused_off_loopback() {
+    assert_one_line_error(
+        serve_with(&[("FLUID_API_BASE_URL", Some("http://api.fluid.app"))]),
+        "FLUID_API_BASE_URL",
+        "must use https://",
     );
 }
 

@@ -104,6 +104,7 @@ async fn an_invalid_manifest_stops_the_service_with_one_line() {
         &[
             ("DROPLET_MANIFEST", manifest.as_str()),
             ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("FLUID_DROPLET_UUID", DROPLET_UUID),
             ("DROPLET_ENCRYPTION_KEY", key.as_str()),
         ],
     );

@@ -223,7 +223,7 @@ async fn jobs_converge_once_fluid_stops_timing_out_failing_and_throttling() {
         .collect();
     assert_eq!(
         registered.len(),
-        domain::registrations::callbacks().len(),
+        domain::callbacks::implemented().len(),
         "{registered:?}"
     );
     let answer = app

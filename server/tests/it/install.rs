@@ -344,7 +344,7 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
     let registrations = app.sim.registrations(dri).await;
     let mut names: Vec<&str> = registrations.iter().map(|r| r.definition_name.as_str()).collect();
     names.sort_unstable();
-    let mut implemented: Vec<&str> = domain::registrations::callbacks()
+    let mut implemented: Vec<&str> = domain::callbacks::implemented()
         .into_iter()
         .map(|(name, _)| name)
         .collect();
@@ -374,7 +374,7 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
     app.sim.install(dri, Shape::V2Flat).await.unwrap();
     app.settle_jobs(dri).await;
     let registrations = app.sim.registrations(dri).await;
-    assert_eq!(registrations.len(), domain::registrations::callbacks().len());
+    assert_eq!(registrations.len(), domain::callbacks::implemented().len());
     assert_eq!(app.sim.webhooks(dri).await.len(), 2);
     let db = app.db().await;
     let keyring = domain::Keyring::parse(&key(1)).unwrap();
@@ -502,7 +502,7 @@ async fn pending_jobs_resume_after_a_restart() {
     let dri = company.droplet_installation_uuid.clone();
     // Enough failures that the first attempt of both jobs fails: one call per callback and per
     // webhook, and each call tries four times.
-    let calls = domain::registrations::callbacks().len() + domain::registrations::COMPANY_WEBHOOKS.len();
+    let calls = domain::callbacks::implemented().len() + domain::registrations::COMPANY_WEBHOOKS.len();
     for _ in 0..calls * 4 {
         app.sim
             .push_registration_fault(Fault::Status {
@@ -535,7 +535,7 @@ async fn pending_jobs_resume_after_a_restart() {
     assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
     assert_eq!(
         app.sim.registrations(&dri).await.len(),
-        domain::registrations::callbacks().len()
+        domain::callbacks::implemented().len()
     );
     app.stop().await;
 }

@@ -19,7 +19,7 @@ async fn assert_registered_once(sim: &Simulator, dri: &str) {
         .map(|r| r.definition_name)
         .collect();
     names.sort();
-    let mut wanted: Vec<String> = domain::registrations::callbacks()
+    let mut wanted: Vec<String> = domain::callbacks::implemented()
         .iter()
         .map(|(name, _)| (*name).to_owned())
         .collect();

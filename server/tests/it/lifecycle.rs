@@ -301,3 +301,60 @@ async fn a_body_over_one_mebibyte_is_413() {
     assert_eq!(response.status(), 413);
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_exchange_answer_for_another_droplet_is_refused() {
+    let app = TestApp::spawn().await;
+    let company = app
+        .sim
+        .create_installation_of("Other Droplet Co", "drp_someone_else")
+        .await;
+    let dri = &company.droplet_installation_uuid;
+    // The webhook says ours; Fluid's exchange answer says another droplet's.
+    let mut payload = app
+        .sim
+        .install_payload(dri, fluid::sim::Shape::V2Flat)
+        .await
+        .unwrap();
+    payload["company"]["droplet_uuid"] = json!(DROPLET_UUID);
+    let answer: serde_json::Value = app.lifecycle("installed", &payload).await.json().await.unwrap();
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert!(
+        answer["reason"].as_str().unwrap().contains("another droplet"),
+        "{answer}"
+    );
+    let db = app.db().await;
+    let keyring = domain::Keyring::parse(&key(1)).unwrap();
+    assert_eq!(
+        domain::installations::stored_credentials(&db, &keyring, dri)
+            .await
+            .unwrap(),
+        None,
+        "no credentials of another droplet are stored"
+    );
+    db.close().await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn tokens_are_checked_for_their_prefix_where_they_enter() {
+    let app = TestApp::spawn().await;
+    let v2 = json!({"company": {"droplet_installation_uuid": "dri_prefix", "droplet_uuid": DROPLET_UUID,
+        "credentials": {"exchange_token": "dit_not_an_exchange_token"}}});
+    let response = app.lifecycle("installed", &v2).await;
+    assert_eq!(response.status(), 400);
+    assert!(error_of(response).await.contains("`dex_…`"));
+    let swapped = legacy_install("dri_prefix", "wvt_swapped", "dit_swapped");
+    let response = app.lifecycle("installed", &swapped).await;
+    assert_eq!(response.status(), 400);
+    assert!(error_of(response).await.contains("`dit_…`"));
+    let db = app.db().await;
+    assert_eq!(
+        domain::installations::find(&db, "dri_prefix").await.unwrap(),
+        None,
+        "nothing written"
+    );
+    assert_eq!(app.sim.exchange_calls().await, 0);
+    db.close().await;
+    app.stop().await;
+}

@@ -232,6 +232,12 @@ impl TestApp {
     }
 }
 
+/// A plain connection pool on the database at `url`, to look at (or damage) rows directly.
+pub async fn raw_pool(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect(url).await.expect("raw pool")
+}
+
 /// A simulated Fluid in this process whose lifecycle webhooks go to the droplet at `address`.
 pub async fn simulator_for(address: &str) -> Simulator {
     Simulator::start(
