@@ -14,44 +14,46 @@ pub const MAX_ATTEMPTS: i64 = 8;
 /// configured (`JOB_LEASE_SECS`). Workers renew it while they work.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 
-/// What a job does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobKind {
-    /// Register the callbacks the droplet implements.
-    RegisterCallbacks,
-    /// Subscribe the company webhooks the droplet listens to.
-    RegisterWebhooks,
-    /// Create the drop zones of the droplet's manifest.
-    RegisterDropZones,
+crate::stored_enum! {
+    /// What a job does.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum JobKind as "job kind" {
+        /// Register the callbacks the droplet implements.
+        RegisterCallbacks = "register_callbacks",
+        /// Subscribe the company webhooks the droplet listens to.
+        RegisterWebhooks = "register_webhooks",
+        /// Create the drop zones of the droplet's manifest.
+        RegisterDropZones = "register_drop_zones",
+    }
 }
 
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::RegisterCallbacks => "register_callbacks",
-            Self::RegisterWebhooks => "register_webhooks",
-            Self::RegisterDropZones => "register_drop_zones",
-        }
-    }
-
-    fn parse(value: &str) -> Option<Self> {
-        match value {
-            "register_callbacks" => Some(Self::RegisterCallbacks),
-            "register_webhooks" => Some(Self::RegisterWebhooks),
-            "register_drop_zones" => Some(Self::RegisterDropZones),
-            _ => None,
-        }
+crate::stored_enum! {
+    /// Where a job is.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum JobStatus as "job status" {
+        /// Due at `run_at` (again, after a retryable failure).
+        Pending = "pending",
+        /// Claimed by a worker, under its lease.
+        Running = "running",
+        /// Finished its work.
+        Done = "done",
+        /// Failed for good (a permanent error, or out of attempts).
+        Failed = "failed",
+        /// Nothing left to do (its installation is gone).
+        Cancelled = "cancelled",
     }
 }
 
 /// A job as operators and tests see it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobView {
     pub id: i64,
     pub installation_uuid: String,
+    /// The job's kind as stored (a newer version's kind is shown as it is).
     pub kind: String,
-    pub status: String,
+    pub status: JobStatus,
     pub attempts: i64,
     pub last_error: Option<String>,
 }
@@ -144,7 +146,8 @@ pub async fn claim_due(db: &Db, lease: Duration) -> Result<Option<ClaimedJob>, D
         |(id, installation_uuid, kind, attempts, max_attempts)| ClaimedJob {
             id,
             installation_uuid,
-            kind: JobKind::parse(&kind),
+            // A kind this version does not know (queued by a newer one) is left to the worker.
+            kind: JobKind::parse(&kind).ok(),
             attempts,
             max_attempts,
         },
@@ -169,7 +172,7 @@ pub async fn renew(db: &Db, job: &ClaimedJob, lease: Duration) -> Result<bool, D
 
 /// The job finished its work. `false`: the lease had been lost, and the outcome is not recorded.
 pub async fn succeed(db: &Db, job: &ClaimedJob) -> Result<bool, DbError> {
-    record(db, job, "done", None, None).await
+    record(db, job, JobStatus::Done, None, None).await
 }
 
 /// Whether a failure of `job` is retried: not when `permanent`, nor once out of attempts.
@@ -181,9 +184,9 @@ pub fn retries(job: &ClaimedJob, permanent: bool) -> bool {
 /// `false`: the lease had been lost, and the outcome is not recorded.
 pub async fn fail(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) -> Result<bool, DbError> {
     let status = if retries(job, permanent) {
-        "pending"
+        JobStatus::Pending
     } else {
-        "failed"
+        JobStatus::Failed
     };
     let run_at = time::now_ms() + millis(backoff(job.attempts));
     record(db, job, status, Some(run_at), Some(error)).await
@@ -191,12 +194,12 @@ pub async fn fail(db: &Db, job: &ClaimedJob, error: &str, permanent: bool) -> Re
 
 /// Gives a job back unfinished (its worker is stopping): it is due again at once, for any worker.
 pub async fn release(db: &Db, job: &ClaimedJob) -> Result<bool, DbError> {
-    record(db, job, "pending", Some(time::now_ms()), None).await
+    record(db, job, JobStatus::Pending, Some(time::now_ms()), None).await
 }
 
 /// The job has nothing left to do (its installation is gone).
 pub async fn cancel(db: &Db, job: &ClaimedJob, reason: &str) -> Result<bool, DbError> {
-    record(db, job, "cancelled", None, Some(reason)).await
+    record(db, job, JobStatus::Cancelled, None, Some(reason)).await
 }
 
 /// Records the outcome of the claim `job`, only while that claim still holds. A job done
@@ -204,7 +207,7 @@ pub async fn cancel(db: &Db, job: &ClaimedJob, reason: &str) -> Result<bool, DbE
 async fn record(
     db: &Db,
     job: &ClaimedJob,
-    status: &str,
+    status: JobStatus,
     run_at: Option<i64>,
     error: Option<&str>,
 ) -> Result<bool, DbError> {
@@ -215,7 +218,7 @@ async fn record(
     )
     .bind(job.id)
     .bind(job.attempts)
-    .bind(status)
+    .bind(status.as_str())
     .bind(run_at)
     .bind(error)
     .bind(time::now())
@@ -252,13 +255,25 @@ pub async fn cancel_for(tx: &mut sqlx::Transaction<'static, sqlx::Any>, uuid: &s
 
 /// The installation's jobs, oldest first.
 pub async fn list_for(db: &Db, uuid: &str) -> Result<Vec<JobView>, DbError> {
-    Ok(sqlx::query_as(
+    let rows: Vec<(i64, String, String, String, i64, Option<String>)> = sqlx::query_as(
         "SELECT id, installation_uuid, kind, status, attempts, last_error FROM jobs \
          WHERE installation_uuid = $1 ORDER BY id",
     )
     .bind(uuid)
     .fetch_all(db.pool())
-    .await?)
+    .await?;
+    rows.into_iter()
+        .map(|(id, installation_uuid, kind, status, attempts, last_error)| {
+            Ok(JobView {
+                id,
+                installation_uuid,
+                kind,
+                status: JobStatus::parse(&status)?,
+                attempts,
+                last_error,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -159,10 +159,13 @@ async fn install_inline(
     if !installations::begin_install(&mut *tx, company, signed_at).await? {
         return Ok(InstallOutcome::Stale);
     }
-    let generation = installations::activate(&mut *tx, &deps.keyring, uuid, signed_at, credentials).await?;
-    if let Some(generation) = generation {
-        jobs::enqueue_registrations(&mut tx, uuid, generation).await?;
-    }
+    // In the transaction that made it pending: activation cannot be overtaken.
+    let Some(generation) =
+        installations::activate(&mut *tx, &deps.keyring, uuid, signed_at, credentials).await?
+    else {
+        return Ok(InstallOutcome::Superseded);
+    };
+    jobs::enqueue_registrations(&mut tx, uuid, generation).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(InstallOutcome::Active)
 }

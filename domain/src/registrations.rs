@@ -72,13 +72,42 @@ impl From<FluidError> for RegistrationError {
     }
 }
 
+crate::stored_enum! {
+    /// What is registered with Fluid.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RegistrationKind as "registration kind" {
+        /// A callback registration (`callback_registrations`).
+        Callback = "callback",
+        /// A company webhook subscription (`company_webhooks`).
+        Webhook = "webhook",
+        /// A drop zone (`drop_zones`).
+        DropZone = "drop_zone",
+    }
+}
+
+crate::stored_enum! {
+    /// Where a registration with Fluid is.
+    #[derive(Serialize)]
+    #[serde(rename_all = "snake_case")]
+    pub enum RegistrationStatus as "registration status" {
+        /// Not attempted yet, or queued again.
+        Pending = "pending",
+        /// Fluid holds it.
+        Registered = "registered",
+        /// Fluid refused it, or could not be reached through every retry (`last_error`).
+        Failed = "failed",
+        /// Removed (a drop zone after an uninstall).
+        Deleted = "deleted",
+    }
+}
+
 /// One registration's state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RegistrationState {
-    /// `callback`, `webhook` or `drop_zone`.
-    pub kind: String,
+    pub kind: RegistrationKind,
     pub name: String,
-    pub status: String,
+    pub status: RegistrationStatus,
     pub last_error: Option<String>,
 }
 
@@ -158,7 +187,7 @@ pub async fn register_callbacks(
                         definition,
                         Some(&registration.uuid),
                         Some(&sealed),
-                        "registered",
+                        RegistrationStatus::Registered,
                         None,
                     )
                     .await?;
@@ -180,7 +209,7 @@ pub async fn register_callbacks(
                 definition,
                 None,
                 None,
-                "failed",
+                RegistrationStatus::Failed,
                 Some(&error.to_string()),
             )
             .await?;
@@ -217,7 +246,16 @@ pub async fn register_webhooks(
         };
         match outcome {
             Ok(fluid_id) => {
-                save_webhook(db, uuid, resource, event, fluid_id.as_deref(), "registered", None).await?
+                save_webhook(
+                    db,
+                    uuid,
+                    resource,
+                    event,
+                    fluid_id.as_deref(),
+                    RegistrationStatus::Registered,
+                    None,
+                )
+                .await?
             }
             Err(error) => {
                 save_webhook(
@@ -226,7 +264,7 @@ pub async fn register_webhooks(
                     resource,
                     event,
                     None,
-                    "failed",
+                    RegistrationStatus::Failed,
                     Some(&error.to_string()),
                 )
                 .await?;
@@ -255,10 +293,28 @@ pub async fn register_drop_zones(
             continue;
         }
         match fluid.create_drop_zone(&token, zone).await {
-            Ok(made) => save_drop_zone(db, uuid, &zone.name, Some(&made.uuid), "registered", None).await?,
+            Ok(made) => {
+                save_drop_zone(
+                    db,
+                    uuid,
+                    &zone.name,
+                    Some(&made.uuid),
+                    RegistrationStatus::Registered,
+                    None,
+                )
+                .await?
+            }
             Err(error) => {
                 let error = RegistrationError::from(error);
-                save_drop_zone(db, uuid, &zone.name, None, "failed", Some(&error.to_string())).await?;
+                save_drop_zone(
+                    db,
+                    uuid,
+                    &zone.name,
+                    None,
+                    RegistrationStatus::Failed,
+                    Some(&error.to_string()),
+                )
+                .await?;
                 first_error.get_or_insert(error);
             }
         }
@@ -290,7 +346,7 @@ pub async fn remove_drop_zones(
                 }
             }
         }
-        save_drop_zone(db, uuid, name, None, "deleted", None).await?;
+        save_drop_zone(db, uuid, name, None, RegistrationStatus::Deleted, None).await?;
     }
     Ok(deleted_on_fluid)
 }
@@ -311,7 +367,7 @@ async fn save_drop_zone(
     uuid: &str,
     name: &str,
     fluid_uuid: Option<&str>,
-    status: &str,
+    status: RegistrationStatus,
     error: Option<&str>,
 ) -> Result<(), DbError> {
     sqlx::query(
@@ -324,7 +380,7 @@ async fn save_drop_zone(
     .bind(uuid)
     .bind(name)
     .bind(fluid_uuid)
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
     .bind(time::now())
     .execute(db.pool())
@@ -342,7 +398,10 @@ pub async fn callback_registered(db: &Db, uuid: &str, definition: &str) -> Resul
     .bind(definition)
     .fetch_optional(db.pool())
     .await?;
-    Ok(matches!(row, Some((status, Some(_))) if status == "registered"))
+    Ok(match row {
+        Some((status, Some(_))) => RegistrationStatus::parse(&status)? == RegistrationStatus::Registered,
+        _ => false,
+    })
 }
 
 async fn save_callback(
@@ -351,7 +410,7 @@ async fn save_callback(
     definition: &str,
     fluid_uuid: Option<&str>,
     sealed_token: Option<&str>,
-    status: &str,
+    status: RegistrationStatus,
     error: Option<&str>,
 ) -> Result<(), DbError> {
     sqlx::query(
@@ -367,7 +426,7 @@ async fn save_callback(
     .bind(definition)
     .bind(fluid_uuid)
     .bind(sealed_token)
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
     .bind(time::now())
     .execute(db.pool())
@@ -381,7 +440,7 @@ async fn save_webhook(
     resource: &str,
     event: &str,
     fluid_id: Option<&str>,
-    status: &str,
+    status: RegistrationStatus,
     error: Option<&str>,
 ) -> Result<(), DbError> {
     sqlx::query(
@@ -395,7 +454,7 @@ async fn save_webhook(
     .bind(resource)
     .bind(event)
     .bind(fluid_id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(error)
     .bind(time::now())
     .execute(db.pool())
@@ -511,28 +570,34 @@ pub async fn retry_failed(db: &Db, uuid: &str) -> Result<usize, DbError> {
 /// The state of every registration of an installation: callbacks by definition name, then
 /// webhooks as `resource.event`, then drop zones by name (deleted ones left out).
 pub async fn states(db: &Db, uuid: &str) -> Result<Vec<RegistrationState>, DbError> {
-    let mut states: Vec<RegistrationState> = sqlx::query_as(
-        "SELECT 'callback' AS kind, definition_name AS name, status, last_error FROM callback_registrations \
-         WHERE installation_uuid = $1 ORDER BY definition_name",
-    )
-    .bind(uuid)
-    .fetch_all(db.pool())
-    .await?;
-    let webhooks: Vec<RegistrationState> = sqlx::query_as(
-        "SELECT 'webhook' AS kind, resource || '.' || event AS name, status, last_error FROM company_webhooks \
-         WHERE installation_uuid = $1 ORDER BY resource, event",
-    )
-    .bind(uuid)
-    .fetch_all(db.pool())
-    .await?;
-    let drop_zones: Vec<RegistrationState> = sqlx::query_as(
-        "SELECT 'drop_zone' AS kind, name, status, last_error FROM drop_zones \
-         WHERE installation_uuid = $1 AND status <> 'deleted' ORDER BY name",
-    )
-    .bind(uuid)
-    .fetch_all(db.pool())
-    .await?;
-    states.extend(webhooks);
-    states.extend(drop_zones);
+    let mut states = Vec::new();
+    for (kind, sql) in [
+        (
+            RegistrationKind::Callback,
+            "SELECT definition_name, status, last_error FROM callback_registrations \
+             WHERE installation_uuid = $1 ORDER BY definition_name",
+        ),
+        (
+            RegistrationKind::Webhook,
+            "SELECT resource || '.' || event, status, last_error FROM company_webhooks \
+             WHERE installation_uuid = $1 ORDER BY resource, event",
+        ),
+        (
+            RegistrationKind::DropZone,
+            "SELECT name, status, last_error FROM drop_zones \
+             WHERE installation_uuid = $1 AND status <> 'deleted' ORDER BY name",
+        ),
+    ] {
+        let rows: Vec<(String, String, Option<String>)> =
+            sqlx::query_as(sql).bind(uuid).fetch_all(db.pool()).await?;
+        for (name, status, last_error) in rows {
+            states.push(RegistrationState {
+                kind,
+                name,
+                status: RegistrationStatus::parse(&status)?,
+                last_error,
+            });
+        }
+    }
     Ok(states)
 }

@@ -23,7 +23,9 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
     let callbacks = domain::callbacks::implemented()
         .into_iter()
         .map(|(name, timeout_seconds)| {
-            let state = states.iter().find(|s| s.kind == "callback" && s.name == name);
+            let state = states
+                .iter()
+                .find(|s| s.kind == registrations::RegistrationKind::Callback && s.name == name);
             CallbackView {
                 name: name.to_owned(),
                 description: fluid::callbacks::definition(name)
@@ -31,7 +33,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
                     .unwrap_or_default(),
                 timeout_seconds,
                 url: registrations::callback_url(&public_url, &dri, name),
-                status: state.map_or_else(|| "pending".into(), |s| s.status.clone()),
+                status: state.map_or("pending", |s| s.status.as_str()).to_owned(),
                 last_error: state.and_then(|s| s.last_error.clone()),
                 calls_24h: calls
                     .iter()

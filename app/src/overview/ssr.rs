@@ -1,6 +1,9 @@
 //! Server side of the overview.
 
-use domain::{Db, activity, registrations};
+use domain::{
+    Db, activity,
+    registrations::{self, RegistrationKind},
+};
 
 use super::{Activity, ActivityHour, OverviewData, RegistrationHealth, RegistrationsSnapshot};
 use crate::{
@@ -68,17 +71,17 @@ async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError
     let states = registrations::states(db, uuid).await.map_err(internal)?;
     let callbacks = domain::callbacks::implemented()
         .into_iter()
-        .map(|(name, _)| ("callback", name.to_owned()));
+        .map(|(name, _)| (RegistrationKind::Callback, name.to_owned()));
     let subscribed = scope::context::<scope::CompanyWebhooks>()
         .map_or_else(|_| registrations::default_company_webhooks().into(), |w| w.0);
     let webhooks = subscribed
         .iter()
-        .map(|(resource, event)| ("webhook", format!("{resource}.{event}")))
+        .map(|(resource, event)| (RegistrationKind::Webhook, format!("{resource}.{event}")))
         .collect::<Vec<_>>();
     let drop_zones = states
         .iter()
-        .filter(|s| s.kind == "drop_zone")
-        .map(|s| ("drop_zone", s.name.clone()));
+        .filter(|s| s.kind == RegistrationKind::DropZone)
+        .map(|s| (RegistrationKind::DropZone, s.name.clone()));
     let items = callbacks
         .chain(webhooks)
         .chain(drop_zones)
@@ -86,8 +89,8 @@ async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError
             let state = states.iter().find(|s| s.name == name && s.kind == kind);
             RegistrationHealth {
                 // As merchants read it: `drop zone`.
-                kind: kind.replace('_', " "),
-                status: state.map_or_else(|| "pending".into(), |s| s.status.clone()),
+                kind: kind.as_str().replace('_', " "),
+                status: state.map_or("pending", |s| s.status.as_str()).to_owned(),
                 last_error: state.and_then(|s| s.last_error.clone()),
                 name,
             }

@@ -44,7 +44,7 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
                 println!(
                     "{:<24} {:<11} {}",
                     r.name,
-                    r.status,
+                    r.status.as_str(),
                     r.last_error.as_deref().unwrap_or("")
                 );
             }

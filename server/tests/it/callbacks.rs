@@ -17,7 +17,10 @@ async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {
         .expect("install");
     assert_eq!(delivery.json()["status"], "active");
     let jobs = app.settle_jobs(&company.droplet_installation_uuid).await;
-    assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.status == domain::jobs::JobStatus::Done),
+        "{jobs:?}"
+    );
     company
 }
 

@@ -84,7 +84,12 @@ async fn drop_zones_are_created_per_install_shown_and_removed_on_uninstall() {
     }
     let db = app.db().await;
     let states = domain::registrations::states(&db, &dri).await.expect("states");
-    assert!(states.iter().all(|s| s.kind != "drop_zone"), "{states:?}");
+    assert!(
+        states
+            .iter()
+            .all(|s| s.kind != domain::registrations::RegistrationKind::DropZone),
+        "{states:?}"
+    );
     app.stop().await;
 }
 

@@ -209,7 +209,10 @@ async fn jobs_converge_once_fluid_stops_timing_out_failing_and_throttling() {
     let delivery = app.sim.install(&dri, fluid::sim::Shape::V2Flat).await.unwrap();
     assert_eq!(delivery.json()["status"], "active");
     let jobs = app.settle_jobs(&dri).await;
-    assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.status == domain::jobs::JobStatus::Done),
+        "{jobs:?}"
+    );
     assert!(
         jobs.iter().any(|j| j.attempts > 1),
         "the faults made at least one job run again: {jobs:?}"

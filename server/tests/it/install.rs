@@ -339,7 +339,10 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
     let jobs = app.settle_jobs(dri).await;
     // One job per kind (callbacks, webhooks, drop zones) for the generation, not one per delivery.
     assert_eq!(jobs.len(), 3, "{jobs:?}");
-    assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.status == domain::jobs::JobStatus::Done),
+        "{jobs:?}"
+    );
 
     let registrations = app.sim.registrations(dri).await;
     let mut names: Vec<&str> = registrations.iter().map(|r| r.definition_name.as_str()).collect();
@@ -410,10 +413,16 @@ async fn uninstall_erases_tokens_and_cancels_pending_jobs() {
     );
     let jobs = app.settle_jobs(dri).await;
     assert!(
-        jobs.iter().all(|j| j.status == "cancelled" || j.status == "done"),
+        jobs.iter()
+            .all(|j| j.status == domain::jobs::JobStatus::Cancelled
+                || j.status == domain::jobs::JobStatus::Done),
         "{jobs:?}"
     );
-    assert!(jobs.iter().any(|j| j.status == "cancelled"), "{jobs:?}");
+    assert!(
+        jobs.iter()
+            .any(|j| j.status == domain::jobs::JobStatus::Cancelled),
+        "{jobs:?}"
+    );
     let db = app.db().await;
     let keyring = domain::Keyring::parse(&key(1)).unwrap();
     assert_eq!(
@@ -518,7 +527,7 @@ async fn pending_jobs_resume_after_a_restart() {
         .await
         .unwrap()
         .iter()
-        .any(|j| j.attempts == 1 && j.status == "pending")
+        .any(|j| j.attempts == 1 && j.status == domain::jobs::JobStatus::Pending)
     {
         assert!(Instant::now() < deadline, "the first attempts did not fail");
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -532,7 +541,10 @@ async fn pending_jobs_resume_after_a_restart() {
     // The job in progress finishes (failing) before the service stops; both resume afterwards.
     app.restart().await;
     let jobs = app.settle_jobs(&dri).await;
-    assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.status == domain::jobs::JobStatus::Done),
+        "{jobs:?}"
+    );
     assert_eq!(
         app.sim.registrations(&dri).await.len(),
         domain::callbacks::implemented().len()

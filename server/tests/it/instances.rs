@@ -90,7 +90,8 @@ async fn one_install_delivered_to_every_instance_at_once_is_exchanged_once() {
         let jobs = fleet.settled_jobs(&dri, Duration::from_secs(20)).await;
         assert_eq!(jobs.len(), 3, "one job per kind: {jobs:?}");
         assert!(
-            jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+            jobs.iter()
+                .all(|j| j.status == domain::jobs::JobStatus::Done && j.attempts == 1),
             "{jobs:?}"
         );
         assert_registered_once(&fleet.sim, &dri).await;
@@ -113,7 +114,8 @@ async fn jobs_spread_over_instances_run_once_each() {
     for dri in &dris {
         let jobs = fleet.settled_jobs(dri, Duration::from_secs(30)).await;
         assert!(
-            jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+            jobs.iter()
+                .all(|j| j.status == domain::jobs::JobStatus::Done && j.attempts == 1),
             "claimed once, done once: {jobs:?}"
         );
         assert_registered_once(&fleet.sim, dri).await;
@@ -144,7 +146,10 @@ async fn a_job_whose_instance_is_killed_mid_job_is_taken_over_after_its_lease() 
     let deadline = Instant::now() + Duration::from_secs(10);
     let running = loop {
         let jobs = domain::jobs::list_for(&db, &dri).await.unwrap();
-        if let Some(job) = jobs.into_iter().find(|j| j.status == "running") {
+        if let Some(job) = jobs
+            .into_iter()
+            .find(|j| j.status == domain::jobs::JobStatus::Running)
+        {
             break job;
         }
         assert!(Instant::now() < deadline, "no job started");
@@ -162,7 +167,10 @@ async fn a_job_whose_instance_is_killed_mid_job_is_taken_over_after_its_lease() 
         ("done", 2),
         "run again, once, by the other instance: {jobs:?}"
     );
-    assert!(jobs.iter().all(|j| j.status == "done"), "{jobs:?}");
+    assert!(
+        jobs.iter().all(|j| j.status == domain::jobs::JobStatus::Done),
+        "{jobs:?}"
+    );
     assert!(
         killed_at.elapsed() >= Duration::from_secs(1),
         "not taken over before the lease could run out"
@@ -195,7 +203,8 @@ async fn a_job_longer_than_its_lease_is_kept_by_its_living_instance() {
     let dri = company.droplet_installation_uuid;
     let jobs = fleet.settled_jobs(&dri, Duration::from_secs(30)).await;
     assert!(
-        jobs.iter().all(|j| j.status == "done" && j.attempts == 1),
+        jobs.iter()
+            .all(|j| j.status == domain::jobs::JobStatus::Done && j.attempts == 1),
         "never claimed twice: {jobs:?}"
     );
     assert_registered_once(&fleet.sim, &dri).await;

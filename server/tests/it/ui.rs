@@ -109,7 +109,10 @@ async fn the_overview_shows_each_registration_and_its_last_error() {
         .await
         .expect("install");
     let jobs = app.settle_jobs(dri).await;
-    assert!(jobs.iter().any(|j| j.status == "failed"), "{jobs:?}");
+    assert!(
+        jobs.iter().any(|j| j.status == domain::jobs::JobStatus::Failed),
+        "{jobs:?}"
+    );
     let html = app
         .get(&format!("/?dri={dri}"))
         .await
