@@ -454,9 +454,14 @@ pub struct ServeArgs {
     /// a job whose instance died is taken over by another after this.
     #[arg(long, env = "JOB_LEASE_SECS", default_value = "60")]
     pub job_lease_secs: String,
-    /// Requests handled at once; past it, new ones are refused with 503 and Retry-After.
+    /// Fluid's webhooks and callbacks handled at once; past it, new ones are refused with 503 and
+    /// Retry-After.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value = "512")]
     pub max_concurrent_requests: String,
+    /// Other requests (the admin UI, its assets, 404s) handled at once, apart from Fluid's; past
+    /// it, new ones are refused with 503 and Retry-After.
+    #[arg(long, env = "MAX_CONCURRENT_UI_REQUESTS", default_value = "64")]
+    pub max_concurrent_ui_requests: String,
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "30")]
     pub request_timeout_secs: String,

@@ -89,6 +89,30 @@ impl EncodeLabelValue for Route {
     }
 }
 
+/// The in-flight pool a request draws from (see `http::limits`): Fluid's webhooks and callbacks,
+/// or everything else (the admin UI, its assets, 404s).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Pool {
+    Fluid,
+    Ui,
+}
+
+impl Pool {
+    /// The label's text: `fluid` or `ui`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fluid => "fluid",
+            Self::Ui => "ui",
+        }
+    }
+}
+
+impl EncodeLabelValue for Pool {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
 /// Latency buckets from 0.25 ms to about 8 s.
 fn latency_histogram() -> Histogram {
     Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
@@ -126,6 +150,11 @@ struct PoolLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShedLabels {
+    pool: Pool,
+}
+
 /// The service's metrics. Shared by the HTTP edge, the worker and the Fluid client.
 #[derive(Debug)]
 pub struct Metrics {
@@ -134,7 +163,7 @@ pub struct Metrics {
     fluid_calls: Family<FluidLabels, Histogram, fn() -> Histogram>,
     jobs: Family<JobLabels, Counter>,
     company_events: Family<OutcomeLabels, Counter>,
-    shed: Counter,
+    shed: Family<ShedLabels, Counter>,
     activity_dropped: Counter,
     pool: Family<PoolLabels, Gauge>,
 }
@@ -166,10 +195,14 @@ impl Default for Metrics {
             "Company webhook events acknowledged, stored or duplicate",
             company_events.clone(),
         );
-        let shed = Counter::default();
+        let shed = Family::<ShedLabels, Counter>::default();
+        // Both pools' series exist from the start, at 0.
+        for pool in [Pool::Fluid, Pool::Ui] {
+            drop(shed.get_or_create(&ShedLabels { pool }));
+        }
         registry.register(
             "requests_shed",
-            "Requests refused with 503 because MAX_CONCURRENT_REQUESTS were in flight",
+            "Requests refused with 503 because their pool was full: fluid (MAX_CONCURRENT_REQUESTS) or ui (MAX_CONCURRENT_UI_REQUESTS)",
             shed.clone(),
         );
         let activity_dropped = Counter::default();
@@ -232,9 +265,9 @@ impl Metrics {
             .inc();
     }
 
-    /// A request was shed.
-    pub fn shed(&self) {
-        self.shed.inc();
+    /// A request was shed because `pool` was full.
+    pub fn shed(&self, pool: Pool) {
+        self.shed.get_or_create(&ShedLabels { pool }).inc();
     }
 
     /// A callback invocation could not be queued for recording.

@@ -52,7 +52,8 @@ async fn metrics_count_requests_calls_to_fluid_jobs_and_events_without_ids() {
         r#"droplet_company_events_total{outcome="stored"} 1"#,
         r#"droplet_company_events_total{outcome="duplicate"} 1"#,
         r#"droplet_db_pool_connections{state="max"} 10"#,
-        "droplet_requests_shed_total 0",
+        r#"droplet_requests_shed_total{pool="fluid"} 0"#,
+        r#"droplet_requests_shed_total{pool="ui"} 0"#,
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
