@@ -112,7 +112,7 @@ pub struct OwnerArgs {
 pub struct DevArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
-    /// Address the simulated Fluid listens on.
+    /// Address the simulated Fluid listens on; loopback only, as is the service's.
     #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3999")]
     pub sim_listen: String,
     /// The demo company's name.
@@ -292,7 +292,7 @@ impl SimShape {
 /// Where the simulated Fluid listens and which droplet it talks to.
 #[derive(Debug, Args)]
 pub struct SimServeArgs {
-    /// Address to listen on; point the droplet's FLUID_API_BASE_URL at it.
+    /// Address to listen on, loopback only; point the droplet's FLUID_API_BASE_URL at it.
     #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3999")]
     pub listen: String,
     /// The droplet's public URL, where lifecycle webhooks are sent.

@@ -70,8 +70,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Dev(args) => {
             let log_format = config::log_format(&args.serve.log_format)?;
             let config = Config::from_args(&args.serve)?;
+            let sim_listen = commands::dev::listen_addrs(&args, &config)?;
             telemetry::init(log_format);
-            commands::dev::run(&args, config, serve::shutdown_signal()).await?;
+            commands::dev::run(&args, sim_listen, config, serve::shutdown_signal()).await?;
         }
         Command::Sim(sim) => {
             use commands::sim::Control;
