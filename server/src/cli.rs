@@ -112,7 +112,7 @@ pub struct OwnerArgs {
 pub struct DevArgs {
     #[command(flatten)]
     pub serve: ServeArgs,
-    /// Address the simulated Fluid listens on.
+    /// Address the simulated Fluid listens on; loopback only, as is the service's.
     #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3999")]
     pub sim_listen: String,
     /// The demo company's name.
@@ -292,7 +292,7 @@ impl SimShape {
 /// Where the simulated Fluid listens and which droplet it talks to.
 #[derive(Debug, Args)]
 pub struct SimServeArgs {
-    /// Address to listen on; point the droplet's FLUID_API_BASE_URL at it.
+    /// Address to listen on, loopback only; point the droplet's FLUID_API_BASE_URL at it.
     #[arg(long, env = "SIM_LISTEN", default_value = "127.0.0.1:3999")]
     pub listen: String,
     /// The droplet's public URL, where lifecycle webhooks are sent.
@@ -454,9 +454,14 @@ pub struct ServeArgs {
     /// a job whose instance died is taken over by another after this.
     #[arg(long, env = "JOB_LEASE_SECS", default_value = "60")]
     pub job_lease_secs: String,
-    /// Requests handled at once; past it, new ones are refused with 503 and Retry-After.
+    /// Fluid's webhooks and callbacks handled at once; past it, new ones are refused with 503 and
+    /// Retry-After.
     #[arg(long, env = "MAX_CONCURRENT_REQUESTS", default_value = "512")]
     pub max_concurrent_requests: String,
+    /// Other requests (the admin UI, its assets, 404s) handled at once, apart from Fluid's; past
+    /// it, new ones are refused with 503 and Retry-After.
+    #[arg(long, env = "MAX_CONCURRENT_UI_REQUESTS", default_value = "64")]
+    pub max_concurrent_ui_requests: String,
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "30")]
     pub request_timeout_secs: String,

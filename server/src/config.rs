@@ -55,8 +55,10 @@ pub struct Config {
     pub pool: PoolSettings,
     /// How long a claimed job stays reserved without a renewal.
     pub job_lease: Duration,
-    /// Requests handled at once before new ones are shed with 503.
-    pub max_in_flight: usize,
+    /// Fluid's webhooks and callbacks handled at once before new ones are shed with 503.
+    pub max_fluid_in_flight: usize,
+    /// Other requests (the admin UI, assets, 404s) handled at once before new ones are shed.
+    pub max_ui_in_flight: usize,
     /// How long a request may take.
     pub request_timeout: Duration,
     /// How long one call to Fluid's API may take.
@@ -127,9 +129,16 @@ impl Config {
             1..=3600,
             "seconds",
         )?);
-        let max_in_flight = usize::try_from(number(
+        let max_fluid_in_flight = usize::try_from(number(
             "MAX_CONCURRENT_REQUESTS",
             &args.max_concurrent_requests,
+            1..=100_000,
+            "requests",
+        )?)
+        .unwrap_or(usize::MAX);
+        let max_ui_in_flight = usize::try_from(number(
+            "MAX_CONCURRENT_UI_REQUESTS",
+            &args.max_concurrent_ui_requests,
             1..=100_000,
             "requests",
         )?)
@@ -159,7 +168,8 @@ impl Config {
             event_retention,
             pool,
             job_lease,
-            max_in_flight,
+            max_fluid_in_flight,
+            max_ui_in_flight,
             request_timeout,
             fluid_api_timeout,
             company_webhooks,

@@ -75,8 +75,9 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 .fluid_droplet_uuid
                 .get_or_insert_with(|| commands::dev::DEV_DROPLET_UUID.into());
             let config = Config::from_args(&serve_args)?;
+            let sim_listen = commands::dev::listen_addrs(&args, &config)?;
             telemetry::init(log_format);
-            commands::dev::run(&args, config, serve::shutdown_signal()).await?;
+            commands::dev::run(&args, sim_listen, config, serve::shutdown_signal()).await?;
         }
         Command::Sim(sim) => {
             use commands::sim::Control;

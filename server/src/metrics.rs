@@ -1,15 +1,117 @@
 //! What `GET /metrics` exposes, in Prometheus' text format: request latency per route, calls to
 //! Fluid per endpoint, job outcomes, company events, shed requests and the database pool. Labels
-//! are fixed names (route templates, endpoint names), never ids, so series stay few.
+//! are fixed names (route templates, endpoint names), never ids, so series stay few. What a
+//! client sends can pick a label only among a fixed set: a request's method is a [`Method`], its
+//! route a [`Route`], never the raw text, so invented methods or paths create no new series.
 
-use std::time::Duration;
+use std::{fmt::Write as _, sync::Arc, time::Duration};
 
+use axum::extract::MatchedPath;
 use domain::Db;
 use prometheus_client::{
-    encoding::EncodeLabelSet,
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
     metrics::{counter::Counter, family::Family, gauge::Gauge, histogram::Histogram},
     registry::Registry,
 };
+
+/// A request's method as a label: one of the methods the service knows, or `other` for any
+/// other token a client sends.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Head,
+    Post,
+    Put,
+    Patch,
+    Delete,
+    Options,
+    /// Every other method, standard (TRACE, CONNECT) or invented.
+    Other,
+}
+
+impl Method {
+    /// The label of `method`.
+    pub fn of(method: &http::Method) -> Self {
+        match *method {
+            http::Method::GET => Self::Get,
+            http::Method::HEAD => Self::Head,
+            http::Method::POST => Self::Post,
+            http::Method::PUT => Self::Put,
+            http::Method::PATCH => Self::Patch,
+            http::Method::DELETE => Self::Delete,
+            http::Method::OPTIONS => Self::Options,
+            _ => Self::Other,
+        }
+    }
+
+    /// The label's text: the method's name, or `other`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Head => "HEAD",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+            Self::Options => "OPTIONS",
+            Self::Other => "other",
+        }
+    }
+}
+
+impl EncodeLabelValue for Method {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// A request's route as a label: the template of the route the router matched (one of the
+/// router's own, such as `/api/callbacks/{uuid}/{definition}`), or `unmatched` for assets and
+/// 404s. Never the request's path.
+#[derive(Clone, Debug, Hash, PartialEq, Eq)]
+pub struct Route(Option<Arc<str>>);
+
+impl Route {
+    /// The route the router matched, if any.
+    pub fn of(matched: Option<&MatchedPath>) -> Self {
+        Self(matched.map(|path| Arc::from(path.as_str())))
+    }
+
+    /// The label's text: the route template, or `unmatched`.
+    pub fn as_str(&self) -> &str {
+        self.0.as_deref().unwrap_or("unmatched")
+    }
+}
+
+impl EncodeLabelValue for Route {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
+
+/// The in-flight pool a request draws from (see `http::limits`): Fluid's webhooks and callbacks,
+/// or everything else (the admin UI, its assets, 404s).
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+pub enum Pool {
+    Fluid,
+    Ui,
+}
+
+impl Pool {
+    /// The label's text: `fluid` or `ui`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fluid => "fluid",
+            Self::Ui => "ui",
+        }
+    }
+}
+
+impl EncodeLabelValue for Pool {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), std::fmt::Error> {
+        encoder.write_str(self.as_str())
+    }
+}
 
 /// Latency buckets from 0.25 ms to about 8 s.
 fn latency_histogram() -> Histogram {
@@ -20,8 +122,8 @@ fn latency_histogram() -> Histogram {
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    route: String,
-    method: String,
+    route: Route,
+    method: Method,
     status: u16,
 }
 
@@ -48,6 +150,11 @@ struct PoolLabels {
     state: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ShedLabels {
+    pool: Pool,
+}
+
 /// The service's metrics. Shared by the HTTP edge, the worker and the Fluid client.
 #[derive(Debug)]
 pub struct Metrics {
@@ -57,7 +164,7 @@ pub struct Metrics {
     jobs: Family<JobLabels, Counter>,
     company_events: Family<OutcomeLabels, Counter>,
     installs: Family<OutcomeLabels, Counter>,
-    shed: Counter,
+    shed: Family<ShedLabels, Counter>,
     activity_dropped: Counter,
     pool: Family<PoolLabels, Gauge>,
 }
@@ -95,10 +202,14 @@ impl Default for Metrics {
             "Install deliveries, by outcome (active, unchanged, ignored, superseded, refused, answer_lost, bad_answer, failed_before)",
             installs.clone(),
         );
-        let shed = Counter::default();
+        let shed = Family::<ShedLabels, Counter>::default();
+        // Both pools' series exist from the start, at 0.
+        for pool in [Pool::Fluid, Pool::Ui] {
+            drop(shed.get_or_create(&ShedLabels { pool }));
+        }
         registry.register(
             "requests_shed",
-            "Requests refused with 503 because MAX_CONCURRENT_REQUESTS were in flight",
+            "Requests refused with 503 because their pool was full: fluid (MAX_CONCURRENT_REQUESTS) or ui (MAX_CONCURRENT_UI_REQUESTS)",
             shed.clone(),
         );
         let activity_dropped = Counter::default();
@@ -128,12 +239,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// A request to `route` (its template) answered `status` after `elapsed`.
-    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    /// A request to `route` with `method` answered `status` after `elapsed`.
+    pub fn request(&self, route: Route, method: Method, status: u16, elapsed: Duration) {
         self.requests
             .get_or_create(&RequestLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
+                route,
+                method,
                 status,
             })
             .observe(elapsed.as_secs_f64());
@@ -167,9 +278,9 @@ impl Metrics {
         self.installs.get_or_create(&OutcomeLabels { outcome }).inc();
     }
 
-    /// A request was shed.
-    pub fn shed(&self) {
-        self.shed.inc();
+    /// A request was shed because `pool` was full.
+    pub fn shed(&self, pool: Pool) {
+        self.shed.get_or_create(&ShedLabels { pool }).inc();
     }
 
     /// A callback invocation could not be queued for recording.

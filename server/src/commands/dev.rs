@@ -1,8 +1,12 @@
 //! `droplet dev`: the service and a simulated Fluid side by side on loopback, a demo company
 //! installed through the real v2 handshake, a couple of shipping options seeded, and the admin URL
-//! printed. Ctrl-C stops both.
+//! printed. Ctrl-C stops both. Both sign with real secrets, so both listen on loopback only: any
+//! other address is refused before binding ([`listen_addrs`]).
 
-use std::time::{Duration, Instant};
+use std::{
+    net::SocketAddr,
+    time::{Duration, Instant},
+};
 
 use domain::{
     Db,
@@ -12,7 +16,12 @@ use domain::{
 use fluid::sim::{Shape, SimConfig, Simulator};
 use tokio::net::TcpListener;
 
-use crate::{cli::DevArgs, config::Config, serve};
+use crate::{
+    cli::DevArgs,
+    commands::sim::{loopback_listen_addr, require_loopback},
+    config::{Config, ConfigError},
+    serve,
+};
 
 /// The demo company's installation id, stable so the admin URL survives restarts.
 pub const DEMO_DRI: &str = "dri_demo";
@@ -20,15 +29,23 @@ pub const DEMO_DRI: &str = "dri_demo";
 /// The simulated Fluid's droplet when `FLUID_DROPLET_UUID` is not set.
 pub const DEV_DROPLET_UUID: &str = "drp_dev";
 
-/// Runs until `shutdown` completes.
+/// Where the simulated Fluid listens, once the service's address (`LEPTOS_SITE_ADDR`) and the
+/// simulator's (`SIM_LISTEN`) are both known to be loopback.
+pub fn listen_addrs(args: &DevArgs, config: &Config) -> Result<SocketAddr, ConfigError> {
+    require_loopback("LEPTOS_SITE_ADDR", config.listen_addr, "droplet dev")?;
+    loopback_listen_addr("SIM_LISTEN", &args.sim_listen, "droplet dev")
+}
+
+/// Runs until `shutdown` completes, the simulated Fluid on `sim_listen` (see [`listen_addrs`]).
 pub async fn run(
     args: &DevArgs,
+    sim_listen: SocketAddr,
     mut config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let sim_listener = TcpListener::bind(args.sim_listen.trim())
+    let sim_listener = TcpListener::bind(sim_listen)
         .await
-        .map_err(|e| anyhow::anyhow!("the simulated Fluid cannot listen on {}: {e}", args.sim_listen))?;
+        .map_err(|e| anyhow::anyhow!("the simulated Fluid cannot listen on {sim_listen}: {e}"))?;
     let listener = TcpListener::bind(config.listen_addr)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen_addr))?;

@@ -1,5 +1,6 @@
 //! `droplet sim serve`: a simulated Fluid on this machine (see `fluid::sim`), for development and
-//! end-to-end tests.
+//! end-to-end tests. It signs with real secrets (the droplet's webhook secret, its callback
+//! tokens), so it listens on loopback only: any other address is refused before binding.
 
 use std::{net::SocketAddr, time::Duration};
 
@@ -20,15 +21,7 @@ pub struct SimServeConfig {
 impl SimServeConfig {
     /// Checks every value, reporting the first bad one in one line.
     pub fn from_args(args: &SimServeArgs) -> Result<Self, ConfigError> {
-        let listen = args.listen.trim().parse().map_err(|_| {
-            ConfigError::new(
-                "SIM_LISTEN",
-                format!(
-                    "`{}` is not an address; expected host:port such as 127.0.0.1:3999",
-                    args.listen
-                ),
-            )
-        })?;
+        let listen = loopback_listen_addr("SIM_LISTEN", &args.listen, "droplet sim")?;
         let droplet_url = config::http_url("PUBLIC_URL", &args.droplet_url)?;
         let secrets = config::webhook_secrets(args.fluid_webhook_secret.as_deref())?;
         Ok(Self {
@@ -44,6 +37,47 @@ impl SimServeConfig {
             },
         })
     }
+}
+
+/// The address `value` of `variable`, which `command` may listen on only if it is loopback
+/// (127.0.0.0/8, ::1, or `localhost`, taken as 127.0.0.1).
+pub(crate) fn loopback_listen_addr(
+    variable: &'static str,
+    value: &str,
+    command: &str,
+) -> Result<SocketAddr, ConfigError> {
+    let trimmed = value.trim();
+    let address = match trimmed.parse::<SocketAddr>() {
+        Ok(address) => address,
+        Err(_) => match trimmed.strip_prefix("localhost:").map(str::parse::<u16>) {
+            Some(Ok(port)) => SocketAddr::from(([127, 0, 0, 1], port)),
+            _ => {
+                return Err(ConfigError::new(
+                    variable,
+                    format!("`{value}` is not an address; expected host:port such as 127.0.0.1:3999"),
+                ));
+            }
+        },
+    };
+    require_loopback(variable, address, command)
+}
+
+/// `address` if its IP is loopback; else the one-line refusal naming `variable` and `command`.
+pub(crate) fn require_loopback(
+    variable: &'static str,
+    address: SocketAddr,
+    command: &str,
+) -> Result<SocketAddr, ConfigError> {
+    if address.ip().to_canonical().is_loopback() {
+        return Ok(address);
+    }
+    Err(ConfigError::new(
+        variable,
+        format!(
+            "`{address}` is not a loopback address; {command} signs with real secrets and only \
+             listens on loopback (127.0.0.1)"
+        ),
+    ))
 }
 
 /// Serves until `shutdown` completes.
@@ -212,4 +246,43 @@ pub async fn control(sim_url: &str, control: Control) -> Result<(), crate::Failu
         serde_json::to_string_pretty(&answer).map_err(anyhow::Error::from)?
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_addresses_may_be_listened_on() {
+        for good in [
+            "127.0.0.1:3999",
+            " 127.8.9.10:0 ",
+            "[::1]:3999",
+            "[::ffff:127.0.0.1]:1",
+        ] {
+            assert!(
+                loopback_listen_addr("SIM_LISTEN", good, "droplet sim").is_ok(),
+                "{good}"
+            );
+        }
+        assert_eq!(
+            loopback_listen_addr("SIM_LISTEN", "localhost:4000", "droplet sim").unwrap(),
+            SocketAddr::from(([127, 0, 0, 1], 4000))
+        );
+        for bad in ["0.0.0.0:3999", "[::]:3999", "10.0.0.5:80", "[::ffff:10.0.0.5]:1"] {
+            let error = loopback_listen_addr("SIM_LISTEN", bad, "droplet sim")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.starts_with("SIM_LISTEN `") && error.contains("is not a loopback address"),
+                "{error}"
+            );
+        }
+        assert!(
+            loopback_listen_addr("SIM_LISTEN", "example.com:80", "droplet sim")
+                .unwrap_err()
+                .to_string()
+                .contains("is not an address")
+        );
+    }
 }

@@ -9,7 +9,10 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
-use crate::{metrics::Metrics, state::AppState};
+use crate::{
+    metrics::{Method, Metrics, Route},
+    state::AppState,
+};
 
 /// `GET /metrics`: Prometheus' text format.
 pub async fn render(State(state): State<AppState>) -> Response {
@@ -21,15 +24,13 @@ pub async fn render(State(state): State<AppState>) -> Response {
     response
 }
 
-/// Times each request under its route template (`unmatched` for assets and 404s).
+/// Times each request under its route template (`unmatched` for assets and 404s) and its method
+/// (`other` for one the service does not know), so no request can add a series of its own.
 pub async fn time(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = Route::of(request.extensions().get::<MatchedPath>());
+    let method = Method::of(request.method());
     let started = Instant::now();
     let response = next.run(request).await;
-    metrics.request(&route, &method, response.status().as_u16(), started.elapsed());
+    metrics.request(route, method, response.status().as_u16(), started.elapsed());
     response
 }

@@ -86,7 +86,8 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             Limits::new(
-                state.config.max_in_flight,
+                state.config.max_fluid_in_flight,
+                state.config.max_ui_in_flight,
                 state.config.request_timeout,
                 state.metrics.clone(),
             ),

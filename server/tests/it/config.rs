@@ -147,6 +147,11 @@ fn other_malformed_values_are_named() {
         "JOB_LEASE_SECS",
         "between 1 and 3600",
     );
+    assert_one_line_error(
+        serve_with(&[("MAX_CONCURRENT_UI_REQUESTS", Some("0"))]),
+        "MAX_CONCURRENT_UI_REQUESTS",
+        "`0` is not a number of requests between 1 and 100000",
+    );
 }
 
 #[test]

@@ -11,6 +11,7 @@ mod config;
 mod drop_zones;
 mod droplet_definition;
 mod faults;
+mod flood;
 mod install;
 mod install_faults;
 mod instances;

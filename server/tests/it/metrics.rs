@@ -52,10 +52,56 @@ async fn metrics_count_requests_calls_to_fluid_jobs_and_events_without_ids() {
         r#"droplet_company_events_total{outcome="stored"} 1"#,
         r#"droplet_company_events_total{outcome="duplicate"} 1"#,
         r#"droplet_db_pool_connections{state="max"} 10"#,
-        "droplet_requests_shed_total 0",
+        r#"droplet_requests_shed_total{pool="fluid"} 0"#,
+        r#"droplet_requests_shed_total{pool="ui"} 0"#,
     ] {
         assert!(text.contains(expected), "missing {expected} in:\n{text}");
     }
     assert!(!text.contains(&dri), "no installation id in a label");
+    app.stop().await;
+}
+
+/// The label sets of `droplet_http_request_duration_seconds` (one `_count` line each), without
+/// values.
+fn request_series(text: &str) -> std::collections::BTreeSet<String> {
+    text.lines()
+        .filter(|line| line.starts_with("droplet_http_request_duration_seconds_count{"))
+        .filter_map(|line| line.rsplit_once(' ').map(|(series, _)| series.to_owned()))
+        .collect()
+}
+
+#[tokio::test]
+async fn methods_a_client_invents_share_one_series_labelled_other() {
+    let app = TestApp::spawn().await;
+    let send = |method: &str, path: &str| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        app.client
+            .request(method, format!("{}{path}", app.base_url))
+            .send()
+    };
+    for path in ["/api/callbacks/dri_x/anything", "/no/such/page"] {
+        assert!(send("FOOBAR", path).await.unwrap().status().is_client_error());
+    }
+    // The first scrape is itself timed after it answers: the second one's series are the baseline.
+    app.get("/metrics").await.unwrap();
+    let before = request_series(&app.get("/metrics").await.unwrap().text().await.unwrap());
+    for n in 0..20 {
+        for path in ["/api/callbacks/dri_x/anything", "/no/such/page"] {
+            let status = send(&format!("INVENTED{n}"), path).await.unwrap().status();
+            assert!(status.is_client_error(), "{status}");
+        }
+    }
+    let text = app.get("/metrics").await.unwrap().text().await.unwrap();
+    let added: Vec<_> = request_series(&text).difference(&before).cloned().collect();
+    assert!(added.is_empty(), "a series per invented method: {added:#?}");
+    assert!(
+        text.contains(r#"route="/api/callbacks/{uuid}/{definition}",method="other",status="405"} 21"#),
+        "{text}"
+    );
+    assert!(!text.contains("FOOBAR") && !text.contains("INVENTED"), "{text}");
+    assert!(
+        text.contains(r#"route="/healthz",method="GET""#) || text.contains(r#"route="/readyz",method="GET""#),
+        "known methods keep their name: {text}"
+    );
     app.stop().await;
 }

@@ -428,6 +428,89 @@ fn droplet_sim_serve_needs_the_webhook_secret() {
     );
 }
 
+/// Runs `droplet ARGS` to its exit, which must come within 15 s (a command that accepted its
+/// address would serve until stopped); returns (exit code, stdout, stderr).
+fn run_to_exit(binary: &Binary, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let child = binary
+        .command(args, env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn droplet");
+    let mut child = KillOnDrop(child);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "droplet {args:?} did not exit: it is serving"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let (mut stdout, mut stderr) = (String::new(), String::new());
+    child
+        .0
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_to_string(&mut stdout)
+        .expect("read");
+    child
+        .0
+        .stderr
+        .take()
+        .expect("stderr")
+        .read_to_string(&mut stderr)
+        .expect("read");
+    (status.code().unwrap_or(-1), stdout, stderr)
+}
+
+#[test]
+fn droplet_sim_and_droplet_dev_refuse_to_listen_beyond_loopback() {
+    let binary = Binary::new();
+    let secret = [("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET)];
+    for args in [
+        &["sim", "--listen", "0.0.0.0:0"][..],
+        &["sim", "serve", "--listen", "[::]:0"],
+    ] {
+        let (code, _, stderr) = run_to_exit(&binary, args, &secret);
+        assert_eq!((code, stderr.lines().count()), (2, 1), "{args:?}: {stderr}");
+        assert!(
+            stderr.starts_with("error: SIM_LISTEN `") && stderr.contains(
+                "is not a loopback address; droplet sim signs with real secrets and only listens on loopback (127.0.0.1)"
+            ),
+            "{args:?}: {stderr}"
+        );
+    }
+    let database = TestDatabase::new();
+    let encryption_key = key(3);
+    let dev_env = |site: &str, sim: &str| {
+        vec![
+            ("DATABASE_URL", database.url.clone()),
+            ("LEPTOS_SITE_ADDR", site.to_owned()),
+            ("SIM_LISTEN", sim.to_owned()),
+            ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+            ("DROPLET_ENCRYPTION_KEY", encryption_key.clone()),
+        ]
+    };
+    for (site, sim, variable) in [
+        ("0.0.0.0:0", "127.0.0.1:0", "LEPTOS_SITE_ADDR"),
+        ("127.0.0.1:0", "0.0.0.0:0", "SIM_LISTEN"),
+    ] {
+        let env = dev_env(site, sim);
+        let env: Vec<(&str, &str)> = env.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let (code, stdout, stderr) = run_to_exit(&binary, &["dev"], &env);
+        assert_eq!((code, stderr.lines().count()), (2, 1), "{variable}: {stderr}");
+        assert!(
+            stderr.starts_with(&format!("error: {variable} `0.0.0.0:0` is not a loopback address; droplet dev signs with real secrets and only listens on loopback (127.0.0.1)")),
+            "{stderr}"
+        );
+        assert!(stdout.is_empty(), "{stdout}");
+    }
+}
+
 /// Starts `droplet dev` in `binary`'s directory and waits for the admin URL it prints.
 async fn start_dev(binary: &Binary, env: &[(&str, &str)]) -> (KillOnDrop, String) {
     use std::io::BufRead;

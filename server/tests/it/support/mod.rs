@@ -55,6 +55,7 @@ pub fn serve_args(database: &str) -> ServeArgs {
         database_statement_timeout_secs: "30".into(),
         job_lease_secs: "60".into(),
         max_concurrent_requests: "512".into(),
+        max_concurrent_ui_requests: "64".into(),
         request_timeout_secs: "30".into(),
         fluid_api_timeout_secs: "15".into(),
     }
