@@ -213,58 +213,43 @@ pub enum Uninstall {
     Unknown,
 }
 
+/// The status of installation `uuid` as it is now (`None`: unknown); for labelling outcomes
+/// only — decisions are made by the statements that write.
+pub(crate) async fn status_of(db: &Db, uuid: &str) -> Result<Option<Status>, DbError> {
+    let row: Option<(String,)> = sqlx::query_as("SELECT status FROM installations WHERE uuid = $1")
+        .bind(uuid)
+        .fetch_optional(db.pool())
+        .await?;
+    row.map(|(status,)| Status::parse(&status)).transpose()
+}
+
 /// Marks the installation uninstalled as signed by Fluid at `signed_at`, erasing its own tokens,
-/// unless it was installed after that. Decided in the statement that writes it. Runs inside the
-/// uninstall's transaction (`lifecycle::uninstall`), which also erases what hangs off it.
+/// unless it was installed after that; an unknown one is remembered as uninstalled (a tombstone),
+/// and an uninstalled one keeps the latest signed time. Decided in the one statement that writes
+/// (so an install racing it is ordered by the signed times, not by arrival). `true` when it
+/// applied. Runs inside the uninstall's transaction (`lifecycle::uninstall`), which also erases
+/// what hangs off the installation.
 pub(crate) async fn mark_uninstalled(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     uuid: &str,
     signed_at: i64,
-) -> Result<Uninstall, DbError> {
-    let now = time::now();
+) -> Result<bool, DbError> {
     let done = sqlx::query(
-        "UPDATE installations SET status = 'uninstalled', authentication_token_sealed = NULL, \
-             webhook_token_sealed = NULL, uninstalled_signed_at = $2, updated_at = $3 \
-         WHERE uuid = $1 AND status <> 'uninstalled' AND COALESCE(installed_signed_at, 0) <= $2",
-    )
-    .bind(uuid)
-    .bind(signed_at)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if done.rows_affected() > 0 {
-        return Ok(Uninstall::Uninstalled);
-    }
-    let tombstone = sqlx::query(
         "INSERT INTO installations (uuid, status, generation, uninstalled_signed_at, created_at, updated_at) \
-         VALUES ($1, 'uninstalled', 0, $2, $3, $3) ON CONFLICT (uuid) DO NOTHING",
+         VALUES ($1, 'uninstalled', 0, $2, $3, $3) \
+         ON CONFLICT (uuid) DO UPDATE SET status = 'uninstalled', authentication_token_sealed = NULL, \
+             webhook_token_sealed = NULL, updated_at = excluded.updated_at, \
+             uninstalled_signed_at = CASE \
+                 WHEN COALESCE(installations.uninstalled_signed_at, 0) > excluded.uninstalled_signed_at \
+                 THEN installations.uninstalled_signed_at ELSE excluded.uninstalled_signed_at END \
+         WHERE COALESCE(installations.installed_signed_at, 0) <= excluded.uninstalled_signed_at",
     )
     .bind(uuid)
     .bind(signed_at)
-    .bind(now)
+    .bind(time::now())
     .execute(&mut **tx)
     .await?;
-    if tombstone.rows_affected() > 0 {
-        return Ok(Uninstall::Unknown);
-    }
-    // Uninstalled already: keep the latest signed uninstall, so an install signed between the
-    // two does not come back.
-    sqlx::query(
-        "UPDATE installations SET uninstalled_signed_at = $2 \
-         WHERE uuid = $1 AND status = 'uninstalled' AND COALESCE(uninstalled_signed_at, 0) < $2",
-    )
-    .bind(uuid)
-    .bind(signed_at)
-    .execute(&mut **tx)
-    .await?;
-    let (status,): (String,) = sqlx::query_as("SELECT status FROM installations WHERE uuid = $1")
-        .bind(uuid)
-        .fetch_one(&mut **tx)
-        .await?;
-    Ok(match Status::parse(&status)? {
-        Status::Uninstalled => Uninstall::AlreadyUninstalled,
-        _ => Uninstall::Stale,
-    })
+    Ok(done.rows_affected() == 1)
 }
 
 /// The installation's stored credentials, opened; `None` when it holds none (never installed

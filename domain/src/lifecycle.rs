@@ -351,14 +351,22 @@ pub async fn uninstall(
             None
         })
         .map(|credentials| credentials.authentication_token);
+    // What it was, to say what changed; the statement below decides.
+    let before = installations::status_of(&deps.db, uuid).await?;
     let mut tx = deps.db.pool().begin().await?;
-    let outcome = installations::mark_uninstalled(&mut tx, uuid, signed_at).await?;
-    if matches!(outcome, Uninstall::Uninstalled | Uninstall::Unknown) {
+    let applied = installations::mark_uninstalled(&mut tx, uuid, signed_at).await?;
+    if applied {
         registrations::forget_tokens(&mut tx, uuid).await?;
         exchange_claims::forget_answers(&mut tx, uuid).await?;
         jobs::cancel_for(&mut tx, uuid).await?;
     }
     tx.commit().await?;
+    let outcome = match (applied, before) {
+        (false, _) => Uninstall::Stale,
+        (true, None) => Uninstall::Unknown,
+        (true, Some(Status::Uninstalled)) => Uninstall::AlreadyUninstalled,
+        (true, Some(_)) => Uninstall::Uninstalled,
+    };
     let last_token = match outcome {
         Uninstall::Uninstalled => last_token,
         _ => None,
