@@ -54,9 +54,12 @@ pub enum SealContext<'a> {
         installation: &'a str,
         definition: &'a str,
     },
-    /// An exchange's answer kept until activation (`exchange_claims.sealed_answer`), by the
-    /// exchange token's hash.
-    ExchangeAnswer { token_hash: &'a str },
+    /// An exchange's answer kept until activation (`exchange_claims.sealed_answer`), by its
+    /// installation and the exchange token's hash.
+    ExchangeAnswer {
+        installation: &'a str,
+        token_hash: &'a str,
+    },
 }
 
 impl SealContext<'_> {
@@ -73,7 +76,10 @@ impl SealContext<'_> {
                 installation,
                 definition,
             } => format!("callback_registrations/{installation}/{definition}"),
-            Self::ExchangeAnswer { token_hash } => format!("exchange_claims/{token_hash}/answer"),
+            Self::ExchangeAnswer {
+                installation,
+                token_hash,
+            } => format!("exchange_claims/{installation}/{token_hash}/answer"),
         }
     }
 }

@@ -1,13 +1,16 @@
 //! Exactly one exchange per exchange token, even when Fluid delivers the same install twice at
 //! once or to two instances sharing the database: whoever holds the claim row exchanges; the
-//! others wait for its outcome. Only a hash of the token is stored.
+//! others wait for its outcome. Only a hash of the token is stored, and every query names the
+//! installation the token was issued for.
 //!
-//! A claim is fenced: its holder is a random id, and only the holder completes, fails or releases
-//! it — a delivery whose claim was taken over records nothing. Fluid's answer is stored sealed in
-//! the claim row (`exchanged`) before the installation is activated, so a crash or a database
-//! error in between loses nothing: the next delivery activates from the stored answer without a
-//! second exchange. A claim remembers whether an attempt may have reached Fluid without its
-//! answer reaching us (`possibly_spent`), so that a later refusal is not mistaken for a bad token.
+//! A claim is fenced: its holder is a random id, and only the holder marks it sending, fails or
+//! releases it — a delivery whose claim was taken over records nothing of its own. Fluid's answer,
+//! though, is the truth whoever receives it: any delivery that gets one stores it sealed
+//! (`exchanged`) unless the claim has ended, and the installation is activated from the stored
+//! answer. A crash or a database error in between loses nothing: the next delivery activates from
+//! it without a second exchange. A claim remembers whether an attempt may have reached Fluid
+//! without its answer reaching us (`possibly_spent`, marked before each exchange is sent), so that
+//! a later refusal is not mistaken for a bad token.
 
 use std::time::Duration;
 
@@ -30,7 +33,7 @@ crate::stored_enum! {
         Released = "released",
         /// Fluid answered; its credentials are stored sealed, activation not yet done.
         Exchanged = "exchanged",
-        /// Activated (or superseded by an uninstall); the stored answer is erased.
+        /// Activated, or ended by an uninstall; no answer is kept.
         Completed = "completed",
         /// Fluid refused the exchange for good.
         Failed = "failed",
@@ -41,9 +44,12 @@ crate::stored_enum! {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Holder {
     token_hash: String,
+    installation: String,
     id: String,
-    /// An earlier attempt (of this delivery or another) may have reached Fluid without its
-    /// answer reaching us: a refusal now may mean the token was spent by that attempt.
+    /// The signed time of the install this holder delivers.
+    pub signed_at: i64,
+    /// An earlier attempt (of another delivery) may have reached Fluid without its answer
+    /// reaching us: a refusal now may mean the token was spent by that attempt.
     pub possibly_spent: bool,
 }
 
@@ -58,7 +64,7 @@ impl Holder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchanged {
     pub token_hash: String,
-    /// The install's signed time: activation applies to that install only.
+    /// The signed time of the install the answer activates (the claim's latest holder's).
     pub signed_at: i64,
     pub credentials: Credentials,
 }
@@ -70,7 +76,7 @@ pub enum Claim {
     Ours(Holder),
     /// Fluid answered an earlier delivery, whose activation did not finish: finish it.
     Exchanged(Exchanged),
-    /// Already exchanged and activated: a redelivery.
+    /// Activated, or ended by an uninstall: a redelivery.
     Completed,
     /// Already tried, and Fluid refused it for good.
     Failed(String),
@@ -99,6 +105,13 @@ pub async fn claim(
 ) -> Result<Claim, DbError> {
     let now = time::now();
     let id = holder_id();
+    let holder = |possibly_spent: bool| Holder {
+        token_hash: token_hash.to_owned(),
+        installation: uuid.to_owned(),
+        id: id.clone(),
+        signed_at,
+        possibly_spent,
+    };
     let inserted = sqlx::query(
         "INSERT INTO exchange_claims (token_hash, installation_uuid, state, holder, signed_at, claimed_at) \
          VALUES ($1, $2, 'claimed', $3, $4, $5) ON CONFLICT (token_hash) DO NOTHING",
@@ -111,34 +124,28 @@ pub async fn claim(
     .execute(db.pool())
     .await?;
     if inserted.rows_affected() == 1 {
-        return Ok(Claim::Ours(Holder {
-            token_hash: token_hash.to_owned(),
-            id,
-            possibly_spent: false,
-        }));
+        return Ok(Claim::Ours(holder(false)));
     }
-    // Released, or abandoned by a holder that died: an abandoned holder may have sent its
-    // exchange, so the token may be spent.
+    // Released, or abandoned by a holder that died; this delivery's install (and its signed time)
+    // is the one an answer now activates.
     let taken: Option<(i64,)> = sqlx::query_as(
-        "UPDATE exchange_claims SET holder = $2, claimed_at = $3, state = 'claimed', \
-             possibly_spent = CASE WHEN state = 'claimed' THEN 1 ELSE possibly_spent END \
-         WHERE token_hash = $1 AND (state = 'released' OR (state = 'claimed' AND claimed_at < $4)) \
+        "UPDATE exchange_claims SET holder = $3, claimed_at = $4, state = 'claimed', signed_at = $5 \
+         WHERE token_hash = $1 AND installation_uuid = $2 \
+           AND (state = 'released' OR (state = 'claimed' AND claimed_at < $6)) \
          RETURNING possibly_spent",
     )
     .bind(token_hash)
+    .bind(uuid)
     .bind(&id)
     .bind(now)
+    .bind(signed_at)
     .bind(now - ABANDONED_AFTER_SECONDS)
     .fetch_optional(db.pool())
     .await?;
     if let Some((possibly_spent,)) = taken {
-        return Ok(Claim::Ours(Holder {
-            token_hash: token_hash.to_owned(),
-            id,
-            possibly_spent: possibly_spent != 0,
-        }));
+        return Ok(Claim::Ours(holder(possibly_spent != 0)));
     }
-    state(db, keyring, token_hash).await
+    state(db, keyring, token_hash, uuid).await
 }
 
 /// An `exchange_claims` row as the waiting side reads it.
@@ -150,29 +157,33 @@ struct ClaimRow {
     sealed_answer: Option<String>,
 }
 
-async fn state(db: &Db, keyring: &Keyring, token_hash: &str) -> Result<Claim, DbError> {
+/// Where the exchange of `token_hash` for installation `uuid` is now.
+pub async fn state(db: &Db, keyring: &Keyring, token_hash: &str, uuid: &str) -> Result<Claim, DbError> {
     let row: Option<ClaimRow> = sqlx::query_as(
-        "SELECT state, failure_reason, signed_at, sealed_answer FROM exchange_claims WHERE token_hash = $1",
+        "SELECT state, failure_reason, signed_at, sealed_answer FROM exchange_claims \
+         WHERE token_hash = $1 AND installation_uuid = $2",
     )
     .bind(token_hash)
+    .bind(uuid)
     .fetch_optional(db.pool())
     .await?;
-    // Gone or released between our insert and our look: another delivery will take it; tell
-    // the caller to come back.
+    // None: the token was claimed for another installation (a forged or mixed-up delivery): it
+    // is busy for this one, for good.
     let Some(row) = row else {
         return Ok(Claim::Busy);
     };
+    let unreadable =
+        |what: &str| DbError::Unreadable(format!("exchange claim {token_hash} lacks its {what}"));
     Ok(match ClaimState::parse(&row.state)? {
         ClaimState::Claimed | ClaimState::Released => Claim::Busy,
         ClaimState::Completed => Claim::Completed,
-        ClaimState::Failed => Claim::Failed(row.failure_reason.unwrap_or_default()),
+        ClaimState::Failed => Claim::Failed(row.failure_reason.ok_or_else(|| unreadable("failure reason"))?),
         ClaimState::Exchanged => {
-            let unreadable = || DbError::Unreadable(format!("exchange claim {token_hash} lacks its answer"));
-            let sealed = row.sealed_answer.ok_or_else(unreadable)?;
+            let sealed = row.sealed_answer.ok_or_else(|| unreadable("answer"))?;
             Claim::Exchanged(Exchanged {
                 token_hash: token_hash.to_owned(),
-                signed_at: row.signed_at.ok_or_else(unreadable)?,
-                credentials: open_answer(keyring, token_hash, &sealed)?,
+                signed_at: row.signed_at.ok_or_else(|| unreadable("signed time"))?,
+                credentials: open_answer(keyring, uuid, token_hash, &sealed)?,
             })
         }
     })
@@ -183,11 +194,12 @@ pub async fn wait_for_outcome(
     db: &Db,
     keyring: &Keyring,
     token_hash: &str,
+    uuid: &str,
     timeout: Duration,
 ) -> Result<Claim, DbError> {
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
-        let claim = state(db, keyring, token_hash).await?;
+        let claim = state(db, keyring, token_hash, uuid).await?;
         if claim != Claim::Busy || tokio::time::Instant::now() >= deadline {
             return Ok(claim);
         }
@@ -195,45 +207,74 @@ pub async fn wait_for_outcome(
     }
 }
 
-/// Stores Fluid's answer, sealed: the claim is `exchanged`. `false` when the claim is no longer
-/// this holder's (taken over): nothing is stored.
+/// Marks that the holder is about to send the exchange: from here on, whoever takes the claim
+/// over must assume the token may be spent. `false` when the claim is not this holder's any more.
+pub async fn mark_sending(db: &Db, holder: &Holder) -> Result<bool, DbError> {
+    let marked = sqlx::query(
+        "UPDATE exchange_claims SET possibly_spent = 1 \
+         WHERE token_hash = $1 AND installation_uuid = $2 AND holder = $3 AND state = 'claimed'",
+    )
+    .bind(&holder.token_hash)
+    .bind(&holder.installation)
+    .bind(&holder.id)
+    .execute(db.pool())
+    .await?;
+    Ok(marked.rows_affected() == 1)
+}
+
+/// Stores Fluid's answer, sealed: the claim is `exchanged`. Any delivery that got an answer stores
+/// it while the claim is open (`claimed` or `released`), even one whose claim was taken over —
+/// Fluid spent the token for it. Returns what to activate, with the claim's latest signed time;
+/// `None` when the claim has ended (activated, failed, or ended by an uninstall).
 pub async fn store_answer(
     db: &Db,
     keyring: &Keyring,
     holder: &Holder,
     credentials: &Credentials,
-) -> Result<bool, DbError> {
+) -> Result<Option<Exchanged>, DbError> {
     let answer = serde_json::json!({
         "authentication_token": credentials.authentication_token.expose(),
         "webhook_verification_token": credentials.webhook_verification_token.expose(),
     })
     .to_string();
-    let sealed = keyring.seal(
-        &answer,
-        SealContext::ExchangeAnswer {
-            token_hash: &holder.token_hash,
-        },
-    );
-    let stored = sqlx::query(
+    let sealed = keyring.seal(&answer, answer_context(&holder.installation, &holder.token_hash));
+    let stored: Option<(Option<i64>,)> = sqlx::query_as(
         "UPDATE exchange_claims SET state = 'exchanged', sealed_answer = $3, finished_at = $4 \
-         WHERE token_hash = $1 AND holder = $2 AND state = 'claimed'",
+         WHERE token_hash = $1 AND installation_uuid = $2 AND state IN ('claimed', 'released') \
+         RETURNING signed_at",
     )
     .bind(&holder.token_hash)
-    .bind(&holder.id)
+    .bind(&holder.installation)
     .bind(sealed)
     .bind(time::now())
-    .execute(db.pool())
+    .fetch_optional(db.pool())
     .await?;
-    Ok(stored.rows_affected() == 1)
+    Ok(stored.map(|(signed_at,)| Exchanged {
+        token_hash: holder.token_hash.clone(),
+        signed_at: signed_at.unwrap_or(holder.signed_at),
+        credentials: credentials.clone(),
+    }))
 }
 
-fn open_answer(keyring: &Keyring, token_hash: &str, sealed: &str) -> Result<Credentials, DbError> {
-    let answer = keyring.open(sealed, SealContext::ExchangeAnswer { token_hash })?;
+fn answer_context<'a>(installation: &'a str, token_hash: &'a str) -> SealContext<'a> {
+    SealContext::ExchangeAnswer {
+        installation,
+        token_hash,
+    }
+}
+
+fn open_answer(
+    keyring: &Keyring,
+    uuid: &str,
+    token_hash: &str,
+    sealed: &str,
+) -> Result<Credentials, DbError> {
     #[derive(serde::Deserialize)]
     struct Answer {
         authentication_token: Secret,
         webhook_verification_token: Secret,
     }
+    let answer = keyring.open(sealed, answer_context(uuid, token_hash))?;
     let answer: Answer = serde_json::from_str(answer.expose())
         .map_err(|_| DbError::Unreadable(format!("the stored answer of exchange claim {token_hash}")))?;
     Ok(Credentials {
@@ -243,47 +284,54 @@ fn open_answer(keyring: &Keyring, token_hash: &str, sealed: &str) -> Result<Cred
 }
 
 /// Marks an exchanged claim completed and erases its stored answer, inside the transaction that
-/// activates the installation.
+/// activates the installation (or finds it moved on).
 pub(crate) async fn complete(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     token_hash: &str,
+    uuid: &str,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE exchange_claims SET state = 'completed', sealed_answer = NULL, finished_at = $2 \
-         WHERE token_hash = $1 AND state = 'exchanged'",
+        "UPDATE exchange_claims SET state = 'completed', sealed_answer = NULL, finished_at = $3 \
+         WHERE token_hash = $1 AND installation_uuid = $2 AND state = 'exchanged'",
     )
     .bind(token_hash)
+    .bind(uuid)
     .bind(time::now())
     .execute(&mut **tx)
     .await?;
     Ok(())
 }
 
-/// Records that Fluid refused the exchange for good. `false` when the claim is not this
-/// holder's any more.
-pub async fn fail(db: &Db, holder: &Holder, reason: &str) -> Result<bool, DbError> {
+/// Records, inside the transaction that fails the install, that Fluid refused the exchange for
+/// good. `false` when the claim is not this holder's open claim any more (nothing written).
+pub(crate) async fn fail(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    holder: &Holder,
+    reason: &str,
+) -> Result<bool, DbError> {
     let failed = sqlx::query(
-        "UPDATE exchange_claims SET state = 'failed', failure_reason = $3, finished_at = $4 \
-         WHERE token_hash = $1 AND holder = $2 AND state = 'claimed'",
+        "UPDATE exchange_claims SET state = 'failed', failure_reason = $4, finished_at = $5 \
+         WHERE token_hash = $1 AND installation_uuid = $2 AND holder = $3 AND state = 'claimed'",
     )
     .bind(&holder.token_hash)
+    .bind(&holder.installation)
     .bind(&holder.id)
     .bind(reason)
     .bind(time::now())
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(failed.rows_affected() == 1)
 }
 
-/// Gives the claim up after a transient failure, so a redelivery can try again; `possibly_spent`
-/// says whether an attempt may have reached Fluid (remembered for the next holder).
+/// Gives the claim up, so a redelivery can try again; `possibly_spent` says whether any attempt so
+/// far may have reached Fluid (what the next holder must assume).
 pub async fn release(db: &Db, holder: &Holder, possibly_spent: bool) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE exchange_claims SET state = 'released', \
-             possibly_spent = CASE WHEN $3 = 1 THEN 1 ELSE possibly_spent END \
-         WHERE token_hash = $1 AND holder = $2 AND state = 'claimed'",
+        "UPDATE exchange_claims SET state = 'released', possibly_spent = $4 \
+         WHERE token_hash = $1 AND installation_uuid = $2 AND holder = $3 AND state = 'claimed'",
     )
     .bind(&holder.token_hash)
+    .bind(&holder.installation)
     .bind(&holder.id)
     .bind(i64::from(possibly_spent))
     .execute(db.pool())
@@ -291,17 +339,22 @@ pub async fn release(db: &Db, holder: &Holder, possibly_spent: bool) -> Result<(
     Ok(())
 }
 
-/// Erases the stored answers of installation `uuid`'s exchanges (on uninstall).
-pub(crate) async fn forget_answers(
+/// Ends installation `uuid`'s exchanges of installs signed no later than `uninstalled_at`, inside
+/// the uninstall's transaction: stored answers are erased, and one still in flight can no longer
+/// be stored.
+pub(crate) async fn end_for_uninstall(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     uuid: &str,
+    uninstalled_at: i64,
 ) -> Result<(), DbError> {
     sqlx::query(
-        "UPDATE exchange_claims SET sealed_answer = NULL, \
-             state = CASE WHEN state = 'exchanged' THEN 'completed' ELSE state END \
-         WHERE installation_uuid = $1 AND sealed_answer IS NOT NULL",
+        "UPDATE exchange_claims SET state = 'completed', sealed_answer = NULL, finished_at = $3 \
+         WHERE installation_uuid = $1 AND state IN ('claimed', 'released', 'exchanged') \
+           AND COALESCE(signed_at, 0) <= $2",
     )
     .bind(uuid)
+    .bind(uninstalled_at)
+    .bind(time::now())
     .execute(&mut **tx)
     .await?;
     Ok(())

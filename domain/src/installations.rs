@@ -184,8 +184,14 @@ where
     Ok(generation.map(|(generation,)| generation))
 }
 
-/// Marks the pending install signed at `signed_at` failed, keeping why.
-pub async fn fail_install(db: &Db, uuid: &str, signed_at: i64, reason: &str) -> Result<(), DbError> {
+/// Marks the pending install signed at `signed_at` failed, keeping why, inside the transaction
+/// that fails its exchange claim.
+pub(crate) async fn fail_install(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    signed_at: i64,
+    reason: &str,
+) -> Result<(), DbError> {
     sqlx::query(
         "UPDATE installations SET status = 'failed', failure_reason = $2, updated_at = $3 \
          WHERE uuid = $1 AND status = 'pending' AND installed_signed_at = $4",
@@ -194,7 +200,7 @@ pub async fn fail_install(db: &Db, uuid: &str, signed_at: i64, reason: &str) -> 
     .bind(reason)
     .bind(time::now())
     .bind(signed_at)
-    .execute(db.pool())
+    .execute(&mut **tx)
     .await?;
     Ok(())
 }
@@ -213,12 +219,16 @@ pub enum Uninstall {
     Unknown,
 }
 
-/// The status of installation `uuid` as it is now (`None`: unknown); for labelling outcomes
-/// only — decisions are made by the statements that write.
-pub(crate) async fn status_of(db: &Db, uuid: &str) -> Result<Option<Status>, DbError> {
+/// The status of installation `uuid` as it is now (`None`: unknown), on any executor (inside a
+/// transaction that wrote to it, say). Decisions are made by the statements that write; this
+/// says what they did.
+pub(crate) async fn status_of<'e, E>(executor: E, uuid: &str) -> Result<Option<Status>, DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let row: Option<(String,)> = sqlx::query_as("SELECT status FROM installations WHERE uuid = $1")
         .bind(uuid)
-        .fetch_optional(db.pool())
+        .fetch_optional(executor)
         .await?;
     row.map(|(status,)| Status::parse(&status)).transpose()
 }
@@ -265,8 +275,14 @@ pub async fn stored_credentials(
     .bind(uuid)
     .fetch_optional(db.pool())
     .await?;
-    let Some((Some(dit), Some(wvt))) = row else {
-        return Ok(None);
+    let (dit, wvt) = match row {
+        None | Some((None, None)) => return Ok(None),
+        Some((Some(dit), Some(wvt))) => (dit, wvt),
+        Some(_) => {
+            return Err(DbError::Unreadable(format!(
+                "installation {uuid} holds one of its two tokens"
+            )));
+        }
     };
     Ok(Some(Credentials {
         authentication_token: keyring.open(&dit, SealContext::AuthenticationToken { installation: uuid })?,

@@ -33,7 +33,7 @@ const SEALED: &[SealedColumn] = &[
     },
     SealedColumn {
         table: "exchange_claims",
-        keys: &["token_hash"],
+        keys: &["installation_uuid", "token_hash"],
         column: "sealed_answer",
         context: exchange_answer,
     },
@@ -59,7 +59,10 @@ fn callback_token(keys: &[String]) -> SealContext<'_> {
 }
 
 fn exchange_answer(keys: &[String]) -> SealContext<'_> {
-    SealContext::ExchangeAnswer { token_hash: &keys[0] }
+    SealContext::ExchangeAnswer {
+        installation: &keys[0],
+        token_hash: &keys[1],
+    }
 }
 
 /// What a rotation did.

@@ -9,6 +9,8 @@
 
 use std::{sync::Arc, time::Duration};
 
+use tokio_util::task::TaskTracker;
+
 use fluid::{
     Secret,
     client::{ExchangeError, FluidClient, FluidError},
@@ -95,6 +97,8 @@ pub enum InstallError {
     Busy,
     #[error("the install task ended abnormally")]
     Interrupted,
+    #[error("the install is still in progress")]
+    StillRunning,
 }
 
 /// What installs and uninstalls need; cheap to clone (an install runs in a task of its own).
@@ -105,7 +109,14 @@ pub struct Deps {
     pub fluid: FluidClient,
     /// This droplet's `drp_…`: an exchange answer for another droplet is refused.
     pub droplet_uuid: String,
+    /// The install tasks in flight: shutting down waits for them (`TaskTracker::wait`) before the
+    /// database closes, so a deploy never cuts an exchange off from storing its answer.
+    pub installs: TaskTracker,
 }
+
+/// How long an install delivery waits for its task before answering 503 (the task carries on):
+/// less than the 30 s Fluid waits for the webhook.
+const ANSWER_WITHIN: Duration = Duration::from_secs(25);
 
 /// Handles a verified install of `company`, signed by Fluid at `signed_at`, in a task of its own.
 pub async fn install(
@@ -114,8 +125,9 @@ pub async fn install(
     credentials: InstallCredentials,
     signed_at: i64,
 ) -> Result<InstallOutcome, InstallError> {
-    let deps = deps.clone();
-    let task = tokio::spawn(async move {
+    let task_deps = deps.clone();
+    let deps = task_deps.clone();
+    let task = task_deps.installs.spawn(async move {
         match &credentials {
             InstallCredentials::Inline {
                 authentication_token,
@@ -132,10 +144,14 @@ pub async fn install(
             }
         }
     });
-    task.await.map_err(|error| {
-        tracing::error!(%error, "install task failed");
-        InstallError::Interrupted
-    })?
+    match tokio::time::timeout(ANSWER_WITHIN, task).await {
+        Ok(Ok(outcome)) => outcome,
+        Ok(Err(error)) => {
+            tracing::error!(%error, "install task failed");
+            Err(InstallError::Interrupted)
+        }
+        Err(_elapsed) => Err(InstallError::StillRunning),
+    }
 }
 
 /// A legacy (v1) install: the credentials came with the webhook.
@@ -180,21 +196,44 @@ async fn exchange(
     let (db, keyring) = (&deps.db, &deps.keyring);
     let hash = exchange_claims::token_hash(exchange_token);
     let claim = match exchange_claims::claim(db, keyring, &hash, uuid, signed_at).await? {
-        Claim::Busy => exchange_claims::wait_for_outcome(db, keyring, &hash, WAIT_FOR_OTHER_EXCHANGE).await?,
+        Claim::Busy => {
+            exchange_claims::wait_for_outcome(db, keyring, &hash, uuid, WAIT_FOR_OTHER_EXCHANGE).await?
+        }
         claim => claim,
     };
     let holder = match claim {
         Claim::Ours(holder) => holder,
-        Claim::Exchanged(exchanged) => return activate(deps, uuid, &exchanged).await,
-        Claim::Completed => return Ok(InstallOutcome::Unchanged),
-        Claim::Failed(reason) => return Ok(InstallOutcome::FailedBefore(reason)),
-        Claim::Busy => return Err(InstallError::Busy),
+        other => return settle(deps, uuid, other).await,
     };
-
-    if !installations::begin_install(db.pool(), company, signed_at).await? {
-        exchange_claims::release(db, &holder, false).await?;
-        return Ok(InstallOutcome::Stale);
+    // Nothing is sent before the claim is marked: on any failure up to there, the claim is
+    // released as it was, so a redelivery tries at once and knows the token unspent.
+    let prepared = async {
+        if !installations::begin_install(db.pool(), company, signed_at).await? {
+            return Ok(Some(InstallOutcome::Stale));
+        }
+        pause_for_tests(PausePoint::BeforeExchange).await;
+        if !exchange_claims::mark_sending(db, &holder).await? {
+            return Ok(Some(
+                settle(deps, uuid, claim_now(deps, &hash, uuid).await?).await?,
+            ));
+        }
+        Ok::<_, InstallError>(None)
     }
+    .await;
+    match prepared {
+        Ok(None) => {}
+        Ok(Some(outcome)) => {
+            exchange_claims::release(db, &holder, holder.possibly_spent).await?;
+            return Ok(outcome);
+        }
+        Err(error) => {
+            if let Err(release) = exchange_claims::release(db, &holder, holder.possibly_spent).await {
+                tracing::warn!(installation = %uuid, error = %release, "the exchange claim could not be released");
+            }
+            return Err(error);
+        }
+    }
+
     let answer = deps.fluid.exchange(exchange_token).await;
     let credentials = match answer.and_then(|answer| checked_answer(deps, uuid, answer)) {
         Ok(credentials) => credentials,
@@ -202,22 +241,66 @@ async fn exchange(
             error: FluidError::Unavailable(detail),
             possibly_spent,
         }) => {
-            exchange_claims::release(db, &holder, possibly_spent).await?;
+            exchange_claims::release(db, &holder, holder.possibly_spent || possibly_spent).await?;
             return Err(InstallError::FluidUnavailable(detail));
         }
-        Err(error) => return refuse(deps, uuid, signed_at, &holder, &error).await,
+        Err(error) => return refuse(deps, uuid, &holder, &error).await,
     };
-    if !exchange_claims::store_answer(db, keyring, &holder, &credentials).await? {
-        // Taken over meanwhile (this delivery outlived its claim): the new holder decides.
-        return Err(InstallError::Busy);
-    }
-    pause_after_exchange_for_tests().await;
-    let exchanged = Exchanged {
-        token_hash: hash,
-        signed_at,
-        credentials,
+    let Some(exchanged) = store_answer(deps, &holder, &credentials).await? else {
+        // The claim ended meanwhile (an uninstall, or another delivery's outcome).
+        return settle(deps, uuid, claim_now(deps, &hash, uuid).await?).await;
     };
+    pause_for_tests(PausePoint::AfterExchange).await;
     activate(deps, uuid, &exchanged).await
+}
+
+async fn claim_now(deps: &Deps, hash: &str, uuid: &str) -> Result<Claim, DbError> {
+    exchange_claims::state(&deps.db, &deps.keyring, hash, uuid).await
+}
+
+/// The outcome of a delivery that does not hold the claim: what the claim says.
+async fn settle(deps: &Deps, uuid: &str, claim: Claim) -> Result<InstallOutcome, InstallError> {
+    match claim {
+        Claim::Exchanged(exchanged) => activate(deps, uuid, &exchanged).await,
+        Claim::Completed => Ok(if is_active(deps, uuid).await? {
+            InstallOutcome::Unchanged
+        } else {
+            InstallOutcome::Superseded
+        }),
+        Claim::Failed(reason) => Ok(InstallOutcome::FailedBefore(reason)),
+        Claim::Ours(_) | Claim::Busy => Err(InstallError::Busy),
+    }
+}
+
+async fn is_active(deps: &Deps, uuid: &str) -> Result<bool, DbError> {
+    Ok(installations::find(&deps.db, uuid)
+        .await?
+        .is_some_and(|i| i.status == Status::Active))
+}
+
+/// Stores Fluid's answer, retrying a database that fails for a while: the answer exists nowhere
+/// else, and the token is spent.
+async fn store_answer(
+    deps: &Deps,
+    holder: &Holder,
+    credentials: &Credentials,
+) -> Result<Option<Exchanged>, InstallError> {
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1.. {
+        match exchange_claims::store_answer(&deps.db, &deps.keyring, holder, credentials).await {
+            Ok(stored) => return Ok(stored),
+            Err(error) if attempt < 6 => {
+                tracing::warn!(%error, attempt, "storing the exchange answer failed; retrying");
+                tokio::time::sleep(wait).await;
+                wait *= 2;
+            }
+            Err(error) => {
+                tracing::error!(%error, "the exchange answer could not be stored: the install needs a reinstall");
+                return Err(error.into());
+            }
+        }
+    }
+    unreachable!("the loop returns")
 }
 
 /// The credentials of an exchange answer, once it is known to be for this installation and
@@ -248,24 +331,18 @@ fn checked_answer(
     })
 }
 
-/// Records an exchange that failed for good, in words that say why.
-async fn refuse(
-    deps: &Deps,
-    uuid: &str,
-    signed_at: i64,
-    holder: &Holder,
-    error: &ExchangeError,
-) -> Result<InstallOutcome, InstallError> {
-    let possibly_spent = holder.possibly_spent || error.possibly_spent;
-    let (kind, reason) = match &error.error {
+/// Why an exchange failed for good, in words that say so.
+fn failure(error: &ExchangeError, spent_before: bool) -> (FailureKind, String) {
+    let possibly_spent = spent_before || error.possibly_spent;
+    match &error.error {
         // Fluid's own words would say "expired or used": not what happened here.
-        FluidError::Rejected {
-            status: status @ (404 | 410),
-            ..
-        } if possibly_spent => (
+        FluidError::Rejected { status, .. } if possibly_spent => (
             FailureKind::AnswerLost,
             format!("{ANSWER_LOST} (Fluid answered {status} to our retry)"),
         ),
+        FluidError::Malformed(detail) if possibly_spent => {
+            (FailureKind::AnswerLost, format!("{ANSWER_LOST} ({detail})"))
+        }
         FluidError::Rejected { status: 410, message } => (
             FailureKind::Refused,
             format!("the exchange token expired or was already used (Fluid answered 410: {message})"),
@@ -283,16 +360,33 @@ async fn refuse(
             FailureKind::BadAnswer,
             format!("Fluid's exchange answer cannot be used: {detail}"),
         ),
-    };
-    tracing::warn!(installation = %uuid, %reason, "install failed");
-    if exchange_claims::fail(&deps.db, holder, &reason).await? {
-        installations::fail_install(&deps.db, uuid, signed_at, &reason).await?;
     }
+}
+
+/// Records an exchange that failed for good: the claim and the install fail together.
+async fn refuse(
+    deps: &Deps,
+    uuid: &str,
+    holder: &Holder,
+    error: &ExchangeError,
+) -> Result<InstallOutcome, InstallError> {
+    let (kind, reason) = failure(error, holder.possibly_spent);
+    tracing::warn!(installation = %uuid, %reason, "install failed");
+    let mut tx = deps.db.pool().begin().await.map_err(DbError::from)?;
+    if !exchange_claims::fail(&mut tx, holder, &reason).await? {
+        // Not ours any more: another delivery's outcome (perhaps an answer) decides.
+        tx.rollback().await.map_err(DbError::from)?;
+        return settle(deps, uuid, claim_now(deps, holder.token_hash(), uuid).await?).await;
+    }
+    installations::fail_install(&mut tx, uuid, holder.signed_at, &reason).await?;
+    tx.commit().await.map_err(DbError::from)?;
     Ok(InstallOutcome::Failed { kind, reason })
 }
 
 /// Activates the install an exchange answered, from its stored answer: the installation's
-/// credentials, the claim's completion and the registration jobs in one transaction.
+/// credentials, the claim's completion and the registration jobs in one transaction. When the
+/// installation is still pending for another signed time (a delivery that took the claim over has
+/// not begun its install yet), the answer is kept and the delivery answered 503.
 async fn activate(deps: &Deps, uuid: &str, exchanged: &Exchanged) -> Result<InstallOutcome, InstallError> {
     let mut tx = deps.db.pool().begin().await.map_err(DbError::from)?;
     let generation = installations::activate(
@@ -303,35 +397,54 @@ async fn activate(deps: &Deps, uuid: &str, exchanged: &Exchanged) -> Result<Inst
         &exchanged.credentials,
     )
     .await?;
-    exchange_claims::complete(&mut tx, &exchanged.token_hash).await?;
     if let Some(generation) = generation {
+        exchange_claims::complete(&mut tx, &exchanged.token_hash, uuid).await?;
         jobs::enqueue_registrations(&mut tx, uuid, generation).await?;
-    }
-    tx.commit().await.map_err(DbError::from)?;
-    if generation.is_some() {
+        tx.commit().await.map_err(DbError::from)?;
         return Ok(InstallOutcome::Active);
     }
-    // Either an uninstall (or a newer install) won the race, or a concurrent delivery of the
-    // same answer activated it.
-    let now_active = installations::find(&deps.db, uuid)
-        .await?
-        .is_some_and(|i| i.status == Status::Active);
-    Ok(if now_active {
+    let status = installations::status_of(&mut *tx, uuid).await?;
+    if status == Some(Status::Pending) {
+        tx.rollback().await.map_err(DbError::from)?;
+        tracing::warn!(installation = %uuid, "an exchange answer waits for its install to begin; kept for the next delivery");
+        return Err(InstallError::Busy);
+    }
+    // An uninstall (or a newer install) won, or a concurrent delivery of the same answer
+    // activated it: the answer is not needed any more.
+    exchange_claims::complete(&mut tx, &exchanged.token_hash, uuid).await?;
+    tx.commit().await.map_err(DbError::from)?;
+    Ok(if status == Some(Status::Active) {
         InstallOutcome::Unchanged
     } else {
         InstallOutcome::Superseded
     })
 }
 
-/// Test builds only: with `DROPLET_TEST_PAUSE_AFTER_EXCHANGE` set, an install stops for good
-/// once its exchange answer is stored, so a test can kill the process between the answer and
-/// the activation.
-async fn pause_after_exchange_for_tests() {
+/// Where a test may stop an install for good (`DROPLET_TEST_PAUSE_AT`), to kill the process there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PausePoint {
+    /// The claim is held and the install begun; nothing sent to Fluid yet.
+    BeforeExchange,
+    /// Fluid's answer is stored; the installation not activated yet.
+    AfterExchange,
+}
+
+/// Test builds only: with `DROPLET_TEST_PAUSE_AT=before_exchange|after_exchange`, an install stops
+/// for good at that point, so a test can kill the process there. Nothing in other builds.
+async fn pause_for_tests(point: PausePoint) {
     #[cfg(feature = "test-faults")]
-    if std::env::var_os("DROPLET_TEST_PAUSE_AFTER_EXCHANGE").is_some() {
-        tracing::warn!("test fault: paused after storing the exchange answer");
-        std::future::pending::<()>().await;
+    {
+        let wanted = match point {
+            PausePoint::BeforeExchange => "before_exchange",
+            PausePoint::AfterExchange => "after_exchange",
+        };
+        if std::env::var("DROPLET_TEST_PAUSE_AT").is_ok_and(|at| at == wanted) {
+            tracing::warn!(at = wanted, "test fault: install paused");
+            std::future::pending::<()>().await;
+        }
     }
+    #[cfg(not(feature = "test-faults"))]
+    let _ = point;
 }
 
 /// Handles a verified uninstall of installation `uuid`, signed by Fluid at `signed_at`: in one
@@ -347,17 +460,17 @@ pub async fn uninstall(
     let last_token = installations::stored_credentials(&deps.db, &deps.keyring, uuid)
         .await
         .unwrap_or_else(|error| {
-            tracing::warn!(installation = %uuid, %error, "the last dit_ cannot be read; drop zones stay on Fluid");
+            tracing::error!(installation = %uuid, %error, "the last dit_ cannot be read; drop zones stay on Fluid");
             None
         })
         .map(|credentials| credentials.authentication_token);
     // What it was, to say what changed; the statement below decides.
-    let before = installations::status_of(&deps.db, uuid).await?;
+    let before = installations::status_of(deps.db.pool(), uuid).await?;
     let mut tx = deps.db.pool().begin().await?;
     let applied = installations::mark_uninstalled(&mut tx, uuid, signed_at).await?;
     if applied {
         registrations::forget_tokens(&mut tx, uuid).await?;
-        exchange_claims::forget_answers(&mut tx, uuid).await?;
+        exchange_claims::end_for_uninstall(&mut tx, uuid, signed_at).await?;
         jobs::cancel_for(&mut tx, uuid).await?;
     }
     tx.commit().await?;

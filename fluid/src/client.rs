@@ -453,16 +453,18 @@ impl FluidClient {
             self.observe(path, sent.as_ref().ok().map(|r| r.status().as_u16()), started);
             let failure = match sent {
                 Ok(response) if response.status().is_success() => {
-                    let bytes = response
-                        .bytes()
-                        .await
-                        .map_err(|e| FluidError::Malformed(e.to_string()))?;
+                    let Ok(bytes) = response.bytes().await else {
+                        // Fluid did the work; its answer did not arrive whole.
+                        *possibly_reached = true;
+                        return Err(FluidError::Malformed("the answer was cut off".into()));
+                    };
                     let bytes = if bytes.is_empty() {
                         &b"null"[..]
                     } else {
                         &bytes[..]
                     };
-                    return serde_json::from_slice(bytes).map_err(|e| FluidError::Malformed(e.to_string()));
+                    return serde_json::from_slice(bytes)
+                        .map_err(|e| FluidError::Malformed(json_problem(&e)));
                 }
                 Ok(response) => {
                     let status = response.status();
@@ -578,6 +580,22 @@ async fn error_message(response: reqwest::Response) -> String {
     }
 }
 
+/// What is wrong with a JSON answer, without quoting it (serde's messages quote values, and an
+/// answer may carry tokens).
+fn json_problem(error: &serde_json::Error) -> String {
+    let kind = match error.classify() {
+        serde_json::error::Category::Io => "unreadable",
+        serde_json::error::Category::Syntax => "not valid JSON",
+        serde_json::error::Category::Data => "not in the expected shape",
+        serde_json::error::Category::Eof => "cut off",
+    };
+    format!(
+        "the answer is {kind} (line {}, column {})",
+        error.line(),
+        error.column()
+    )
+}
+
 /// reqwest's errors name the URL; ours are logged, so keep only the kind of failure.
 fn without_url(error: &reqwest::Error) -> String {
     if error.is_timeout() {
@@ -597,4 +615,26 @@ fn jitter(base: Duration) -> Duration {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
     base + base.mul_f64(f64::from(nanos % 1000) / 4000.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_answer_is_described_without_quoting_it() {
+        let answer = r#"{"droplet_installation": {"droplet_installation_uuid": "dri_1",
+                         "fluid_company_id": "dit_secret"}}"#;
+        let error = serde_json::from_str::<Exchange>(answer).unwrap_err();
+        assert!(
+            error.to_string().contains("dit_secret"),
+            "serde quotes values: {error}"
+        );
+        let described = json_problem(&error);
+        assert!(!described.contains("dit_secret"), "{described}");
+        assert!(
+            described.starts_with("the answer is not in the expected shape"),
+            "{described}"
+        );
+    }
 }

@@ -68,7 +68,9 @@ pub async fn serve(
         keyring: config.keyring.clone(),
         fluid: fluid.clone(),
         droplet_uuid: config.droplet_uuid.clone(),
+        installs: tokio_util::task::TaskTracker::new(),
     };
+    let installs = lifecycle.installs.clone();
     let state = AppState {
         leptos_options,
         db: db.clone(),
@@ -86,6 +88,15 @@ pub async fn serve(
     let served = axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)
         .await;
+    // An install whose request is gone still stores what Fluid answered before the database
+    // closes (its exchange is bounded by EXCHANGE_BUDGET).
+    installs.close();
+    if tokio::time::timeout(Duration::from_secs(30), installs.wait())
+        .await
+        .is_err()
+    {
+        tracing::error!("an install was still running at shutdown; its delivery will be retried by Fluid");
+    }
     // The worker finishes the job it holds; unfinished ones resume at the next start.
     let _ = stop_worker.send(true);
     let _ = worker.await;

@@ -178,70 +178,123 @@ async fn an_exchange_slower_than_the_request_timeout_still_completes() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_crash_between_the_answer_and_the_activation_is_finished_by_the_redelivery() {
-    let binary = Binary::new();
-    let port = free_port();
-    let address = format!("127.0.0.1:{port}");
-    let sim = simulator_for(&address).await;
-    let database = TestDatabase::new();
-    let sim_url = sim.base_url();
-    let encryption_key = key(1);
-    let env = |pause: bool| {
+/// The real `droplet serve`, started and killed at will on one database, with a simulated Fluid.
+struct Crashable {
+    binary: Binary,
+    address: String,
+    sim: fluid::sim::Simulator,
+    database: TestDatabase,
+    encryption_key: String,
+    pool: sqlx::AnyPool,
+}
+
+impl Crashable {
+    async fn new() -> Self {
+        let address = format!("127.0.0.1:{}", free_port());
+        let sim = simulator_for(&address).await;
+        let database = TestDatabase::new();
+        // Connects on first use: the service creates and migrates the database.
+        let pool = raw_pool_lazy(&database.url);
+        Self {
+            binary: Binary::new(),
+            address,
+            sim,
+            database,
+            encryption_key: key(1),
+            pool,
+        }
+    }
+
+    /// Starts the service, stopping every install at `pause` when given.
+    async fn start(&self, pause: Option<&str>) -> std::process::Child {
+        let sim_url = self.sim.base_url();
         let mut env = vec![
-            ("DATABASE_URL", database.url.as_str()),
-            ("LEPTOS_SITE_ADDR", address.as_str()),
+            ("DATABASE_URL", self.database.url.as_str()),
+            ("LEPTOS_SITE_ADDR", self.address.as_str()),
             ("FLUID_API_BASE_URL", sim_url.as_str()),
             ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
             ("FLUID_DROPLET_UUID", DROPLET_UUID),
-            ("DROPLET_ENCRYPTION_KEY", encryption_key.as_str()),
+            ("DROPLET_ENCRYPTION_KEY", self.encryption_key.as_str()),
         ];
-        if pause {
-            env.push(("DROPLET_TEST_PAUSE_AFTER_EXCHANGE", "1"));
+        if let Some(pause) = pause {
+            env.push(("DROPLET_TEST_PAUSE_AT", pause));
         }
-        env
-    };
-    let mut paused = binary.spawn(&env(true));
-    wait_ready(&format!("http://{address}")).await;
-
-    let company = sim.create_installation("Crashed Co").await;
-    let dri = company.droplet_installation_uuid.clone();
-    let payload = sim.install_payload(&dri, Shape::V2Flat).await.unwrap();
-    let body = payload.to_string();
-    let url = format!("http://{address}/api/webhooks/installed");
-    let delivery = {
-        let (sim, url, body) = (sim.clone(), url.clone(), body.clone());
-        tokio::spawn(async move { sim.deliver(&url, body.as_bytes()).await })
-    };
-    // The answer is stored: kill -9 before the activation.
-    let db = domain::Db::connect_and_migrate(&database.url.parse().unwrap(), &Default::default())
-        .await
-        .unwrap();
-    let pool = raw_pool(&database.url).await;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let states: Vec<(String,)> = sqlx::query_as("SELECT state FROM exchange_claims")
-            .fetch_all(&pool)
-            .await
-            .unwrap();
-        if states.iter().any(|(state,)| state == "exchanged") {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the exchange answer was never stored: {states:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        let child = self.binary.spawn(&env);
+        wait_ready(&format!("http://{}", self.address)).await;
+        child
     }
-    paused.kill().expect("kill -9");
-    paused.wait().unwrap();
+
+    /// Fluid delivers `body` to the install webhook, signed at `signed_at`, in the background.
+    fn deliver(
+        &self,
+        body: &str,
+        signed_at: i64,
+    ) -> tokio::task::JoinHandle<Result<fluid::sim::Delivery, String>> {
+        let (sim, body) = (self.sim.clone(), body.to_owned());
+        let url = format!("http://{}/api/webhooks/installed", self.address);
+        tokio::spawn(async move {
+            sim.deliver_signed(
+                &url,
+                body.as_bytes(),
+                WEBHOOK_SECRET.as_bytes(),
+                &signed_at.to_string(),
+            )
+            .await
+        })
+    }
+
+    /// Waits until the one exchange claim is in `state`.
+    async fn wait_for_claim(&self, state: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let states: Vec<(String,)> = sqlx::query_as("SELECT state FROM exchange_claims")
+                .fetch_all(&self.pool)
+                .await
+                .expect("claims");
+            if states.iter().any(|(found,)| found == state) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no claim became {state}: {states:?}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn db(&self) -> domain::Db {
+        domain::Db::connect_and_migrate(&self.database.url.parse().expect("url"), &Default::default())
+            .await
+            .expect("db")
+    }
+}
+
+fn kill_9(mut child: std::process::Child) {
+    child.kill().expect("kill -9");
+    child.wait().expect("reaped");
+}
+
+#[tokio::test]
+async fn a_crash_between_the_answer_and_the_activation_is_finished_by_the_redelivery() {
+    let crash = Crashable::new().await;
+    let paused = crash.start(Some("after_exchange")).await;
+    let company = crash.sim.create_installation("Crashed Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let body = crash
+        .sim
+        .install_payload(&dri, Shape::V2Flat)
+        .await
+        .unwrap()
+        .to_string();
+    let signed_at = now();
+    let delivery = crash.deliver(&body, signed_at);
+    // The answer is stored: kill -9 before the activation.
+    crash.wait_for_claim("exchanged").await;
+    kill_9(paused);
     assert!(delivery.await.unwrap().is_err(), "Fluid got no answer");
+    let db = crash.db().await;
     assert_eq!(installation(&db, &dri).await.status, Status::Pending);
 
     // Fluid delivers again to a restarted service: activated from the stored answer.
-    let mut restarted = binary.spawn(&env(false));
-    wait_ready(&format!("http://{address}")).await;
-    let again = sim.deliver(&url, body.as_bytes()).await.unwrap();
+    let restarted = crash.start(None).await;
+    let again = crash.deliver(&body, signed_at).await.unwrap().unwrap();
     assert_eq!(
         (again.status, again.json()["status"].as_str()),
         (200, Some("active")),
@@ -256,9 +309,13 @@ async fn a_crash_between_the_answer_and_the_activation_is_finished_by_the_redeli
             company.webhook_verification_token.clone()
         ))
     );
-    assert_eq!(sim.exchange_calls().await, 1, "exactly one exchange at Fluid");
+    assert_eq!(
+        crash.sim.exchange_calls().await,
+        1,
+        "exactly one exchange at Fluid"
+    );
     let leftover: Vec<(Option<String>,)> = sqlx::query_as("SELECT sealed_answer FROM exchange_claims")
-        .fetch_all(&pool)
+        .fetch_all(&crash.pool)
         .await
         .unwrap();
     assert_eq!(
@@ -267,7 +324,100 @@ async fn a_crash_between_the_answer_and_the_activation_is_finished_by_the_redeli
         "the stored answer is erased once activated"
     );
     db.close().await;
-    pool.close().await;
-    let _ = restarted.kill();
-    let _ = restarted.wait();
+    kill_9(restarted);
+}
+
+#[tokio::test]
+async fn a_claim_taken_over_by_a_re_signed_delivery_still_activates_after_a_second_crash() {
+    let crash = Crashable::new().await;
+    let company = crash.sim.create_installation("Twice Crashed Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let body = crash
+        .sim
+        .install_payload(&dri, Shape::V2Flat)
+        .await
+        .unwrap()
+        .to_string();
+
+    // A first instance claims the token and dies before sending the exchange.
+    let first = crash.start(Some("before_exchange")).await;
+    let lost = crash.deliver(&body, now() - 20);
+    crash.wait_for_claim("claimed").await;
+    kill_9(first);
+    assert!(lost.await.unwrap().is_err());
+    // A minute later (aged here), Fluid's redelivery is signed anew: it takes the claim over,
+    // exchanges, stores the answer, and its instance dies before activating.
+    sqlx::query("UPDATE exchange_claims SET claimed_at = claimed_at - 120")
+        .execute(&crash.pool)
+        .await
+        .unwrap();
+    let second = crash.start(Some("after_exchange")).await;
+    let lost = crash.deliver(&body, now() - 10);
+    crash.wait_for_claim("exchanged").await;
+    kill_9(second);
+    assert!(lost.await.unwrap().is_err());
+    let (possibly_spent,): (i64,) = sqlx::query_as("SELECT possibly_spent FROM exchange_claims")
+        .fetch_one(&crash.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        possibly_spent, 1,
+        "the second instance marked its exchange as sent"
+    );
+
+    // The third delivery, signed anew again, activates from the stored answer.
+    let third = crash.start(None).await;
+    let answer = crash.deliver(&body, now()).await.unwrap().unwrap();
+    assert_eq!(
+        (answer.status, answer.json()["status"].as_str()),
+        (200, Some("active")),
+        "{}",
+        answer.body
+    );
+    let db = crash.db().await;
+    assert_eq!(installation(&db, &dri).await.status, Status::Active);
+    assert_eq!(
+        credentials(&db, &dri).await,
+        Some((
+            company.authentication_token.clone(),
+            company.webhook_verification_token.clone()
+        ))
+    );
+    assert_eq!(
+        crash.sim.exchange_calls().await,
+        1,
+        "exactly one exchange at Fluid"
+    );
+    db.close().await;
+    kill_9(third);
+}
+
+#[tokio::test]
+async fn a_claim_abandoned_before_sending_does_not_make_a_refusal_read_as_a_lost_answer() {
+    let crash = Crashable::new().await;
+    let company = crash.sim.create_installation("Abandoned Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let body = crash
+        .sim
+        .install_payload(&dri, Shape::V2Flat)
+        .await
+        .unwrap()
+        .to_string();
+    let first = crash.start(Some("before_exchange")).await;
+    let lost = crash.deliver(&body, now() - 10);
+    crash.wait_for_claim("claimed").await;
+    kill_9(first);
+    assert!(lost.await.unwrap().is_err());
+    sqlx::query("UPDATE exchange_claims SET claimed_at = claimed_at - 120")
+        .execute(&crash.pool)
+        .await
+        .unwrap();
+    // Meanwhile the token expired: nothing of ours ever reached Fluid, so it is a plain refusal.
+    crash.sim.expire_exchange_tokens().await;
+    let second = crash.start(None).await;
+    let answer = crash.deliver(&body, now()).await.unwrap().unwrap();
+    let reason = answer.json()["reason"].as_str().unwrap_or_default().to_owned();
+    assert!(reason.contains("expired or was already used"), "{}", answer.body);
+    assert!(!reason.contains("answer was lost"), "{reason}");
+    kill_9(second);
 }

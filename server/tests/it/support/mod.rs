@@ -233,6 +233,13 @@ impl TestApp {
     }
 }
 
+/// A plain connection pool on the database at `url` that connects on first use (the service may
+/// not have created the database file yet).
+pub fn raw_pool_lazy(url: &str) -> sqlx::AnyPool {
+    sqlx::any::install_default_drivers();
+    sqlx::AnyPool::connect_lazy(url).expect("raw pool")
+}
+
 /// A plain connection pool on the database at `url`, to look at (or damage) rows directly.
 pub async fn raw_pool(url: &str) -> sqlx::AnyPool {
     sqlx::any::install_default_drivers();
