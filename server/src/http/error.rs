@@ -19,6 +19,12 @@ pub enum ApiError {
     NotFound(String),
     #[error("{0}")]
     Gone(String),
+    /// The client did not send its whole request body in time (408).
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// The request body is larger than the service accepts (413).
+    #[error("{0}")]
+    PayloadTooLarge(String),
     #[error("{0}")]
     Unavailable(String),
     #[error("internal error")]
@@ -72,6 +78,8 @@ impl IntoResponse for ApiError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Gone(_) => StatusCode::GONE,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(error) => {
                 tracing::error!(error = %format!("{error:#}"), "request failed");

@@ -6,19 +6,35 @@
 //! `Retry-After` (shed, not queued without bound, so latency stays flat and Fluid retries
 //! elsewhere or later), and one that outlasts `REQUEST_TIMEOUT_SECS` is answered 503. The probes
 //! and metrics are exempt: a saturated instance can still say how it is.
+//!
+//! A request to Fluid's doors has its whole body read *before* it takes a permit: at most
+//! [`MAX_BODY_BYTES`] (more: 413) within [`BODY_DEADLINE`] (slower: 408), then the handler runs on
+//! the buffered bytes under the permit and `REQUEST_TIMEOUT_SECS`. Anyone can reach those doors
+//! and the signature is only checked once the body is in, so if the permit came first, clients
+//! sending bodies slowly, without any key, could hold every permit for the whole request timeout
+//! and Fluid's signed checkout callbacks would be shed with 503. Read first, a permit is only ever
+//! held by a request that can be answered at once. What a body still being read costs is a
+//! connection and at most [`MAX_BODY_BYTES`] of memory, for at most [`BODY_DEADLINE`]. The admin
+//! UI's pool takes its permit first: its slow clients only fill that pool.
 
 use std::{sync::Arc, time::Duration};
 
 use axum::{
+    body::{Body, Bytes, HttpBody},
     extract::{Request, State},
-    http::{HeaderValue, header},
+    http::{HeaderMap, HeaderValue, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
+use bytes::BytesMut;
 use tokio::sync::Semaphore;
 
-use super::ApiError;
+use super::{ApiError, MAX_BODY_BYTES};
 use crate::metrics::{Metrics, Pool};
+
+/// How long a client has to send the whole body of a request to Fluid's doors (slower: 408).
+/// Fluid sends its bodies at once; only a client holding a connection open trickles.
+pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
 /// How many requests of each pool run at once, and for how long each may.
 #[derive(Debug, Clone)]
@@ -74,6 +90,14 @@ pub async fn apply(State(limits): State<Limits>, request: Request, next: Next) -
         return next.run(request).await;
     }
     let pool = pool_of(path);
+    // Fluid's doors: the body first, so no permit waits on a client (see the module doc).
+    let request = match pool {
+        Pool::Fluid => match buffered(request).await {
+            Ok(request) => request,
+            Err(refusal) => return refusal.into_response(),
+        },
+        Pool::Ui => request,
+    };
     let in_flight = match pool {
         Pool::Fluid => &limits.fluid,
         Pool::Ui => &limits.ui,
@@ -107,6 +131,51 @@ pub async fn apply(State(limits): State<Limits>, request: Request, next: Next) -
     }
 }
 
+/// `request` with its body read into memory: at most [`MAX_BODY_BYTES`], within [`BODY_DEADLINE`].
+async fn buffered(request: Request) -> Result<Request, ApiError> {
+    let too_large =
+        || ApiError::PayloadTooLarge(format!("the request body is larger than {MAX_BODY_BYTES} bytes"));
+    if declared_length(request.headers()).is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match tokio::time::timeout(BODY_DEADLINE, read_to_limit(body, MAX_BODY_BYTES)).await {
+        Ok(Ok(Some(bytes))) => bytes,
+        Ok(Ok(None)) => return Err(too_large()),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, "request body not read");
+            return Err(ApiError::BadRequest("the request body could not be read".into()));
+        }
+        Err(_) => {
+            tracing::warn!(deadline = ?BODY_DEADLINE, "request body not sent in time");
+            return Err(ApiError::RequestTimeout(format!(
+                "the request body was not sent within {} s",
+                BODY_DEADLINE.as_secs()
+            )));
+        }
+    };
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// The `Content-Length` a request declares, if it declares a readable one.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
+}
+
+/// All of `body`'s data, or `None` as soon as it exceeds `limit` bytes.
+async fn read_to_limit(mut body: Body, limit: usize) -> Result<Option<Bytes>, axum::Error> {
+    let mut buffer = BytesMut::new();
+    while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
+        if let Ok(data) = frame?.into_data() {
+            if buffer.len() + data.len() > limit {
+                return Ok(None);
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(Some(buffer.freeze()))
+}
+
 fn retry_soon(error: ApiError) -> Response {
     let mut response = error.into_response();
     response
@@ -118,6 +187,24 @@ fn retry_soon(error: ApiError) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_body_is_read_up_to_its_limit_and_refused_past_it() {
+        let at_limit = read_to_limit(Body::from(vec![b'x'; 8]), 8).await.unwrap();
+        assert_eq!(at_limit.as_deref(), Some(&[b'x'; 8][..]));
+        let past_it = read_to_limit(Body::from(vec![b'x'; 9]), 8).await.unwrap();
+        assert_eq!(past_it, None);
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_over_the_limit_is_refused_before_reading() {
+        let request = Request::builder()
+            .header(header::CONTENT_LENGTH, (MAX_BODY_BYTES + 1).to_string())
+            .body(Body::empty())
+            .unwrap();
+        let refusal = buffered(request).await.unwrap_err();
+        assert!(matches!(refusal, ApiError::PayloadTooLarge(_)), "{refusal:?}");
+    }
 
     #[test]
     fn fluids_doors_are_told_apart_by_their_prefix() {

@@ -1,6 +1,6 @@
 //! A flood of requests nobody signed, at Fluid's doors and elsewhere, with made-up methods, ids and
-//! definitions: each is refused with a 4xx, none writes a row, none adds a metrics series, and
-//! Fluid's signed callbacks keep being answered meanwhile.
+//! definitions: each is refused with a 4xx, none writes, changes or removes a row, none adds a
+//! metrics series, and Fluid's signed callbacks keep being answered meanwhile.
 
 use std::{
     collections::{BTreeMap, BTreeSet},
@@ -8,7 +8,7 @@ use std::{
         Arc,
         atomic::{AtomicBool, AtomicUsize, Ordering},
     },
-    time::Duration,
+    time::{Duration, Instant},
 };
 
 use serde_json::json;
@@ -176,13 +176,16 @@ async fn series(app: &TestApp) -> BTreeSet<String> {
         .collect()
 }
 
-/// Rows per table, every table of the schema.
-async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
+/// Every row of every table of the schema, each as one string of its columns (cast to text),
+/// sorted per table: an insert, an update or a delete anywhere shows as a difference. Binary
+/// columns (only the migrations' checksums) are left out.
+async fn contents(app: &TestApp) -> Vec<(String, Vec<String>)> {
     sqlx::any::install_default_drivers();
     let mut connection = sqlx::AnyConnection::connect(&app.database_url)
         .await
         .expect("connect");
-    let tables = if app.database.sqlite_path.is_some() {
+    let sqlite = app.database.sqlite_path.is_some();
+    let tables = if sqlite {
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
     } else {
         "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1"
@@ -195,17 +198,54 @@ async fn row_counts(app: &TestApp) -> Vec<(String, i64)> {
         .map(|row| row.get(0))
         .collect();
     assert!(tables.iter().any(|t| t == "callback_activity"), "{tables:?}");
-    let mut counts = Vec::new();
+    let mut contents = Vec::new();
     for table in tables {
-        let count: i64 = sqlx::query(&format!("SELECT COUNT(*) FROM {table}"))
-            .fetch_one(&mut connection)
+        let columns = if sqlite {
+            "SELECT name, type FROM pragma_table_info($1) ORDER BY cid"
+        } else {
+            "SELECT column_name::text, data_type::text FROM information_schema.columns \
+             WHERE table_schema = 'public' AND table_name = $1 ORDER BY ordinal_position"
+        };
+        let columns: Vec<String> = sqlx::query(columns)
+            .bind(&table)
+            .fetch_all(&mut connection)
             .await
-            .expect("count")
-            .get(0);
-        counts.push((table, count));
+            .expect("columns")
+            .iter()
+            .filter(|row| {
+                let kind: String = row.get(1);
+                !matches!(kind.to_lowercase().as_str(), "blob" | "bytea")
+            })
+            .map(|row| row.get(0))
+            .collect();
+        assert!(!columns.is_empty(), "{table} has columns");
+        let select = columns
+            .iter()
+            .map(|column| format!("CAST({column} AS TEXT)"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut rows: Vec<String> = sqlx::query(&format!("SELECT {select} FROM {table}"))
+            .fetch_all(&mut connection)
+            .await
+            .expect("rows")
+            .iter()
+            .map(|row| {
+                columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, column)| {
+                        let value: Option<String> = row.get(i);
+                        format!("{column}={}", value.as_deref().unwrap_or("NULL"))
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" | ")
+            })
+            .collect();
+        rows.sort();
+        contents.push((table, rows));
     }
     let _ = connection.close().await;
-    counts
+    contents
 }
 
 /// The (installation, definition) pairs callback activity was recorded for.
@@ -244,6 +284,31 @@ async fn recorded_calls(app: &TestApp, dri: &str) -> BTreeMap<String, i64> {
     .collect();
     let _ = connection.close().await;
     calls
+}
+
+/// Waits until the calls recorded for `dri` are `expected` (the activity recorder writes in
+/// batches), for up to ten seconds; fails with what was recorded last.
+async fn await_recorded_calls(app: &TestApp, dri: &str, expected: &BTreeMap<String, i64>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let recorded = recorded_calls(app, dri).await;
+        if &recorded == expected {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "calls recorded: {recorded:?}, expected {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `n` calls of each of Fluid's two checkout callbacks.
+fn calls_of_each(n: u64) -> BTreeMap<String, i64> {
+    ["update_cart_shipping", "test_callback_system"]
+        .into_iter()
+        .map(|definition| (definition.to_owned(), i64::try_from(n).expect("fits")))
+        .collect()
 }
 
 /// Fluid's two checkout callbacks, signed as Fluid signs them; both must be answered 200.
@@ -295,8 +360,8 @@ async fn an_unsigned_flood_writes_nothing_and_creates_no_metrics_series() {
 
     // The signed callbacks' own rows and series exist before the first snapshot.
     signed_callbacks(&app, &dri, 0).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let rows_before = row_counts(&app).await;
+    await_recorded_calls(&app, &dri, &calls_of_each(1)).await;
+    let rows_before = contents(&app).await;
     let signed: BTreeSet<(String, String)> = ["update_cart_shipping", "test_callback_system"]
         .into_iter()
         .map(|definition| (dri.clone(), definition.to_owned()))
@@ -376,8 +441,13 @@ async fn an_unsigned_flood_writes_nothing_and_creates_no_metrics_series() {
         &wrong[..wrong.len().min(20)]
     );
 
-    // The activity recorder writes every ~50 ms.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // One more signed pair after every unsigned request was answered: the activity recorder
+    // writes in order, so once this pair is counted, anything an unsigned request had recorded
+    // would be written too.
+    signed_callbacks(&app, &dri, answered + 1).await;
+    // Nor did an unsigned call to a real definition count as one of Fluid's: Fluid's calls during
+    // the flood, the first and the last, no more.
+    await_recorded_calls(&app, &dri, &calls_of_each(answered + 2)).await;
     let recorded = recorded_callbacks(&app).await;
     let strangers: Vec<_> = recorded.difference(&signed).collect();
     assert!(
@@ -386,17 +456,7 @@ async fn an_unsigned_flood_writes_nothing_and_creates_no_metrics_series() {
         strangers.len(),
         &strangers[..strangers.len().min(10)]
     );
-    // Nor did an unsigned call to a real definition count as one of Fluid's.
-    let expected: BTreeMap<String, i64> = ["update_cart_shipping", "test_callback_system"]
-        .into_iter()
-        .map(|definition| (definition.to_owned(), i64::try_from(answered).unwrap() + 1))
-        .collect();
-    assert_eq!(
-        recorded_calls(&app, &dri).await,
-        expected,
-        "calls recorded: Fluid's {answered} and the first, no more"
-    );
-    let rows_after: Vec<_> = row_counts(&app)
+    let rows_after: Vec<_> = contents(&app)
         .await
         .into_iter()
         .filter(|(table, _)| table != "callback_activity")
@@ -405,7 +465,18 @@ async fn an_unsigned_flood_writes_nothing_and_creates_no_metrics_series() {
         .into_iter()
         .filter(|(table, _)| table != "callback_activity")
         .collect();
-    assert_eq!(rows_after, rows_before, "rows per table");
+    let tables = |rows: &[(String, Vec<String>)]| rows.iter().map(|(t, _)| t.clone()).collect::<Vec<_>>();
+    assert_eq!(tables(&rows_after), tables(&rows_before), "tables");
+    for ((table, after), (_, before)) in rows_after.iter().zip(&rows_before) {
+        let added: Vec<_> = after.iter().filter(|row| !before.contains(row)).collect();
+        let gone: Vec<_> = before.iter().filter(|row| !after.contains(row)).collect();
+        assert!(
+            added.is_empty() && gone.is_empty() && after.len() == before.len(),
+            "{table} changed by the flood: rows {} → {}, now there {added:?}, no longer {gone:?}",
+            before.len(),
+            after.len()
+        );
+    }
     let series_after = series(&app).await;
     let added: Vec<_> = series_after.difference(&series_before).collect();
     assert!(

@@ -2,7 +2,8 @@
 //! the rest, a request is shed with 503 and `Retry-After` instead of queueing, and one pool full
 //! leaves the other answering; past `REQUEST_TIMEOUT_SECS` a request is answered 503; either way a
 //! redelivery is stored once. Fluid's requests are held up by another client's write lock on the
-//! database, the admin UI's by clients that send their request bodies slowly.
+//! database, the admin UI's by clients that send their request bodies slowly. Clients sending
+//! bodies slowly to Fluid's doors hold no permit at all: those bodies are read before one is taken.
 
 use std::time::{Duration, Instant};
 
@@ -187,23 +188,30 @@ async fn slow_admin_ui_requests_fill_their_own_pool_and_fluids_callbacks_are_sti
     let company = app.installed("Busy Co").await;
     let dri = company.droplet_installation_uuid.clone();
 
-    // More slow UI clients than either pool holds.
+    // More slow UI clients than either pool holds: all but MAX_CONCURRENT_UI_REQUESTS of them are
+    // shed, and until the server has answered those it may not have seen them all yet.
     let mut slow = Vec::new();
     for _ in 0..8 {
         slow.push(slow_ui_request(&app).await);
-        tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    let mut held = 0;
-    for stream in &mut slow {
-        let answer = answered_so_far(stream).await;
-        if answer.is_empty() {
-            held += 1;
-        } else {
-            assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
-            assert!(answer.contains("at capacity for admin UI requests"), "{answer}");
+    let mut answers = vec![String::new(); slow.len()];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        for (stream, answer) in slow.iter_mut().zip(&mut answers) {
+            if answer.is_empty() {
+                *answer = answered_so_far(stream).await;
+            }
+        }
+        let shed = answers.iter().filter(|answer| !answer.is_empty()).count();
+        if shed >= 6 || Instant::now() >= deadline {
+            break;
         }
     }
+    for answer in answers.iter().filter(|answer| !answer.is_empty()) {
+        assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+        assert!(answer.contains("at capacity for admin UI requests"), "{answer}");
+    }
+    let held = answers.iter().filter(|answer| answer.is_empty()).count();
     assert_eq!(
         held, 2,
         "the UI pool holds MAX_CONCURRENT_UI_REQUESTS, the rest are shed"
@@ -259,5 +267,100 @@ async fn slow_admin_ui_requests_fill_their_own_pool_and_fluids_callbacks_are_sti
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    app.stop().await;
+}
+
+/// A client that sends the headers of a callback to `dri`, promises a body, sends only its start
+/// and keeps the connection open. `Expect: 100-continue` makes the server say when it starts
+/// reading the body (`100 Continue`), so the test knows the request is in the server's hands.
+async fn slow_callback_request(app: &TestApp, dri: &str) -> TcpStream {
+    let address = app.base_url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).await.expect("connect");
+    let head = format!(
+        "POST /api/callbacks/{dri}/update_cart_shipping HTTP/1.1\r\nHost: {address}\r\n\
+         Content-Type: application/json\r\nContent-Length: 1000\r\n\
+         Expect: 100-continue\r\n\r\n{{\"cart\": "
+    );
+    stream.write_all(head.as_bytes()).await.expect("write");
+    stream
+}
+
+/// Reads from `stream` until it holds a whole status line (or the peer closes), for up to `within`.
+async fn status_line(stream: &mut TcpStream, within: Duration) -> String {
+    let deadline = Instant::now() + within;
+    let mut answer = Vec::new();
+    let mut buffer = vec![0; 4096];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, stream.read(&mut buffer)).await {
+            Ok(Ok(0)) | Ok(Err(_)) | Err(_) => break,
+            Ok(Ok(read)) => answer.extend_from_slice(&buffer[..read]),
+        }
+    }
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// Reads everything `stream` sends until the peer closes, for up to `within`.
+async fn read_to_close(stream: &mut TcpStream, within: Duration) -> String {
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(within, stream.read_to_end(&mut answer)).await;
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_unauthenticated_callback_bodies_hold_no_permit_and_fluids_callbacks_are_answered() {
+    // A request timeout far beyond the test: a permit held by a slow client stays held.
+    let app = TestApp::spawn_with(|args| {
+        args.max_concurrent_requests = "4".into();
+        args.request_timeout_secs = "300".into();
+    })
+    .await;
+    let company = app.installed("Trickled Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+
+    // Five times as many slow clients as Fluid's pool holds, each without any key, each one
+    // confirmed in the server's hands: it is reading the body (100 Continue), or refused it.
+    let mut slow = Vec::new();
+    for n in 0..20 {
+        let mut stream = slow_callback_request(&app, &dri).await;
+        let answer = status_line(&mut stream, Duration::from_secs(10)).await;
+        assert!(
+            answer.starts_with("HTTP/1.1 100") || answer.starts_with("HTTP/1.1 503"),
+            "slow client {n}: {answer:?}"
+        );
+        slow.push(stream);
+    }
+
+    // Meanwhile Fluid's signed callbacks, as many at once as its pool holds, are answered.
+    for wave in 0..3 {
+        let callbacks: Vec<_> = (0..4)
+            .map(|n| {
+                let (sim, dri) = (app.sim.clone(), dri.clone());
+                tokio::spawn(async move {
+                    let body = json!({"cart": {"id": n, "items": [{"id": 1, "quantity": 1, "price": 20}],
+                                               "ship_to": {"country_code": "US"}}});
+                    sim.send_callback(&dri, "update_cart_shipping", &body).await
+                })
+            })
+            .collect();
+        for callback in callbacks {
+            let answer = callback.await.unwrap().expect("an answer");
+            assert_eq!(answer.status, 200, "wave {wave}: {:?}", answer.body);
+        }
+    }
+    let metrics = app.get("/metrics").await.unwrap().text().await.unwrap();
+    assert!(
+        metrics.contains(r#"droplet_requests_shed_total{pool="fluid"} 0"#),
+        "no request to Fluid's doors was shed: {metrics}"
+    );
+
+    // A body that never arrives is given up on with a 408 of its own.
+    let answer = read_to_close(&mut slow[0], Duration::from_secs(60)).await;
+    assert!(answer.contains("HTTP/1.1 408"), "{answer}");
+    assert!(
+        answer.contains(r#"{"error":"the request body was not sent within 10 s"}"#),
+        "{answer}"
+    );
+    drop(slow);
     app.stop().await;
 }
