@@ -8,6 +8,8 @@ export const BASE_URL = `http://127.0.0.1:${PORT}`;
 export const SIM_PORT = Number(process.env.E2E_SIM_PORT ?? 3101);
 export const SIM_URL = `http://127.0.0.1:${SIM_PORT}`;
 export const WEBHOOK_SECRET = 'dws_e2e_only_secret';
+// The simulated droplet both the simulator and the service are (FLUID_DROPLET_UUID).
+export const DROPLET_UUID = 'drp_e2e';
 // base64 of 32 bytes; only ever used by this suite.
 export const ENCRYPTION_KEY = Buffer.alloc(32, 7).toString('base64');
 export const FRAME_ANCESTORS = 'https://*.fluid.app http://127.0.0.1:3199';
@@ -42,7 +44,7 @@ export function legacyInstall(uuid: string, name: string) {
     event: 'installed',
     company: {
       droplet_installation_uuid: uuid,
-      droplet_uuid: 'drp_e2e',
+      droplet_uuid: DROPLET_UUID,
       fluid_company_id: 4242,
       fluid_shop: `${name.toLowerCase().replace(/\W+/g, '-')}.fluid.app`,
       name,

@@ -1,5 +1,5 @@
 // Installs the companies the tests look at, through the real signed lifecycle webhooks.
-import { ACME, GONE, legacyInstall, sendLifecycle, sim } from './fixtures';
+import { ACME, DROPLET_UUID, GONE, legacyInstall, sendLifecycle, sim } from './fixtures';
 
 export default async function globalSetup() {
   for (const [uuid, name] of [[ACME, 'Acme Widgets'], [GONE, 'Gone Goods']]) {
@@ -9,7 +9,7 @@ export default async function globalSetup() {
   const response = await sendLifecycle('uninstalled', {
     resource: 'droplet',
     event: 'uninstalled',
-    company: { droplet_installation_uuid: GONE, droplet_uuid: 'drp_e2e' },
+    company: { droplet_installation_uuid: GONE, droplet_uuid: DROPLET_UUID },
   });
   if (!response.ok) throw new Error(`uninstall failed: ${response.status}`);
 

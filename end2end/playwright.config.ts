@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { ALONE_DIR, BASE_URL, ENCRYPTION_KEY, FRAME_ANCESTORS, PORT, SIM_PORT, SIM_URL, WEBHOOK_SECRET } from './fixtures';
+import { ALONE_DIR, BASE_URL, DROPLET_UUID, ENCRYPTION_KEY, FRAME_ANCESTORS, PORT, SIM_PORT, SIM_URL, WEBHOOK_SECRET } from './fixtures';
 
 // Debian's Chromium, never a downloaded browser; flags that work as root without a network.
 const chromiumArgs = [
@@ -36,7 +36,12 @@ export default defineConfig({
       timeout: 60_000,
       stdout: 'pipe',
       stderr: 'pipe',
-      env: { E2E_PORT: String(PORT), E2E_SIM_PORT: String(SIM_PORT), E2E_WEBHOOK_SECRET: WEBHOOK_SECRET },
+      env: {
+        E2E_PORT: String(PORT),
+        E2E_SIM_PORT: String(SIM_PORT),
+        E2E_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        E2E_DROPLET_UUID: DROPLET_UUID,
+      },
     },
     {
       command: './serve-alone.sh',
@@ -50,6 +55,7 @@ export default defineConfig({
         E2E_SIM_PORT: String(SIM_PORT),
         E2E_ALONE_DIR: ALONE_DIR,
         E2E_WEBHOOK_SECRET: WEBHOOK_SECRET,
+        E2E_DROPLET_UUID: DROPLET_UUID,
         E2E_ENCRYPTION_KEY: ENCRYPTION_KEY,
         E2E_FRAME_ANCESTORS: FRAME_ANCESTORS,
       },

@@ -8,4 +8,5 @@ binary="$here/../target/release/droplet"
 cd "$(mktemp -d)"
 exec env -i PATH=/usr/bin:/bin \
   FLUID_WEBHOOK_SECRET="$E2E_WEBHOOK_SECRET" \
+  FLUID_DROPLET_UUID="$E2E_DROPLET_UUID" \
   "$binary" sim --listen "127.0.0.1:$E2E_SIM_PORT" --droplet-url "http://127.0.0.1:$E2E_PORT"

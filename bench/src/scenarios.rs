@@ -17,6 +17,8 @@ use crate::{
 };
 
 const WEBHOOK_SECRET: &str = "dws_bench_secret";
+/// The simulated droplet the benchmarked service is (`FLUID_DROPLET_UUID`).
+const DROPLET_UUID: &str = "drp_bench";
 /// base64 of 32 bytes of 7.
 const ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 
@@ -186,6 +188,7 @@ async fn start_droplet_with(
         ("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}")),
         ("FLUID_API_BASE_URL", sim.base_url()),
         ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("FLUID_DROPLET_UUID", DROPLET_UUID.to_owned()),
         ("DROPLET_ENCRYPTION_KEY", ENCRYPTION_KEY.to_owned()),
         ("DROPLET_MANIFEST", String::new()),
         ("LOG_FORMAT", "json".to_owned()),
@@ -430,7 +433,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         TcpListener::bind("127.0.0.1:0").await?,
         SimConfig {
             webhook_secret: WEBHOOK_SECRET.into(),
-            droplet_uuid: "drp_bench".into(),
+            droplet_uuid: DROPLET_UUID.into(),
             install_webhook_url: "http://127.0.0.1:9/api/webhooks/installed".into(),
             uninstall_webhook_url: "http://127.0.0.1:9/api/webhooks/uninstalled".into(),
             exchange_token_ttl: Duration::from_secs(600),
