@@ -255,8 +255,12 @@ pub struct ChaosArgs {
     /// With --exchange-failure: the Retry-After seconds they carry.
     #[arg(long)]
     pub retry_after: Option<u64>,
+    /// The next exchange call spends its token, then its answer is lost on the way (504): the
+    /// droplet's retry meets a used token.
+    #[arg(long)]
+    pub lose_exchange_answer: bool,
     /// Switch everything off.
-    #[arg(long, conflicts_with_all = ["duplicates", "delay_ms", "clock_skew_secs", "webhook_secret", "expired_exchange_tokens", "used_exchange_tokens", "reorder", "exchange_failures"])]
+    #[arg(long, conflicts_with_all = ["duplicates", "delay_ms", "clock_skew_secs", "webhook_secret", "expired_exchange_tokens", "used_exchange_tokens", "reorder", "exchange_failures", "lose_exchange_answer"])]
     pub reset: bool,
 }
 

@@ -206,10 +206,14 @@ pub async fn control(sim_url: &str, control: Control) -> Result<(), crate::Failu
                 )
                 .into());
             }
-            if !chaos.exchange_failures.is_empty() {
+            if !chaos.exchange_failures.is_empty() || chaos.lose_exchange_answer {
                 let queued = client
                     .post(format!("{base}/_sim/exchange/failures"))
-                    .json(&serde_json::json!({ "statuses": chaos.exchange_failures, "retry_after": chaos.retry_after }))
+                    .json(&serde_json::json!({
+                        "statuses": chaos.exchange_failures,
+                        "retry_after": chaos.retry_after,
+                        "lose_answer": chaos.lose_exchange_answer,
+                    }))
                     .send()
                     .await;
                 if queued.is_err() {

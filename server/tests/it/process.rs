@@ -808,6 +808,11 @@ async fn each_chaos_switch_of_droplet_sim_is_survived_by_the_droplet() {
     failures.extend(["--exchange-failure", "503"].repeat(6));
     run(&failures);
     assert_eq!(install("Down Co")["delivery"]["status"], 503);
+    // An answer lost after Fluid spent the token says so, never "expired".
+    run(&["sim", "chaos", "--lose-exchange-answer"]);
+    let lost = install("Lost Co");
+    let reason = lost["delivery"]["answer"]["reason"].as_str().unwrap_or_default();
+    assert!(reason.starts_with(domain::lifecycle::ANSWER_LOST), "{lost}");
     run(&["sim", "chaos", "--reset"]);
 
     // The install arriving after the uninstall (signed before it) leaves the company uninstalled.
