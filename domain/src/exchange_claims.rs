@@ -20,9 +20,11 @@ use sha2::{Digest, Sha256};
 
 use crate::{Db, DbError, Keyring, SealContext, installations::Credentials, time};
 
-/// A claim older than this whose holder never finished is taken over (its instance died). Longer
-/// than an exchange's whole budget, so a live holder is never overtaken.
-const ABANDONED_AFTER_SECONDS: i64 = 60;
+/// A claim whose holder was last heard of (claimed, or marked sending) longer ago than this is
+/// taken over (its instance died). Longer than what a live holder takes from marking to storing
+/// the answer — the exchange's budget (20 s) and the storing's (30 s) — with room for clocks of
+/// several instances that disagree.
+const ABANDONED_AFTER_SECONDS: i64 = 90;
 
 crate::stored_enum! {
     /// Where the exchange of a token is.
@@ -46,7 +48,7 @@ pub struct Holder {
     token_hash: String,
     installation: String,
     id: String,
-    /// The signed time of the install this holder delivers.
+    /// The signed time of the install this claim is for (its first delivery's).
     pub signed_at: i64,
     /// An earlier attempt (of another delivery) may have reached Fluid without its answer
     /// reaching us: a refusal now may mean the token was spent by that attempt.
@@ -64,7 +66,7 @@ impl Holder {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Exchanged {
     pub token_hash: String,
-    /// The signed time of the install the answer activates (the claim's latest holder's).
+    /// The signed time of the install the answer activates (its first delivery's).
     pub signed_at: i64,
     pub credentials: Credentials,
 }
@@ -126,24 +128,26 @@ pub async fn claim(
     if inserted.rows_affected() == 1 {
         return Ok(Claim::Ours(holder(false)));
     }
-    // Released, or abandoned by a holder that died; this delivery's install (and its signed time)
-    // is the one an answer now activates.
-    let taken: Option<(i64,)> = sqlx::query_as(
-        "UPDATE exchange_claims SET holder = $3, claimed_at = $4, state = 'claimed', signed_at = $5 \
+    // Released, or abandoned by a holder that died. The install keeps the signed time of its
+    // first delivery: Fluid signing the same install again later does not make it newer.
+    let taken: Option<(i64, Option<i64>)> = sqlx::query_as(
+        "UPDATE exchange_claims SET holder = $3, claimed_at = $4, state = 'claimed' \
          WHERE token_hash = $1 AND installation_uuid = $2 \
-           AND (state = 'released' OR (state = 'claimed' AND claimed_at < $6)) \
-         RETURNING possibly_spent",
+           AND (state = 'released' OR (state = 'claimed' AND claimed_at < $5)) \
+         RETURNING possibly_spent, signed_at",
     )
     .bind(token_hash)
     .bind(uuid)
     .bind(&id)
     .bind(now)
-    .bind(signed_at)
     .bind(now - ABANDONED_AFTER_SECONDS)
     .fetch_optional(db.pool())
     .await?;
-    if let Some((possibly_spent,)) = taken {
-        return Ok(Claim::Ours(holder(possibly_spent != 0)));
+    if let Some((possibly_spent, first_signed_at)) = taken {
+        return Ok(Claim::Ours(Holder {
+            signed_at: first_signed_at.unwrap_or(signed_at),
+            ..holder(possibly_spent != 0)
+        }));
     }
     state(db, keyring, token_hash, uuid).await
 }
@@ -151,6 +155,7 @@ pub async fn claim(
 /// An `exchange_claims` row as the waiting side reads it.
 #[derive(sqlx::FromRow)]
 struct ClaimRow {
+    installation_uuid: String,
     state: String,
     failure_reason: Option<String>,
     signed_at: Option<i64>,
@@ -160,18 +165,22 @@ struct ClaimRow {
 /// Where the exchange of `token_hash` for installation `uuid` is now.
 pub async fn state(db: &Db, keyring: &Keyring, token_hash: &str, uuid: &str) -> Result<Claim, DbError> {
     let row: Option<ClaimRow> = sqlx::query_as(
-        "SELECT state, failure_reason, signed_at, sealed_answer FROM exchange_claims \
-         WHERE token_hash = $1 AND installation_uuid = $2",
+        "SELECT installation_uuid, state, failure_reason, signed_at, sealed_answer FROM exchange_claims \
+         WHERE token_hash = $1",
     )
     .bind(token_hash)
-    .bind(uuid)
     .fetch_optional(db.pool())
     .await?;
-    // None: the token was claimed for another installation (a forged or mixed-up delivery): it
-    // is busy for this one, for good.
+    // Gone: released and deleted by nobody; come back.
     let Some(row) = row else {
         return Ok(Claim::Busy);
     };
+    if row.installation_uuid != uuid {
+        // A forged or mixed-up delivery: nothing of the other installation's claim is revealed.
+        return Ok(Claim::Failed(
+            "the exchange token was issued for another installation".into(),
+        ));
+    }
     let unreadable =
         |what: &str| DbError::Unreadable(format!("exchange claim {token_hash} lacks its {what}"));
     Ok(match ClaimState::parse(&row.state)? {
@@ -208,15 +217,17 @@ pub async fn wait_for_outcome(
 }
 
 /// Marks that the holder is about to send the exchange: from here on, whoever takes the claim
-/// over must assume the token may be spent. `false` when the claim is not this holder's any more.
+/// over must assume the token may be spent, and the abandonment clock starts again (the holder
+/// is alive). `false` when the claim is not this holder's any more.
 pub async fn mark_sending(db: &Db, holder: &Holder) -> Result<bool, DbError> {
     let marked = sqlx::query(
-        "UPDATE exchange_claims SET possibly_spent = 1 \
+        "UPDATE exchange_claims SET possibly_spent = 1, claimed_at = $4 \
          WHERE token_hash = $1 AND installation_uuid = $2 AND holder = $3 AND state = 'claimed'",
     )
     .bind(&holder.token_hash)
     .bind(&holder.installation)
     .bind(&holder.id)
+    .bind(time::now())
     .execute(db.pool())
     .await?;
     Ok(marked.rows_affected() == 1)
@@ -224,7 +235,7 @@ pub async fn mark_sending(db: &Db, holder: &Holder) -> Result<bool, DbError> {
 
 /// Stores Fluid's answer, sealed: the claim is `exchanged`. Any delivery that got an answer stores
 /// it while the claim is open (`claimed` or `released`), even one whose claim was taken over —
-/// Fluid spent the token for it. Returns what to activate, with the claim's latest signed time;
+/// Fluid spent the token for it. Returns what to activate, with the install's signed time;
 /// `None` when the claim has ended (activated, failed, or ended by an uninstall).
 pub async fn store_answer(
     db: &Db,

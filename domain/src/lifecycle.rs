@@ -205,6 +205,9 @@ async fn exchange(
         Claim::Ours(holder) => holder,
         other => return settle(deps, uuid, other).await,
     };
+    // From here on, the install's signed time is the claim's (its first delivery's): a delivery
+    // Fluid signed again later is the same install.
+    let signed_at = holder.signed_at;
     // Nothing is sent before the claim is marked: on any failure up to there, the claim is
     // released as it was, so a redelivery tries at once and knows the token unspent.
     let prepared = async {
@@ -220,18 +223,12 @@ async fn exchange(
         Ok::<_, InstallError>(None)
     }
     .await;
-    match prepared {
-        Ok(None) => {}
-        Ok(Some(outcome)) => {
-            exchange_claims::release(db, &holder, holder.possibly_spent).await?;
-            return Ok(outcome);
+    if !matches!(prepared, Ok(None)) {
+        // Fenced: a no-op when the claim is not ours any more.
+        if let Err(error) = exchange_claims::release(db, &holder, holder.possibly_spent).await {
+            tracing::warn!(installation = %uuid, %error, "the exchange claim could not be released");
         }
-        Err(error) => {
-            if let Err(release) = exchange_claims::release(db, &holder, holder.possibly_spent).await {
-                tracing::warn!(installation = %uuid, error = %release, "the exchange claim could not be released");
-            }
-            return Err(error);
-        }
+        return prepared.map(|outcome| outcome.unwrap_or(InstallOutcome::Stale));
     }
 
     let answer = deps.fluid.exchange(exchange_token).await;
@@ -278,29 +275,36 @@ async fn is_active(deps: &Deps, uuid: &str) -> Result<bool, DbError> {
         .is_some_and(|i| i.status == Status::Active))
 }
 
+/// How long storing an exchange answer is retried (the claim's abandonment allows for it).
+const STORE_ANSWER_WITHIN: Duration = Duration::from_secs(30);
+
 /// Stores Fluid's answer, retrying a database that fails for a while: the answer exists nowhere
-/// else, and the token is spent.
+/// else, and the token is spent. Given up, the claim is released as possibly spent, so the next
+/// delivery says the answer was lost.
 async fn store_answer(
     deps: &Deps,
     holder: &Holder,
     credentials: &Credentials,
 ) -> Result<Option<Exchanged>, InstallError> {
+    let deadline = tokio::time::Instant::now() + STORE_ANSWER_WITHIN;
     let mut wait = Duration::from_millis(100);
-    for attempt in 1.. {
+    loop {
         match exchange_claims::store_answer(&deps.db, &deps.keyring, holder, credentials).await {
             Ok(stored) => return Ok(stored),
-            Err(error) if attempt < 6 => {
-                tracing::warn!(%error, attempt, "storing the exchange answer failed; retrying");
+            Err(error) if tokio::time::Instant::now() + wait < deadline => {
+                tracing::warn!(%error, "storing the exchange answer failed; retrying");
                 tokio::time::sleep(wait).await;
-                wait *= 2;
+                wait = (wait * 2).min(Duration::from_secs(5));
             }
             Err(error) => {
                 tracing::error!(%error, "the exchange answer could not be stored: the install needs a reinstall");
+                if let Err(error) = exchange_claims::release(&deps.db, holder, true).await {
+                    tracing::warn!(%error, "the exchange claim could not be released");
+                }
                 return Err(error.into());
             }
         }
     }
-    unreachable!("the loop returns")
 }
 
 /// The credentials of an exchange answer, once it is known to be for this installation and
@@ -340,9 +344,11 @@ fn failure(error: &ExchangeError, spent_before: bool) -> (FailureKind, String) {
             FailureKind::AnswerLost,
             format!("{ANSWER_LOST} (Fluid answered {status} to our retry)"),
         ),
-        FluidError::Malformed(detail) if possibly_spent => {
-            (FailureKind::AnswerLost, format!("{ANSWER_LOST} ({detail})"))
-        }
+        // Fluid answered 2xx: it spent the token, and its answer did not arrive whole.
+        FluidError::CutOff => (
+            FailureKind::AnswerLost,
+            format!("{ANSWER_LOST} (Fluid's answer was cut off)"),
+        ),
         FluidError::Rejected { status: 410, message } => (
             FailureKind::Refused,
             format!("the exchange token expired or was already used (Fluid answered 410: {message})"),
@@ -363,7 +369,8 @@ fn failure(error: &ExchangeError, spent_before: bool) -> (FailureKind, String) {
     }
 }
 
-/// Records an exchange that failed for good: the claim and the install fail together.
+/// Records an exchange that failed for good: the install and the claim fail together (in that
+/// order, the order every transaction here locks them in).
 async fn refuse(
     deps: &Deps,
     uuid: &str,
@@ -371,22 +378,20 @@ async fn refuse(
     error: &ExchangeError,
 ) -> Result<InstallOutcome, InstallError> {
     let (kind, reason) = failure(error, holder.possibly_spent);
-    tracing::warn!(installation = %uuid, %reason, "install failed");
     let mut tx = deps.db.pool().begin().await.map_err(DbError::from)?;
+    installations::fail_install(&mut tx, uuid, holder.signed_at, &reason).await?;
     if !exchange_claims::fail(&mut tx, holder, &reason).await? {
         // Not ours any more: another delivery's outcome (perhaps an answer) decides.
         tx.rollback().await.map_err(DbError::from)?;
         return settle(deps, uuid, claim_now(deps, holder.token_hash(), uuid).await?).await;
     }
-    installations::fail_install(&mut tx, uuid, holder.signed_at, &reason).await?;
     tx.commit().await.map_err(DbError::from)?;
+    tracing::warn!(installation = %uuid, %reason, "install failed");
     Ok(InstallOutcome::Failed { kind, reason })
 }
 
 /// Activates the install an exchange answered, from its stored answer: the installation's
-/// credentials, the claim's completion and the registration jobs in one transaction. When the
-/// installation is still pending for another signed time (a delivery that took the claim over has
-/// not begun its install yet), the answer is kept and the delivery answered 503.
+/// credentials, the claim's completion and the registration jobs in one transaction.
 async fn activate(deps: &Deps, uuid: &str, exchanged: &Exchanged) -> Result<InstallOutcome, InstallError> {
     let mut tx = deps.db.pool().begin().await.map_err(DbError::from)?;
     let generation = installations::activate(
@@ -403,14 +408,10 @@ async fn activate(deps: &Deps, uuid: &str, exchanged: &Exchanged) -> Result<Inst
         tx.commit().await.map_err(DbError::from)?;
         return Ok(InstallOutcome::Active);
     }
-    let status = installations::status_of(&mut *tx, uuid).await?;
-    if status == Some(Status::Pending) {
-        tx.rollback().await.map_err(DbError::from)?;
-        tracing::warn!(installation = %uuid, "an exchange answer waits for its install to begin; kept for the next delivery");
-        return Err(InstallError::Busy);
-    }
-    // An uninstall (or a newer install) won, or a concurrent delivery of the same answer
+    // An uninstall or a newer install won (the install's row was begun before its exchange was
+    // sent, so nothing else leaves it elsewhere), or a concurrent delivery of the same answer
     // activated it: the answer is not needed any more.
+    let status = installations::status_of(&mut *tx, uuid).await?;
     exchange_claims::complete(&mut tx, &exchanged.token_hash, uuid).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(if status == Some(Status::Active) {

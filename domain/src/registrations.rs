@@ -55,7 +55,8 @@ pub enum RegistrationError {
 impl From<FluidError> for RegistrationError {
     fn from(error: FluidError) -> Self {
         match error {
-            FluidError::Unavailable(_) => Self::Transient(error.to_string()),
+            // A cut-off answer: the work may be done; the next attempt finds out (409).
+            FluidError::Unavailable(_) | FluidError::CutOff => Self::Transient(error.to_string()),
             FluidError::Rejected {
                 status: 403,
                 ref message,

@@ -45,6 +45,9 @@ pub enum FluidError {
     /// Fluid answered 2xx with a body we cannot read.
     #[error("Fluid's answer could not be read: {0}")]
     Malformed(String),
+    /// Fluid answered 2xx, so it did the work, but the answer did not arrive whole.
+    #[error("Fluid's answer was cut off")]
+    CutOff,
 }
 
 impl FluidError {
@@ -454,9 +457,8 @@ impl FluidClient {
             let failure = match sent {
                 Ok(response) if response.status().is_success() => {
                     let Ok(bytes) = response.bytes().await else {
-                        // Fluid did the work; its answer did not arrive whole.
                         *possibly_reached = true;
-                        return Err(FluidError::Malformed("the answer was cut off".into()));
+                        return Err(FluidError::CutOff);
                     };
                     let bytes = if bytes.is_empty() {
                         &b"null"[..]
@@ -572,12 +574,32 @@ async fn error_message(response: reqwest::Response) -> String {
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str().map(str::to_owned)))
         .unwrap_or(text);
-    let message: String = message.chars().take(200).collect();
+    let message: String = redact_tokens(&message).chars().take(200).collect();
     if message.is_empty() {
         "no details".into()
     } else {
         message
     }
+}
+
+/// `text` with anything shaped like one of Fluid's tokens (`dex_…`, `dit_…`, `wvt_…`, `cvt_…`,
+/// `dws_…`) replaced: an error page that echoes a request must not carry a token into our logs.
+fn redact_tokens(text: &str) -> String {
+    const PREFIXES: &[&str] = &["dex_", "dit_", "wvt_", "cvt_", "dws_"];
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = PREFIXES.iter().filter_map(|p| rest.find(p)).min() {
+        out.push_str(&rest[..start]);
+        let token = &rest[start..];
+        let end = 4 + token[4..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+            .unwrap_or(token.len() - 4);
+        out.push_str(&token[..4]);
+        out.push_str("[redacted]");
+        rest = &token[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// What is wrong with a JSON answer, without quoting it (serde's messages quote values, and an
@@ -620,6 +642,16 @@ fn jitter(base: Duration) -> Duration {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_in_fluids_error_texts_are_redacted() {
+        assert_eq!(
+            redact_tokens("bad token dex_abc123 for dit_x-y_z; ok"),
+            "bad token dex_[redacted] for dit_[redacted]; ok"
+        );
+        assert_eq!(redact_tokens("nothing here"), "nothing here");
+        assert_eq!(redact_tokens("ends with wvt_"), "ends with wvt_[redacted]");
+    }
 
     #[test]
     fn an_unreadable_answer_is_described_without_quoting_it() {

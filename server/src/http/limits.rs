@@ -14,8 +14,9 @@
 //! sending bodies slowly, without any key, could hold every permit for the whole request timeout
 //! and Fluid's signed checkout callbacks would be shed with 503. Read first, a permit is only ever
 //! held by a request that can be answered at once. What a body still being read costs is a
-//! connection and at most [`MAX_BODY_BYTES`] of memory, for at most [`BODY_DEADLINE`]. The admin
-//! UI's pool takes its permit first: its slow clients only fill that pool.
+//! connection and its bytes, for at most [`BODY_DEADLINE`]; the bytes buffered at once, across
+//! every request, are bounded by [`BODY_BUFFER_BUDGET`] (past it: 503 and `Retry-After`). The
+//! admin UI's pool takes its permit first: its slow clients only fill that pool.
 
 use std::{sync::Arc, time::Duration};
 
@@ -27,7 +28,7 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use bytes::BytesMut;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::{ApiError, MAX_BODY_BYTES};
 use crate::metrics::{Metrics, Pool};
@@ -36,11 +37,20 @@ use crate::metrics::{Metrics, Pool};
 /// Fluid sends its bodies at once; only a client holding a connection open trickles.
 pub const BODY_DEADLINE: Duration = Duration::from_secs(10);
 
+/// The bytes of Fluid's doors' request bodies held in memory at once, across all requests (a
+/// callback's body is a few KiB; this is 64 of the largest bodies accepted).
+pub const BODY_BUFFER_BUDGET: usize = 64 * MAX_BODY_BYTES;
+
+/// The budget is counted in KiB (a semaphore's permits are `u32`).
+const KIB: usize = 1024;
+
 /// How many requests of each pool run at once, and for how long each may.
 #[derive(Debug, Clone)]
 pub struct Limits {
     fluid: InFlight,
     ui: InFlight,
+    /// KiB of request bodies buffered for Fluid's doors that may be held at once.
+    body_budget: Arc<Semaphore>,
     timeout: Duration,
     metrics: Arc<Metrics>,
 }
@@ -68,6 +78,7 @@ impl Limits {
         Self {
             fluid: InFlight::new(max_fluid),
             ui: InFlight::new(max_ui),
+            body_budget: Arc::new(Semaphore::new(BODY_BUFFER_BUDGET / KIB)),
             timeout,
             metrics,
         }
@@ -90,13 +101,15 @@ pub async fn apply(State(limits): State<Limits>, request: Request, next: Next) -
         return next.run(request).await;
     }
     let pool = pool_of(path);
-    // Fluid's doors: the body first, so no permit waits on a client (see the module doc).
-    let request = match pool {
-        Pool::Fluid => match buffered(request).await {
-            Ok(request) => request,
+    // Fluid's doors: the body first, so no permit waits on a client (see the module doc). Its
+    // share of the buffer budget is held until the answer is sent.
+    let (request, _buffered) = match pool {
+        Pool::Fluid => match buffered(request, &limits.body_budget).await {
+            Ok((request, held)) => (request, Some(held)),
+            Err(ApiError::Unavailable(message)) => return retry_soon(ApiError::Unavailable(message)),
             Err(refusal) => return refusal.into_response(),
         },
-        Pool::Ui => request,
+        Pool::Ui => (request, None),
     };
     let in_flight = match pool {
         Pool::Fluid => &limits.fluid,
@@ -131,17 +144,31 @@ pub async fn apply(State(limits): State<Limits>, request: Request, next: Next) -
     }
 }
 
-/// `request` with its body read into memory: at most [`MAX_BODY_BYTES`], within [`BODY_DEADLINE`].
-async fn buffered(request: Request) -> Result<Request, ApiError> {
+/// `request` with its body read into memory: at most [`MAX_BODY_BYTES`], within [`BODY_DEADLINE`],
+/// and only while `budget` (KiB) lasts; returned with the budget it holds.
+async fn buffered(
+    request: Request,
+    budget: &Arc<Semaphore>,
+) -> Result<(Request, OwnedSemaphorePermit), ApiError> {
     let too_large =
         || ApiError::PayloadTooLarge(format!("the request body is larger than {MAX_BODY_BYTES} bytes"));
     if declared_length(request.headers()).is_some_and(|length| length > MAX_BODY_BYTES as u64) {
         return Err(too_large());
     }
     let (parts, body) = request.into_parts();
-    let bytes = match tokio::time::timeout(BODY_DEADLINE, read_to_limit(body, MAX_BODY_BYTES)).await {
-        Ok(Ok(Some(bytes))) => bytes,
-        Ok(Ok(None)) => return Err(too_large()),
+    let read = read_to_limit(body, MAX_BODY_BYTES, budget);
+    let (bytes, held) = match tokio::time::timeout(BODY_DEADLINE, read).await {
+        Ok(Ok(Read::Whole(bytes, held))) => (bytes, held),
+        Ok(Ok(Read::TooLarge)) => return Err(too_large()),
+        Ok(Ok(Read::OverBudget)) => {
+            tracing::warn!(
+                budget = BODY_BUFFER_BUDGET,
+                "shedding load: request bodies fill the buffer budget"
+            );
+            return Err(ApiError::Unavailable(
+                "the service is at capacity for request bodies; retry shortly".into(),
+            ));
+        }
         Ok(Err(error)) => {
             tracing::debug!(%error, "request body not read");
             return Err(ApiError::BadRequest("the request body could not be read".into()));
@@ -154,7 +181,18 @@ async fn buffered(request: Request) -> Result<Request, ApiError> {
             )));
         }
     };
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok((Request::from_parts(parts, Body::from(bytes)), held))
+}
+
+/// How reading a body ended.
+#[derive(Debug)]
+enum Read {
+    /// All of it, with the budget its bytes hold.
+    Whole(Bytes, OwnedSemaphorePermit),
+    /// Past the size limit.
+    TooLarge,
+    /// Past what the buffer budget has left.
+    OverBudget,
 }
 
 /// The `Content-Length` a request declares, if it declares a readable one.
@@ -162,18 +200,32 @@ fn declared_length(headers: &HeaderMap) -> Option<u64> {
     headers.get(header::CONTENT_LENGTH)?.to_str().ok()?.parse().ok()
 }
 
-/// All of `body`'s data, or `None` as soon as it exceeds `limit` bytes.
-async fn read_to_limit(mut body: Body, limit: usize) -> Result<Option<Bytes>, axum::Error> {
+/// All of `body`'s data, as long as it stays within `limit` bytes and `budget` (KiB) lasts.
+async fn read_to_limit(mut body: Body, limit: usize, budget: &Arc<Semaphore>) -> Result<Read, axum::Error> {
     let mut buffer = BytesMut::new();
+    // A permit of zero KiB to merge each chunk's share into.
+    let Ok(mut held) = budget.clone().try_acquire_many_owned(0) else {
+        return Ok(Read::OverBudget);
+    };
     while let Some(frame) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await {
         if let Ok(data) = frame?.into_data() {
             if buffer.len() + data.len() > limit {
-                return Ok(None);
+                return Ok(Read::TooLarge);
+            }
+            let needed = (buffer.len() + data.len()).div_ceil(KIB) - buffer.len().div_ceil(KIB);
+            if needed > 0 {
+                let Ok(more) = budget
+                    .clone()
+                    .try_acquire_many_owned(u32::try_from(needed).unwrap_or(u32::MAX))
+                else {
+                    return Ok(Read::OverBudget);
+                };
+                held.merge(more);
             }
             buffer.extend_from_slice(&data);
         }
     }
-    Ok(Some(buffer.freeze()))
+    Ok(Read::Whole(buffer.freeze(), held))
 }
 
 fn retry_soon(error: ApiError) -> Response {
@@ -188,12 +240,46 @@ fn retry_soon(error: ApiError) -> Response {
 mod tests {
     use super::*;
 
+    fn budget() -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(BODY_BUFFER_BUDGET / KIB))
+    }
+
     #[tokio::test]
     async fn a_body_is_read_up_to_its_limit_and_refused_past_it() {
-        let at_limit = read_to_limit(Body::from(vec![b'x'; 8]), 8).await.unwrap();
-        assert_eq!(at_limit.as_deref(), Some(&[b'x'; 8][..]));
-        let past_it = read_to_limit(Body::from(vec![b'x'; 9]), 8).await.unwrap();
-        assert_eq!(past_it, None);
+        let budget = budget();
+        let Read::Whole(at_limit, _) = read_to_limit(Body::from(vec![b'x'; 8]), 8, &budget)
+            .await
+            .unwrap()
+        else {
+            panic!("read whole");
+        };
+        assert_eq!(&at_limit[..], &[b'x'; 8][..]);
+        let past_it = read_to_limit(Body::from(vec![b'x'; 9]), 8, &budget)
+            .await
+            .unwrap();
+        assert!(matches!(past_it, Read::TooLarge), "{past_it:?}");
+    }
+
+    #[tokio::test]
+    async fn bodies_held_at_once_stay_within_the_buffer_budget() {
+        let budget = Arc::new(Semaphore::new(3));
+        // 2 KiB held...
+        let Read::Whole(_, first) = read_to_limit(Body::from(vec![b'x'; 2 * KIB]), MAX_BODY_BYTES, &budget)
+            .await
+            .unwrap()
+        else {
+            panic!("read whole");
+        };
+        // ...so another 2 KiB does not fit, until the first is answered.
+        let second = read_to_limit(Body::from(vec![b'x'; 2 * KIB]), MAX_BODY_BYTES, &budget)
+            .await
+            .unwrap();
+        assert!(matches!(second, Read::OverBudget), "{second:?}");
+        drop(first);
+        let third = read_to_limit(Body::from(vec![b'x'; 2 * KIB]), MAX_BODY_BYTES, &budget)
+            .await
+            .unwrap();
+        assert!(matches!(third, Read::Whole(..)), "{third:?}");
     }
 
     #[tokio::test]
@@ -202,7 +288,7 @@ mod tests {
             .header(header::CONTENT_LENGTH, (MAX_BODY_BYTES + 1).to_string())
             .body(Body::empty())
             .unwrap();
-        let refusal = buffered(request).await.unwrap_err();
+        let refusal = buffered(request, &budget()).await.unwrap_err();
         assert!(matches!(refusal, ApiError::PayloadTooLarge(_)), "{refusal:?}");
     }
 
