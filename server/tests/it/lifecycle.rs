@@ -358,3 +358,36 @@ async fn tokens_are_checked_for_their_prefix_where_they_enter() {
     db.close().await;
     app.stop().await;
 }
+
+#[tokio::test]
+async fn an_exchange_token_replayed_for_another_installation_is_refused_for_good() {
+    let app = TestApp::spawn().await;
+    let ours = app.sim.create_installation("Token Owner Co").await;
+    let payload = app
+        .sim
+        .install_payload(&ours.droplet_installation_uuid, fluid::sim::Shape::V2Flat)
+        .await
+        .unwrap();
+    let answer: Value = app.lifecycle("installed", &payload).await.json().await.unwrap();
+    assert_eq!(answer["status"], "active", "{answer}");
+    // The same signed-for token, presented for another installation.
+    let mut replayed = payload.clone();
+    replayed["company"]["droplet_installation_uuid"] = json!("dri_someone_else");
+    let response = app.lifecycle("installed", &replayed).await;
+    assert_eq!(
+        response.status(),
+        200,
+        "a final answer, not 503 for Fluid to retry forever"
+    );
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["status"], "failed", "{answer}");
+    assert!(
+        answer["reason"]
+            .as_str()
+            .unwrap()
+            .contains("another installation"),
+        "{answer}"
+    );
+    assert_eq!(app.sim.exchange_calls().await, 1);
+    app.stop().await;
+}
