@@ -197,6 +197,22 @@ impl Keyring {
     }
 }
 
+/// A new random encryption key as `DROPLET_ENCRYPTION_KEY` takes it: base64 of 32 random bytes.
+pub fn generate_key() -> String {
+    STANDARD.encode(random_bytes(32))
+}
+
+/// `len` random bytes as lowercase hex (generated development secrets).
+pub fn random_hex(len: usize) -> String {
+    hex::encode(random_bytes(len))
+}
+
+fn random_bytes(len: usize) -> Vec<u8> {
+    let mut bytes = vec![0u8; len];
+    rand::thread_rng().fill_bytes(&mut bytes);
+    bytes
+}
+
 fn parse_sealed(sealed: &str) -> Result<(&str, Vec<u8>), SealError> {
     let mut parts = sealed.splitn(3, '.');
     match (parts.next(), parts.next(), parts.next()) {
@@ -262,6 +278,14 @@ mod tests {
             Keyring::parse(&format!("{},{}", key(1), STANDARD.encode([0u8; 16]))).unwrap_err(),
             KeyError::WrongLength(2, 16)
         );
+    }
+
+    #[test]
+    fn a_generated_key_is_a_valid_keyring() {
+        let key = generate_key();
+        assert!(Keyring::parse(&key).is_ok());
+        assert_ne!(key, generate_key());
+        assert_eq!(random_hex(24).len(), 48);
     }
 
     #[test]

@@ -70,13 +70,16 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Dev(args) => {
             let log_format = config::log_format(&args.serve.log_format)?;
             let mut serve_args = args.serve.clone();
-            // The simulated Fluid's droplet, unless one is configured.
-            serve_args
-                .fluid_droplet_uuid
-                .get_or_insert_with(|| commands::dev::DEV_DROPLET_UUID.into());
+            let generated = commands::dev::fill_in_development_settings(&mut serve_args);
             let config = Config::from_args(&serve_args)?;
             let sim_listen = commands::dev::listen_addrs(&args, &config)?;
             telemetry::init(log_format);
+            if !generated.is_empty() {
+                tracing::warn!(
+                    "droplet dev: {} not set; generated development secrets for this run only",
+                    generated.join(" and ")
+                );
+            }
             commands::dev::run(&args, sim_listen, config, serve::shutdown_signal()).await?;
         }
         Command::Sim(sim) => {

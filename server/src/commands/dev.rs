@@ -29,6 +29,26 @@ pub const DEMO_DRI: &str = "dri_demo";
 /// The simulated Fluid's droplet when `FLUID_DROPLET_UUID` is not set.
 pub const DEV_DROPLET_UUID: &str = "drp_dev";
 
+/// Fills in what `droplet dev` can make up on its own, so that it runs from an empty directory:
+/// the simulated droplet's id, and — when not configured — a webhook secret and an encryption key
+/// for this run only (the simulator signs with the one, the demo company is installed again each
+/// run under the other). Returns the names of the secrets it generated.
+pub fn fill_in_development_settings(args: &mut crate::cli::ServeArgs) -> Vec<&'static str> {
+    use domain::credentials::{generate_key, random_hex};
+    args.fluid_droplet_uuid
+        .get_or_insert_with(|| DEV_DROPLET_UUID.into());
+    let mut generated = Vec::new();
+    if args.fluid_webhook_secret.is_none() {
+        args.fluid_webhook_secret = Some(format!("dws_dev_{}", random_hex(24)));
+        generated.push("FLUID_WEBHOOK_SECRET");
+    }
+    if args.droplet_encryption_key.is_none() {
+        args.droplet_encryption_key = Some(generate_key());
+        generated.push("DROPLET_ENCRYPTION_KEY");
+    }
+    generated
+}
+
 /// Where the simulated Fluid listens, once the service's address (`LEPTOS_SITE_ADDR`) and the
 /// simulator's (`SIM_LISTEN`) are both known to be loopback.
 pub fn listen_addrs(args: &DevArgs, config: &Config) -> Result<SocketAddr, ConfigError> {

@@ -511,38 +511,98 @@ fn droplet_sim_and_droplet_dev_refuse_to_listen_beyond_loopback() {
     }
 }
 
-/// Starts `droplet dev` in `binary`'s directory and waits for the admin URL it prints.
-async fn start_dev(binary: &Binary, env: &[(&str, &str)]) -> (KillOnDrop, String) {
+/// What `droplet dev` wrote so far (its log and messages, stdout and stderr), line by line.
+type Lines = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+
+/// Starts `droplet dev` in `binary`'s directory and waits for the admin URL it prints; returns it
+/// with the lines it writes.
+async fn start_dev(binary: &Binary, env: &[(&str, &str)]) -> (KillOnDrop, String, Lines) {
     use std::io::BufRead;
     let mut child = binary
         .command(&["dev"], env)
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn droplet dev");
     let stdout = child.stdout.take().expect("stdout");
-    let (lines, received) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines.send(line).is_err() {
-                break;
+    let stderr = child.stderr.take().expect("stderr");
+    let logged: Lines = Default::default();
+    {
+        let logged = logged.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                logged.lock().expect("lines").push(line);
             }
-        }
-    });
+        });
+    }
+    let (lines, received) = std::sync::mpsc::channel();
+    {
+        let logged = logged.clone();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                logged.lock().expect("lines").push(line.clone());
+                // The test may stop listening; the log is still collected.
+                let _ = lines.send(line);
+            }
+        });
+    }
     let child = KillOnDrop(child);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match received.try_recv() {
             Ok(line) if line.trim_start().starts_with("admin UI:") => {
                 let url = line.split_whitespace().last().expect("url").to_owned();
-                return (child, url);
+                return (child, url, logged);
             }
             Ok(_) => {}
             Err(_) => {
-                assert!(Instant::now() < deadline, "droplet dev printed no admin URL");
+                assert!(
+                    Instant::now() < deadline,
+                    "droplet dev printed no admin URL: {:?}",
+                    logged.lock().expect("lines")
+                );
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
+    }
+}
+
+#[tokio::test]
+async fn droplet_dev_runs_from_an_empty_directory_with_secrets_of_its_own() {
+    let binary = Binary::new();
+    let site = format!("127.0.0.1:{}", free_port());
+    let sim_listen = format!("127.0.0.1:{}", free_port());
+    // Nothing configured but where to listen: no secret, no key, no database URL.
+    let env = [
+        ("LEPTOS_SITE_ADDR", site.as_str()),
+        ("SIM_LISTEN", sim_listen.as_str()),
+    ];
+    let client = reqwest::Client::new();
+    // Twice: each run has secrets of its own, and the demo company works in both.
+    for run in 0..2 {
+        let (mut dev, admin, logged) = start_dev(&binary, &env).await;
+        let page = client.get(&admin).send().await.expect("admin page");
+        assert_eq!(page.status(), 200, "run {run}");
+        let answer = post_json(
+            &format!("http://{sim_listen}/_sim/installations/dri_demo/callbacks/update_cart_shipping"),
+            serde_json::json!({"cart": {"id": 1, "items": [{"id": 1, "quantity": 1, "price": 20}], "ship_to": {"country_code": "US"}}}),
+        )
+        .await;
+        assert_eq!(answer["status"], 200, "run {run}: {answer}");
+        let said: Vec<String> = logged
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter(|line| line.contains("generated development secrets"))
+            .cloned()
+            .collect();
+        assert_eq!(said.len(), 1, "one line says so: {said:?}");
+        assert!(
+            said[0].contains("FLUID_WEBHOOK_SECRET and DROPLET_ENCRYPTION_KEY not set"),
+            "{said:?}"
+        );
+        dev.0.kill().expect("stop droplet dev");
+        let _ = dev.0.wait();
     }
 }
 
@@ -564,7 +624,7 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
     ];
     let client = reqwest::Client::new();
     for run in 0..2 {
-        let (mut dev, admin) = start_dev(&binary, &env).await;
+        let (mut dev, admin, _) = start_dev(&binary, &env).await;
         assert_eq!(admin, format!("http://{site}/?dri=dri_demo"));
         let page = client.get(&admin).send().await.expect("admin page");
         assert_eq!(page.status(), 200);
