@@ -270,9 +270,7 @@ async fn settle(deps: &Deps, uuid: &str, claim: Claim) -> Result<InstallOutcome,
 }
 
 async fn is_active(deps: &Deps, uuid: &str) -> Result<bool, DbError> {
-    Ok(installations::find(&deps.db, uuid)
-        .await?
-        .is_some_and(|i| i.status == Status::Active))
+    Ok(installations::status_of(deps.db.pool(), uuid).await? == Some(Status::Active))
 }
 
 /// How long storing an exchange answer is retried (the claim's abandonment allows for it).

@@ -259,6 +259,32 @@ impl Crashable {
         }
     }
 
+    /// A company of the simulator and its install webhook's body.
+    async fn company(&self, name: &str) -> (fluid::sim::SimInstallation, String) {
+        let company = self.sim.create_installation(name).await;
+        let body = self
+            .sim
+            .install_payload(&company.droplet_installation_uuid, Shape::V2Flat)
+            .await
+            .expect("payload")
+            .to_string();
+        (company, body)
+    }
+
+    /// An instance claims the token of `body` (delivered signed at `signed_at`) and dies before
+    /// sending the exchange; the claim is then aged past its abandonment.
+    async fn abandon_before_sending(&self, body: &str, signed_at: i64) {
+        let first = self.start(Some("before_exchange")).await;
+        let lost = self.deliver(body, signed_at);
+        self.wait_for_claim("claimed").await;
+        kill_9(first);
+        assert!(lost.await.expect("task").is_err(), "Fluid got no answer");
+        sqlx::query("UPDATE exchange_claims SET claimed_at = claimed_at - 120")
+            .execute(&self.pool)
+            .await
+            .expect("aged");
+    }
+
     async fn db(&self) -> domain::Db {
         domain::Db::connect_and_migrate(&self.database.url.parse().expect("url"), &Default::default())
             .await
@@ -330,27 +356,12 @@ async fn a_crash_between_the_answer_and_the_activation_is_finished_by_the_redeli
 #[tokio::test]
 async fn a_claim_taken_over_by_a_re_signed_delivery_still_activates_after_a_second_crash() {
     let crash = Crashable::new().await;
-    let company = crash.sim.create_installation("Twice Crashed Co").await;
+    let (company, body) = crash.company("Twice Crashed Co").await;
     let dri = company.droplet_installation_uuid.clone();
-    let body = crash
-        .sim
-        .install_payload(&dri, Shape::V2Flat)
-        .await
-        .unwrap()
-        .to_string();
-
-    // A first instance claims the token and dies before sending the exchange.
-    let first = crash.start(Some("before_exchange")).await;
-    let lost = crash.deliver(&body, now() - 20);
-    crash.wait_for_claim("claimed").await;
-    kill_9(first);
-    assert!(lost.await.unwrap().is_err());
-    // A minute later (aged here), Fluid's redelivery is signed anew: it takes the claim over,
-    // exchanges, stores the answer, and its instance dies before activating.
-    sqlx::query("UPDATE exchange_claims SET claimed_at = claimed_at - 120")
-        .execute(&crash.pool)
-        .await
-        .unwrap();
+    // A first instance claims the token and dies before sending the exchange. Later (aged here),
+    // Fluid's redelivery is signed anew: it takes the claim over, exchanges, stores the answer, and
+    // its instance dies before activating.
+    crash.abandon_before_sending(&body, now() - 20).await;
     let second = crash.start(Some("after_exchange")).await;
     let lost = crash.deliver(&body, now() - 10);
     crash.wait_for_claim("exchanged").await;
@@ -395,23 +406,8 @@ async fn a_claim_taken_over_by_a_re_signed_delivery_still_activates_after_a_seco
 #[tokio::test]
 async fn a_claim_abandoned_before_sending_does_not_make_a_refusal_read_as_a_lost_answer() {
     let crash = Crashable::new().await;
-    let company = crash.sim.create_installation("Abandoned Co").await;
-    let dri = company.droplet_installation_uuid.clone();
-    let body = crash
-        .sim
-        .install_payload(&dri, Shape::V2Flat)
-        .await
-        .unwrap()
-        .to_string();
-    let first = crash.start(Some("before_exchange")).await;
-    let lost = crash.deliver(&body, now() - 10);
-    crash.wait_for_claim("claimed").await;
-    kill_9(first);
-    assert!(lost.await.unwrap().is_err());
-    sqlx::query("UPDATE exchange_claims SET claimed_at = claimed_at - 120")
-        .execute(&crash.pool)
-        .await
-        .unwrap();
+    let (_company, body) = crash.company("Abandoned Co").await;
+    crash.abandon_before_sending(&body, now() - 10).await;
     // Meanwhile the token expired: nothing of ours ever reached Fluid, so it is a plain refusal.
     crash.sim.expire_exchange_tokens().await;
     let second = crash.start(None).await;
