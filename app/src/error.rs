@@ -22,6 +22,16 @@ pub enum AppError {
     Internal,
     #[error("This page has been open too long or was not opened from Fluid; reload it.")]
     Unauthorized,
+    #[error("Sign in with Fluid to make changes: this page was opened without Fluid's word on who you are.")]
+    SignInRequired,
+    #[error(
+        "Changes are switched off until this droplet's provider sets up Fluid sign-in; please ask them to."
+    )]
+    WritesOff,
+    #[error("{0}")]
+    Limit(String),
+    #[error("Too many requests to Fluid from this installation; try again in {0} seconds.")]
+    RateLimited(u64),
     #[error("Some fields need attention.")]
     Invalid(Vec<FieldProblem>),
     #[error("That item does not exist (any more); reload the page.")]
@@ -40,7 +50,10 @@ impl AppError {
             Self::UnknownInstallation(_) => 404,
             Self::Uninstalled => 410,
             Self::Internal => 500,
-            Self::Unauthorized => 401,
+            Self::Unauthorized | Self::SignInRequired => 401,
+            Self::WritesOff => 403,
+            Self::Limit(_) => 422,
+            Self::RateLimited(_) => 429,
             Self::Invalid(_) => 422,
             Self::NotFound => 404,
             Self::Transport(_) | Self::Upstream(_) => 502,

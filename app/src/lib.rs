@@ -2,6 +2,7 @@
 //! the browser. Fluid opens it
 //! in an iframe at `embed_url?dri=…`; every page is scoped to that installation.
 
+pub mod access;
 pub mod callbacks;
 pub mod dri;
 pub mod error;

@@ -1,22 +1,81 @@
-//! Which installation a page or server function acts for (server only). A page resolves it from
-//! its `dri` and issues a page token bound to it; a server function resolves it from that token,
-//! never from an argument, and only on a same-origin request for an active installation.
+//! Which installation a page or server function acts for, and who acts (server only). A page
+//! resolves the installation from its `dri` and issues a page token bound to it; a server function
+//! resolves it from that token, never from an argument, and only on a same-origin request for an
+//! active installation. A server function that changes anything also needs the viewer: a session
+//! (cookie) that Fluid's signed token established for that installation, unless the operator let
+//! the DRI alone write (`ADMIN_AUTH=dri`).
 
-use std::sync::Arc;
+use std::{num::NonZeroU32, sync::Arc};
 
 use domain::{
     Db, Keyring,
+    audit::Actor,
     installations::{self, Installation, Status},
+    viewer_sessions::{self, Session},
 };
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use leptos::prelude::*;
 
-use crate::error::AppError;
+use crate::{access::Access, error::AppError};
 
 /// What a server function may act on: the database and the one installation its token names.
 pub struct Scope {
     pub db: Db,
     pub uuid: String,
 }
+
+/// What a server function that changes something acts with: its scope, and who is acting.
+pub struct Writer {
+    pub db: Db,
+    pub uuid: String,
+    pub actor: Actor,
+}
+
+/// Who may change things through the admin UI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// A viewer Fluid vouched for (a session token or the sign-in handshake).
+    FluidSignIn,
+    /// Fluid's signing secrets are not configured: pages read, nothing is written.
+    NotConfigured,
+    /// `ADMIN_AUTH=dri`: whoever holds the DRI may write (the behaviour before sign-in existed).
+    DriAlone,
+}
+
+/// How the admin UI decides who may act, and the limits on what they do (provided by the server).
+#[derive(Clone)]
+pub struct AdminAuth {
+    pub mode: AuthMode,
+    /// Whether Fluid's sign-in handshake is configured, so a read-only page may offer it.
+    pub handshake: bool,
+    /// The most shipping options an installation (and one import) holds.
+    pub max_options: usize,
+    /// Actions that call Fluid (retrying registrations, the test callback), per installation.
+    pub fluid_actions: Arc<DefaultKeyedRateLimiter<String>>,
+}
+
+impl AdminAuth {
+    /// `mode`, with at most `max_options` options and `fluid_actions_per_minute` calls to Fluid
+    /// per installation.
+    pub fn new(
+        mode: AuthMode,
+        handshake: bool,
+        max_options: usize,
+        fluid_actions_per_minute: NonZeroU32,
+    ) -> Self {
+        Self {
+            mode,
+            handshake,
+            max_options,
+            fluid_actions: Arc::new(RateLimiter::keyed(Quota::per_minute(fluid_actions_per_minute))),
+        }
+    }
+}
+
+/// The read-only sentence of a page when nobody signed in.
+const SIGN_IN_TO_CHANGE: &str =
+    "This page is read-only: Fluid has not told us who you are, so sign in with Fluid to make changes.";
+const NO_SIGN_IN: &str = "This page is read-only: changes need Fluid sign-in, which this droplet's provider has not set up yet; please ask them to.";
 
 /// Something the server provides to every request (see the router).
 pub fn context<T: Clone + Send + Sync + 'static>() -> Result<T, AppError> {
@@ -54,6 +113,105 @@ pub fn company_name(installation: &Installation) -> String {
         .company_name
         .clone()
         .unwrap_or_else(|| "Unnamed company".into())
+}
+
+/// What the viewer of page `path` of installation `uuid` may do.
+pub fn access(uuid: &str, path: &str) -> Result<Access, AppError> {
+    let auth: AdminAuth = context()?;
+    Ok(match auth.mode {
+        AuthMode::DriAlone => Access {
+            viewer: None,
+            can_write: true,
+            read_only_reason: None,
+            sign_in_url: None,
+        },
+        AuthMode::NotConfigured => Access {
+            viewer: None,
+            can_write: false,
+            read_only_reason: Some(NO_SIGN_IN.into()),
+            sign_in_url: None,
+        },
+        AuthMode::FluidSignIn => match session(uuid)? {
+            Some(session) => Access {
+                viewer: Some(session.user_name),
+                can_write: true,
+                read_only_reason: None,
+                sign_in_url: None,
+            },
+            None => Access {
+                viewer: None,
+                can_write: false,
+                read_only_reason: Some(SIGN_IN_TO_CHANGE.into()),
+                sign_in_url: auth.handshake.then(|| {
+                    let return_to = format!("{path}?dri={uuid}");
+                    format!(
+                        "/auth/fluid/start?return_to={}",
+                        crate::access::encode_query_value(&return_to)
+                    )
+                }),
+            },
+        },
+    })
+}
+
+/// The viewer's session for installation `uuid`, from this request's cookie.
+fn session(uuid: &str) -> Result<Option<Session>, AppError> {
+    let keyring: Arc<Keyring> = context()?;
+    let Some(parts) = use_context::<http::request::Parts>() else {
+        return Ok(None);
+    };
+    let name = viewer_sessions::cookie_name(uuid);
+    let now = domain::time::now();
+    let found = parts
+        .headers
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|header| header.to_str().ok())
+        .flat_map(cookie::Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|cookie| cookie.name() == name)
+        .find_map(
+            |cookie| match viewer_sessions::open(&keyring, cookie.value(), uuid, now) {
+                Ok(session) => Some(session),
+                Err(error) => {
+                    tracing::info!(installation = %uuid, %error, "ignored a session cookie");
+                    None
+                }
+            },
+        );
+    Ok(found)
+}
+
+/// The installation and the acting user for a server function that changes something: a page
+/// token as for [`scoped`], and a viewer Fluid vouched for.
+pub async fn writer(token: &str) -> Result<Writer, AppError> {
+    let Scope { db, uuid } = scoped(token).await?;
+    let auth: AdminAuth = context()?;
+    let actor = match auth.mode {
+        AuthMode::DriAlone => Actor::dri_holder(),
+        AuthMode::NotConfigured => return Err(AppError::WritesOff),
+        AuthMode::FluidSignIn => match session(&uuid)? {
+            Some(session) => session.actor(),
+            None => {
+                tracing::warn!(installation = %uuid, "refused a change without a verified viewer");
+                return Err(AppError::SignInRequired);
+            }
+        },
+    };
+    Ok(Writer { db, uuid, actor })
+}
+
+/// Counts an action that calls Fluid against installation `uuid`'s rate limit.
+pub fn fluid_action(uuid: &str) -> Result<(), AppError> {
+    let auth: AdminAuth = context()?;
+    auth.fluid_actions
+        .check_key(&uuid.to_owned())
+        .map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            AppError::RateLimited(wait.as_secs().max(1))
+        })
 }
 
 /// The installation page token `token` is bound to, if the request may act for it.

@@ -3,6 +3,7 @@
 //! same code. Every query that touches merchant data names its installation.
 
 pub mod activity;
+pub mod audit;
 pub mod callback_test;
 pub mod callbacks;
 pub mod credentials;
@@ -19,6 +20,7 @@ pub mod shipping;
 #[cfg(test)]
 mod testing;
 pub mod time;
+pub mod viewer_sessions;
 
 pub use credentials::{Keyring, SealContext};
 pub use db::{DatabaseUrl, Db, DbError};

@@ -11,5 +11,6 @@ pub mod secret;
 pub mod signature;
 #[cfg(feature = "sim")]
 pub mod sim;
+pub mod viewer;
 
 pub use secret::Secret;

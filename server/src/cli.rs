@@ -475,4 +475,29 @@ pub struct ServeArgs {
     /// The droplet's manifest; its drop zones are created for each install. Without the file, none.
     #[arg(long, env = "DROPLET_MANIFEST", default_value = "droplet.toml")]
     pub droplet_manifest: String,
+    /// Who may change settings in the admin UI: fluid (a user Fluid vouched for) or dri (anyone
+    /// who knows the installation's DRI; for a Fluid that sends no viewer token).
+    #[arg(long, env = "ADMIN_AUTH", default_value = "fluid")]
+    pub admin_auth: String,
+    /// The secret Fluid signs the embed URL's session_token (the viewer) with.
+    #[arg(long, env = "FLUID_SESSION_TOKEN_SECRET", hide_env_values = true)]
+    pub fluid_session_token_secret: Option<String>,
+    /// The session token's expected issuer (iss) [default: FLUID_APP_URL].
+    #[arg(long, env = "FLUID_SESSION_TOKEN_ISSUER")]
+    pub fluid_session_token_issuer: Option<String>,
+    /// The session token's expected audience (aud), the droplet's client id [default: FLUID_DROPLET_UUID].
+    #[arg(long, env = "FLUID_SESSION_TOKEN_AUDIENCE")]
+    pub fluid_session_token_audience: Option<String>,
+    /// The droplet's secret, which signs the token of Fluid's sign-in handshake.
+    #[arg(long, env = "FLUID_DROPLET_SECRET", hide_env_values = true)]
+    pub fluid_droplet_secret: Option<String>,
+    /// Fluid's app, where a merchant signs in (`/droplet/auth`).
+    #[arg(long, env = "FLUID_APP_URL", default_value = "https://app.fluid.app")]
+    pub fluid_app_url: String,
+    /// The most shipping options an installation holds (and one CSV import adds).
+    #[arg(long, env = "MAX_SHIPPING_OPTIONS", default_value = "500")]
+    pub max_shipping_options: String,
+    /// Actions that call Fluid (retrying registrations, the test callback) per installation and minute.
+    #[arg(long, env = "FLUID_ACTIONS_PER_MINUTE", default_value = "10")]
+    pub fluid_actions_per_minute: String,
 }

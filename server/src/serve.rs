@@ -84,6 +84,10 @@ pub async fn serve(
         activity,
         events,
     };
+    match state.config.admin.startup_note() {
+        (tracing::Level::WARN, note) => tracing::warn!("{note}"),
+        (_, note) => tracing::info!("{note}"),
+    }
     tracing::info!(public_url = %state.config.public_url, "droplet is serving on http://{address}");
     let served = axum::serve(listener, http::router(state))
         .with_graceful_shutdown(shutdown)

@@ -7,13 +7,14 @@ mod ssr;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::{access::Access, error::AppError};
 
 /// What the callbacks page shows.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CallbacksPageData {
     pub company_name: String,
     pub page_token: String,
+    pub access: Access,
     pub callbacks: Vec<CallbackView>,
 }
 

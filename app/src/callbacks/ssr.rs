@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use domain::{Db, Keyring, callback_test, registrations};
+use domain::{Db, Keyring, audit, callback_test, registrations};
 use fluid::client::FluidClient;
 
 use super::{CallbackView, CallbacksPageData, TestRoundTrip};
@@ -45,12 +45,13 @@ pub async fn load(dri: Result<String, AppError>) -> Result<CallbacksPageData, Ap
     Ok(CallbacksPageData {
         company_name: scope::company_name(&installation),
         page_token: scope::page_token(&dri)?,
+        access: scope::access(&dri, "/callbacks")?,
         callbacks,
     })
 }
 
 pub async fn send_test(token: &str, message: String) -> Result<TestRoundTrip, AppError> {
-    let scope = scope::scoped(token).await?;
+    let scope = scope::writer(token).await?;
     let message = message.trim().to_owned();
     if message.is_empty() || message.chars().count() > 500 {
         return Err(AppError::Invalid(vec![crate::error::FieldProblem {
@@ -58,6 +59,16 @@ pub async fn send_test(token: &str, message: String) -> Result<TestRoundTrip, Ap
             message: "must be between 1 and 500 characters".into(),
         }]));
     }
+    scope::fluid_action(&scope.uuid)?;
+    let change = audit::Change {
+        action: audit::Action::TestCallbackSent,
+        subject: callback_test::DEFINITION.into(),
+        before: None,
+        after: Some(serde_json::json!({ "message": message })),
+    };
+    audit::record_alone(&scope.db, &scope.uuid, &scope.actor, &change)
+        .await
+        .map_err(internal)?;
     let keyring: Arc<Keyring> = scope::context()?;
     let fluid: FluidClient = scope::context()?;
     match callback_test::run(&scope.db, &keyring, &fluid, &scope.uuid, &message).await {

@@ -7,7 +7,7 @@ mod ssr;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::{access::Access, error::AppError};
 
 /// Events per page.
 pub const PAGE_SIZE: i64 = 20;
@@ -16,6 +16,8 @@ pub const PAGE_SIZE: i64 = 20;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventsPageData {
     pub company_name: String,
+    /// Without a verified viewer, payloads (personal data) and what they are about stay hidden.
+    pub access: Access,
     /// 1-based.
     pub page: i64,
     pub pages: i64,
@@ -40,8 +42,8 @@ pub struct EventRow {
 pub struct EventDetail {
     pub row: EventRow,
     pub dedupe_key: String,
-    /// Pretty JSON.
-    pub payload: String,
+    /// Pretty JSON; `None` when the viewer may not see personal data.
+    pub payload: Option<String>,
 }
 
 /// Loads page `page` (1-based) of installation `dri`'s events, and event `event` in detail.

@@ -23,19 +23,22 @@ pub async fn load(
     let listed = events::page(&db, &dri, PAGE_SIZE, (page - 1) * PAGE_SIZE)
         .await
         .map_err(internal)?;
+    let access = scope::access(&dri, "/events")?;
+    let personal = access.can_write;
     let detail = match event {
         Some(id) => match events::find(&db, &dri, id).await.map_err(internal)? {
-            Some(found) => Some(detail(&found)),
+            Some(found) => Some(detail(&found, personal)),
             None => return Err(AppError::NotFound),
         },
         None => None,
     };
     Ok(EventsPageData {
         company_name: scope::company_name(&installation),
+        access,
         page,
         pages,
         total,
-        events: listed.iter().map(|e| row(e, &parse(e))).collect(),
+        events: listed.iter().map(|e| row(e, &parse(e), personal)).collect(),
         detail,
     })
 }
@@ -44,14 +47,15 @@ fn parse(event: &StoredEvent) -> Value {
     serde_json::from_str(&event.payload).unwrap_or(Value::Null)
 }
 
-fn row(event: &StoredEvent, payload: &Value) -> EventRow {
+/// One event as listed; what it is about comes from its payload, shown only when `personal`.
+fn row(event: &StoredEvent, payload: &Value, personal: bool) -> EventRow {
     EventRow {
         id: event.id,
         name: event.name.clone().unwrap_or_else(|| "(unnamed)".into()),
         received_at: domain::time::rfc3339(event.received_at)
             .replace('T', " ")
             .replace('Z', " UTC"),
-        subject: subject(payload),
+        subject: if personal { subject(payload) } else { String::new() },
     }
 }
 
@@ -72,11 +76,12 @@ fn subject(event: &Value) -> String {
     }
 }
 
-fn detail(event: &StoredEvent) -> EventDetail {
+fn detail(event: &StoredEvent, personal: bool) -> EventDetail {
     let payload = parse(event);
     EventDetail {
-        row: row(event, &payload),
+        row: row(event, &payload, personal),
         dedupe_key: event.dedupe_key.clone(),
-        payload: serde_json::to_string_pretty(&payload).unwrap_or_else(|_| event.payload.clone()),
+        payload: personal
+            .then(|| serde_json::to_string_pretty(&payload).unwrap_or_else(|_| event.payload.clone())),
     }
 }

@@ -7,7 +7,7 @@ mod ssr;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::AppError;
+use crate::{access::Access, error::AppError};
 
 /// What the overview page shows.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -21,6 +21,7 @@ pub struct OverviewData {
     /// Installed since, as `YYYY-MM-DD` (UTC).
     pub installed_on: Option<String>,
     pub page_token: String,
+    pub access: Access,
     pub registrations: RegistrationsSnapshot,
     pub activity: Activity,
 }

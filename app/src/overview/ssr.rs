@@ -1,7 +1,7 @@
 //! Server side of the overview.
 
 use domain::{
-    Db, activity,
+    Db, activity, audit,
     registrations::{self, RegistrationKind},
 };
 
@@ -27,6 +27,7 @@ pub async fn load(dri: Result<String, AppError>) -> Result<OverviewData, AppErro
             .installed_at
             .map(|at| domain::time::rfc3339(at)[..10].to_owned()),
         page_token: scope::page_token(&dri)?,
+        access: scope::access(&dri, "/")?,
         registrations: snapshot(&db, &dri).await?,
         activity: Activity {
             hours: hours
@@ -52,11 +53,21 @@ pub async fn refresh(token: &str) -> Result<RegistrationsSnapshot, AppError> {
 }
 
 pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
-    let scope = scope::scoped(token).await?;
+    let scope = scope::writer(token).await?;
+    scope::fluid_action(&scope.uuid)?;
     let queued = registrations::retry_failed(&scope.db, &scope.uuid)
         .await
         .map_err(internal)?;
     if queued > 0 {
+        let change = audit::Change {
+            action: audit::Action::RegistrationsRetried,
+            subject: format!("{queued} registration(s)"),
+            before: None,
+            after: None,
+        };
+        audit::record_alone(&scope.db, &scope.uuid, &scope.actor, &change)
+            .await
+            .map_err(internal)?;
         tracing::info!(installation = %scope.uuid, queued, "merchant asked to retry registrations");
         if let Ok(WorkerWaker(wake)) = scope::context::<WorkerWaker>() {
             wake();

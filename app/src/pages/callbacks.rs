@@ -32,13 +32,14 @@ pub fn CallbacksPage() -> impl IntoView {
                     <h1>"Callbacks"</h1>
                 </div>
             </header>
+            <super::access_notice::AccessNotice access=data.access.clone()/>
             <section class="card" aria-labelledby="definitions-title">
                 <h2 id="definitions-title">"What Fluid asks this droplet"</h2>
                 <ul class="definitions">
                     {data.callbacks.into_iter().map(definition).collect_view()}
                 </ul>
             </section>
-            <TestCallback token=data.page_token registered/>
+            <TestCallback token=data.page_token registered can_write=data.access.can_write/>
         }
     })
 }
@@ -69,7 +70,7 @@ fn definition(callback: CallbackView) -> impl IntoView {
 /// Sends a message through Fluid's test endpoint, which calls this droplet's
 /// `test_callback_system` back, and shows what returned and how long it took.
 #[island]
-fn TestCallback(token: String, registered: bool) -> impl IntoView {
+fn TestCallback(token: String, registered: bool, can_write: bool) -> impl IntoView {
     let token = StoredValue::new(token);
     let message = RwSignal::new(String::from("Hello from the admin"));
     let send = ServerAction::<SendTestCallback>::new();
@@ -113,7 +114,7 @@ fn TestCallback(token: String, registered: bool) -> impl IntoView {
                     />
                 </div>
                 <div class="form-actions">
-                    <button type="submit" class="button" disabled=move || !registered || send.pending().get()>
+                    <button type="submit" class="button" disabled=move || !can_write || !registered || send.pending().get()>
                         {move || if send.pending().get() { "Sending…" } else { "Send test" }}
                     </button>
                 </div>

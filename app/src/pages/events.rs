@@ -94,6 +94,7 @@ fn Events(dri: String, data: EventsPageData) -> impl IntoView {
             </div>
             <span class="muted">{format!("{} stored", data.total)}</span>
         </header>
+        <super::access_notice::AccessNotice access=data.access.clone()/>
         {data.detail.map(|detail| view! { <Detail detail close=page_link(data.page)/> })}
         <section class="card" aria-labelledby="events-title">
             <h2 id="events-title">"Recent company webhooks"</h2>
@@ -119,7 +120,12 @@ fn Detail(detail: EventDetail, close: String) -> impl IntoView {
                 <dt>"Delivery key"</dt>
                 <dd><code class="wrap">{detail.dedupe_key}</code></dd>
             </dl>
-            <pre class="json">{detail.payload}</pre>
+            {match detail.payload {
+                Some(payload) => view! { <pre class="json">{payload}</pre> }.into_any(),
+                None => view! {
+                    <p class="muted" data-testid="payload-hidden">"The payload may hold customers' personal data: it is shown only to a user Fluid signed in."</p>
+                }.into_any(),
+            }}
         </section>
     }
 }

@@ -1,5 +1,6 @@
 //! The admin UI's pages.
 
+mod access_notice;
 mod activity_chart;
 mod callbacks;
 mod events;

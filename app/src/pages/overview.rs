@@ -36,6 +36,7 @@ fn Overview(data: OverviewData) -> impl IntoView {
             </div>
             <span class=format!("badge badge-{}", data.status)>{data.status.clone()}</span>
         </header>
+        <super::access_notice::AccessNotice access=data.access.clone()/>
         {data
             .failure_reason
             .map(|reason| {
@@ -59,7 +60,7 @@ fn Overview(data: OverviewData) -> impl IntoView {
                 </dd>
             </dl>
         </section>
-        <RegistrationsPanel token=data.page_token initial=data.registrations/>
+        <RegistrationsPanel token=data.page_token initial=data.registrations can_write=data.access.can_write/>
         <ActivityChart activity=data.activity/>
     }
 }
@@ -67,7 +68,7 @@ fn Overview(data: OverviewData) -> impl IntoView {
 /// The callbacks and webhooks registered with Fluid, each with its state and last error; refresh
 /// asks the server again, retry registers again what failed.
 #[island]
-fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot) -> impl IntoView {
+fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot, can_write: bool) -> impl IntoView {
     let refresh = ServerAction::<RefreshRegistrations>::new();
     let retry = ServerAction::<RetryRegistrations>::new();
     let token = StoredValue::new(token);
@@ -98,7 +99,7 @@ fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot) -> impl Int
                     <button
                         type="button"
                         class="button-secondary"
-                        hidden=move || !any_failed()
+                        hidden=move || !can_write || !any_failed()
                         disabled=busy
                         on:click=move |_| {
                             retry.dispatch(RetryRegistrations { token: token.get_value() });

@@ -32,7 +32,16 @@ pub fn Problem(error: AppError) -> impl IntoView {
             "Not found",
             "What this link points to does not exist, or belongs to another installation.",
         ),
-        AppError::Internal | AppError::Transport(_) | AppError::Upstream(_) | AppError::Invalid(_) => (
+        AppError::SignInRequired | AppError::WritesOff => (
+            "Sign in with Fluid",
+            "Changes need Fluid's word on who you are: open this page from Fluid's admin.",
+        ),
+        AppError::Internal
+        | AppError::Transport(_)
+        | AppError::Upstream(_)
+        | AppError::Invalid(_)
+        | AppError::Limit(_)
+        | AppError::RateLimited(_) => (
             "Something went wrong",
             "The droplet could not load this page. Please try again in a moment.",
         ),

@@ -9,9 +9,9 @@ use crate::{
     dri::validate_dri,
     error::AppError,
     shipping::{
-        DeleteShippingOption, ExportShippingCsv, ImportShippingCsv, MoveShippingOption, PreviewView,
-        SampleCartForm, SaveShippingOption, SetShippingOptionEnabled, ShippingOptionForm, ShippingOptionView,
-        load_shipping,
+        ChangeView, DeleteShippingOption, ExportShippingCsv, ImportShippingCsv, MoveShippingOption,
+        PreviewView, SampleCartForm, SaveShippingOption, SetShippingOptionEnabled, ShippingOptionForm,
+        ShippingOptionView, load_shipping, shipping_history,
     },
 };
 
@@ -40,7 +40,8 @@ pub fn ShippingPage() -> impl IntoView {
                     <h1>"Shipping options"</h1>
                 </div>
             </header>
-            <ShippingEditor token=data.page_token options=data.options/>
+            <super::access_notice::AccessNotice access=data.access.clone()/>
+            <ShippingEditor token=data.page_token options=data.options history=data.history can_write=data.access.can_write/>
             <Preview dri preview=data.preview/>
         }
     })
@@ -126,11 +127,25 @@ fn blank_form() -> ShippingOptionForm {
     }
 }
 
-/// The options table, the CSV tools and the add/edit form: the page's interactive island.
+/// The options table, the CSV tools, the add/edit form and the change history: the page's
+/// interactive island. Read-only (no controls that change anything) unless `can_write`.
 #[island]
-fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoView {
+fn ShippingEditor(
+    token: String,
+    options: Vec<ShippingOptionView>,
+    history: Vec<ChangeView>,
+    can_write: bool,
+) -> impl IntoView {
     let token = StoredValue::new(token);
     let options = RwSignal::new(options);
+    let history = RwSignal::new(history);
+    // After each saved change, the history is read again: it names who made it.
+    let reload_history = Action::new(move |(): &()| shipping_history(token.get_value()));
+    Effect::new(move |_| {
+        if let Some(Ok(list)) = reload_history.value().get() {
+            history.set(list);
+        }
+    });
     let form = RwSignal::new(blank_form());
     let editing = RwSignal::new(None::<i64>);
     let save = ServerAction::<SaveShippingOption>::new();
@@ -150,6 +165,7 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
         if let Some(Ok(list)) = import.value().get() {
             let added = list.len().saturating_sub(options.with_untracked(Vec::len));
             options.set(list);
+            reload_history.dispatch(());
             csv.set(String::new());
             notice.set(Some(format!("Imported {added} option(s).")));
         }
@@ -166,6 +182,7 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
     Effect::new(move |_| {
         if let Some(Ok(list)) = save.value().get() {
             options.set(list);
+            reload_history.dispatch(());
             form.set(blank_form());
             editing.set(None);
             notice.set(Some("Saved.".into()));
@@ -176,6 +193,7 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
             Some(Ok(list)) => {
                 options.set(list);
                 notice.set(Some("Saved.".into()));
+                reload_history.dispatch(());
             }
             Some(Err(error)) => notice.set(Some(error.to_string())),
             None => {}
@@ -273,7 +291,7 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                                     <th scope="col">"Ships to"</th>
                                     <th scope="col">"Conditions"</th>
                                     <th scope="col">"Enabled"</th>
-                                    <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                    <th scope="col" hidden=!can_write><span class="visually-hidden">"Actions"</span></th>
                                 </tr>
                             </thead>
                             <tbody>
@@ -298,13 +316,14 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                                                     aria-label=format!("Enable {title}")
                                                     checked=enabled
                                                     prop:checked=enabled
+                                                    disabled=!can_write
                                                     on:change=move |ev| {
                                                         notice.set(None);
                                                         toggle.dispatch(SetShippingOptionEnabled { token: token.get_value(), id, enabled: event_target_checked(&ev) });
                                                     }
                                                 />
                                             </td>
-                                            <td class="actions">
+                                            <td class="actions" hidden=!can_write>
                                                 {move_button(&title, id, true, first)}
                                                 {move_button(&title, id, false, last)}
                                                 <button type="button" class="button-secondary" on:click=move |_| edit(for_edit.clone())>"Edit"</button>
@@ -330,11 +349,12 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
         </section>
         <section class="card" aria-labelledby="csv-title">
             <h2 id="csv-title">"Import and export (CSV)"</h2>
-            <p class="muted">
+            <p class="muted" hidden=!can_write>
                 "Columns: title, price, currency, delivery_estimate, countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled. An import adds its options after the current ones, and saves nothing if any line is wrong."
             </p>
             <label class="field-label" for="csv-text">"CSV"</label>
             <textarea
+                readonly=!can_write
                 id="csv-text"
                 class="csv"
                 rows="6"
@@ -349,6 +369,7 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                 <button
                     type="button"
                     class="button"
+                    hidden=!can_write
                     disabled=move || import.pending().get() || csv.with(String::is_empty)
                     on:click=move |_| { import.dispatch(ImportShippingCsv { token: token.get_value(), csv: csv.get() }); }
                 >
@@ -363,7 +384,7 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                 </button>
             </div>
         </section>
-        <section class="card" aria-labelledby="form-title">
+        <section class="card" aria-labelledby="form-title" hidden=!can_write>
             <h2 id="form-title">{move || if editing.get().is_some() { "Edit shipping option" } else { "Add a shipping option" }}</h2>
             // Posts to the server function itself until the island is hydrated, so an option added
             // in that moment is saved all the same: the server sends the browser back to this page,
@@ -419,6 +440,34 @@ fn ShippingEditor(token: String, options: Vec<ShippingOptionView>) -> impl IntoV
                 </div>
             </form>
         </section>
+        <History history/>
         </div>
+    }
+}
+
+/// The latest changes: when, who (as Fluid vouched for them), what.
+#[component]
+fn History(history: RwSignal<Vec<ChangeView>>) -> impl IntoView {
+    view! {
+        <section class="card" aria-labelledby="history-title" data-testid="history">
+            <h2 id="history-title">"Recent changes"</h2>
+            {move || {
+                let list = history.get();
+                if list.is_empty() {
+                    return view! { <p class="muted">"No changes yet."</p> }.into_any();
+                }
+                view! {
+                    <ol class="history">
+                        {list.into_iter().map(|change| view! {
+                            <li>
+                                <span class="muted">{change.at}</span>" "
+                                <strong>{change.who}</strong>" "{change.what}
+                                {(!change.subject.is_empty()).then(|| view! { ": "<em>{change.subject}</em> })}
+                            </li>
+                        }).collect_view()}
+                    </ol>
+                }.into_any()
+            }}
+        </section>
     }
 }

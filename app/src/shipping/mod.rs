@@ -7,7 +7,10 @@ mod ssr;
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, FieldProblem};
+use crate::{
+    access::Access,
+    error::{AppError, FieldProblem},
+};
 
 /// A shipping option as the table shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -45,13 +48,26 @@ pub struct ShippingOptionForm {
     pub enabled: bool,
 }
 
-/// What the shipping page needs: its page token, the options and, when asked, a preview.
+/// What the shipping page needs: its page token, what the viewer may do, the options, the latest
+/// changes and, when asked, a preview.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShippingPageData {
     pub company_name: String,
     pub page_token: String,
+    pub access: Access,
     pub options: Vec<ShippingOptionView>,
+    pub history: Vec<ChangeView>,
     pub preview: Option<PreviewView>,
+}
+
+/// One change in the history: when, who, what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeView {
+    pub at: String,
+    /// The user's name, as Fluid vouched for it.
+    pub who: String,
+    pub what: String,
+    pub subject: String,
 }
 
 /// A sample cart, as typed into the preview form.
@@ -81,6 +97,18 @@ pub async fn load_shipping(
     sample: Option<SampleCartForm>,
 ) -> Result<ShippingPageData, AppError> {
     crate::error::with_status(ssr::load(crate::dri::validate_dri(Some(dri)), sample).await)
+}
+
+/// The latest changes to the installation's settings, newest first.
+#[server(prefix = "/api/ui", endpoint = "shipping_history")]
+pub async fn shipping_history(token: String) -> Result<Vec<ChangeView>, AppError> {
+    crate::error::with_status(
+        async {
+            let scope = crate::scope::scoped(&token).await?;
+            ssr::history(&scope.db, &scope.uuid).await
+        }
+        .await,
+    )
 }
 
 /// Moves option `id` one place up (earlier) or down; returns the new order.

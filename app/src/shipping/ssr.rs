@@ -2,20 +2,24 @@
 //! (never from an argument), on a same-origin request, for an active installation.
 
 use domain::{
-    Db,
+    Db, audit,
     shipping::{self, SampleCart, ShippingError, ShippingOption, ShippingOptionInput},
 };
 
-use super::{PreviewView, SampleCartForm, ShippingOptionForm, ShippingOptionView, ShippingPageData};
+use super::{
+    ChangeView, PreviewView, SampleCartForm, ShippingOptionForm, ShippingOptionView, ShippingPageData,
+};
 use crate::{
     error::{AppError, FieldProblem},
-    scope::{self, internal},
+    scope::{self, AdminAuth, Writer, internal},
 };
 
-/// The installation the token is bound to.
-async fn scoped(token: &str) -> Result<(Db, String), AppError> {
-    let scope = scope::scoped(token).await?;
-    Ok((scope.db, scope.uuid))
+/// How many changes the page lists.
+const HISTORY_LENGTH: i64 = 10;
+
+/// The most options an installation holds.
+fn max_options() -> Result<usize, AppError> {
+    Ok(scope::context::<AdminAuth>()?.max_options)
 }
 
 pub async fn load(
@@ -29,9 +33,28 @@ pub async fn load(
     Ok(ShippingPageData {
         company_name: scope::company_name(&installation),
         page_token: scope::page_token(&dri)?,
+        access: scope::access(&dri, "/shipping")?,
         preview: sample.map(|cart| preview(&options, cart)),
         options: options.iter().map(view).collect(),
+        history: history(&db, &dri).await?,
     })
+}
+
+/// The installation's latest changes, newest first.
+pub async fn history(db: &Db, uuid: &str) -> Result<Vec<ChangeView>, AppError> {
+    Ok(audit::recent(db, uuid, HISTORY_LENGTH)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|entry| ChangeView {
+            at: domain::time::rfc3339(entry.at)
+                .replace('T', " ")
+                .replace('Z', " UTC"),
+            who: entry.actor.user_name,
+            what: entry.action.describe().to_owned(),
+            subject: entry.subject,
+        })
+        .collect())
 }
 
 fn preview(options: &[ShippingOption], cart: SampleCartForm) -> PreviewView {
@@ -80,7 +103,7 @@ fn preview(options: &[ShippingOption], cart: SampleCartForm) -> PreviewView {
 }
 
 pub async fn move_option(token: &str, id: i64, up: bool) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, uuid) = scoped(token).await?;
+    let Writer { db, uuid, actor } = scope::writer(token).await?;
     let mut ids: Vec<i64> = shipping::list(&db, &uuid)
         .await
         .map_err(internal)?
@@ -95,7 +118,9 @@ pub async fn move_option(token: &str, id: i64, up: bool) -> Result<Vec<ShippingO
     };
     if let Some(to) = to {
         ids.swap(at, to);
-        shipping::reorder(&db, &uuid, &ids).await.map_err(refused)?;
+        shipping::reorder(&db, &uuid, &actor, &ids)
+            .await
+            .map_err(refused)?;
     }
     listed(&db, &uuid).await
 }
@@ -105,24 +130,24 @@ pub async fn save(
     id: Option<i64>,
     form: ShippingOptionForm,
 ) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, uuid) = scoped(token).await?;
+    let Writer { db, uuid, actor } = scope::writer(token).await?;
     let input = input(form);
     let saved = match id {
-        None => shipping::create(&db, &uuid, &input).await,
-        Some(id) => shipping::update(&db, &uuid, id, &input).await,
+        None => shipping::create(&db, &uuid, &actor, &input, max_options()?).await,
+        Some(id) => shipping::update(&db, &uuid, &actor, id, &input).await,
     };
     saved.map_err(refused)?;
     listed(&db, &uuid).await
 }
 
 pub async fn delete(token: &str, id: i64) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, uuid) = scoped(token).await?;
-    shipping::delete(&db, &uuid, id).await.map_err(refused)?;
+    let Writer { db, uuid, actor } = scope::writer(token).await?;
+    shipping::delete(&db, &uuid, &actor, id).await.map_err(refused)?;
     listed(&db, &uuid).await
 }
 
 pub async fn set_enabled(token: &str, id: i64, enabled: bool) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, uuid) = scoped(token).await?;
+    let Writer { db, uuid, actor } = scope::writer(token).await?;
     let current = shipping::list(&db, &uuid)
         .await
         .map_err(internal)?
@@ -131,22 +156,22 @@ pub async fn set_enabled(token: &str, id: i64, enabled: bool) -> Result<Vec<Ship
         .ok_or(AppError::NotFound)?;
     let mut form = view(&current).form;
     form.enabled = enabled;
-    shipping::update(&db, &uuid, id, &input(form))
+    shipping::update(&db, &uuid, &actor, id, &input(form))
         .await
         .map_err(refused)?;
     listed(&db, &uuid).await
 }
 
 pub async fn export_csv(token: &str) -> Result<String, AppError> {
-    let (db, uuid) = scoped(token).await?;
+    let scope = scope::scoped(token).await?;
     Ok(shipping::csv_io::export(
-        &shipping::list(&db, &uuid).await.map_err(internal)?,
+        &shipping::list(&scope.db, &scope.uuid).await.map_err(internal)?,
     ))
 }
 
 pub async fn import_csv(token: &str, csv: &str) -> Result<Vec<ShippingOptionView>, AppError> {
-    let (db, uuid) = scoped(token).await?;
-    match shipping::import(&db, &uuid, csv).await {
+    let Writer { db, uuid, actor } = scope::writer(token).await?;
+    match shipping::import(&db, &uuid, &actor, csv, max_options()?).await {
         Ok(_) => listed(&db, &uuid).await,
         Err(shipping::ImportError::Lines(lines)) => Err(AppError::Invalid(
             lines
@@ -159,6 +184,7 @@ pub async fn import_csv(token: &str, csv: &str) -> Result<Vec<ShippingOptionView
                 })
                 .collect(),
         )),
+        Err(error @ shipping::ImportError::TooMany(_)) => Err(AppError::Limit(sentence(&error))),
         Err(shipping::ImportError::Db(error)) => Err(internal(error)),
     }
 }
@@ -170,6 +196,15 @@ async fn listed(db: &Db, uuid: &str) -> Result<Vec<ShippingOptionView>, AppError
         .iter()
         .map(view)
         .collect())
+}
+
+/// A domain error as a sentence for the merchant.
+fn sentence(error: &impl std::fmt::Display) -> String {
+    let text = error.to_string();
+    let mut chars = text.chars();
+    chars.next().map_or_else(String::new, |first| {
+        format!("{}{}.", first.to_uppercase(), chars.as_str())
+    })
 }
 
 fn refused(error: ShippingError) -> AppError {
@@ -184,6 +219,7 @@ fn refused(error: ShippingError) -> AppError {
                 .collect(),
         ),
         ShippingError::NotFound(_) => AppError::NotFound,
+        ShippingError::TooMany(_) => AppError::Limit(sentence(&error)),
         ShippingError::Db(error) => internal(error),
     }
 }

@@ -15,6 +15,9 @@ use serde::{Deserialize, Serialize};
 pub use cache::Cache;
 pub use matching::{Cart, answer, cart_of, matching_options};
 pub use preview::{Preview, SampleCart, preview};
+/// How many shipping options an installation holds at most, unless configured otherwise.
+pub const DEFAULT_MAX_OPTIONS: usize = 500;
+
 pub use store::{ImportError, ShippingError, create, delete, import, list, reorder, update};
 
 /// A unit of weight, as carts and options give it.

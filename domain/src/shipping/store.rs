@@ -4,7 +4,11 @@
 use rust_decimal::Decimal;
 
 use super::{FieldError, ShippingOption, ShippingOptionInput, ValidOption, WeightUnit, validate};
-use crate::{Db, DbError, time};
+use crate::{
+    Db, DbError,
+    audit::{self, Action, Actor, Change},
+    time,
+};
 
 /// Why a write was refused.
 #[derive(Debug, thiserror::Error)]
@@ -13,6 +17,8 @@ pub enum ShippingError {
     Invalid(Vec<FieldError>),
     #[error("no shipping option {0} for this installation")]
     NotFound(i64),
+    #[error("an installation has at most {0} shipping options; delete some first")]
+    TooMany(usize),
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -88,15 +94,63 @@ impl TryFrom<Row> for ShippingOption {
 
 /// The installation's options, in order.
 pub async fn list(db: &Db, uuid: &str) -> Result<Vec<ShippingOption>, DbError> {
+    list_on(db.pool(), uuid).await
+}
+
+/// The installation's options, in order, read on `executor` (the pool, or a write's transaction).
+async fn list_on<'e, E>(executor: E, uuid: &str) -> Result<Vec<ShippingOption>, DbError>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, position, title, price, currency, delivery_estimate, countries, subtotal_min, subtotal_max, \
              free_above, weight_min, weight_max, weight_unit, enabled \
          FROM shipping_options WHERE installation_uuid = $1 ORDER BY position, id",
     )
     .bind(uuid)
-    .fetch_all(db.pool())
+    .fetch_all(executor)
     .await?;
     rows.into_iter().map(ShippingOption::try_from).collect()
+}
+
+/// Option `id` of the installation as it stands inside the write `tx`.
+async fn current(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    id: i64,
+) -> Result<ShippingOption, ShippingError> {
+    list_on(&mut **tx, uuid)
+        .await?
+        .into_iter()
+        .find(|o| o.id == id)
+        .ok_or(ShippingError::NotFound(id))
+}
+
+/// Refuses a write that would leave the installation with more than `max` options.
+async fn within_limit(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    adding: usize,
+    max: usize,
+) -> Result<(), ShippingError> {
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM shipping_options WHERE installation_uuid = $1")
+            .bind(uuid)
+            .fetch_one(&mut **tx)
+            .await?;
+    if usize::try_from(count)
+        .unwrap_or(usize::MAX)
+        .saturating_add(adding)
+        > max
+    {
+        return Err(ShippingError::TooMany(max));
+    }
+    Ok(())
+}
+
+/// An option as the change history keeps it.
+fn snapshot(option: &ShippingOption) -> serde_json::Value {
+    serde_json::to_value(option).unwrap_or_default()
 }
 
 fn text(value: Option<Decimal>) -> Option<String> {
@@ -147,30 +201,67 @@ async fn begin_write(db: &Db, uuid: &str) -> Result<sqlx::Transaction<'static, s
     Ok(tx)
 }
 
-/// Adds an option at the end of the installation's list.
+/// Adds an option at the end of the installation's list (of at most `max` options), recorded as
+/// `actor`'s.
 pub async fn create(
     db: &Db,
     uuid: &str,
+    actor: &Actor,
     input: &ShippingOptionInput,
+    max: usize,
 ) -> Result<ShippingOption, ShippingError> {
     let valid = validate(input).map_err(ShippingError::Invalid)?;
     let mut tx = begin_write(db, uuid).await?;
+    within_limit(&mut tx, uuid, 1, max).await?;
     let id = insert(&mut *tx, uuid, &valid).await?;
+    let added = current(&mut tx, uuid, id).await?;
+    let change = Change {
+        action: Action::OptionAdded,
+        subject: added.title.clone(),
+        before: None,
+        after: Some(snapshot(&added)),
+    };
+    audit::record(&mut *tx, uuid, actor, &change).await?;
     tx.commit().await?;
-    find(db, uuid, id).await
+    Ok(added)
 }
 
-/// Adds every option of a CSV import after the existing ones, in one transaction: all or none.
-pub async fn import(db: &Db, uuid: &str, csv: &str) -> Result<usize, ImportError> {
+/// Adds every option of a CSV import after the existing ones, in one transaction: all or none,
+/// as long as the installation keeps at most `max` options; recorded as `actor`'s.
+pub async fn import(db: &Db, uuid: &str, actor: &Actor, csv: &str, max: usize) -> Result<usize, ImportError> {
     let inputs = super::csv_io::parse(csv).map_err(ImportError::Lines)?;
+    if inputs.len() > max {
+        return Err(ImportError::TooMany(max));
+    }
     let valid: Vec<_> = inputs
         .iter()
         .map(|i| validate(i).expect("checked by parse"))
         .collect();
     let mut tx = begin_write(db, uuid).await.map_err(DbError::from)?;
-    for option in &valid {
-        insert(&mut *tx, uuid, option).await.map_err(DbError::from)?;
+    match within_limit(&mut tx, uuid, valid.len(), max).await {
+        Err(ShippingError::TooMany(max)) => return Err(ImportError::TooMany(max)),
+        Err(ShippingError::Db(error)) => return Err(ImportError::Db(error)),
+        _ => {}
     }
+    let mut added = Vec::with_capacity(valid.len());
+    for option in &valid {
+        added.push(insert(&mut *tx, uuid, option).await.map_err(DbError::from)?);
+    }
+    let after: Vec<_> = list_on(&mut *tx, uuid)
+        .await?
+        .iter()
+        .filter(|o| added.contains(&o.id))
+        .map(snapshot)
+        .collect();
+    let change = Change {
+        action: Action::OptionsImported,
+        subject: format!("{} option(s)", valid.len()),
+        before: None,
+        after: Some(serde_json::Value::Array(after)),
+    };
+    audit::record(&mut *tx, uuid, actor, &change)
+        .await
+        .map_err(DbError::from)?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(valid.len())
 }
@@ -180,19 +271,23 @@ pub async fn import(db: &Db, uuid: &str, csv: &str) -> Result<usize, ImportError
 pub enum ImportError {
     #[error("some lines are invalid")]
     Lines(Vec<super::csv_io::LineError>),
+    #[error("an installation has at most {0} shipping options, and an import adds at most as many")]
+    TooMany(usize),
     #[error(transparent)]
     Db(#[from] DbError),
 }
 
-/// Replaces option `id` of the installation.
+/// Replaces option `id` of the installation, recorded as `actor`'s.
 pub async fn update(
     db: &Db,
     uuid: &str,
+    actor: &Actor,
     id: i64,
     input: &ShippingOptionInput,
 ) -> Result<ShippingOption, ShippingError> {
     let valid = validate(input).map_err(ShippingError::Invalid)?;
     let mut tx = begin_write(db, uuid).await?;
+    let before = current(&mut tx, uuid, id).await?;
     let done = sqlx::query(
         "UPDATE shipping_options SET title = $3, price = $4, currency = $5, delivery_estimate = $6, countries = $7, \
              subtotal_min = $8, subtotal_max = $9, free_above = $10, weight_min = $11, weight_max = $12, \
@@ -219,13 +314,22 @@ pub async fn update(
     if done.rows_affected() == 0 {
         return Err(ShippingError::NotFound(id));
     }
+    let after = current(&mut tx, uuid, id).await?;
+    let change = Change {
+        action: Action::OptionChanged,
+        subject: after.title.clone(),
+        before: Some(snapshot(&before)),
+        after: Some(snapshot(&after)),
+    };
+    audit::record(&mut *tx, uuid, actor, &change).await?;
     tx.commit().await?;
-    find(db, uuid, id).await
+    Ok(after)
 }
 
-/// Deletes option `id` of the installation.
-pub async fn delete(db: &Db, uuid: &str, id: i64) -> Result<(), ShippingError> {
+/// Deletes option `id` of the installation, recorded as `actor`'s.
+pub async fn delete(db: &Db, uuid: &str, actor: &Actor, id: i64) -> Result<(), ShippingError> {
     let mut tx = begin_write(db, uuid).await?;
+    let before = current(&mut tx, uuid, id).await?;
     let done = sqlx::query("DELETE FROM shipping_options WHERE installation_uuid = $1 AND id = $2")
         .bind(uuid)
         .bind(id)
@@ -234,13 +338,22 @@ pub async fn delete(db: &Db, uuid: &str, id: i64) -> Result<(), ShippingError> {
     if done.rows_affected() == 0 {
         return Err(ShippingError::NotFound(id));
     }
+    let change = Change {
+        action: Action::OptionDeleted,
+        subject: before.title.clone(),
+        before: Some(snapshot(&before)),
+        after: None,
+    };
+    audit::record(&mut *tx, uuid, actor, &change).await?;
     tx.commit().await?;
     Ok(())
 }
 
-/// Puts the installation's options in the order of `ids` (which must name each exactly once).
-pub async fn reorder(db: &Db, uuid: &str, ids: &[i64]) -> Result<(), ShippingError> {
-    let current: Vec<i64> = list(db, uuid).await?.iter().map(|o| o.id).collect();
+/// Puts the installation's options in the order of `ids` (which must name each exactly once),
+/// recorded as `actor`'s.
+pub async fn reorder(db: &Db, uuid: &str, actor: &Actor, ids: &[i64]) -> Result<(), ShippingError> {
+    let before = list(db, uuid).await?;
+    let current: Vec<i64> = before.iter().map(|o| o.id).collect();
     let mut wanted = ids.to_vec();
     wanted.sort_unstable();
     let mut have = current.clone();
@@ -262,14 +375,17 @@ pub async fn reorder(db: &Db, uuid: &str, ids: &[i64]) -> Result<(), ShippingErr
             .execute(&mut *tx)
             .await?;
     }
+    let titles = |ids: &[i64]| -> serde_json::Value {
+        let by_id = |id: &i64| before.iter().find(|o| o.id == *id).map(|o| o.title.clone());
+        ids.iter().filter_map(by_id).collect()
+    };
+    let change = Change {
+        action: Action::OptionsReordered,
+        subject: "the order of the options".into(),
+        before: Some(titles(&current)),
+        after: Some(titles(ids)),
+    };
+    audit::record(&mut *tx, uuid, actor, &change).await?;
     tx.commit().await?;
     Ok(())
-}
-
-async fn find(db: &Db, uuid: &str, id: i64) -> Result<ShippingOption, ShippingError> {
-    list(db, uuid)
-        .await?
-        .into_iter()
-        .find(|o| o.id == id)
-        .ok_or(ShippingError::NotFound(id))
 }

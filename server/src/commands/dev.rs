@@ -173,7 +173,8 @@ async fn install_demo(sim: &Simulator, db: &Db, company_name: &str) -> anyhow::R
                 enabled: true,
                 ..ShippingOptionInput::default()
             };
-            shipping::create(db, DEMO_DRI, &option)
+            let seeder = domain::audit::Actor::operator("droplet dev (demo options)");
+            shipping::create(db, DEMO_DRI, &seeder, &option, shipping::DEFAULT_MAX_OPTIONS)
                 .await
                 .map_err(|e| anyhow::anyhow!("seeding the demo shipping options failed: {e}"))?;
         }

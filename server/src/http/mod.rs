@@ -9,6 +9,7 @@ mod lifecycle;
 mod limits;
 mod metrics;
 mod security_headers;
+mod sign_in;
 mod signed;
 
 use std::sync::{Arc, LazyLock};
@@ -25,7 +26,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
 use tower_http::{
     compression::CompressionLayer,
-    trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer},
+    trace::{DefaultOnResponse, TraceLayer},
 };
 use tracing::Level;
 
@@ -53,7 +54,15 @@ pub fn router(state: AppState) -> Router {
         let wake_worker = state.wake_worker.clone();
         let worker_waker = app::scope::WorkerWaker(Arc::new(move || wake_worker.notify_one()));
         let company_webhooks = app::scope::CompanyWebhooks(state.config.company_webhooks.clone());
+        let admin = &state.config.admin;
+        let admin_auth = app::scope::AdminAuth::new(
+            admin.mode,
+            admin.sign_in_secret.is_some(),
+            admin.max_shipping_options,
+            admin.fluid_actions_per_minute,
+        );
         move || {
+            provide_context(admin_auth.clone());
             provide_context(db.clone());
             provide_context(keyring.clone());
             provide_context(frame_ancestors.clone());
@@ -81,8 +90,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/uninstalled", post(lifecycle::uninstalled))
         .route("/api/webhooks/companies/{uuid}", post(company_webhooks::receive))
         .route("/api/callbacks/{uuid}/{definition}", post(callbacks::receive))
+        .route("/auth/fluid/start", get(sign_in::start))
+        .route("/auth/fluid/callback", get(sign_in::callback))
         .leptos_routes_with_context(&state, ROUTES.clone(), context, shell)
         .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sign_in::viewer_token,
+        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             Limits::new(
@@ -101,7 +116,10 @@ pub fn router(state: AppState) -> Router {
         .layer(security_headers::layer())
         .layer(
             TraceLayer::new_for_http()
-                .make_span_with(DefaultMakeSpan::new().level(Level::INFO))
+                // The path only: a query may carry a token from Fluid (`session_token`, `token`).
+                .make_span_with(|request: &Request<Body>| {
+                    tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+                })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         .with_state(state)

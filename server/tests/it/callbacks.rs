@@ -240,8 +240,24 @@ async fn update_cart_shipping_answers_from_the_merchants_options() {
         delivery_estimate: "Next day".into(),
         ..standard.clone()
     };
-    domain::shipping::create(&db, dri, &standard).await.unwrap();
-    domain::shipping::create(&db, dri, &express).await.unwrap();
+    domain::shipping::create(
+        &db,
+        dri,
+        &domain::audit::Actor::operator("test"),
+        &standard,
+        domain::shipping::DEFAULT_MAX_OPTIONS,
+    )
+    .await
+    .unwrap();
+    domain::shipping::create(
+        &db,
+        dri,
+        &domain::audit::Actor::operator("test"),
+        &express,
+        domain::shipping::DEFAULT_MAX_OPTIONS,
+    )
+    .await
+    .unwrap();
 
     let us = app
         .sim
@@ -325,8 +341,24 @@ async fn a_cart_beyond_a_decimals_range_is_answered() {
         free_above: String::new(),
         ..standard.clone()
     };
-    domain::shipping::create(&db, dri, &standard).await.unwrap();
-    domain::shipping::create(&db, dri, &bounded).await.unwrap();
+    domain::shipping::create(
+        &db,
+        dri,
+        &domain::audit::Actor::operator("test"),
+        &standard,
+        domain::shipping::DEFAULT_MAX_OPTIONS,
+    )
+    .await
+    .unwrap();
+    domain::shipping::create(
+        &db,
+        dri,
+        &domain::audit::Actor::operator("test"),
+        &bounded,
+        domain::shipping::DEFAULT_MAX_OPTIONS,
+    )
+    .await
+    .unwrap();
 
     let mut request = shipping_request("US", 0.0, 2);
     request["cart"]["items"][0]["price"] = json!(-6.000_000_000_000_008e28);
@@ -472,7 +504,15 @@ async fn an_unreadable_stored_price_is_never_free_shipping() {
         enabled: true,
         ..Default::default()
     };
-    domain::shipping::create(&db, dri, &standard).await.unwrap();
+    domain::shipping::create(
+        &db,
+        dri,
+        &domain::audit::Actor::operator("test"),
+        &standard,
+        domain::shipping::DEFAULT_MAX_OPTIONS,
+    )
+    .await
+    .unwrap();
     // The stored price is damaged (and the settings version bumped, as a write would).
     let pool = raw_pool(&app.database_url).await;
     sqlx::query("UPDATE shipping_options SET price = 'five' WHERE installation_uuid = $1")

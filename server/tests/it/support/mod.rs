@@ -26,6 +26,10 @@ pub const WEBHOOK_SECRET: &str = "dws_test_secret";
 pub const DROPLET_UUID: &str = "drp_ours";
 /// The simulated owner company's token (`FLUID_OWNER_TOKEN`).
 pub const OWNER_TOKEN: &str = "cot_test_owner";
+/// The secret Fluid signs viewer tokens with (`FLUID_SESSION_TOKEN_SECRET`).
+pub const SESSION_TOKEN_SECRET: &str = "sts_test_session_secret";
+/// The droplet's secret that signs the sign-in handshake (`FLUID_DROPLET_SECRET`).
+pub const DROPLET_SECRET: &str = "dsk_test_droplet_secret";
 
 /// base64 of 32 bytes of `byte`: a deterministic test key.
 pub fn key(byte: u8) -> String {
@@ -58,6 +62,14 @@ pub fn serve_args(database: &str) -> ServeArgs {
         max_concurrent_ui_requests: "64".into(),
         request_timeout_secs: "30".into(),
         fluid_api_timeout_secs: "15".into(),
+        admin_auth: "fluid".into(),
+        fluid_session_token_secret: Some(SESSION_TOKEN_SECRET.into()),
+        fluid_session_token_issuer: None,
+        fluid_session_token_audience: None,
+        fluid_droplet_secret: Some(DROPLET_SECRET.into()),
+        fluid_app_url: "http://127.0.0.1:9".into(),
+        max_shipping_options: "500".into(),
+        fluid_actions_per_minute: "10".into(),
     }
 }
 

@@ -1,10 +1,14 @@
 //! The service's one typed configuration, validated at start-up. Every problem is reported as
 //! one line that names the variable and says what a good value looks like.
 
+mod admin;
+
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use domain::{DatabaseUrl, Keyring, db::PoolSettings};
 use fluid::Secret;
+
+pub use admin::AdminConfig;
 
 use crate::cli::ServeArgs;
 
@@ -67,6 +71,8 @@ pub struct Config {
     pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The drop zones of the manifest, created for each install.
     pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
+    /// Who may change things in the admin UI, and its limits.
+    pub admin: AdminConfig,
 }
 
 impl Config {
@@ -156,6 +162,7 @@ impl Config {
             "seconds",
         )?);
         let (company_webhooks, drop_zones) = per_install(&args.droplet_manifest, &public_url)?;
+        let admin = AdminConfig::from_args(args, &droplet_uuid)?;
         Ok(Self {
             database_url,
             listen_addr,
@@ -174,6 +181,7 @@ impl Config {
             fluid_api_timeout,
             company_webhooks,
             drop_zones,
+            admin,
         })
     }
 }
@@ -267,19 +275,23 @@ pub fn http_url(variable: &'static str, value: &str) -> Result<String, ConfigErr
 /// local simulator).
 pub fn fluid_api_base_url(value: &str) -> Result<String, ConfigError> {
     let url = http_url("FLUID_API_BASE_URL", value)?;
-    let loopback = url::Url::parse(&url).ok().is_some_and(|url| match url.host() {
-        Some(url::Host::Domain(name)) => name == "localhost",
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        None => false,
-    });
-    if url.starts_with("http://") && !loopback {
+    if url.starts_with("http://") && !is_loopback(&url) {
         return Err(ConfigError::new(
             "FLUID_API_BASE_URL",
             format!("`{value}` must use https:// (plain http:// only for a loopback host such as 127.0.0.1)"),
         ));
     }
     Ok(url)
+}
+
+/// Whether `url`'s host is this machine (`localhost`, `127.0.0.0/8`, `::1`).
+pub(crate) fn is_loopback(url: &str) -> bool {
+    url::Url::parse(url).ok().is_some_and(|url| match url.host() {
+        Some(url::Host::Domain(name)) => name == "localhost",
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    })
 }
 
 /// This droplet's `drp_…`, which `droplet droplet create` prints.

@@ -1,0 +1,311 @@
+//! Fluid vouching for who is looking at the admin UI: the `session_token` Fluid appends to the
+//! embed URL, and the sign-in handshake (`/auth/fluid/start` → Fluid's `/droplet/auth` →
+//! `/auth/fluid/callback`) for a page opened without one. Both end in a session cookie bound to
+//! the installation and the user (see `domain::viewer_sessions`) and in a redirect to an address
+//! that no longer carries the token, so it never stays in the address bar, the history, a
+//! `Referer` or the page's HTML.
+
+use axum::{
+    extract::{Query, Request, State},
+    http::{HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{Html, IntoResponse, Response},
+};
+use domain::{
+    installations::{self, Installation, Status},
+    viewer_sessions::{self, Session},
+};
+use fluid::viewer::{self, Viewer};
+use serde::Deserialize;
+
+use crate::state::AppState;
+
+/// The query parameter Fluid puts the viewer token in.
+const SESSION_TOKEN: &str = "session_token";
+/// The longest `return_to` accepted.
+const MAX_RETURN_TO: usize = 2048;
+
+/// A page opened with `session_token`: verifies it, keeps the session in a cookie, and sends the
+/// browser to the same address without the token. A token that does not verify is logged and
+/// dropped: the page then opens read-only.
+pub async fn viewer_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let carries_token = request.method() == axum::http::Method::GET
+        && request.uri().query().is_some_and(|q| q.contains(SESSION_TOKEN));
+    if !carries_token {
+        return next.run(request).await;
+    }
+    let path = request.uri().path().to_owned();
+    let query = request.uri().query().unwrap_or_default();
+    let mut token = None;
+    let mut dri = None;
+    // In a block of its own: the serializer is not `Send`, and must not live across an `.await`.
+    let kept = {
+        let mut kept = url::form_urlencoded::Serializer::new(String::new());
+        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+            match name.as_ref() {
+                SESSION_TOKEN => token = token.or(Some(value.into_owned())),
+                "dri" => {
+                    dri = dri.or(Some(value.to_string()));
+                    kept.append_pair(&name, &value);
+                }
+                _ => {
+                    kept.append_pair(&name, &value);
+                }
+            }
+        }
+        kept.finish()
+    };
+    let location = if kept.is_empty() {
+        path
+    } else {
+        format!("{path}?{kept}")
+    };
+    let session = match (token, dri) {
+        (Some(token), Some(dri)) => session_from_token(&state, &dri, &token).await,
+        _ => None,
+    };
+    redirect(&state, &location, session.as_ref())
+}
+
+/// The session a viewer token opens for installation `dri`, if it verifies and names its company.
+async fn session_from_token(state: &AppState, dri: &str, token: &str) -> Option<Session> {
+    let Some(rules) = &state.config.admin.session_token else {
+        tracing::warn!(
+            "a session_token arrived but FLUID_SESSION_TOKEN_SECRET is not set; the page opens read-only"
+        );
+        return None;
+    };
+    let installation = match installations::find(&state.db, dri).await {
+        Ok(Some(installation)) if installation.status == Status::Active => installation,
+        Ok(_) => return None,
+        Err(error) => {
+            tracing::error!(%error, "could not read the installation of a session token");
+            return None;
+        }
+    };
+    match viewer::verify_session_token(rules, token) {
+        Ok(viewer) => session_for(&installation, &viewer),
+        Err(error) => {
+            tracing::warn!(installation = %dri, %error, "refused Fluid's session token; the page opens read-only");
+            None
+        }
+    }
+}
+
+/// A session for `viewer` in `installation`, when Fluid minted the token for its company.
+fn session_for(installation: &Installation, viewer: &Viewer) -> Option<Session> {
+    if !viewer.is_of(installation.fluid_company_id, installation.fluid_shop.as_deref()) {
+        tracing::warn!(
+            installation = %installation.droplet_installation_uuid,
+            "refused a Fluid token minted for another company"
+        );
+        return None;
+    }
+    Some(Session::start(
+        &installation.droplet_installation_uuid,
+        &viewer.user_id,
+        viewer.user_name.as_deref(),
+        domain::time::now(),
+    ))
+}
+
+/// `303 See Other` to `location` (a path of this site), setting `session`'s cookie if any.
+fn redirect(state: &AppState, location: &str, session: Option<&Session>) -> Response {
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    if let Some(session) = session {
+        let cookie = cookie::Cookie::build((
+            viewer_sessions::cookie_name(&session.installation),
+            viewer_sessions::seal(&state.config.keyring, session),
+        ))
+        .path("/")
+        .http_only(true)
+        .secure(true)
+        .same_site(cookie::SameSite::None)
+        .partitioned(true)
+        .max_age(cookie::time::Duration::seconds(viewer_sessions::LIFETIME_SECONDS))
+        .build();
+        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            headers.insert(header::SET_COOKIE, value);
+        }
+    }
+    response
+}
+
+/// A browser-facing refusal: one sentence, the right status.
+fn refusal(status: StatusCode, message: &str) -> Response {
+    let text = message.replace('&', "&amp;").replace('<', "&lt;");
+    let mut response = (
+        status,
+        Html(format!(
+            "<!doctype html><meta charset=\"utf-8\"><title>Sign-in refused</title><p>{text}</p>"
+        )),
+    )
+        .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// `return_to` if it is a path of this site (never another origin: no open redirect).
+fn same_site_path(public_url: &str, return_to: &str) -> Result<String, Response> {
+    let bad = || {
+        refusal(
+            StatusCode::BAD_REQUEST,
+            "return_to must be a path on this site, such as /shipping?dri=dri_…",
+        )
+    };
+    let plain = return_to.starts_with('/')
+        && !return_to.starts_with("//")
+        && return_to.len() <= MAX_RETURN_TO
+        && !return_to.bytes().any(|b| b == b'\\' || b.is_ascii_control());
+    if !plain {
+        return Err(bad());
+    }
+    let base = url::Url::parse(public_url).map_err(|_| bad())?;
+    let joined = base.join(return_to).map_err(|_| bad())?;
+    if joined.origin() != base.origin() {
+        return Err(bad());
+    }
+    Ok(match joined.query() {
+        Some(query) => format!("{}?{query}", joined.path()),
+        None => joined.path().to_owned(),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct StartQuery {
+    return_to: Option<String>,
+}
+
+/// `GET /auth/fluid/start?return_to=PATH`: sends the browser to Fluid's sign-in, which comes
+/// back to [`callback`].
+pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery>) -> Response {
+    let return_to = match same_site_path(
+        &state.config.public_url,
+        query.return_to.as_deref().unwrap_or("/"),
+    ) {
+        Ok(path) => path,
+        Err(refused) => return refused,
+    };
+    if state.config.admin.sign_in_secret.is_none() {
+        return refusal(
+            StatusCode::NOT_FOUND,
+            "Signing in with Fluid is not set up for this droplet; ask its provider to set FLUID_DROPLET_SECRET.",
+        );
+    }
+    let Ok(mut url) = url::Url::parse(&format!("{}/droplet/auth", state.config.admin.fluid_app_url)) else {
+        return refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Fluid's app URL is not usable.",
+        );
+    };
+    url.query_pairs_mut()
+        .append_pair("droplet", &state.config.droplet_uuid)
+        .append_pair(
+            "callback",
+            &format!("{}/auth/fluid/callback", state.config.public_url),
+        )
+        .append_pair("return_to", &return_to);
+    let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, url.as_str())]).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[derive(Deserialize)]
+pub struct CallbackQuery {
+    token: Option<String>,
+    return_to: Option<String>,
+}
+
+/// `GET /auth/fluid/callback?token=JWT&return_to=PATH`: Fluid's answer to the sign-in. Verifies
+/// the token and that it names the installation's company, then opens the session and returns to
+/// the page.
+pub async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
+    let return_to = match same_site_path(
+        &state.config.public_url,
+        query.return_to.as_deref().unwrap_or_default(),
+    ) {
+        Ok(path) => path,
+        Err(refused) => return refused,
+    };
+    let Some(secret) = &state.config.admin.sign_in_secret else {
+        return refusal(
+            StatusCode::NOT_FOUND,
+            "Signing in with Fluid is not set up for this droplet; ask its provider to set FLUID_DROPLET_SECRET.",
+        );
+    };
+    let dri = return_to.split_once('?').and_then(|(_, query)| {
+        url::form_urlencoded::parse(query.as_bytes())
+            .find(|(name, _)| name == "dri")
+            .map(|(_, value)| value.into_owned())
+    });
+    let Some(dri) = dri else {
+        return refusal(
+            StatusCode::BAD_REQUEST,
+            "return_to names no installation: it needs its dri parameter.",
+        );
+    };
+    let Some(token) = query.token.filter(|t| !t.is_empty()) else {
+        return refusal(StatusCode::BAD_REQUEST, "Fluid sent no sign-in token.");
+    };
+    let installation = match installations::find(&state.db, &dri).await {
+        Ok(Some(installation)) if installation.status == Status::Active => installation,
+        Ok(Some(_)) => {
+            return refusal(
+                StatusCode::GONE,
+                "This droplet is not installed for that company any more.",
+            );
+        }
+        Ok(None) => return refusal(StatusCode::NOT_FOUND, "This droplet has no such installation."),
+        Err(error) => {
+            tracing::error!(%error, "could not read the installation of a sign-in");
+            return refusal(StatusCode::SERVICE_UNAVAILABLE, "Please try again in a moment.");
+        }
+    };
+    let viewer = match viewer::verify_sign_in_token(secret, &token) {
+        Ok(viewer) => viewer,
+        Err(error) => {
+            tracing::warn!(installation = %dri, %error, "refused Fluid's sign-in token");
+            return refusal(
+                StatusCode::UNAUTHORIZED,
+                &format!("Fluid's sign-in could not be verified: {error}. Please sign in again."),
+            );
+        }
+    };
+    match session_for(&installation, &viewer) {
+        Some(session) => redirect(&state, &return_to, Some(&session)),
+        None => refusal(
+            StatusCode::FORBIDDEN,
+            "This sign-in is for another company than the one this page belongs to.",
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_site_path;
+
+    #[test]
+    fn return_to_stays_on_this_site() {
+        let ok = |path| same_site_path("https://d.example", path).ok();
+        assert_eq!(ok("/shipping?dri=dri_a").as_deref(), Some("/shipping?dri=dri_a"));
+        assert_eq!(ok("/").as_deref(), Some("/"));
+        for evil in [
+            "https://evil.example",
+            "//evil.example/x",
+            "/\\evil.example",
+            "evil.example",
+            "javascript:alert(1)",
+            "/\t/evil.example",
+            "",
+        ] {
+            assert!(ok(evil).is_none(), "{evil}");
+        }
+    }
+}
