@@ -439,6 +439,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
             exchange_token_ttl: Duration::from_secs(600),
             embed_url: "http://127.0.0.1:9/".into(),
             owner_token: "cot_bench".into(),
+            session_token_secret: None,
+            droplet_secret: None,
         },
     )
     .await?;

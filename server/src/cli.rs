@@ -31,6 +31,11 @@ pub enum Command {
         #[command(subcommand)]
         command: EventsCommand,
     },
+    /// Who changed what in the admin UI.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Manage the keys that encrypt stored tokens.
     Keys {
         #[command(subcommand)]
@@ -259,9 +264,34 @@ pub struct ChaosArgs {
     /// droplet's retry meets a used token.
     #[arg(long)]
     pub lose_exchange_answer: bool,
+    /// How Fluid says who is looking at the admin page: a user of another company, an expired or
+    /// a forged token, or none at all.
+    #[arg(long, value_enum)]
+    pub viewer: Option<ViewerChaosArg>,
     /// Switch everything off.
-    #[arg(long, conflicts_with_all = ["duplicates", "delay_ms", "clock_skew_secs", "webhook_secret", "expired_exchange_tokens", "used_exchange_tokens", "reorder", "exchange_failures", "lose_exchange_answer"])]
+    #[arg(long, conflicts_with_all = ["duplicates", "delay_ms", "clock_skew_secs", "webhook_secret", "expired_exchange_tokens", "used_exchange_tokens", "reorder", "exchange_failures", "lose_exchange_answer", "viewer"])]
     pub reset: bool,
+}
+
+/// `droplet sim chaos --viewer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ViewerChaosArg {
+    OtherCompany,
+    Expired,
+    Forged,
+    Omitted,
+}
+
+impl ViewerChaosArg {
+    /// The name the simulator's control API takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::OtherCompany => "other_company",
+            Self::Expired => "expired",
+            Self::Forged => "forged",
+            Self::Omitted => "omitted",
+        }
+    }
 }
 
 /// Where a running `droplet sim` (or `droplet dev`) listens.
@@ -308,6 +338,14 @@ pub struct SimServeArgs {
     /// The simulated droplet's id.
     #[arg(long, env = "FLUID_DROPLET_UUID", default_value = "drp_sim")]
     pub fluid_droplet_uuid: String,
+    /// The secret the admin page signs viewer tokens (session_token) with: the droplet's
+    /// FLUID_SESSION_TOKEN_SECRET. Without it, the admin page sends none.
+    #[arg(long, env = "FLUID_SESSION_TOKEN_SECRET", hide_env_values = true)]
+    pub fluid_session_token_secret: Option<String>,
+    /// The droplet's secret, which signs the sign-in handshake (/droplet/auth): the droplet's
+    /// FLUID_DROPLET_SECRET. Without it, /droplet/auth refuses.
+    #[arg(long, env = "FLUID_DROPLET_SECRET", hide_env_values = true)]
+    pub fluid_droplet_secret: Option<String>,
     #[command(flatten)]
     pub owner: SimOwnerArgs,
 }
@@ -346,6 +384,25 @@ pub enum EventsCommand {
         #[arg(long, value_enum, default_value_t = Format::Table)]
         format: Format,
         /// At most this many events.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+        limit: u32,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// The changes made to an installation's settings, newest first: when, who (as Fluid
+    /// vouched for them), what, and the state before and after.
+    List {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        /// The installation (droplet_installation_uuid, dri_…).
+        #[arg(long)]
+        installation: String,
+        /// Output format (json includes the before and after of each change).
+        #[arg(long, value_enum, default_value_t = Format::Table)]
+        format: Format,
+        /// At most this many changes.
         #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
         limit: u32,
     },

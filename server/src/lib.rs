@@ -18,8 +18,8 @@ pub mod telemetry;
 pub mod worker;
 
 use cli::{
-    CallbacksCommand, Cli, Command, DropletCommand, EventsCommand, InstallationsCommand, KeysCommand,
-    SimCommand,
+    AuditCommand, CallbacksCommand, Cli, Command, DropletCommand, EventsCommand, InstallationsCommand,
+    KeysCommand, SimCommand,
 };
 use config::{Config, ConfigError};
 
@@ -182,6 +182,18 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
         } => {
             let url = config::database_url(&database.database_url)?;
             commands::events::list(&url, &installation, format, limit).await?;
+        }
+        Command::Audit {
+            command:
+                AuditCommand::List {
+                    database,
+                    installation,
+                    format,
+                    limit,
+                },
+        } => {
+            let url = config::database_url(&database.database_url)?;
+            commands::audit::list(&url, &installation, format, limit).await?;
         }
         Command::Callbacks {
             command:

@@ -4,9 +4,9 @@
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    extract::{Path, State},
     http::StatusCode,
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
 use serde::Deserialize;
@@ -16,7 +16,6 @@ use super::{Chaos, Fault, Shape, Simulator};
 
 pub(super) fn router(simulator: Simulator) -> Router {
     Router::new()
-        .route("/_sim/admin", get(admin))
         .route("/_sim/chaos", get(chaos).post(set_chaos).delete(reset_chaos))
         .route("/_sim/exchange/failures", post(exchange_failures))
         .route("/_sim/installations", post(install))
@@ -28,43 +27,6 @@ pub(super) fn router(simulator: Simulator) -> Router {
             post(company_event),
         )
         .with_state(simulator)
-}
-
-#[derive(Deserialize)]
-struct AdminQuery {
-    dri: String,
-}
-
-/// `GET /_sim/admin?dri=…`: Fluid's admin page for the company, framing the droplet's `embed_url`
-/// with the installation's `dri`, as Fluid's admin does.
-async fn admin(State(sim): State<Simulator>, Query(query): Query<AdminQuery>) -> Response {
-    let well_formed = query
-        .dri
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
-    let Some(installation) = sim.installation(&query.dri).await.filter(|_| well_formed) else {
-        return problem(
-            StatusCode::NOT_FOUND,
-            format!("unknown installation {}", query.dri),
-        );
-    };
-    let src = format!(
-        "{}?dri={}",
-        sim.config().embed_url,
-        installation.droplet_installation_uuid
-    );
-    let company: String = installation
-        .company_name
-        .chars()
-        .filter(|c| !matches!(c, '<' | '>' | '&' | '"'))
-        .collect();
-    Html(format!(
-        "<!doctype html><meta charset=\"utf-8\"><title>{company} · Fluid admin (simulated)</title>\
-         <body style=\"margin:0;font-family:system-ui;background:#e9ecf1\">\
-         <header style=\"padding:12px 20px;background:#1b1f24;color:#fff\">Fluid admin (simulated) · {company} · Droplets</header>\
-         <iframe title=\"droplet\" src=\"{src}\" style=\"border:0;width:100%;height:calc(100vh - 46px)\"></iframe>"
-    ))
-    .into_response()
 }
 
 /// `GET /_sim/chaos`: the misbehaviours switched on.

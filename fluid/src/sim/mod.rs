@@ -9,6 +9,7 @@ mod control;
 mod deliver;
 mod droplets;
 mod state;
+mod viewer;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -18,6 +19,7 @@ pub use callbacks::CallbackResult;
 pub use deliver::{Delivery, Shape};
 use state::State;
 pub use state::{Chaos, Fault, Registration, SimDropZone, SimInstallation, SimWebhook};
+pub use viewer::{ViewerChaos, user_of};
 
 /// How the simulated Fluid behaves.
 #[derive(Debug, Clone)]
@@ -35,6 +37,12 @@ pub struct SimConfig {
     pub embed_url: String,
     /// The owner company's API token, which manages the droplet (`/api/droplets`).
     pub owner_token: String,
+    /// The secret viewer tokens (`session_token` on the embed URL) are signed with; without it
+    /// the admin page sends none.
+    pub session_token_secret: Option<String>,
+    /// The droplet's secret, which signs the sign-in handshake's token; without it
+    /// `/droplet/auth` refuses.
+    pub droplet_secret: Option<String>,
 }
 
 /// A running simulated Fluid. Cheap to clone; every clone sees the same state.
@@ -71,7 +79,8 @@ impl Simulator {
         };
         let router = api::router(api::ApiState { state, http })
             .merge(control::router(simulator.clone()))
-            .merge(droplets::router(simulator.clone()));
+            .merge(droplets::router(simulator.clone()))
+            .merge(viewer::router(simulator.clone()));
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

@@ -52,6 +52,8 @@ pub struct Chaos {
     pub used_exchange_tokens: bool,
     /// After an uninstall, the company's earlier install arrives late (out of order).
     pub reorder: bool,
+    /// How Fluid misbehaves when it says who is looking at the droplet's admin page.
+    pub viewer: Option<super::ViewerChaos>,
 }
 
 /// A drop zone, as Fluid keeps it.

@@ -46,6 +46,14 @@ pub fn fill_in_development_settings(args: &mut crate::cli::ServeArgs) -> Vec<&'s
         args.droplet_encryption_key = Some(generate_key());
         generated.push("DROPLET_ENCRYPTION_KEY");
     }
+    if args.fluid_session_token_secret.is_none() {
+        args.fluid_session_token_secret = Some(format!("sts_dev_{}", random_hex(24)));
+        generated.push("FLUID_SESSION_TOKEN_SECRET");
+    }
+    if args.fluid_droplet_secret.is_none() {
+        args.fluid_droplet_secret = Some(format!("dsk_dev_{}", random_hex(24)));
+        generated.push("FLUID_DROPLET_SECRET");
+    }
     generated
 }
 
@@ -86,11 +94,26 @@ pub async fn run(
             exchange_token_ttl: Duration::from_secs(600),
             embed_url: format!("{public_url}/"),
             owner_token: args.owner.fluid_owner_token.trim().to_owned(),
+            session_token_secret: config
+                .admin
+                .session_token
+                .as_ref()
+                .map(|rules| rules.secret.expose().to_owned()),
+            droplet_secret: config
+                .admin
+                .sign_in_secret
+                .as_ref()
+                .map(|secret| secret.expose().to_owned()),
         },
     )
     .await?;
-    // The droplet talks to the simulator, and the simulator's admin page may frame it.
+    // The droplet talks to the simulator, which signs who is looking (its issuer is its own
+    // URL) and signs merchants in; and the simulator's admin page may frame it.
     config.fluid_api_base_url = sim_url.clone();
+    config.admin.fluid_app_url = sim_url.clone();
+    if let Some(rules) = config.admin.session_token.as_mut() {
+        rules.issuer = sim_url.clone();
+    }
     config.frame_ancestors = format!("{} {sim_url}", config.frame_ancestors);
     let database_url = config.database_url.clone();
     let service = tokio::spawn(serve::serve(config, listener, shutdown));
@@ -101,8 +124,9 @@ pub async fn run(
     db.close().await;
     seeded?;
     println!(
-        "\ndroplet dev is running\n  admin UI:              {public_url}/?dri={DEMO_DRI}\n  \
+        "\ndroplet dev is running\n  admin UI, signed in:   {sim_url}/_sim/embed?dri={DEMO_DRI}\n  \
          framed, as Fluid does: {sim_url}/_sim/admin?dri={DEMO_DRI}\n  \
+         read-only, DRI only:   {public_url}/?dri={DEMO_DRI}\n  \
          simulated Fluid:       {sim_url} (control API under /_sim/, see the README)\n\
          Ctrl-C stops both.\n"
     );

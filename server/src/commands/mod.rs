@@ -1,5 +1,6 @@
 //! The operator commands besides `serve`.
 
+pub mod audit;
 pub mod callbacks;
 pub mod dev;
 pub mod droplet;

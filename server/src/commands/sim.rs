@@ -34,9 +34,15 @@ impl SimServeConfig {
                 exchange_token_ttl: Duration::from_secs(600),
                 embed_url: format!("{droplet_url}/"),
                 owner_token: args.owner.fluid_owner_token.trim().to_owned(),
+                session_token_secret: nonempty(args.fluid_session_token_secret.as_deref()),
+                droplet_secret: nonempty(args.fluid_droplet_secret.as_deref()),
             },
         })
     }
+}
+
+fn nonempty(value: Option<&str>) -> Option<String> {
+    value.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
 }
 
 /// The address `value` of `variable`, which `command` may listen on only if it is loopback
@@ -233,6 +239,7 @@ pub async fn control(sim_url: &str, control: Control) -> Result<(), crate::Failu
                     "expired_exchange_tokens": chaos.expired_exchange_tokens,
                     "used_exchange_tokens": chaos.used_exchange_tokens,
                     "reorder": chaos.reorder,
+                    "viewer": chaos.viewer.map(crate::cli::ViewerChaosArg::as_str),
                 }))
         }
     };

@@ -270,6 +270,8 @@ pub async fn simulator_for(address: &str) -> Simulator {
             exchange_token_ttl: Duration::from_secs(600),
             embed_url: format!("http://{address}/"),
             owner_token: OWNER_TOKEN.into(),
+            session_token_secret: Some(SESSION_TOKEN_SECRET.into()),
+            droplet_secret: Some(DROPLET_SECRET.into()),
         },
     )
     .await
