@@ -384,7 +384,8 @@ fn ShippingEditor(
                 </button>
             </div>
         </section>
-        <section class="card" aria-labelledby="form-title" hidden=!can_write>
+        {can_write.then(|| view! {
+        <section class="card" aria-labelledby="form-title">
             <h2 id="form-title">{move || if editing.get().is_some() { "Edit shipping option" } else { "Add a shipping option" }}</h2>
             // Posts to the server function itself until the island is hydrated, so an option added
             // in that moment is saved all the same: the server sends the browser back to this page,
@@ -440,6 +441,7 @@ fn ShippingEditor(
                 </div>
             </form>
         </section>
+        })}
         <History history/>
         </div>
     }

@@ -20,7 +20,8 @@ pub fn layer() -> ServiceBuilder<Layers> {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
+        // Unless the response chose a stricter one (`no-referrer` where a token was in the URL).
+        .layer(SetResponseHeaderLayer::if_not_present(
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))

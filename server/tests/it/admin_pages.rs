@@ -10,7 +10,9 @@ async fn call(app: &TestApp, function: &str, args: &[(&str, &str)]) -> (u16, Val
     app.server_fn(function, args, None).await
 }
 
+/// The page token of `dri`'s overview, opened by the company's user from Fluid's admin.
 async fn page_token(app: &TestApp, dri: &str) -> String {
+    app.sign_in(dri).await;
     let (status, data) = call(app, "load_overview", &[("dri", dri)]).await;
     assert_eq!(status, 200, "{data}");
     data["page_token"].as_str().expect("a page token").to_owned()

@@ -12,7 +12,9 @@ async fn call(app: &TestApp, function: &str, args: &[(&str, &str)], origin: Opti
     app.server_fn(function, args, origin).await
 }
 
+/// The page token of `dri`'s shipping page, opened by the company's user from Fluid's admin.
 async fn page_token(app: &TestApp, dri: &str) -> String {
+    app.sign_in(dri).await;
     let (status, data) = call(app, "load_shipping", &[("dri", dri)], None).await;
     assert_eq!(status, 200, "{data}");
     data["page_token"].as_str().expect("a page token").to_owned()
@@ -232,6 +234,7 @@ async fn post_plain_form(app: &TestApp, page: &str, fields: &[(&str, &str)]) -> 
         .header("accept", "text/html,application/xhtml+xml")
         .header("origin", &app.base_url)
         .header("referer", page)
+        .header("cookie", app.cookie_header())
         .form(fields)
         .send()
         .await

@@ -238,11 +238,24 @@ async fn a_settings_write_through_one_instance_is_in_the_next_answer_of_every_ot
     assert_eq!(answer_from(1).await, json!([]));
 
     // The merchant saves an option; the load balancer sent the admin UI to instance 0.
-    let client = reqwest::Client::new();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // Fluid's admin opens the page on instance 0 with the merchant's viewer token.
+    let company = fleet.sim.installation(&dri).await.unwrap();
+    let token = fleet.sim.session_token(&company).await.unwrap();
+    let opened = client
+        .get(fleet.url(0, &format!("/shipping?dri={dri}&session_token={token}")))
+        .send()
+        .await
+        .unwrap();
+    let session = session_cookie(&opened).expect("a session cookie");
     let server_fn = |index: usize, function: &str, form: Vec<(&str, String)>| {
         client
             .post(fleet.url(index, &format!("/api/ui/{function}")))
             .header("origin", fleet.instances[index].base_url.clone())
+            .header("cookie", session.clone())
             .form(&form)
             .send()
     };

@@ -23,3 +23,4 @@ mod ordering;
 mod process;
 mod readiness;
 mod ui;
+mod viewer;

@@ -57,6 +57,8 @@ impl Fleet {
             ("LEPTOS_SITE_ADDR", address.as_str()),
             ("FLUID_API_BASE_URL", sim_url.as_str()),
             ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+            ("FLUID_SESSION_TOKEN_SECRET", SESSION_TOKEN_SECRET),
+            ("FLUID_APP_URL", sim_url.as_str()),
             ("FLUID_DROPLET_UUID", DROPLET_UUID),
             ("DROPLET_ENCRYPTION_KEY", self.encryption_key.as_str()),
             ("DATABASE_MAX_CONNECTIONS", "4"),

@@ -31,6 +31,17 @@ pub const SESSION_TOKEN_SECRET: &str = "sts_test_session_secret";
 /// The droplet's secret that signs the sign-in handshake (`FLUID_DROPLET_SECRET`).
 pub const DROPLET_SECRET: &str = "dsk_test_droplet_secret";
 
+/// The `name=value` of the session cookie `response` sets, checking its attributes: a
+/// third-party cookie inside Fluid's iframe must be `Secure; SameSite=None; Partitioned`, and
+/// scripts must not read it.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    let header = response.headers().get("set-cookie")?.to_str().ok()?.to_owned();
+    for attribute in ["HttpOnly", "Secure", "SameSite=None", "Partitioned", "Path=/"] {
+        assert!(header.contains(attribute), "{header} lacks {attribute}");
+    }
+    Some(header.split(';').next()?.to_owned())
+}
+
 /// base64 of 32 bytes of `byte`: a deterministic test key.
 pub fn key(byte: u8) -> String {
     base64::engine::general_purpose::STANDARD.encode([byte; 32])
@@ -81,6 +92,9 @@ pub struct TestApp {
     pub database_url: String,
     pub database: TestDatabase,
     pub client: reqwest::Client,
+    /// The session cookies a signed-in browser would hold (`name=value`), sent with
+    /// [`TestApp::server_fn`].
+    cookies: std::sync::Mutex<Vec<String>>,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
 }
@@ -98,6 +112,7 @@ impl TestApp {
         let sim = simulator_for(base_url.trim_start_matches("http://")).await;
         let mut args = serve_args(&database_url);
         args.fluid_api_base_url = sim.base_url();
+        args.fluid_app_url = sim.base_url();
         args.public_url = Some(base_url.clone());
         adjust(&mut args);
         // A test may point the service elsewhere (through a proxy, say); follow it.
@@ -113,6 +128,7 @@ impl TestApp {
             database_url,
             database,
             client,
+            cookies: std::sync::Mutex::default(),
             shutdown: None,
             task: None,
         };
@@ -176,8 +192,48 @@ impl TestApp {
         company
     }
 
+    /// Opens installation `dri`'s admin page as Fluid's admin does, with the viewer token the
+    /// simulated Fluid mints for the company's user, and keeps the session cookie the droplet
+    /// sets (sent by [`TestApp::server_fn`] from then on). Returns the cookie (`name=value`).
+    pub async fn sign_in(&self, dri: &str) -> String {
+        let installation = self.sim.installation(dri).await.expect("a simulated company");
+        let token = self
+            .sim
+            .session_token(&installation)
+            .await
+            .expect("Fluid sends a token");
+        self.sign_in_with(dri, &token)
+            .await
+            .expect("the droplet accepts Fluid's token")
+    }
+
+    /// Opens `dri`'s page with `session_token`; the session cookie it set, if any.
+    pub async fn sign_in_with(&self, dri: &str, token: &str) -> Option<String> {
+        let response = self
+            .get(&format!("/?dri={dri}&session_token={token}"))
+            .await
+            .expect("page");
+        assert_eq!(response.status(), 303, "the token is taken off the address");
+        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        assert!(!location.contains("session_token"), "{location}");
+        let cookie = session_cookie(&response)?;
+        self.cookies.lock().unwrap().push(cookie.clone());
+        Some(cookie)
+    }
+
+    /// The `Cookie` header a browser signed in with [`TestApp::sign_in`] sends.
+    pub fn cookie_header(&self) -> String {
+        self.cookies.lock().unwrap().join("; ")
+    }
+
+    /// Forgets every session cookie: the next calls come from a browser nobody signed in to.
+    pub fn sign_out(&self) {
+        self.cookies.lock().unwrap().clear();
+    }
+
     /// Calls an admin UI server function with form-encoded arguments, as the browser does, from
-    /// `origin` when given; returns the status and the JSON answer.
+    /// `origin` when given, with the session cookies of [`TestApp::sign_in`]; returns the status
+    /// and the JSON answer.
     pub async fn server_fn(
         &self,
         function: &str,
@@ -188,6 +244,10 @@ impl TestApp {
             .client
             .post(format!("{}/api/ui/{function}", self.base_url))
             .form(args);
+        let cookies = self.cookie_header();
+        if !cookies.is_empty() {
+            request = request.header("cookie", cookies);
+        }
         if let Some(origin) = origin {
             request = request.header("origin", origin);
         }
