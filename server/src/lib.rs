@@ -77,7 +77,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             if !generated.is_empty() {
                 tracing::warn!(
                     "droplet dev: {} not set; generated development secrets for this run only",
-                    generated.join(" and ")
+                    in_words(&generated)
                 );
             }
             commands::dev::run(&args, sim_listen, config, serve::shutdown_signal()).await?;
@@ -231,4 +231,13 @@ async fn serve_sim(args: cli::SimServeArgs) -> Result<(), Failure> {
     telemetry::init(config::LogFormat::Text);
     commands::sim::serve(config, serve::shutdown_signal()).await?;
     Ok(())
+}
+
+/// `["A", "B", "C"]` as `A, B and C`.
+fn in_words(names: &[&str]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }

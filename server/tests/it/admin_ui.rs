@@ -274,6 +274,7 @@ async fn the_add_form_works_before_hydration_and_reports_what_it_refused() {
     let html = app
         .client
         .get(&back)
+        .header("cookie", app.cookie_header())
         .send()
         .await
         .expect("page")

@@ -550,7 +550,7 @@ async fn start_dev(binary: &Binary, env: &[(&str, &str)]) -> (KillOnDrop, String
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         match received.try_recv() {
-            Ok(line) if line.trim_start().starts_with("admin UI:") => {
+            Ok(line) if line.trim_start().starts_with("admin UI, signed in:") => {
                 let url = line.split_whitespace().last().expect("url").to_owned();
                 return (child, url, logged);
             }
@@ -598,7 +598,9 @@ async fn droplet_dev_runs_from_an_empty_directory_with_secrets_of_its_own() {
             .collect();
         assert_eq!(said.len(), 1, "one line says so: {said:?}");
         assert!(
-            said[0].contains("FLUID_WEBHOOK_SECRET and DROPLET_ENCRYPTION_KEY not set"),
+            said[0].contains(
+                "FLUID_WEBHOOK_SECRET, DROPLET_ENCRYPTION_KEY, FLUID_SESSION_TOKEN_SECRET and FLUID_DROPLET_SECRET not set"
+            ),
             "{said:?}"
         );
         dev.0.kill().expect("stop droplet dev");
@@ -625,11 +627,27 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
     let client = reqwest::Client::new();
     for run in 0..2 {
         let (mut dev, admin, _) = start_dev(&binary, &env).await;
-        assert_eq!(admin, format!("http://{site}/?dri=dri_demo"));
-        let page = client.get(&admin).send().await.expect("admin page");
+        assert_eq!(admin, format!("http://{sim_listen}/_sim/embed?dri=dri_demo"));
+        // The printed URL opens the page signed in, writable: Fluid's token becomes a session.
+        let stepwise = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let to_droplet = stepwise.get(&admin).send().await.expect("sim embed");
+        let with_token = to_droplet.headers()["location"].to_str().unwrap().to_owned();
+        assert!(with_token.starts_with(&format!("http://{site}/?dri=dri_demo&session_token=")));
+        let opened = stepwise.get(&with_token).send().await.expect("droplet");
+        let cookie = session_cookie(&opened).expect("a session");
+        let page = stepwise
+            .get(format!("http://{site}/?dri=dri_demo"))
+            .header("cookie", cookie)
+            .send()
+            .await
+            .expect("admin page");
         assert_eq!(page.status(), 200);
         let html = page.text().await.expect("html");
         assert!(html.contains("Demo Outfitters"), "run {run}");
+        assert!(html.contains("Signed in with Fluid as"), "run {run}: writable");
         let shipping = client
             .get(format!("http://{site}/shipping?dri=dri_demo"))
             .send()
@@ -652,7 +670,7 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
             .await
             .expect("html");
         assert!(
-            framed.contains(&format!("src=\"http://{site}/?dri=dri_demo\"")),
+            framed.contains(&format!("src=\"http://{site}/?dri=dri_demo&session_token=")),
             "{framed}"
         );
         let answer = post_json(
