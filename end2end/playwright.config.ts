@@ -1,5 +1,5 @@
 import { defineConfig } from '@playwright/test';
-import { ALONE_DIR, BASE_URL, DROPLET_UUID, ENCRYPTION_KEY, FRAME_ANCESTORS, PORT, SIM_PORT, SIM_URL, WEBHOOK_SECRET } from './fixtures';
+import { ALONE_DIR, BASE_URL, DROPLET_SECRET, DROPLET_UUID, ENCRYPTION_KEY, FRAME_ANCESTORS, PORT, SESSION_TOKEN_SECRET, SIM_PORT, SIM_URL, WEBHOOK_SECRET } from './fixtures';
 
 // Debian's Chromium, never a downloaded browser; flags that work as root without a network.
 const chromiumArgs = [
@@ -41,6 +41,8 @@ export default defineConfig({
         E2E_SIM_PORT: String(SIM_PORT),
         E2E_WEBHOOK_SECRET: WEBHOOK_SECRET,
         E2E_DROPLET_UUID: DROPLET_UUID,
+        E2E_SESSION_TOKEN_SECRET: SESSION_TOKEN_SECRET,
+        E2E_DROPLET_SECRET: DROPLET_SECRET,
       },
     },
     {
@@ -58,6 +60,8 @@ export default defineConfig({
         E2E_DROPLET_UUID: DROPLET_UUID,
         E2E_ENCRYPTION_KEY: ENCRYPTION_KEY,
         E2E_FRAME_ANCESTORS: FRAME_ANCESTORS,
+        E2E_SESSION_TOKEN_SECRET: SESSION_TOKEN_SECRET,
+        E2E_DROPLET_SECRET: DROPLET_SECRET,
       },
     },
   ],

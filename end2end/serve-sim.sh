@@ -9,4 +9,6 @@ cd "$(mktemp -d)"
 exec env -i PATH=/usr/bin:/bin \
   FLUID_WEBHOOK_SECRET="$E2E_WEBHOOK_SECRET" \
   FLUID_DROPLET_UUID="$E2E_DROPLET_UUID" \
+  FLUID_SESSION_TOKEN_SECRET="$E2E_SESSION_TOKEN_SECRET" \
+  FLUID_DROPLET_SECRET="$E2E_DROPLET_SECRET" \
   "$binary" sim --listen "127.0.0.1:$E2E_SIM_PORT" --droplet-url "http://127.0.0.1:$E2E_PORT"

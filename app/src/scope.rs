@@ -191,7 +191,13 @@ pub async fn writer(token: &str) -> Result<Writer, AppError> {
         AuthMode::DriAlone => Actor::dri_holder(),
         AuthMode::NotConfigured => return Err(AppError::WritesOff),
         AuthMode::FluidSignIn => match session(&uuid)? {
-            Some(session) => session.actor(),
+            // The cookie rides along on any request to this site: the request must say it comes
+            // from this site's own page (browsers always send `Origin` on such a POST).
+            Some(session) if sent_by_own_page() => session.actor(),
+            Some(_) => {
+                tracing::warn!(installation = %uuid, "refused a change without an Origin of this site");
+                return Err(AppError::Unauthorized);
+            }
             None => {
                 tracing::warn!(installation = %uuid, "refused a change without a verified viewer");
                 return Err(AppError::SignInRequired);
@@ -232,6 +238,22 @@ pub async fn scoped(token: &str) -> Result<Scope, AppError> {
         Some(Status::Uninstalled) => Err(AppError::Uninstalled),
         _ => Err(AppError::Unauthorized),
     }
+}
+
+/// Whether the request names this host as its `Origin` (a page of this site sent it).
+fn sent_by_own_page() -> bool {
+    use_context::<http::request::Parts>().is_some_and(|parts| {
+        let header = |name| {
+            parts
+                .headers
+                .get(name)
+                .and_then(|v: &http::HeaderValue| v.to_str().ok())
+        };
+        matches!(
+            (header(http::header::ORIGIN), header(http::header::HOST)),
+            (Some(origin), Some(host)) if origin.split_once("://").is_some_and(|(_, rest)| rest == host)
+        )
+    })
 }
 
 /// Refuses requests a browser sent from another site: their `Origin` is not this host.

@@ -33,8 +33,12 @@ impl Session {
     pub fn start(installation: &str, user_id: &str, user_name: Option<&str>, now: i64) -> Self {
         Self {
             installation: installation.to_owned(),
-            user_id: user_id.to_owned(),
-            user_name: user_name.map_or_else(|| format!("Fluid user {user_id}"), str::to_owned),
+            user_id: user_id.chars().take(128).collect(),
+            // Bounded: the cookie must stay well under browsers' 4 KB.
+            user_name: user_name.map_or_else(
+                || format!("Fluid user {}", user_id.chars().take(64).collect::<String>()),
+                |name| name.chars().take(120).collect(),
+            ),
             expires_at: now + LIFETIME_SECONDS,
         }
     }

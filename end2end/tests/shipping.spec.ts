@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { ACME, framed } from '../fixtures';
+import { ACME, framed, signedIn } from '../fixtures';
 
 const ARTIFACTS = 'artifacts';
 
@@ -28,7 +28,7 @@ test('a merchant adds a shipping option inside Fluid\'s iframe and sees it liste
 });
 
 test('a bad price shows its error next to the field and saves nothing', async ({ page }) => {
-  await page.goto(`/shipping?dri=${ACME}`);
+  await page.goto(signedIn(`/shipping?dri=${ACME}`));
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
   const before = await page.locator('tbody tr').count();
   await page.getByLabel('Title').fill('Broken');
@@ -46,7 +46,7 @@ test('a bad price shows its error next to the field and saves nothing', async ({
 });
 
 test('an option can be disabled, edited and deleted', async ({ page }) => {
-  await page.goto(`/shipping?dri=${ACME}`);
+  await page.goto(signedIn(`/shipping?dri=${ACME}`));
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
   await page.getByLabel('Title').fill('Express');
   await page.getByLabel('Price').fill('19.5');
@@ -91,7 +91,7 @@ for (const [name, path] of [
 }
 
 test('a CSV export imports back, and a bad line is reported by number with nothing saved', async ({ page }) => {
-  await page.goto(`/shipping?dri=${ACME}`);
+  await page.goto(signedIn(`/shipping?dri=${ACME}`));
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
   await page.getByLabel('Title').fill('Pallet');
   await page.getByLabel('Price').fill('80');
@@ -139,7 +139,7 @@ test.describe('before hydration (JavaScript off)', () => {
   test.use({ javaScriptEnabled: false });
 
   test('the add form still saves, and says what it refused', async ({ page }) => {
-    await page.goto(`/shipping?dri=${ACME}`);
+    await page.goto(signedIn(`/shipping?dri=${ACME}`));
     await page.getByLabel('Title').fill('No Script Post');
     await page.getByLabel('Price').fill('2');
     await page.getByRole('button', { name: 'Add option' }).click();

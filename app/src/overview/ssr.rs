@@ -55,19 +55,20 @@ pub async fn refresh(token: &str) -> Result<RegistrationsSnapshot, AppError> {
 pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
     let scope = scope::writer(token).await?;
     scope::fluid_action(&scope.uuid)?;
+    // Recorded before it is done: a retry is never made without its record.
+    let change = audit::Change {
+        action: audit::Action::RegistrationsRetried,
+        subject: "the failed registrations".into(),
+        before: None,
+        after: None,
+    };
+    audit::record_alone(&scope.db, &scope.uuid, &scope.actor, &change)
+        .await
+        .map_err(internal)?;
     let queued = registrations::retry_failed(&scope.db, &scope.uuid)
         .await
         .map_err(internal)?;
     if queued > 0 {
-        let change = audit::Change {
-            action: audit::Action::RegistrationsRetried,
-            subject: format!("{queued} registration(s)"),
-            before: None,
-            after: None,
-        };
-        audit::record_alone(&scope.db, &scope.uuid, &scope.actor, &change)
-            .await
-            .map_err(internal)?;
         tracing::info!(installation = %scope.uuid, queued, "merchant asked to retry registrations");
         if let Ok(WorkerWaker(wake)) = scope::context::<WorkerWaker>() {
             wake();

@@ -352,7 +352,8 @@ pub async fn delete(db: &Db, uuid: &str, actor: &Actor, id: i64) -> Result<(), S
 /// Puts the installation's options in the order of `ids` (which must name each exactly once),
 /// recorded as `actor`'s.
 pub async fn reorder(db: &Db, uuid: &str, actor: &Actor, ids: &[i64]) -> Result<(), ShippingError> {
-    let before = list(db, uuid).await?;
+    let mut tx = begin_write(db, uuid).await?;
+    let before = list_on(&mut *tx, uuid).await?;
     let current: Vec<i64> = before.iter().map(|o| o.id).collect();
     let mut wanted = ids.to_vec();
     wanted.sort_unstable();
@@ -366,7 +367,6 @@ pub async fn reorder(db: &Db, uuid: &str, actor: &Actor, ids: &[i64]) -> Result<
             .copied();
         return Err(ShippingError::NotFound(missing.unwrap_or_default()));
     }
-    let mut tx = begin_write(db, uuid).await?;
     for (position, id) in ids.iter().enumerate() {
         sqlx::query("UPDATE shipping_options SET position = $3 WHERE installation_uuid = $1 AND id = $2")
             .bind(uuid)

@@ -30,7 +30,9 @@ const MAX_RETURN_TO: usize = 2048;
 /// dropped: the page then opens read-only.
 pub async fn viewer_token(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let carries_token = request.method() == axum::http::Method::GET
-        && request.uri().query().is_some_and(|q| q.contains(SESSION_TOKEN));
+        && request.uri().query().is_some_and(|q| {
+            url::form_urlencoded::parse(q.as_bytes()).any(|(name, _)| name == SESSION_TOKEN)
+        });
     if !carries_token {
         return next.run(request).await;
     }
@@ -60,6 +62,11 @@ pub async fn viewer_token(State(state): State<AppState>, request: Request, next:
     } else {
         format!("{path}?{kept}")
     };
+    // Only ever back to this site: `//evil.example/?session_token=…` must not become a redirect.
+    let location = match same_site_path(&state.config.public_url, &location) {
+        Ok(location) => location,
+        Err(refused) => return refused,
+    };
     let session = match (token, dri) {
         (Some(token), Some(dri)) => session_from_token(&state, &dri, &token).await,
         _ => None,
@@ -75,18 +82,21 @@ async fn session_from_token(state: &AppState, dri: &str, token: &str) -> Option<
         );
         return None;
     };
-    let installation = match installations::find(&state.db, dri).await {
-        Ok(Some(installation)) if installation.status == Status::Active => installation,
-        Ok(_) => return None,
+    // The signature first: a forged token costs no database read.
+    let viewer = match viewer::verify_session_token(rules, token) {
+        Ok(viewer) => viewer,
         Err(error) => {
-            tracing::error!(%error, "could not read the installation of a session token");
+            tracing::warn!(installation = %dri, %error, "refused Fluid's session token; the page opens read-only");
             return None;
         }
     };
-    match viewer::verify_session_token(rules, token) {
-        Ok(viewer) => session_for(&installation, &viewer),
+    match installations::find(&state.db, dri).await {
+        Ok(Some(installation)) if installation.status == Status::Active => {
+            session_for(&installation, &viewer)
+        }
+        Ok(_) => None,
         Err(error) => {
-            tracing::warn!(installation = %dri, %error, "refused Fluid's session token; the page opens read-only");
+            tracing::error!(%error, "could not read the installation of a session token");
             None
         }
     }
@@ -167,7 +177,8 @@ fn same_site_path(public_url: &str, return_to: &str) -> Result<String, Response>
     }
     let base = url::Url::parse(public_url).map_err(|_| bad())?;
     let joined = base.join(return_to).map_err(|_| bad())?;
-    if joined.origin() != base.origin() {
+    // Dot segments are resolved by the join: `/..//evil.example` must not come out as `//…`.
+    if joined.origin() != base.origin() || joined.path().starts_with("//") {
         return Err(bad());
     }
     Ok(match joined.query() {
@@ -303,6 +314,9 @@ mod tests {
             "evil.example",
             "javascript:alert(1)",
             "/\t/evil.example",
+            "/..//evil.example?dri=dri_a",
+            "/.//evil.example",
+            "/%2e%2e//evil.example",
             "",
         ] {
             assert!(ok(evil).is_none(), "{evil}");

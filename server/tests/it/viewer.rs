@@ -283,6 +283,7 @@ async fn a_session_of_one_installation_does_not_open_anothers_writes() {
         let response = app
             .client
             .post(format!("{}/api/ui/save_shipping_option", app.base_url))
+            .header("origin", &app.base_url)
             .header("cookie", cookie)
             .form(&option_form(&token_b, "Pwned", "0"))
             .send()
@@ -361,9 +362,28 @@ async fn the_sign_in_handshake_opens_writes_and_the_change_names_the_user() {
         "the page says who is signed in"
     );
     let (token, _) = load(&app, dri).await; // a page token needs no cookie
+    // The cookie alone is not enough: without this site's Origin (a request another site's page
+    // made the browser send), nothing is written.
+    for origin in [None, Some("https://evil.example")] {
+        let mut request = app
+            .client
+            .post(format!("{}/api/ui/save_shipping_option", app.base_url))
+            .header("cookie", &cookie);
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        let response = request
+            .form(&option_form(&token, "Forged", "0"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{origin:?}");
+    }
+    assert_eq!(options(&app, dri).await, 0);
     let response = app
         .client
         .post(format!("{}/api/ui/save_shipping_option", app.base_url))
+        .header("origin", &app.base_url)
         .header("cookie", &cookie)
         .form(&option_form(&token, "Express", "12"))
         .send()
@@ -397,7 +417,20 @@ async fn the_handshake_refuses_other_sites_other_companies_and_bad_tokens() {
     let app = TestApp::spawn().await;
     let company = app.installed("Refusing Co").await;
     let dri = &company.droplet_installation_uuid;
-    for evil in ["https://evil.example", "//evil.example/x", "/\\evil.example"] {
+    // The token middleware never redirects off-site either.
+    let response = app.get("//evil.example/?session_token=x").await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get("location")
+            .is_none_or(|l| l.to_str().unwrap().starts_with("/") && !l.to_str().unwrap().starts_with("//"))
+    );
+    for evil in [
+        "https://evil.example",
+        "//evil.example/x",
+        "/\\evil.example",
+        "/..//evil.example?dri=x",
+    ] {
         let start = app
             .get(&format!("/auth/fluid/start?return_to={}", urlencode(evil)))
             .await

@@ -248,9 +248,8 @@ impl TestApp {
         if !cookies.is_empty() {
             request = request.header("cookie", cookies);
         }
-        if let Some(origin) = origin {
-            request = request.header("origin", origin);
-        }
+        // A browser sends `Origin` with every POST; the page's own unless told otherwise.
+        request = request.header("origin", origin.unwrap_or(&self.base_url));
         let response = request.send().await.expect("server function");
         let status = response.status().as_u16();
         (status, response.json().await.unwrap_or(Value::Null))
