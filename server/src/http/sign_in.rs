@@ -63,9 +63,8 @@ pub async fn viewer_token(State(state): State<AppState>, request: Request, next:
         format!("{path}?{kept}")
     };
     // Only ever back to this site: `//evil.example/?session_token=…` must not become a redirect.
-    let location = match same_site_path(&state.config.public_url, &location) {
-        Ok(location) => location,
-        Err(refused) => return refused,
+    let Some(location) = same_site_path(&state.config.public_url, &location) else {
+        return bad_return_to();
     };
     let session = match (token, dri) {
         (Some(token), Some(dri)) => session_from_token(&state, &dri, &token).await,
@@ -160,28 +159,30 @@ fn refusal(status: StatusCode, message: &str) -> Response {
     response
 }
 
+/// The refusal of a `return_to` that is not a path of this site.
+fn bad_return_to() -> Response {
+    refusal(
+        StatusCode::BAD_REQUEST,
+        "return_to must be a path on this site, such as /shipping?dri=dri_…",
+    )
+}
+
 /// `return_to` if it is a path of this site (never another origin: no open redirect).
-fn same_site_path(public_url: &str, return_to: &str) -> Result<String, Response> {
-    let bad = || {
-        refusal(
-            StatusCode::BAD_REQUEST,
-            "return_to must be a path on this site, such as /shipping?dri=dri_…",
-        )
-    };
+fn same_site_path(public_url: &str, return_to: &str) -> Option<String> {
     let plain = return_to.starts_with('/')
         && !return_to.starts_with("//")
         && return_to.len() <= MAX_RETURN_TO
         && !return_to.bytes().any(|b| b == b'\\' || b.is_ascii_control());
     if !plain {
-        return Err(bad());
+        return None;
     }
-    let base = url::Url::parse(public_url).map_err(|_| bad())?;
-    let joined = base.join(return_to).map_err(|_| bad())?;
+    let base = url::Url::parse(public_url).ok()?;
+    let joined = base.join(return_to).ok()?;
     // Dot segments are resolved by the join: `/..//evil.example` must not come out as `//…`.
     if joined.origin() != base.origin() || joined.path().starts_with("//") {
-        return Err(bad());
+        return None;
     }
-    Ok(match joined.query() {
+    Some(match joined.query() {
         Some(query) => format!("{}?{query}", joined.path()),
         None => joined.path().to_owned(),
     })
@@ -199,8 +200,8 @@ pub async fn start(State(state): State<AppState>, Query(query): Query<StartQuery
         &state.config.public_url,
         query.return_to.as_deref().unwrap_or("/"),
     ) {
-        Ok(path) => path,
-        Err(refused) => return refused,
+        Some(path) => path,
+        None => return bad_return_to(),
     };
     if state.config.admin.sign_in_secret.is_none() {
         return refusal(
@@ -242,8 +243,8 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
         &state.config.public_url,
         query.return_to.as_deref().unwrap_or_default(),
     ) {
-        Ok(path) => path,
-        Err(refused) => return refused,
+        Some(path) => path,
+        None => return bad_return_to(),
     };
     let Some(secret) = &state.config.admin.sign_in_secret else {
         return refusal(
@@ -304,7 +305,7 @@ mod tests {
 
     #[test]
     fn return_to_stays_on_this_site() {
-        let ok = |path| same_site_path("https://d.example", path).ok();
+        let ok = |path| same_site_path("https://d.example", path);
         assert_eq!(ok("/shipping?dri=dri_a").as_deref(), Some("/shipping?dri=dri_a"));
         assert_eq!(ok("/").as_deref(), Some("/"));
         for evil in [

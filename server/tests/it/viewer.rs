@@ -32,19 +32,30 @@ fn option_form<'a>(token: &'a str, title: &'a str, price: &'a str) -> Vec<(&'a s
 async fn load(app: &TestApp, dri: &str) -> (String, Value) {
     let (status, data) = app.server_fn("load_shipping", &[("dri", dri)], None).await;
     assert_eq!(status, 200, "{data}");
-    (data["page_token"].as_str().unwrap().to_owned(), data)
+    (
+        data["page_token"]
+            .as_str()
+            .expect("as the test set it up")
+            .to_owned(),
+        data,
+    )
 }
 
 async fn options(app: &TestApp, dri: &str) -> usize {
     let db = app.db().await;
-    let count = domain::shipping::list(&db, dri).await.unwrap().len();
+    let count = domain::shipping::list(&db, dri)
+        .await
+        .expect("as the test set it up")
+        .len();
     db.close().await;
     count
 }
 
 async fn changes(app: &TestApp, dri: &str) -> Vec<domain::audit::Entry> {
     let db = app.db().await;
-    let entries = domain::audit::recent(&db, dri, 50).await.unwrap();
+    let entries = domain::audit::recent(&db, dri, 50)
+        .await
+        .expect("as the test set it up");
     db.close().await;
     entries
 }
@@ -105,7 +116,10 @@ async fn a_dri_alone_opens_the_pages_read_only_and_changes_nothing() {
         )
         .await;
     assert_eq!(status, 200, "{saved}");
-    let id = saved[0]["id"].as_i64().unwrap().to_string();
+    let id = saved[0]["id"]
+        .as_i64()
+        .expect("as the test set it up")
+        .to_string();
     app.sign_out();
 
     let (token, data) = load(&app, dri).await;
@@ -113,7 +127,7 @@ async fn a_dri_alone_opens_the_pages_read_only_and_changes_nothing() {
     assert!(
         data["access"]["sign_in_url"]
             .as_str()
-            .unwrap()
+            .expect("as the test set it up")
             .starts_with("/auth/fluid/start?return_to=")
     );
     let before = changes(&app, dri).await.len();
@@ -123,7 +137,9 @@ async fn a_dri_alone_opens_the_pages_read_only_and_changes_nothing() {
     }
     assert_eq!(options(&app, dri).await, 1, "nothing was added or deleted");
     let db = app.db().await;
-    let kept = domain::shipping::list(&db, dri).await.unwrap();
+    let kept = domain::shipping::list(&db, dri)
+        .await
+        .expect("as the test set it up");
     db.close().await;
     assert_eq!((kept[0].title.as_str(), kept[0].enabled), ("Standard", true));
     assert_eq!(changes(&app, dri).await.len(), before, "no change recorded");
@@ -146,9 +162,12 @@ async fn order_payloads_are_shown_only_to_a_verified_viewer() {
     app.sim
         .send_company_event(dri, payload.to_string().as_bytes(), "order", "created")
         .await
-        .unwrap();
+        .expect("as the test set it up");
     let db = app.db().await;
-    let event = domain::events::page(&db, dri, 1, 0).await.unwrap().remove(0);
+    let event = domain::events::page(&db, dri, 1, 0)
+        .await
+        .expect("as the test set it up")
+        .remove(0);
     db.close().await;
     let path = format!("/events?dri={dri}&event={}", event.id);
 
@@ -181,7 +200,7 @@ async fn order_payloads_are_shown_only_to_a_verified_viewer() {
 /// Opens `dri`'s page with whatever session token the simulated Fluid now sends; whether the
 /// droplet opened a session.
 async fn opens_a_session(app: &TestApp, dri: &str) -> bool {
-    let installation = app.sim.installation(dri).await.unwrap();
+    let installation = app.sim.installation(dri).await.expect("as the test set it up");
     match app.sim.session_token(&installation).await {
         Some(token) => app.sign_in_with(dri, &token).await.is_some(),
         None => false,
@@ -228,9 +247,14 @@ async fn tokens_of_another_company_expired_forged_or_replayed_after_expiry_open_
     // Company B's genuine token on company A's page.
     let token_b = app
         .sim
-        .session_token(&app.sim.installation(&b.droplet_installation_uuid).await.unwrap())
+        .session_token(
+            &app.sim
+                .installation(&b.droplet_installation_uuid)
+                .await
+                .expect("as the test set it up"),
+        )
         .await
-        .unwrap();
+        .expect("as the test set it up");
     assert!(
         app.sign_in_with(dri, &token_b).await.is_none(),
         "B's token opened A"
@@ -239,7 +263,8 @@ async fn tokens_of_another_company_expired_forged_or_replayed_after_expiry_open_
     // alg: none, and a token signed with another key.
     use base64::Engine;
     let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-    let body = b64(&serde_json::to_vec(&claims(&app, a.fluid_company_id, 60)).unwrap());
+    let body =
+        b64(&serde_json::to_vec(&claims(&app, a.fluid_company_id, 60)).expect("as the test set it up"));
     let none = format!("{}.{body}.", b64(br#"{"alg":"none","typ":"JWT"}"#));
     assert!(app.sign_in_with(dri, &none).await.is_none(), "alg none");
     let wrong_key = mint(
@@ -274,7 +299,7 @@ async fn a_session_of_one_installation_does_not_open_anothers_writes() {
     app.sign_out();
     // B's page token with A's cookie, even renamed to B's cookie name: refused.
     let (token_b, _) = load(&app, &b.droplet_installation_uuid).await;
-    let (_, value) = cookie_a.split_once('=').unwrap();
+    let (_, value) = cookie_a.split_once('=').expect("as the test set it up");
     let renamed = format!(
         "{}={value}",
         domain::viewer_sessions::cookie_name(&b.droplet_installation_uuid)
@@ -288,7 +313,7 @@ async fn a_session_of_one_installation_does_not_open_anothers_writes() {
             .form(&option_form(&token_b, "Pwned", "0"))
             .send()
             .await
-            .unwrap();
+            .expect("as the test set it up");
         assert_eq!(response.status(), 401);
     }
     assert_eq!(options(&app, &b.droplet_installation_uuid).await, 0);
@@ -301,9 +326,12 @@ async fn handshake(app: &TestApp, dri: &str, return_to: &str) -> reqwest::Respon
     let start = app
         .get(&format!("/auth/fluid/start?return_to={}", urlencode(return_to)))
         .await
-        .unwrap();
+        .expect("as the test set it up");
     assert_eq!(start.status(), 303);
-    let to_fluid = start.headers()["location"].to_str().unwrap().to_owned();
+    let to_fluid = start.headers()["location"]
+        .to_str()
+        .expect("as the test set it up")
+        .to_owned();
     assert!(
         to_fluid.starts_with(&format!(
             "{}/droplet/auth?droplet={DROPLET_UUID}",
@@ -316,13 +344,13 @@ async fn handshake(app: &TestApp, dri: &str, return_to: &str) -> reqwest::Respon
         .get(format!("{}/_sim/admin?dri={dri}", app.sim.base_url()))
         .send()
         .await
-        .unwrap();
+        .expect("as the test set it up");
     let fluid_cookie = admin.headers()["set-cookie"]
         .to_str()
-        .unwrap()
+        .expect("as the test set it up")
         .split(';')
         .next()
-        .unwrap()
+        .expect("as the test set it up")
         .to_owned();
     let fluid = app
         .client
@@ -330,14 +358,17 @@ async fn handshake(app: &TestApp, dri: &str, return_to: &str) -> reqwest::Respon
         .header("cookie", fluid_cookie)
         .send()
         .await
-        .unwrap();
+        .expect("as the test set it up");
     assert_eq!(fluid.status(), 303);
-    let back = fluid.headers()["location"].to_str().unwrap().to_owned();
+    let back = fluid.headers()["location"]
+        .to_str()
+        .expect("as the test set it up")
+        .to_owned();
     assert!(
         back.starts_with(&format!("{}/auth/fluid/callback?", app.base_url)),
         "{back}"
     );
-    app.client.get(&back).send().await.unwrap()
+    app.client.get(&back).send().await.expect("as the test set it up")
 }
 
 fn urlencode(value: &str) -> String {
@@ -376,7 +407,7 @@ async fn the_sign_in_handshake_opens_writes_and_the_change_names_the_user() {
             .form(&option_form(&token, "Forged", "0"))
             .send()
             .await
-            .unwrap();
+            .expect("as the test set it up");
         assert_eq!(response.status(), 401, "{origin:?}");
     }
     assert_eq!(options(&app, dri).await, 0);
@@ -388,13 +419,13 @@ async fn the_sign_in_handshake_opens_writes_and_the_change_names_the_user() {
         .form(&option_form(&token, "Express", "12"))
         .send()
         .await
-        .unwrap();
+        .expect("as the test set it up");
     assert_eq!(response.status(), 200);
     let (user_id, user_name) = fluid::sim::user_of(&company);
     let change = changes(&app, dri).await.remove(0);
     assert_eq!(change.actor, domain::audit::Actor::verified(&user_id, &user_name));
     assert_eq!(change.action, domain::audit::Action::OptionAdded);
-    assert_eq!(change.after.unwrap()["title"], "Express");
+    assert_eq!(change.after.expect("as the test set it up")["title"], "Express");
     let (_, page) = html(&app, &return_to, Some(&cookie)).await;
     assert!(page.contains(&user_name), "the change history names the user");
 
@@ -418,12 +449,16 @@ async fn the_handshake_refuses_other_sites_other_companies_and_bad_tokens() {
     let company = app.installed("Refusing Co").await;
     let dri = &company.droplet_installation_uuid;
     // The token middleware never redirects off-site either.
-    let response = app.get("//evil.example/?session_token=x").await.unwrap();
+    let response = app
+        .get("//evil.example/?session_token=x")
+        .await
+        .expect("as the test set it up");
     assert!(
-        response
-            .headers()
-            .get("location")
-            .is_none_or(|l| l.to_str().unwrap().starts_with("/") && !l.to_str().unwrap().starts_with("//"))
+        response.headers().get("location").is_none_or(|l| l
+            .to_str()
+            .expect("as the test set it up")
+            .starts_with("/")
+            && !l.to_str().expect("as the test set it up").starts_with("//"))
     );
     for evil in [
         "https://evil.example",
@@ -434,7 +469,7 @@ async fn the_handshake_refuses_other_sites_other_companies_and_bad_tokens() {
         let start = app
             .get(&format!("/auth/fluid/start?return_to={}", urlencode(evil)))
             .await
-            .unwrap();
+            .expect("as the test set it up");
         assert_eq!(start.status(), 400, "{evil}");
         let callback = app
             .get(&format!(
@@ -442,7 +477,7 @@ async fn the_handshake_refuses_other_sites_other_companies_and_bad_tokens() {
                 urlencode(evil)
             ))
             .await
-            .unwrap();
+            .expect("as the test set it up");
         assert_eq!(callback.status(), 400, "{evil}");
         assert!(callback.headers().get("location").is_none());
     }
@@ -480,7 +515,7 @@ async fn without_fluids_secrets_it_starts_reads_and_refuses_every_write() {
     assert!(
         data["access"]["read_only_reason"]
             .as_str()
-            .unwrap()
+            .expect("as the test set it up")
             .contains("provider")
     );
     for (function, status, body) in every_write(&app, &token, "1").await {

@@ -214,21 +214,24 @@ impl TestApp {
             .await
             .expect("page");
         assert_eq!(response.status(), 303, "the token is taken off the address");
-        let location = response.headers()["location"].to_str().unwrap().to_owned();
+        let location = response.headers()["location"]
+            .to_str()
+            .expect("location")
+            .to_owned();
         assert!(!location.contains("session_token"), "{location}");
         let cookie = session_cookie(&response)?;
-        self.cookies.lock().unwrap().push(cookie.clone());
+        self.cookies.lock().expect("cookies").push(cookie.clone());
         Some(cookie)
     }
 
     /// The `Cookie` header a browser signed in with [`TestApp::sign_in`] sends.
     pub fn cookie_header(&self) -> String {
-        self.cookies.lock().unwrap().join("; ")
+        self.cookies.lock().expect("cookies").join("; ")
     }
 
     /// Forgets every session cookie: the next calls come from a browser nobody signed in to.
     pub fn sign_out(&self) {
-        self.cookies.lock().unwrap().clear();
+        self.cookies.lock().expect("cookies").clear();
     }
 
     /// Calls an admin UI server function with form-encoded arguments, as the browser does, from
