@@ -138,7 +138,9 @@ struct Row {
     after_json: Option<String>,
 }
 
-/// The installation's latest `limit` changes, newest first.
+/// The installation's latest `limit` changes, newest first. A row this version cannot read (an
+/// action recorded by a newer version, say) is left out with a warning rather than failing the
+/// page that lists them.
 pub async fn recent(db: &Db, uuid: &str, limit: i64) -> Result<Vec<Entry>, DbError> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, at, user_id, user_name, action, subject, before_json, after_json \
@@ -148,27 +150,34 @@ pub async fn recent(db: &Db, uuid: &str, limit: i64) -> Result<Vec<Entry>, DbErr
     .bind(limit)
     .fetch_all(db.pool())
     .await?;
-    rows.into_iter()
-        .map(|row| {
-            let json = |text: Option<String>| -> Result<Option<Value>, DbError> {
-                text.map(|t| {
-                    serde_json::from_str(&t)
-                        .map_err(|e| DbError::Unreadable(format!("audit entry {}: {e}", row.id)))
-                })
-                .transpose()
-            };
-            Ok(Entry {
-                id: row.id,
-                at: row.at,
-                actor: Actor {
-                    user_id: row.user_id.clone(),
-                    user_name: row.user_name.clone(),
-                },
-                action: Action::parse(&row.action)?,
-                subject: row.subject.clone(),
-                before: json(row.before_json.clone())?,
-                after: json(row.after_json.clone())?,
+    let entries = rows.into_iter().map(|row| {
+        let json = |text: Option<String>| -> Result<Option<Value>, DbError> {
+            text.map(|t| {
+                serde_json::from_str(&t)
+                    .map_err(|e| DbError::Unreadable(format!("audit entry {}: {e}", row.id)))
             })
+            .transpose()
+        };
+        Ok(Entry {
+            id: row.id,
+            at: row.at,
+            actor: Actor {
+                user_id: row.user_id.clone(),
+                user_name: row.user_name.clone(),
+            },
+            action: Action::parse(&row.action)?,
+            subject: row.subject.clone(),
+            before: json(row.before_json.clone())?,
+            after: json(row.after_json.clone())?,
         })
-        .collect()
+    });
+    Ok(entries
+        .filter_map(|entry: Result<Entry, DbError>| {
+            entry
+                .map_err(
+                    |error| tracing::warn!(installation = %uuid, %error, "left out an unreadable change"),
+                )
+                .ok()
+        })
+        .collect())
 }

@@ -104,6 +104,8 @@ pub struct SessionTokenClaims {
     pub sub: String,
     pub exp: i64,
     pub nbf: i64,
+    /// When it was issued; not required.
+    #[serde(default)]
     pub iat: i64,
     /// The company's store, `urn:fluid:store:…`.
     pub dest: String,

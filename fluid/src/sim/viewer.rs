@@ -163,7 +163,7 @@ async fn admin(State(sim): State<Simulator>, Query(query): Query<DriQuery>) -> R
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if let Ok(cookie) = HeaderValue::from_str(&format!(
-        "{ADMIN_COOKIE}={}; Path=/; HttpOnly; SameSite=Lax",
+        "{ADMIN_COOKIE}={}; Path=/; HttpOnly; Secure; SameSite=None; Partitioned",
         installation.droplet_installation_uuid
     )) {
         headers.insert(header::SET_COOKIE, cookie);

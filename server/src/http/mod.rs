@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/callbacks/{uuid}/{definition}", post(callbacks::receive))
         .route("/auth/fluid/start", get(sign_in::start))
         .route("/auth/fluid/callback", get(sign_in::callback))
+        .route("/auth/fluid/refused", get(sign_in::refused))
         .leptos_routes_with_context(&state, ROUTES.clone(), context, shell)
         .fallback(fallback)
         .layer(axum::middleware::from_fn_with_state(

@@ -235,68 +235,139 @@ pub struct CallbackQuery {
     return_to: Option<String>,
 }
 
+/// Why a sign-in was refused. The callback sends the browser on to `/auth/fluid/refused?why=…`, so
+/// the refused token does not stay in the address bar or the history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refused {
+    NotSetUp,
+    NoInstallation,
+    NoToken,
+    Gone,
+    Unknown,
+    Unavailable,
+    Unverified,
+    OtherCompany,
+}
+
+impl Refused {
+    fn code(self) -> &'static str {
+        match self {
+            Self::NotSetUp => "not_set_up",
+            Self::NoInstallation => "no_installation",
+            Self::NoToken => "no_token",
+            Self::Gone => "gone",
+            Self::Unknown => "unknown",
+            Self::Unavailable => "unavailable",
+            Self::Unverified => "unverified",
+            Self::OtherCompany => "other_company",
+        }
+    }
+
+    fn status(self) -> StatusCode {
+        match self {
+            Self::NotSetUp | Self::Unknown => StatusCode::NOT_FOUND,
+            Self::NoInstallation | Self::NoToken => StatusCode::BAD_REQUEST,
+            Self::Gone => StatusCode::GONE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unverified => StatusCode::UNAUTHORIZED,
+            Self::OtherCompany => StatusCode::FORBIDDEN,
+        }
+    }
+
+    fn message(self) -> &'static str {
+        match self {
+            Self::NotSetUp => {
+                "Signing in with Fluid is not set up for this droplet; ask its provider to set FLUID_DROPLET_SECRET."
+            }
+            Self::NoInstallation => "return_to names no installation: it needs its dri parameter.",
+            Self::NoToken => "Fluid sent no sign-in token; please sign in again.",
+            Self::Gone => "This droplet is not installed for that company any more.",
+            Self::Unknown => "This droplet has no such installation.",
+            Self::Unavailable => "Please try again in a moment.",
+            Self::Unverified => {
+                "Fluid's sign-in could not be verified (it may have expired); please sign in again."
+            }
+            Self::OtherCompany => "This sign-in is for another company than the one this page belongs to.",
+        }
+    }
+
+    /// Away from the address that carried the token.
+    fn redirect(self) -> Response {
+        let mut response = (
+            StatusCode::SEE_OTHER,
+            [(
+                header::LOCATION,
+                format!("/auth/fluid/refused?why={}", self.code()),
+            )],
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+        response
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RefusedQuery {
+    why: Option<Refused>,
+}
+
+/// `GET /auth/fluid/refused?why=…`: why a sign-in was refused, with the matching status.
+pub async fn refused(Query(query): Query<RefusedQuery>) -> Response {
+    let why = query.why.unwrap_or(Refused::Unverified);
+    refusal(why.status(), why.message())
+}
+
 /// `GET /auth/fluid/callback?token=JWT&return_to=PATH`: Fluid's answer to the sign-in. Verifies
 /// the token and that it names the installation's company, then opens the session and returns to
-/// the page.
+/// the page. A refusal moves the browser to an address without the token.
 pub async fn callback(State(state): State<AppState>, Query(query): Query<CallbackQuery>) -> Response {
-    let return_to = match same_site_path(
+    let Some(return_to) = same_site_path(
         &state.config.public_url,
         query.return_to.as_deref().unwrap_or_default(),
-    ) {
-        Some(path) => path,
-        None => return bad_return_to(),
+    ) else {
+        return bad_return_to();
     };
-    let Some(secret) = &state.config.admin.sign_in_secret else {
-        return refusal(
-            StatusCode::NOT_FOUND,
-            "Signing in with Fluid is not set up for this droplet; ask its provider to set FLUID_DROPLET_SECRET.",
-        );
-    };
-    let dri = return_to.split_once('?').and_then(|(_, query)| {
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(name, _)| name == "dri")
-            .map(|(_, value)| value.into_owned())
-    });
-    let Some(dri) = dri else {
-        return refusal(
-            StatusCode::BAD_REQUEST,
-            "return_to names no installation: it needs its dri parameter.",
-        );
-    };
-    let Some(token) = query.token.filter(|t| !t.is_empty()) else {
-        return refusal(StatusCode::BAD_REQUEST, "Fluid sent no sign-in token.");
-    };
+    match sign_in(&state, &return_to, query.token.as_deref()).await {
+        Ok(session) => redirect(&state, &return_to, Some(&session)),
+        Err(why) => why.redirect(),
+    }
+}
+
+/// The session Fluid's sign-in `token` opens for the installation `return_to` names.
+async fn sign_in(state: &AppState, return_to: &str, token: Option<&str>) -> Result<Session, Refused> {
+    let secret = state
+        .config
+        .admin
+        .sign_in_secret
+        .as_ref()
+        .ok_or(Refused::NotSetUp)?;
+    let dri = return_to
+        .split_once('?')
+        .and_then(|(_, query)| {
+            url::form_urlencoded::parse(query.as_bytes())
+                .find(|(name, _)| name == "dri")
+                .map(|(_, value)| value.into_owned())
+        })
+        .ok_or(Refused::NoInstallation)?;
+    let token = token.filter(|t| !t.is_empty()).ok_or(Refused::NoToken)?;
+    // The signature first: a forged token costs no database read.
+    let viewer = viewer::verify_sign_in_token(secret, token).map_err(|error| {
+        tracing::warn!(installation = %dri, %error, "refused Fluid's sign-in token");
+        Refused::Unverified
+    })?;
     let installation = match installations::find(&state.db, &dri).await {
         Ok(Some(installation)) if installation.status == Status::Active => installation,
-        Ok(Some(_)) => {
-            return refusal(
-                StatusCode::GONE,
-                "This droplet is not installed for that company any more.",
-            );
-        }
-        Ok(None) => return refusal(StatusCode::NOT_FOUND, "This droplet has no such installation."),
+        Ok(Some(_)) => return Err(Refused::Gone),
+        Ok(None) => return Err(Refused::Unknown),
         Err(error) => {
             tracing::error!(%error, "could not read the installation of a sign-in");
-            return refusal(StatusCode::SERVICE_UNAVAILABLE, "Please try again in a moment.");
+            return Err(Refused::Unavailable);
         }
     };
-    let viewer = match viewer::verify_sign_in_token(secret, &token) {
-        Ok(viewer) => viewer,
-        Err(error) => {
-            tracing::warn!(installation = %dri, %error, "refused Fluid's sign-in token");
-            return refusal(
-                StatusCode::UNAUTHORIZED,
-                &format!("Fluid's sign-in could not be verified: {error}. Please sign in again."),
-            );
-        }
-    };
-    match session_for(&installation, &viewer) {
-        Some(session) => redirect(&state, &return_to, Some(&session)),
-        None => refusal(
-            StatusCode::FORBIDDEN,
-            "This sign-in is for another company than the one this page belongs to.",
-        ),
-    }
+    session_for(&installation, &viewer).ok_or(Refused::OtherCompany)
 }
 
 #[cfg(test)]

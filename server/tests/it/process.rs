@@ -626,7 +626,7 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
     ];
     let client = reqwest::Client::new();
     for run in 0..2 {
-        let (mut dev, admin, _) = start_dev(&binary, &env).await;
+        let (mut dev, admin, logged) = start_dev(&binary, &env).await;
         assert_eq!(admin, format!("http://{sim_listen}/_sim/embed?dri=dri_demo"));
         // The printed URL opens the page signed in, writable: Fluid's token becomes a session.
         let stepwise = reqwest::Client::builder()
@@ -684,6 +684,21 @@ async fn droplet_dev_serves_a_demo_company_installed_through_the_simulator() {
         );
         let (stopped_cleanly, _) = terminate(&mut dev.0).await;
         assert!(stopped_cleanly, "run {run}: Ctrl-C/SIGTERM stops both, exit 0");
+        // Fluid's token went through the droplet's logs' hands, never into them.
+        let token = with_token.split("session_token=").nth(1).expect("a token");
+        let lines = logged.lock().expect("lines");
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("/?dri=dri_demo") || l.contains("path=/")),
+            "requests are logged"
+        );
+        assert!(
+            !lines
+                .iter()
+                .any(|l| l.contains(token) || l.contains("session_token=")),
+            "run {run}: a token reached the log"
+        );
     }
 }
 

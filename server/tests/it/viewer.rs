@@ -495,8 +495,17 @@ async fn the_handshake_refuses_other_sites_other_companies_and_bad_tokens() {
             })
             .await;
         let back = handshake(&app, dri, &return_to).await;
-        assert_eq!(back.status(), status, "{chaos:?}");
+        assert_eq!(back.status(), 303, "{chaos:?}");
         assert!(back.headers().get("set-cookie").is_none(), "{chaos:?}");
+        // Away from the address with the token, to one that says why.
+        let refused = back.headers()["location"]
+            .to_str()
+            .expect("as the test set it up")
+            .to_owned();
+        assert!(refused.starts_with("/auth/fluid/refused?why="), "{refused}");
+        assert_eq!(back.headers()["referrer-policy"], "no-referrer");
+        let page = app.get(&refused).await.expect("as the test set it up");
+        assert_eq!(page.status(), status, "{chaos:?}");
     }
     app.stop().await;
 }
