@@ -18,6 +18,17 @@ async fn page_token(app: &TestApp, dri: &str) -> String {
     data["page_token"].as_str().expect("a page token").to_owned()
 }
 
+/// The installation's latest change and the Fluid user it names.
+async fn last_change(app: &TestApp, dri: &str) -> (domain::audit::Action, Option<String>) {
+    let db = app.db().await;
+    let entry = domain::audit::recent(&db, dri, 1)
+        .await
+        .expect("history")
+        .remove(0);
+    db.close().await;
+    (entry.action, entry.actor.user_id)
+}
+
 async fn html(app: &TestApp, path: &str) -> (u16, String) {
     let response = app.get(path).await.expect("page");
     let status = response.status().as_u16();
@@ -44,6 +55,14 @@ async fn the_test_button_runs_fluids_round_trip_through_the_droplet() {
         answer,
         json!({"message": "ping!"}),
         "the droplet's own answer, relayed by Fluid"
+    );
+    assert_eq!(
+        last_change(&app, dri).await,
+        (
+            domain::audit::Action::TestCallbackSent,
+            Some(fluid::sim::user_of(&company).0)
+        ),
+        "the test names who sent it"
     );
 
     let (status, error) = call(&app, "send_test_callback", &[("token", &token), ("message", " ")]).await;
@@ -100,6 +119,14 @@ async fn a_failed_registration_shows_its_error_and_retry_registers_it() {
 
     let (status, retried) = call(&app, "retry_registrations", &[("token", &token)]).await;
     assert_eq!(status, 200, "{retried}");
+    assert_eq!(
+        last_change(&app, &dri).await,
+        (
+            domain::audit::Action::RegistrationsRetried,
+            Some(fluid::sim::user_of(&company).0)
+        ),
+        "the retry names who asked for it"
+    );
     // The worker is woken at once, so some may be registered already; none is still failed.
     assert!(
         retried["items"]
