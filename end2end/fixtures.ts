@@ -19,41 +19,19 @@ export const FRAME_ANCESTORS = `https://*.fluid.app http://127.0.0.1:3199 ${SIM_
 // only ever used by this suite.
 export const SESSION_TOKEN_SECRET = 'sts_e2e_only_secret';
 export const DROPLET_SECRET = 'dsk_e2e_only_secret';
-/** The issuer of viewer tokens: the simulated Fluid (its own address). */
-export const ISSUER = SIM_URL;
-/** The Fluid company id of the companies installed by legacyInstall. */
-export const LEGACY_COMPANY_ID = 4242;
+
 /** The empty directory the release binary is copied into and run from. */
 export const ALONE_DIR = process.env.E2E_ALONE_DIR ?? '/tmp/droplet-e2e-alone';
 
 export const ACME = 'dri_e2e_acme';
 export const GONE = 'dri_e2e_gone';
 
-/** A viewer token as Fluid appends it to the embed URL (`session_token`), for a user of company
- * `companyId`, signed with `secret`. */
-export function viewerToken(companyId: number = LEGACY_COMPANY_ID, secret: string = SESSION_TOKEN_SECRET): string {
-  const b64 = (value: string | Buffer) => Buffer.from(value).toString('base64url');
-  const now = Math.floor(Date.now() / 1000);
-  const header = b64(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const claims = b64(
-    JSON.stringify({
-      iss: ISSUER,
-      aud: DROPLET_UUID,
-      sub: 'usr_e2e',
-      name: 'Erin Tester',
-      iat: now,
-      nbf: now - 5,
-      exp: now + 300,
-      dest: `urn:fluid:store:${companyId}`,
-    }),
-  );
-  const signature = createHmac('sha256', secret).update(`${header}.${claims}`).digest('base64url');
-  return `${header}.${claims}.${signature}`;
-}
-
-/** `path` (with its `?dri=`) as Fluid opens it: with a viewer token of the legacy companies' user. */
-export function signedIn(path: string): string {
-  return `${path}&session_token=${viewerToken()}`;
+/** Signs the simulated company `dri`'s user in, as Fluid opens the droplet for them (its
+ * `/_sim/embed` redirects with a fresh viewer token); the browser keeps the session cookie. */
+export async function signIn(page: Page, dri: string): Promise<void> {
+  const response = await page.goto(`${SIM_URL}/_sim/embed?dri=${dri}`);
+  if (!response?.ok()) throw new Error(`signing ${dri} in failed: ${response?.status()}`);
+  await expect(page.getByTestId('signed-in')).toBeVisible();
 }
 
 /** Sends a lifecycle webhook signed as Fluid signs it. */
@@ -98,6 +76,13 @@ export function simCompany(): string {
   return dri;
 }
 
+/** The simulated company whose shipping options the shipping tests edit. */
+export function shopCompany(): string {
+  const dri = process.env.E2E_SHOP_COMPANY;
+  if (!dri) throw new Error('global setup did not install the shop company');
+  return dri;
+}
+
 /** Asks the simulated Fluid to do something through its control API; returns the JSON answer. */
 export async function sim(method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
   const response = await fetch(`${SIM_URL}/_sim${path}`, {
@@ -116,16 +101,15 @@ const HOST = 'http://127.0.0.1:3199';
 /** Opens `path` inside an iframe on a host page, as Fluid's admin does (with a viewer token, so
  * the merchant may make changes), once its island is hydrated. */
 export async function framed(page: Page, path: string, hydrates = true): Promise<FrameLocator> {
+  // The company's user signs in through the simulated Fluid first (the host page is on the
+  // droplet's site, so the session it keeps is the frame's too).
   const dri = new URL(path, BASE_URL).searchParams.get('dri') ?? '';
-  const legacy = dri.startsWith('dri_e2e_');
-  // A company the simulated Fluid installed: its user signs in through Fluid (the host page is on
-  // the droplet's site, so the session it keeps is the frame's too).
-  if (dri && !legacy) await page.goto(`${SIM_URL}/_sim/embed?dri=${dri}`);
+  if (dri) await signIn(page, dri);
   await page.route(`${HOST}/admin`, (route) =>
     route.fulfill({
       contentType: 'text/html',
       body: `<!doctype html><title>Fluid admin</title><body style="margin:0;background:#e9ecf1">
-        <iframe title="droplet" src="${BASE_URL}${legacy ? signedIn(path) : path}" style="border:0;width:100%;height:1400px"></iframe></body>`,
+        <iframe title="droplet" src="${BASE_URL}${path}" style="border:0;width:100%;height:1400px"></iframe></body>`,
     }),
   );
   await page.goto(`${HOST}/admin`);

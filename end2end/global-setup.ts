@@ -27,4 +27,8 @@ export default async function globalSetup() {
   }
   // Read by the tests (workers inherit the environment).
   process.env.E2E_SIM_COMPANY = dri;
+  // The company whose shipping options the shipping tests edit, signed in through the simulator.
+  const shop = await sim('POST', '/installations', { company_name: 'Foxtrot Supply', shape: 'v2_flat' });
+  if (shop.delivery.answer.status !== 'active') throw new Error(`sim install: ${JSON.stringify(shop)}`);
+  process.env.E2E_SHOP_COMPANY = shop.droplet_installation_uuid;
 }

@@ -75,6 +75,7 @@ impl AdminAuth {
 /// The read-only sentence of a page when nobody signed in.
 const SIGN_IN_TO_CHANGE: &str =
     "This page is read-only: Fluid has not told us who you are, so sign in with Fluid to make changes.";
+const OPEN_FROM_FLUID: &str = "This page is read-only: Fluid has not told us who you are; open it from your Fluid admin to make changes.";
 const NO_SIGN_IN: &str = "This page is read-only: changes need Fluid sign-in, which this droplet's provider has not set up yet; please ask them to.";
 
 /// Something the server provides to every request (see the router).
@@ -120,7 +121,7 @@ pub fn access(uuid: &str, path: &str) -> Result<Access, AppError> {
     let auth: AdminAuth = context()?;
     Ok(match auth.mode {
         AuthMode::DriAlone => Access {
-            viewer: None,
+            viewer: session(uuid)?.map(|session| session.user_name),
             can_write: true,
             read_only_reason: None,
             sign_in_url: None,
@@ -141,7 +142,14 @@ pub fn access(uuid: &str, path: &str) -> Result<Access, AppError> {
             None => Access {
                 viewer: None,
                 can_write: false,
-                read_only_reason: Some(SIGN_IN_TO_CHANGE.into()),
+                read_only_reason: Some(
+                    if auth.handshake {
+                        SIGN_IN_TO_CHANGE
+                    } else {
+                        OPEN_FROM_FLUID
+                    }
+                    .into(),
+                ),
                 sign_in_url: auth.handshake.then(|| {
                     let return_to = format!("{path}?dri={uuid}");
                     format!(
@@ -188,7 +196,8 @@ pub async fn writer(token: &str) -> Result<Writer, AppError> {
     let Scope { db, uuid } = scoped(token).await?;
     let auth: AdminAuth = context()?;
     let actor = match auth.mode {
-        AuthMode::DriAlone => Actor::dri_holder(),
+        // A user Fluid vouched for is named even when the DRI alone would do.
+        AuthMode::DriAlone => session(&uuid)?.map_or_else(Actor::dri_holder, |s| s.actor()),
         AuthMode::NotConfigured => return Err(AppError::WritesOff),
         AuthMode::FluidSignIn => match session(&uuid)? {
             // The cookie rides along on any request to this site: the request must say it comes
@@ -240,39 +249,44 @@ pub async fn scoped(token: &str) -> Result<Scope, AppError> {
     }
 }
 
-/// Whether the request names this host as its `Origin` (a page of this site sent it).
+/// Whether the request names this site as its `Origin` (a page of this site sent it).
 fn sent_by_own_page() -> bool {
     use_context::<http::request::Parts>().is_some_and(|parts| {
-        let header = |name| {
-            parts
-                .headers
-                .get(name)
-                .and_then(|v: &http::HeaderValue| v.to_str().ok())
-        };
-        matches!(
-            (header(http::header::ORIGIN), header(http::header::HOST)),
-            (Some(origin), Some(host)) if origin.split_once("://").is_some_and(|(_, rest)| rest == host)
-        )
+        parts
+            .headers
+            .get(http::header::ORIGIN)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|origin| is_own_origin(&parts, origin))
     })
 }
 
-/// Refuses requests a browser sent from another site: their `Origin` is not this host.
+/// Whether `origin` is this site: the host the request was sent to, or `PUBLIC_URL`'s origin
+/// (behind a proxy that rewrites `Host`).
+fn is_own_origin(parts: &http::request::Parts, origin: &str) -> bool {
+    let host = parts
+        .headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| parts.uri.authority().map(http::uri::Authority::as_str));
+    let by_host = host.is_some_and(|host| origin.split_once("://").is_some_and(|(_, rest)| rest == host));
+    let by_public_url = use_context::<PublicUrl>().is_some_and(|PublicUrl(public)| {
+        public
+            .split_once("://")
+            .map(|(scheme, rest)| format!("{scheme}://{}", rest.split('/').next().unwrap_or_default()))
+            .is_some_and(|public_origin| public_origin == origin)
+    });
+    by_host || by_public_url
+}
+
+/// Refuses requests a browser sent from another site: their `Origin` is not this site.
 fn same_origin() -> Result<(), AppError> {
     let Some(parts) = use_context::<http::request::Parts>() else {
         return Ok(());
     };
-    let header = |name| {
-        parts
-            .headers
-            .get(name)
-            .and_then(|v: &http::HeaderValue| v.to_str().ok())
-    };
-    match (header(http::header::ORIGIN), header(http::header::HOST)) {
-        (None, _) => Ok(()),
-        (Some(origin), Some(host)) if origin.split_once("://").is_some_and(|(_, rest)| rest == host) => {
-            Ok(())
-        }
-        (origin, _) => {
+    match parts.headers.get(http::header::ORIGIN).map(|v| v.to_str()) {
+        None => Ok(()),
+        Some(Ok(origin)) if is_own_origin(&parts, origin) => Ok(()),
+        origin => {
             tracing::warn!(?origin, "refused a cross-site server function call");
             Err(AppError::Unauthorized)
         }

@@ -1,12 +1,12 @@
 import { expect, test } from '@playwright/test';
-import { ACME, framed, signedIn } from '../fixtures';
+import { ACME, framed, shopCompany, signIn } from '../fixtures';
 
 const ARTIFACTS = 'artifacts';
 
 test('a merchant adds a shipping option inside Fluid\'s iframe and sees it listed', async ({ page }) => {
   const problems: string[] = [];
   page.on('console', (m) => m.type() === 'error' && problems.push(m.text()));
-  const frame = await framed(page, `/shipping?dri=${ACME}`);
+  const frame = await framed(page, `/shipping?dri=${shopCompany()}`);
   await frame.getByLabel('Title').fill('Standard');
   await frame.getByLabel('Price').fill('5.99');
   await frame.getByLabel('Delivery time').fill('3-5 business days');
@@ -23,12 +23,13 @@ test('a merchant adds a shipping option inside Fluid\'s iframe and sees it liste
   expect(problems).toEqual([]);
 
   // It survives a reload: it was stored, not just drawn.
-  const again = await framed(page, `/shipping?dri=${ACME}`);
+  const again = await framed(page, `/shipping?dri=${shopCompany()}`);
   await expect(again.locator('tr[data-option="Standard"]')).toContainText('5.99 USD');
 });
 
 test('a bad price shows its error next to the field and saves nothing', async ({ page }) => {
-  await page.goto(signedIn(`/shipping?dri=${ACME}`));
+  await signIn(page, shopCompany());
+  await page.goto(`/shipping?dri=${shopCompany()}`);
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
   const before = await page.locator('tbody tr').count();
   await page.getByLabel('Title').fill('Broken');
@@ -46,7 +47,8 @@ test('a bad price shows its error next to the field and saves nothing', async ({
 });
 
 test('an option can be disabled, edited and deleted', async ({ page }) => {
-  await page.goto(signedIn(`/shipping?dri=${ACME}`));
+  await signIn(page, shopCompany());
+  await page.goto(`/shipping?dri=${shopCompany()}`);
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
   await page.getByLabel('Title').fill('Express');
   await page.getByLabel('Price').fill('19.5');
@@ -91,7 +93,8 @@ for (const [name, path] of [
 }
 
 test('a CSV export imports back, and a bad line is reported by number with nothing saved', async ({ page }) => {
-  await page.goto(signedIn(`/shipping?dri=${ACME}`));
+  await signIn(page, shopCompany());
+  await page.goto(`/shipping?dri=${shopCompany()}`);
   await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
   await page.getByLabel('Title').fill('Pallet');
   await page.getByLabel('Price').fill('80');
@@ -139,11 +142,12 @@ test.describe('before hydration (JavaScript off)', () => {
   test.use({ javaScriptEnabled: false });
 
   test('the add form still saves, and says what it refused', async ({ page }) => {
-    await page.goto(signedIn(`/shipping?dri=${ACME}`));
+    await signIn(page, shopCompany());
+  await page.goto(`/shipping?dri=${shopCompany()}`);
     await page.getByLabel('Title').fill('No Script Post');
     await page.getByLabel('Price').fill('2');
     await page.getByRole('button', { name: 'Add option' }).click();
-    await expect(page).toHaveURL(new RegExp(`/shipping\\?dri=${ACME}$`));
+    await expect(page).toHaveURL(new RegExp(`/shipping\\?dri=${shopCompany()}$`));
     await expect(page.locator('tr[data-option="No Script Post"]')).toContainText('2.00 USD');
     await expect(page.locator('tr[data-option="No Script Post"]').getByRole('checkbox')).toBeChecked();
 

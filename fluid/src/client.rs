@@ -411,6 +411,33 @@ impl FluidClient {
         Ok(list.companies)
     }
 
+    /// The store Fluid names in a session token's `dest` for the company whose `dit_` is given:
+    /// `urn:fluid:store:<uuid_v7>`, from `GET /api/company/v1/companies/me`. An answer about
+    /// another company than `company_id`, or without a store, is an error: the caller fails closed.
+    pub async fn serving_store(&self, token: &Secret, company_id: i64) -> Result<String, FluidError> {
+        let me: serde_json::Value = self
+            .call(
+                reqwest::Method::GET,
+                "/api/company/v1/companies/me",
+                Some(token),
+                None,
+            )
+            .await?;
+        let company = &me["data"]["company"];
+        let store = company["uuid_v7"].as_str().filter(|s| !s.trim().is_empty());
+        match (company["id"].as_i64(), store) {
+            (Some(id), Some(store)) if id == company_id => {
+                Ok(format!("{}{store}", crate::viewer::STORE_URN_PREFIX))
+            }
+            (Some(id), Some(_)) => Err(FluidError::Malformed(format!(
+                "companies/me names company {id}, not {company_id}"
+            ))),
+            _ => Err(FluidError::Malformed(
+                "companies/me names no company id and uuid_v7".into(),
+            )),
+        }
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,

@@ -31,20 +31,25 @@ pub struct Viewer {
     pub user_id: String,
     /// The user's name when the token carries one.
     pub user_name: Option<String>,
-    /// The company: its id, or (in a session token's `dest`) its store.
+    /// The company: its id (a sign-in token's `company_id`), or its store (what follows
+    /// `urn:fluid:store:` in a session token's `dest`).
     pub company: String,
     /// When the token expires (Unix seconds).
     pub expires_at: i64,
 }
 
 impl Viewer {
-    /// Whether the token was minted for the company with Fluid id `company_id` (or store
-    /// `shop`, which a session token's `dest` may name instead).
-    pub fn is_of(&self, company_id: Option<i64>, shop: Option<&str>) -> bool {
+    /// Whether a session token was minted for the store `store` (`urn:fluid:store:…`, as
+    /// [`crate::client::FluidClient::serving_store`] reads it from Fluid).
+    pub fn is_for_store(&self, store: &str) -> bool {
+        store
+            .strip_prefix(STORE_URN_PREFIX)
+            .is_some_and(|id| !id.is_empty() && id == self.company)
+    }
+
+    /// Whether a sign-in token was minted for the company with Fluid id `company_id`.
+    pub fn is_for_company(&self, company_id: Option<i64>) -> bool {
         company_id.is_some_and(|id| id.to_string() == self.company)
-            || shop.is_some_and(|shop| {
-                !shop.is_empty() && !shop.bytes().all(|b| b.is_ascii_digit()) && shop == self.company
-            })
     }
 }
 
@@ -260,7 +265,7 @@ mod tests {
             exp: now() + 60,
             nbf: now() - 1,
             iat: now() - 1,
-            dest: "urn:fluid:store:7".into(),
+            dest: "urn:fluid:store:019a0000-0000-7000-8000-000000000007".into(),
             name: Some("Ana".into()),
         }
     }
@@ -270,8 +275,9 @@ mod tests {
         let viewer = verify_session_token(&rules(), &mint(&rules().secret, &claims())).unwrap();
         assert_eq!(viewer.user_id, "42");
         assert_eq!(viewer.user_name.as_deref(), Some("Ana"));
-        assert!(viewer.is_of(Some(7), None));
-        assert!(!viewer.is_of(Some(8), Some("7-shop")));
+        assert!(viewer.is_for_store("urn:fluid:store:019a0000-0000-7000-8000-000000000007"));
+        assert!(!viewer.is_for_store("urn:fluid:store:019a0000-0000-7000-8000-000000000008"));
+        assert!(!viewer.is_for_store("019a0000-0000-7000-8000-000000000007"));
     }
 
     #[test]
@@ -361,6 +367,7 @@ mod tests {
         );
         let viewer = verify_sign_in_token(&secret, &token).unwrap();
         assert_eq!((viewer.user_id.as_str(), viewer.company.as_str()), ("5", "7"));
+        assert!(viewer.is_for_company(Some(7)) && !viewer.is_for_company(Some(8)));
         assert_eq!(
             verify_sign_in_token(&Secret::new("other"), &token),
             Err(ViewerTokenError::Signature)

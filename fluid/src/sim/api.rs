@@ -7,7 +7,7 @@ use axum::{
     extract::{Path, State as Extract},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{delete, post},
+    routing::{delete, get, post},
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -31,6 +31,7 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/api/callback/registrations/{uuid}", delete(delete_registration))
         .route("/api/company/webhooks", post(create_webhook).get(list_webhooks))
         .route("/api/callback/test", post(test_callback))
+        .route("/api/company/v1/companies/me", get(company_me))
         .route("/api/drop_zones", post(create_drop_zone).get(list_drop_zones))
         .route("/api/drop_zones/{uuid}", delete(delete_drop_zone))
         .with_state(state)
@@ -140,6 +141,25 @@ async fn authorised(api: &ApiState, headers: &HeaderMap) -> Result<String, Respo
         .and_then(|token| state.by_token(token))
         .map(|installation| installation.droplet_installation_uuid.clone())
         .ok_or_else(|| error(StatusCode::UNAUTHORIZED, "Invalid or revoked token"))
+}
+
+/// `GET /api/company/v1/companies/me`: the company the `dit_` belongs to, with its store id.
+async fn company_me(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
+    let state = api.state.lock().await;
+    let Some(installation) = bearer(&headers).and_then(|token| state.by_token(token)) else {
+        return error(StatusCode::UNAUTHORIZED, "Invalid or revoked token");
+    };
+    Json(json!({
+        "data": {
+            "company": {
+                "id": installation.fluid_company_id,
+                "uuid_v7": installation.store_uuid(),
+                "name": installation.company_name,
+                "subdomain": installation.fluid_shop,
+            }
+        }
+    }))
+    .into_response()
 }
 
 #[derive(Deserialize)]

@@ -25,6 +25,11 @@ pub struct SimInstallation {
 }
 
 impl SimInstallation {
+    /// The company's store id (a UUIDv7 in Fluid), which session tokens name in `dest`.
+    pub fn store_uuid(&self) -> String {
+        store_uuid(self.fluid_company_id)
+    }
+
     /// Fluid's answer to a call outside the token's scopes: `Err(scope)` names the one missing.
     pub fn require_scope<'a>(&self, scope: &'a str) -> Result<(), &'a str> {
         match &self.scopes {
@@ -224,4 +229,9 @@ impl State {
             .values()
             .find(|i| i.active && i.authentication_token == bearer)
     }
+}
+
+/// The store id of company `company_id`, shaped like Fluid's UUIDv7s and stable per company.
+pub fn store_uuid(company_id: i64) -> String {
+    format!("019a0000-0000-7000-8000-{:012x}", company_id.unsigned_abs())
 }

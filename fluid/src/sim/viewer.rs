@@ -71,13 +71,13 @@ impl Simulator {
         let secret = self.config.session_token_secret.as_deref()?;
         let chaos = self.chaos().await.viewer;
         let (mut user, mut name) = user_of(installation);
-        let mut company = installation.fluid_company_id;
+        let mut store = installation.store_uuid();
         let mut issued = now();
         let mut key = secret.to_owned();
         match chaos {
             Some(ViewerChaos::Omitted) => return None,
             Some(ViewerChaos::OtherCompany) => {
-                company += 1_000_000;
+                store = super::state::store_uuid(installation.fluid_company_id + 1_000_000);
                 (user, name) = ("usr_stranger".into(), "Mallory Stranger".into());
             }
             Some(ViewerChaos::Expired) => issued -= 3600,
@@ -93,7 +93,7 @@ impl Simulator {
                 exp: issued + TOKEN_TTL_SECS,
                 nbf: issued,
                 iat: issued,
-                dest: format!("{STORE_URN_PREFIX}{company}"),
+                dest: format!("{STORE_URN_PREFIX}{store}"),
                 name: Some(name),
             },
         ))

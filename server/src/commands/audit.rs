@@ -44,9 +44,9 @@ pub async fn list(url: &DatabaseUrl, installation: &str, format: Format, limit: 
                 println!(
                     "{:<20}  {:<28}  {:<28}  {}",
                     domain::time::rfc3339(e.at),
-                    who,
+                    printable(&who),
                     e.action.as_str(),
-                    e.subject
+                    printable(&e.subject)
                 );
             }
             if entries.is_empty() {
@@ -55,4 +55,11 @@ pub async fn list(url: &DatabaseUrl, installation: &str, format: Format, limit: 
         }
     }
     Ok(())
+}
+
+/// `text` without control characters: what merchants and Fluid typed never drives the terminal.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }

@@ -66,6 +66,8 @@ pub async fn viewer_token(State(state): State<AppState>, request: Request, next:
     let Some(location) = same_site_path(&state.config.public_url, &location) else {
         return bad_return_to();
     };
+    // A malformed dri is never looked up nor logged; the page then says what is wrong with it.
+    let dri = dri.and_then(|dri| app::dri::validate_dri(Some(dri)).ok());
     let session = match (token, dri) {
         (Some(token), Some(dri)) => session_from_token(&state, &dri, &token).await,
         _ => None,
@@ -89,33 +91,63 @@ async fn session_from_token(state: &AppState, dri: &str, token: &str) -> Option<
             return None;
         }
     };
-    match installations::find(&state.db, dri).await {
-        Ok(Some(installation)) if installation.status == Status::Active => {
-            session_for(&installation, &viewer)
-        }
-        Ok(_) => None,
+    let installation = match installations::find(&state.db, dri).await {
+        Ok(Some(installation)) if installation.status == Status::Active => installation,
+        Ok(_) => return None,
         Err(error) => {
             tracing::error!(%error, "could not read the installation of a session token");
-            None
+            return None;
         }
+    };
+    // `dest` names the company's store, which Fluid tells the installation's own token about.
+    let store = match serving_store(state, &installation).await {
+        Ok(store) => store,
+        Err(error) => {
+            tracing::warn!(installation = %dri, %error, "could not learn the company's store from Fluid; the page opens read-only");
+            return None;
+        }
+    };
+    if !viewer.is_for_store(&store) {
+        tracing::warn!(installation = %dri, "refused a Fluid session token minted for another store");
+        return None;
     }
+    Some(start_session(&installation, &viewer))
 }
 
-/// A session for `viewer` in `installation`, when Fluid minted the token for its company.
+/// The store (`urn:fluid:store:…`) of `installation`'s company, as Fluid answers its `dit_`.
+async fn serving_store(state: &AppState, installation: &Installation) -> anyhow::Result<String> {
+    let uuid = &installation.droplet_installation_uuid;
+    let credentials = installations::stored_credentials(&state.db, &state.config.keyring, uuid)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the installation holds no credentials"))?;
+    let company = installation
+        .fluid_company_id
+        .ok_or_else(|| anyhow::anyhow!("the installation has no Fluid company id"))?;
+    Ok(state
+        .fluid
+        .serving_store(&credentials.authentication_token, company)
+        .await?)
+}
+
+/// A session for `viewer` in `installation`, when a sign-in token names its company.
 fn session_for(installation: &Installation, viewer: &Viewer) -> Option<Session> {
-    if !viewer.is_of(installation.fluid_company_id, installation.fluid_shop.as_deref()) {
+    if !viewer.is_for_company(installation.fluid_company_id) {
         tracing::warn!(
             installation = %installation.droplet_installation_uuid,
-            "refused a Fluid token minted for another company"
+            "refused a Fluid sign-in minted for another company"
         );
         return None;
     }
-    Some(Session::start(
+    Some(start_session(installation, viewer))
+}
+
+fn start_session(installation: &Installation, viewer: &Viewer) -> Session {
+    Session::start(
         &installation.droplet_installation_uuid,
         &viewer.user_id,
         viewer.user_name.as_deref(),
         domain::time::now(),
-    ))
+    )
 }
 
 /// `303 See Other` to `location` (a path of this site), setting `session`'s cookie if any.
@@ -240,6 +272,7 @@ pub struct CallbackQuery {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Refused {
+    BadReturnTo,
     NotSetUp,
     NoInstallation,
     NoToken,
@@ -253,6 +286,7 @@ pub enum Refused {
 impl Refused {
     fn code(self) -> &'static str {
         match self {
+            Self::BadReturnTo => "bad_return_to",
             Self::NotSetUp => "not_set_up",
             Self::NoInstallation => "no_installation",
             Self::NoToken => "no_token",
@@ -267,7 +301,7 @@ impl Refused {
     fn status(self) -> StatusCode {
         match self {
             Self::NotSetUp | Self::Unknown => StatusCode::NOT_FOUND,
-            Self::NoInstallation | Self::NoToken => StatusCode::BAD_REQUEST,
+            Self::BadReturnTo | Self::NoInstallation | Self::NoToken => StatusCode::BAD_REQUEST,
             Self::Gone => StatusCode::GONE,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unverified => StatusCode::UNAUTHORIZED,
@@ -280,7 +314,8 @@ impl Refused {
             Self::NotSetUp => {
                 "Signing in with Fluid is not set up for this droplet; ask its provider to set FLUID_DROPLET_SECRET."
             }
-            Self::NoInstallation => "return_to names no installation: it needs its dri parameter.",
+            Self::BadReturnTo => "return_to must be a path on this site, such as /shipping?dri=dri_….",
+            Self::NoInstallation => "return_to names no installation: it needs a well-formed dri parameter.",
             Self::NoToken => "Fluid sent no sign-in token; please sign in again.",
             Self::Gone => "This droplet is not installed for that company any more.",
             Self::Unknown => "This droplet has no such installation.",
@@ -328,7 +363,7 @@ pub async fn callback(State(state): State<AppState>, Query(query): Query<Callbac
         &state.config.public_url,
         query.return_to.as_deref().unwrap_or_default(),
     ) else {
-        return bad_return_to();
+        return Refused::BadReturnTo.redirect();
     };
     match sign_in(&state, &return_to, query.token.as_deref()).await {
         Ok(session) => redirect(&state, &return_to, Some(&session)),
@@ -351,6 +386,7 @@ async fn sign_in(state: &AppState, return_to: &str, token: Option<&str>) -> Resu
                 .find(|(name, _)| name == "dri")
                 .map(|(_, value)| value.into_owned())
         })
+        .and_then(|dri| app::dri::validate_dri(Some(dri)).ok())
         .ok_or(Refused::NoInstallation)?;
     let token = token.filter(|t| !t.is_empty()).ok_or(Refused::NoToken)?;
     // The signature first: a forged token costs no database read.

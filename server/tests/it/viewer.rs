@@ -207,7 +207,7 @@ async fn opens_a_session(app: &TestApp, dri: &str) -> bool {
     }
 }
 
-fn claims(app: &TestApp, company_id: i64, exp_from_now: i64) -> SessionTokenClaims {
+fn claims(app: &TestApp, store: &str, exp_from_now: i64) -> SessionTokenClaims {
     let now = now();
     SessionTokenClaims {
         iss: app.sim.base_url(),
@@ -216,7 +216,7 @@ fn claims(app: &TestApp, company_id: i64, exp_from_now: i64) -> SessionTokenClai
         exp: now + exp_from_now,
         nbf: now - 60,
         iat: now - 60,
-        dest: format!("urn:fluid:store:{company_id}"),
+        dest: format!("urn:fluid:store:{store}"),
         name: Some("Ana".into()),
     }
 }
@@ -263,18 +263,14 @@ async fn tokens_of_another_company_expired_forged_or_replayed_after_expiry_open_
     // alg: none, and a token signed with another key.
     use base64::Engine;
     let b64 = |v: &[u8]| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-    let body =
-        b64(&serde_json::to_vec(&claims(&app, a.fluid_company_id, 60)).expect("as the test set it up"));
+    let body = b64(&serde_json::to_vec(&claims(&app, &a.store_uuid(), 60)).expect("as the test set it up"));
     let none = format!("{}.{body}.", b64(br#"{"alg":"none","typ":"JWT"}"#));
     assert!(app.sign_in_with(dri, &none).await.is_none(), "alg none");
-    let wrong_key = mint(
-        &Secret::new("not-the-secret"),
-        &claims(&app, a.fluid_company_id, 60),
-    );
+    let wrong_key = mint(&Secret::new("not-the-secret"), &claims(&app, &a.store_uuid(), 60));
     assert!(app.sign_in_with(dri, &wrong_key).await.is_none(), "wrong key");
 
     // Replayed after expiry: accepted while within the 30 s of allowed skew, refused once past.
-    let short = mint(&secret, &claims(&app, a.fluid_company_id, -28));
+    let short = mint(&secret, &claims(&app, &a.store_uuid(), -28));
     assert!(
         app.sign_in_with(dri, &short).await.is_some(),
         "a current token opens"
@@ -285,8 +281,20 @@ async fn tokens_of_another_company_expired_forged_or_replayed_after_expiry_open_
         "the same token, expired, opens nothing"
     );
 
+    // `dest` must be the store Fluid names for A's own token, not A's company id.
+    let by_id = mint(&secret, &claims(&app, &a.fluid_company_id.to_string(), 60));
+    assert!(
+        app.sign_in_with(dri, &by_id).await.is_none(),
+        "dest by company id"
+    );
+
     // The real thing still works: Fluid's own token for A.
     assert!(opens_a_session(&app, dri).await);
+
+    // When Fluid cannot say which store A is (its token no longer works there), nothing opens.
+    app.sim.mark_uninstalled(dri).await;
+    let genuine = mint(&secret, &claims(&app, &a.store_uuid(), 60));
+    assert!(app.sign_in_with(dri, &genuine).await.is_none(), "fails closed");
     app.stop().await;
 }
 
@@ -478,8 +486,12 @@ async fn the_handshake_refuses_other_sites_other_companies_and_bad_tokens() {
             ))
             .await
             .expect("as the test set it up");
-        assert_eq!(callback.status(), 400, "{evil}");
-        assert!(callback.headers().get("location").is_none());
+        // Away from the address with the token, to this site's refusal page, never to `evil`.
+        assert_eq!(callback.status(), 303, "{evil}");
+        assert_eq!(
+            callback.headers()["location"],
+            "/auth/fluid/refused?why=bad_return_to"
+        );
     }
     let return_to = format!("/shipping?dri={dri}");
     for (chaos, status) in [
