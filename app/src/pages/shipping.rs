@@ -279,7 +279,8 @@ fn ShippingEditor(
                 let list = options.get();
                 let count = list.len();
                 if list.is_empty() {
-                    return view! { <p class="empty" data-testid="no-options">"No shipping options yet: add the first one below."</p> }.into_any();
+                    let hint = if can_write { "No shipping options yet: add the first one below." } else { "No shipping options yet." };
+                    return view! { <p class="empty" data-testid="no-options">{hint}</p> }.into_any();
                 }
                 view! {
                     <div class="table-scroll">
