@@ -542,8 +542,9 @@ pub(crate) async fn forget_tokens(
 }
 
 /// Queues registration again for what failed: a fresh job per kind with a failed registration,
-/// those registrations marked `pending` meanwhile. Returns how many jobs were queued.
-pub async fn retry_failed(db: &Db, uuid: &str) -> Result<usize, DbError> {
+/// those registrations marked `pending` meanwhile, recorded as `actor`'s when anything was queued.
+/// Returns how many jobs were queued.
+pub async fn retry_failed(db: &Db, uuid: &str, actor: &crate::audit::Actor) -> Result<usize, DbError> {
     let key = format!("retry-{}", time::now_ms());
     let mut queued = 0;
     let mut tx = db.pool().begin().await?;
@@ -563,6 +564,16 @@ pub async fn retry_failed(db: &Db, uuid: &str) -> Result<usize, DbError> {
         if marked.rows_affected() > 0 && jobs::enqueue_with(&mut *tx, uuid, kind, &key).await? {
             queued += 1;
         }
+    }
+    if queued > 0 {
+        // Recorded in the retry's own transaction: never one without the other.
+        let change = crate::audit::Change {
+            action: crate::audit::Action::RegistrationsRetried,
+            subject: "the failed registrations".into(),
+            before: None,
+            after: Some(serde_json::json!({ "queued_jobs": queued })),
+        };
+        crate::audit::record(&mut *tx, uuid, actor, &change).await?;
     }
     tx.commit().await?;
     Ok(queued)

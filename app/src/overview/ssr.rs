@@ -1,7 +1,7 @@
 //! Server side of the overview.
 
 use domain::{
-    Db, activity, audit,
+    Db, activity,
     registrations::{self, RegistrationKind},
 };
 
@@ -55,17 +55,7 @@ pub async fn refresh(token: &str) -> Result<RegistrationsSnapshot, AppError> {
 pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
     let scope = scope::writer(token).await?;
     scope::fluid_action(&scope.uuid)?;
-    // Recorded before it is done: a retry is never made without its record.
-    let change = audit::Change {
-        action: audit::Action::RegistrationsRetried,
-        subject: "the failed registrations".into(),
-        before: None,
-        after: None,
-    };
-    audit::record_alone(&scope.db, &scope.uuid, &scope.actor, &change)
-        .await
-        .map_err(internal)?;
-    let queued = registrations::retry_failed(&scope.db, &scope.uuid)
+    let queued = registrations::retry_failed(&scope.db, &scope.uuid, &scope.actor)
         .await
         .map_err(internal)?;
     if queued > 0 {

@@ -148,15 +148,7 @@ pub async fn delete(token: &str, id: i64) -> Result<Vec<ShippingOptionView>, App
 
 pub async fn set_enabled(token: &str, id: i64, enabled: bool) -> Result<Vec<ShippingOptionView>, AppError> {
     let Writer { db, uuid, actor } = scope::writer(token).await?;
-    let current = shipping::list(&db, &uuid)
-        .await
-        .map_err(internal)?
-        .into_iter()
-        .find(|o| o.id == id)
-        .ok_or(AppError::NotFound)?;
-    let mut form = view(&current).form;
-    form.enabled = enabled;
-    shipping::update(&db, &uuid, &actor, id, &input(form))
+    shipping::set_enabled(&db, &uuid, &actor, id, enabled)
         .await
         .map_err(refused)?;
     listed(&db, &uuid).await

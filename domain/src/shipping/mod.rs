@@ -18,7 +18,7 @@ pub use preview::{Preview, SampleCart, preview};
 /// How many shipping options an installation holds at most, unless configured otherwise.
 pub const DEFAULT_MAX_OPTIONS: usize = 500;
 
-pub use store::{ImportError, ShippingError, create, delete, import, list, reorder, update};
+pub use store::{ImportError, ShippingError, create, delete, import, list, reorder, set_enabled, update};
 
 /// A unit of weight, as carts and options give it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -326,6 +326,38 @@ pub async fn update(
     Ok(after)
 }
 
+/// Offers option `id` of the installation (or stops offering it), recorded as `actor`'s. Only
+/// `enabled` changes: an edit of the option's other fields meanwhile is kept.
+pub async fn set_enabled(
+    db: &Db,
+    uuid: &str,
+    actor: &Actor,
+    id: i64,
+    enabled: bool,
+) -> Result<ShippingOption, ShippingError> {
+    let mut tx = begin_write(db, uuid).await?;
+    let before = current(&mut tx, uuid, id).await?;
+    sqlx::query(
+        "UPDATE shipping_options SET enabled = $3, updated_at = $4 WHERE installation_uuid = $1 AND id = $2",
+    )
+    .bind(uuid)
+    .bind(id)
+    .bind(i64::from(enabled))
+    .bind(time::now())
+    .execute(&mut *tx)
+    .await?;
+    let after = current(&mut tx, uuid, id).await?;
+    let change = Change {
+        action: Action::OptionChanged,
+        subject: after.title.clone(),
+        before: Some(snapshot(&before)),
+        after: Some(snapshot(&after)),
+    };
+    audit::record(&mut *tx, uuid, actor, &change).await?;
+    tx.commit().await?;
+    Ok(after)
+}
+
 /// Deletes option `id` of the installation, recorded as `actor`'s.
 pub async fn delete(db: &Db, uuid: &str, actor: &Actor, id: i64) -> Result<(), ShippingError> {
     let mut tx = begin_write(db, uuid).await?;
