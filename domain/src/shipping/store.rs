@@ -314,11 +314,22 @@ pub async fn update(
     if done.rows_affected() == 0 {
         return Err(ShippingError::NotFound(id));
     }
+    finish_change(tx, uuid, actor, id, &before).await
+}
+
+/// Records the change of option `id` from `before` to what `tx` now holds, and commits.
+async fn finish_change(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    actor: &Actor,
+    id: i64,
+    before: &ShippingOption,
+) -> Result<ShippingOption, ShippingError> {
     let after = current(&mut tx, uuid, id).await?;
     let change = Change {
         action: Action::OptionChanged,
         subject: after.title.clone(),
-        before: Some(snapshot(&before)),
+        before: Some(snapshot(before)),
         after: Some(snapshot(&after)),
     };
     audit::record(&mut *tx, uuid, actor, &change).await?;
@@ -346,16 +357,7 @@ pub async fn set_enabled(
     .bind(time::now())
     .execute(&mut *tx)
     .await?;
-    let after = current(&mut tx, uuid, id).await?;
-    let change = Change {
-        action: Action::OptionChanged,
-        subject: after.title.clone(),
-        before: Some(snapshot(&before)),
-        after: Some(snapshot(&after)),
-    };
-    audit::record(&mut *tx, uuid, actor, &change).await?;
-    tx.commit().await?;
-    Ok(after)
+    finish_change(tx, uuid, actor, id, &before).await
 }
 
 /// Deletes option `id` of the installation, recorded as `actor`'s.
