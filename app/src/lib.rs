@@ -23,6 +23,10 @@ use leptos_router::{
     path,
 };
 
+/// Gives every `requestIdleCallback` without a deadline one of 200 ms, so the islands hydrate
+/// even where the browser grants a frame no idle period.
+const IDLE_DEADLINE: &str = "(()=>{const r=window.requestIdleCallback;if(r){window.requestIdleCallback=(c,o)=>r.call(window,c,Object.assign({timeout:200},o));}})();";
+
 /// The HTML document around the app: hydration scripts (with the per-response CSP nonce) and
 /// the stylesheet.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -37,6 +41,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta name="color-scheme" content="light"/>
                 <link rel="icon" href="/favicon.svg" type="image/svg+xml"/>
                 <AutoReload options=options.clone()/>
+                // Before the hydration script, which waits for the browser to be idle: an iframe
+                // on another site than its page (Fluid's admin) may not be given idle time at all.
+                <script nonce=leptos::nonce::use_nonce() inner_html=IDLE_DEADLINE/>
                 <HydrationScripts options islands=true/>
                 <MetaTags/>
             </head>
