@@ -264,29 +264,20 @@ async fn auth(State(sim): State<Simulator>, headers: HeaderMap, Query(query): Qu
             exp,
         },
     );
-    let mut location = format!("{callback}?return_to=");
-    location.push_str(&encode(query.return_to.as_deref().unwrap_or("/")));
-    if chaos != Some(ViewerChaos::Omitted) {
-        location.push_str("&token=");
-        location.push_str(&token);
+    let Ok(mut location) = reqwest::Url::parse(&callback) else {
+        return page(StatusCode::BAD_REQUEST, "The callback is not a URL.");
+    };
+    {
+        let mut pairs = location.query_pairs_mut();
+        pairs.append_pair("return_to", query.return_to.as_deref().unwrap_or("/"));
+        if chaos != Some(ViewerChaos::Omitted) {
+            pairs.append_pair("token", &token);
+        }
     }
+    let location = location.to_string();
     let mut response = (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
     response
         .headers_mut()
         .insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     response
-}
-
-/// `value` percent-encoded for a query string.
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -240,24 +240,8 @@ async fn update_cart_shipping_answers_from_the_merchants_options() {
         delivery_estimate: "Next day".into(),
         ..standard.clone()
     };
-    domain::shipping::create(
-        &db,
-        dri,
-        &domain::audit::Actor::operator("test"),
-        &standard,
-        domain::shipping::DEFAULT_MAX_OPTIONS,
-    )
-    .await
-    .unwrap();
-    domain::shipping::create(
-        &db,
-        dri,
-        &domain::audit::Actor::operator("test"),
-        &express,
-        domain::shipping::DEFAULT_MAX_OPTIONS,
-    )
-    .await
-    .unwrap();
+    seed(&db, dri, &standard).await;
+    seed(&db, dri, &express).await;
 
     let us = app
         .sim
@@ -341,24 +325,8 @@ async fn a_cart_beyond_a_decimals_range_is_answered() {
         free_above: String::new(),
         ..standard.clone()
     };
-    domain::shipping::create(
-        &db,
-        dri,
-        &domain::audit::Actor::operator("test"),
-        &standard,
-        domain::shipping::DEFAULT_MAX_OPTIONS,
-    )
-    .await
-    .unwrap();
-    domain::shipping::create(
-        &db,
-        dri,
-        &domain::audit::Actor::operator("test"),
-        &bounded,
-        domain::shipping::DEFAULT_MAX_OPTIONS,
-    )
-    .await
-    .unwrap();
+    seed(&db, dri, &standard).await;
+    seed(&db, dri, &bounded).await;
 
     let mut request = shipping_request("US", 0.0, 2);
     request["cart"]["items"][0]["price"] = json!(-6.000_000_000_000_008e28);
@@ -504,15 +472,7 @@ async fn an_unreadable_stored_price_is_never_free_shipping() {
         enabled: true,
         ..Default::default()
     };
-    domain::shipping::create(
-        &db,
-        dri,
-        &domain::audit::Actor::operator("test"),
-        &standard,
-        domain::shipping::DEFAULT_MAX_OPTIONS,
-    )
-    .await
-    .unwrap();
+    seed(&db, dri, &standard).await;
     // The stored price is damaged (and the settings version bumped, as a write would).
     let pool = raw_pool(&app.database_url).await;
     sqlx::query("UPDATE shipping_options SET price = 'five' WHERE installation_uuid = $1")
@@ -540,4 +500,17 @@ async fn an_unreadable_stored_price_is_never_free_shipping() {
     );
     db.close().await;
     app.stop().await;
+}
+
+/// Stores `option` for installation `dri` as the operator would, outside the admin UI.
+async fn seed(db: &domain::Db, dri: &str, option: &domain::shipping::ShippingOptionInput) {
+    domain::shipping::create(
+        db,
+        dri,
+        &domain::audit::Actor::operator("test"),
+        option,
+        domain::shipping::DEFAULT_MAX_OPTIONS,
+    )
+    .await
+    .expect("a valid option");
 }
