@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod callbacks;
+pub mod checkout_widget;
 pub mod dri;
 pub mod error;
 pub mod events;

@@ -51,6 +51,7 @@ crate::stored_enum! {
         OptionsImported = "shipping_options_imported",
         RegistrationsRetried = "registrations_retried",
         TestCallbackSent = "test_callback_sent",
+        CheckoutWidgetChanged = "checkout_widget_changed",
     }
 }
 
@@ -65,6 +66,7 @@ impl Action {
             Self::OptionsImported => "imported shipping options",
             Self::RegistrationsRetried => "retried the registrations with Fluid",
             Self::TestCallbackSent => "sent a test callback",
+            Self::CheckoutWidgetChanged => "changed the checkout widget",
         }
     }
 }

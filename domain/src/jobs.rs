@@ -23,7 +23,8 @@ crate::stored_enum! {
         RegisterCallbacks = "register_callbacks",
         /// Subscribe the company webhooks the droplet listens to.
         RegisterWebhooks = "register_webhooks",
-        /// Create the drop zones of the droplet's manifest.
+        /// Bring the installation's drop zones on Fluid to what the manifest and the merchant's
+        /// checkout widget settings want (the name stays for the jobs already stored).
         RegisterDropZones = "register_drop_zones",
     }
 }
@@ -132,9 +133,13 @@ pub async fn claim_due(db: &Db, lease: Duration) -> Result<Option<ClaimedJob>, D
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
+    // A job waits while another of its installation and kind runs under a live lease: two
+    // workers never change the same registrations with Fluid at once.
+    let alone = "NOT EXISTS (SELECT 1 FROM jobs r WHERE r.installation_uuid = j.installation_uuid \
+                 AND r.kind = j.kind AND r.id <> j.id AND r.status = 'running' AND r.locked_until >= $1)";
     let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, updated_at = $3 \
-         WHERE id = (SELECT id FROM jobs WHERE {due} ORDER BY run_at, id LIMIT 1 {lock}) AND ({due}) \
+         WHERE id = (SELECT id FROM jobs j WHERE ({due}) AND {alone} ORDER BY run_at, id LIMIT 1 {lock}) AND ({due}) \
          RETURNING id, installation_uuid, kind, attempts, max_attempts"
     ))
     .bind(now)

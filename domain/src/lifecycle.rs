@@ -18,7 +18,7 @@ use fluid::{
 };
 
 use crate::{
-    Db, DbError, Keyring,
+    Db, DbError, Keyring, checkout_widget,
     exchange_claims::{self, Claim, Exchanged, Holder},
     installations::{self, Credentials, Status, Uninstall},
     jobs, registrations,
@@ -181,9 +181,20 @@ async fn install_inline(
     else {
         return Ok(InstallOutcome::Superseded);
     };
-    jobs::enqueue_registrations(&mut tx, uuid, generation).await?;
+    activated(&mut tx, uuid, generation).await?;
     tx.commit().await.map_err(DbError::from)?;
     Ok(InstallOutcome::Active)
+}
+
+/// What follows an activation, in its transaction: the checkout widget's new key and the jobs
+/// that register the installation with Fluid.
+async fn activated(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    generation: i64,
+) -> Result<(), DbError> {
+    checkout_widget::replace_key(tx, uuid).await?;
+    jobs::enqueue_registrations(tx, uuid, generation).await
 }
 
 async fn exchange(
@@ -402,7 +413,7 @@ async fn activate(deps: &Deps, uuid: &str, exchanged: &Exchanged) -> Result<Inst
     .await?;
     if let Some(generation) = generation {
         exchange_claims::complete(&mut tx, &exchanged.token_hash, uuid).await?;
-        jobs::enqueue_registrations(&mut tx, uuid, generation).await?;
+        activated(&mut tx, uuid, generation).await?;
         tx.commit().await.map_err(DbError::from)?;
         return Ok(InstallOutcome::Active);
     }

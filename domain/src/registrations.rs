@@ -7,7 +7,6 @@ use std::sync::LazyLock;
 use fluid::{
     Secret,
     client::{FluidClient, FluidError, NewCallbackRegistration, NewCompanyWebhook},
-    drop_zones::NewDropZone,
 };
 use serde::Serialize;
 
@@ -122,7 +121,11 @@ pub fn webhook_url(public_url: &str, uuid: &str) -> String {
     format!("{public_url}/api/webhooks/companies/{uuid}")
 }
 
-async fn company_token(db: &Db, keyring: &Keyring, uuid: &str) -> Result<Secret, RegistrationError> {
+pub(crate) async fn company_token(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+) -> Result<Secret, RegistrationError> {
     let active = installations::find(db, uuid)
         .await?
         .is_some_and(|i| i.status == Status::Active);
@@ -274,119 +277,6 @@ pub async fn register_webhooks(
         }
     }
     first_error.map_or(Ok(()), Err)
-}
-
-/// Creates each drop zone of `zones` not yet created for installation `uuid`.
-pub async fn register_drop_zones(
-    db: &Db,
-    keyring: &Keyring,
-    fluid: &FluidClient,
-    zones: &[NewDropZone],
-    uuid: &str,
-) -> Result<(), RegistrationError> {
-    if zones.is_empty() {
-        return Ok(());
-    }
-    let token = company_token(db, keyring, uuid).await?;
-    let mut first_error = None;
-    for zone in zones {
-        if drop_zone_created(db, uuid, &zone.name).await? {
-            continue;
-        }
-        match fluid.create_drop_zone(&token, zone).await {
-            Ok(made) => {
-                save_drop_zone(
-                    db,
-                    uuid,
-                    &zone.name,
-                    Some(&made.uuid),
-                    RegistrationStatus::Registered,
-                    None,
-                )
-                .await?
-            }
-            Err(error) => {
-                let error = RegistrationError::from(error);
-                save_drop_zone(
-                    db,
-                    uuid,
-                    &zone.name,
-                    None,
-                    RegistrationStatus::Failed,
-                    Some(&error.to_string()),
-                )
-                .await?;
-                first_error.get_or_insert(error);
-            }
-        }
-    }
-    first_error.map_or(Ok(()), Err)
-}
-
-/// After an uninstall: asks Fluid to delete the installation's drop zones with its last token —
-/// best effort, since Fluid may have revoked it already — and records them as deleted either way.
-pub async fn remove_drop_zones(
-    db: &Db,
-    fluid: &FluidClient,
-    token: &Secret,
-    uuid: &str,
-) -> Result<usize, DbError> {
-    let created: Vec<(String, Option<String>)> = sqlx::query_as(
-        "SELECT name, fluid_uuid FROM drop_zones WHERE installation_uuid = $1 AND status <> 'deleted'",
-    )
-    .bind(uuid)
-    .fetch_all(db.pool())
-    .await?;
-    let mut deleted_on_fluid = 0;
-    for (name, fluid_uuid) in &created {
-        if let Some(fluid_uuid) = fluid_uuid {
-            match fluid.delete_drop_zone(token, fluid_uuid).await {
-                Ok(()) => deleted_on_fluid += 1,
-                Err(error) => {
-                    tracing::info!(installation = %uuid, drop_zone = %name, %error, "drop zone not deleted on Fluid (best effort)")
-                }
-            }
-        }
-        save_drop_zone(db, uuid, name, None, RegistrationStatus::Deleted, None).await?;
-    }
-    Ok(deleted_on_fluid)
-}
-
-async fn drop_zone_created(db: &Db, uuid: &str, name: &str) -> Result<bool, DbError> {
-    let created: Option<(String,)> = sqlx::query_as(
-        "SELECT status FROM drop_zones WHERE installation_uuid = $1 AND name = $2 AND status = 'registered'",
-    )
-    .bind(uuid)
-    .bind(name)
-    .fetch_optional(db.pool())
-    .await?;
-    Ok(created.is_some())
-}
-
-async fn save_drop_zone(
-    db: &Db,
-    uuid: &str,
-    name: &str,
-    fluid_uuid: Option<&str>,
-    status: RegistrationStatus,
-    error: Option<&str>,
-) -> Result<(), DbError> {
-    sqlx::query(
-        "INSERT INTO drop_zones (installation_uuid, name, fluid_uuid, status, last_error, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (installation_uuid, name) DO UPDATE SET \
-             fluid_uuid = COALESCE(excluded.fluid_uuid, drop_zones.fluid_uuid), status = excluded.status, \
-             last_error = excluded.last_error, updated_at = excluded.updated_at",
-    )
-    .bind(uuid)
-    .bind(name)
-    .bind(fluid_uuid)
-    .bind(status.as_str())
-    .bind(error)
-    .bind(time::now())
-    .execute(db.pool())
-    .await?;
-    Ok(())
 }
 
 /// Whether `definition` is registered for installation `uuid`, with its `cvt_` held.

@@ -177,6 +177,8 @@ fn endpoint(path: &str) -> &'static str {
         ("/api/company/webhooks", "company_webhooks"),
         ("/api/drop_zones", "drop_zones"),
         ("/api/droplets", "droplets"),
+        ("/api/carts/", "carts"),
+        ("/api/company/v1/companies/me", "companies_me"),
     ];
     ENDPOINTS
         .iter()
@@ -354,6 +356,21 @@ impl FluidClient {
         Ok(wrapped.drop_zone)
     }
 
+    /// Points one of the company's drop zones at `zone` (its URL, name, placement).
+    pub async fn update_drop_zone(
+        &self,
+        token: &Secret,
+        uuid: &str,
+        zone: &crate::drop_zones::NewDropZone,
+    ) -> Result<crate::drop_zones::DropZone, FluidError> {
+        let body = serde_json::json!({ "drop_zone": zone });
+        let path = format!("/api/drop_zones/{uuid}");
+        let wrapped: crate::drop_zones::Wrapped<crate::drop_zones::DropZone> = self
+            .call(reqwest::Method::PUT, &path, Some(token), Some(&body))
+            .await?;
+        Ok(wrapped.drop_zone)
+    }
+
     /// Deletes one of the company's drop zones.
     pub async fn delete_drop_zone(&self, token: &Secret, uuid: &str) -> Result<(), FluidError> {
         let path = format!("/api/drop_zones/{uuid}");
@@ -436,6 +453,37 @@ impl FluidClient {
                 "companies/me names no company id and uuid_v7".into(),
             )),
         }
+    }
+
+    /// The cart behind `cart_token`, read with the company's `dit_` within `bound` in all (one
+    /// attempt: a shopper is waiting). A token that is not shaped like a cart token is refused
+    /// without calling Fluid.
+    pub async fn cart(
+        &self,
+        token: &Secret,
+        cart_token: &str,
+        bound: Duration,
+    ) -> Result<crate::carts::Cart, FluidError> {
+        if !crate::carts::is_cart_token(cart_token) {
+            return Err(FluidError::Rejected {
+                status: 400,
+                message: "not a cart token".into(),
+            });
+        }
+        let path = format!("/api/carts/{cart_token}");
+        let deadline = tokio::time::Instant::now() + bound;
+        let answer: serde_json::Value = self
+            .attempts(
+                reqwest::Method::GET,
+                &path,
+                Some(token),
+                None,
+                Some(deadline),
+                &mut false,
+            )
+            .await?;
+        crate::carts::Cart::from_answer(answer)
+            .ok_or_else(|| FluidError::Malformed("the answer holds no cart".into()))
     }
 
     async fn call<T: DeserializeOwned>(

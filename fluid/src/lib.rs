@@ -2,6 +2,7 @@
 //! sends, and the shapes of the payloads it really sends.
 
 pub mod callbacks;
+pub mod carts;
 pub mod client;
 pub mod company_events;
 pub mod drop_zones;

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use domain::drop_zones::DropZoneSpec;
 use fluid::{
-    drop_zones::{DropZoneSettings, NewDropZone, PAGES},
+    drop_zones::PAGES,
     droplet::{DropletDefinition, DropletSettings, Feature, Page, SCOPES},
 };
 use serde::Deserialize;
@@ -67,7 +68,7 @@ struct FeatureFile {
 #[serde(deny_unknown_fields)]
 struct DropZoneFile {
     name: String,
-    /// Defaults to the droplet's `embed_url`.
+    /// Defaults to the installation's checkout widget, which the merchant turns on and off.
     embed_url: Option<String>,
     page: String,
     zone: String,
@@ -84,7 +85,7 @@ pub struct Manifest {
     /// Subscribed for each company that installs the droplet, as `(resource, event)`.
     pub company_webhooks: Vec<domain::registrations::CompanyWebhook>,
     /// Created for each company that installs the droplet.
-    pub drop_zones: Vec<NewDropZone>,
+    pub drop_zones: Vec<DropZoneSpec>,
 }
 
 /// Reads and validates the manifest at `path`.
@@ -225,16 +226,13 @@ pub fn parse(name: &str, text: &str, public_url: &str) -> Result<Manifest, Manif
         if zone.name.trim().is_empty() || zone.zone.trim().is_empty() {
             return Err(fail("drop_zones", "need a name and a zone".into()));
         }
-        drop_zones.push(NewDropZone {
+        drop_zones.push(DropZoneSpec {
             name: zone.name.trim().to_owned(),
-            embed_url: zone.embed_url.unwrap_or_else(|| embed_url.clone()),
-            active: true,
-            settings: DropZoneSettings {
-                page: zone.page,
-                zone: zone.zone,
-                priority: zone.priority,
-                height: zone.height,
-            },
+            page: zone.page,
+            zone: zone.zone,
+            priority: zone.priority,
+            height: zone.height,
+            embed_url: zone.embed_url,
         });
     }
     Ok(Manifest {

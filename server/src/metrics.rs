@@ -165,6 +165,7 @@ pub struct Metrics {
     company_events: Family<OutcomeLabels, Counter>,
     installs: Family<OutcomeLabels, Counter>,
     shed: Family<ShedLabels, Counter>,
+    checkout_widget: Family<OutcomeLabels, Counter>,
     activity_dropped: Counter,
     pool: Family<PoolLabels, Gauge>,
 }
@@ -212,6 +213,12 @@ impl Default for Metrics {
             "Requests refused with 503 because their pool was full: fluid (MAX_CONCURRENT_REQUESTS) or ui (MAX_CONCURRENT_UI_REQUESTS)",
             shed.clone(),
         );
+        let checkout_widget = Family::default();
+        registry.register(
+            "checkout_widget_renders",
+            "Checkout widget pages served, by outcome: shown, or why the shopper saw an empty page (unknown_key, off, not_active, no_cart, no_options, cart_not_found, carts_api_unavailable, storage, nothing_chosen)",
+            checkout_widget.clone(),
+        );
         let activity_dropped = Counter::default();
         registry.register(
             "callback_records_dropped",
@@ -232,6 +239,7 @@ impl Default for Metrics {
             company_events,
             installs,
             shed,
+            checkout_widget,
             activity_dropped,
             pool,
         }
@@ -281,6 +289,13 @@ impl Metrics {
     /// A request was shed because `pool` was full.
     pub fn shed(&self, pool: Pool) {
         self.shed.get_or_create(&ShedLabels { pool }).inc();
+    }
+
+    /// A checkout widget page was served: `shown`, or why it was empty.
+    pub fn checkout_widget(&self, outcome: &'static str) {
+        self.checkout_widget
+            .get_or_create(&OutcomeLabels { outcome })
+            .inc();
     }
 
     /// A callback invocation could not be queued for recording.

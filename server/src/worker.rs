@@ -34,8 +34,8 @@ pub struct Worker {
     pub retention: Duration,
     /// The manifest's company webhooks, subscribed for each install.
     pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
-    /// The manifest's drop zones, created for each install.
-    pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
+    /// The manifest's drop zones, kept on Fluid for each install.
+    pub drop_zones: Arc<[domain::drop_zones::DropZoneSpec]>,
     /// How long a claimed job stays reserved without a renewal.
     pub lease: Duration,
     /// Job outcomes are counted here.
@@ -48,9 +48,13 @@ impl Worker {
     pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut next_prune = tokio::time::Instant::now();
+            let mut drop_zones_queued = false;
             loop {
                 if *shutdown.borrow() {
                     return;
+                }
+                if !drop_zones_queued && self.db.is_migrated() {
+                    drop_zones_queued = self.queue_drop_zone_sync().await;
                 }
                 if self.db.is_migrated() && tokio::time::Instant::now() >= next_prune {
                     self.prune().await;
@@ -78,6 +82,25 @@ impl Worker {
                 }
             }
         })
+    }
+
+    /// Queues a drop zone sync for each active install the first time this configuration runs;
+    /// `false` when the database could not be asked (tried again on the next round).
+    async fn queue_drop_zone_sync(&self) -> bool {
+        match domain::drop_zones::queue_sync_for_all(&self.db, &self.public_url, &self.drop_zones).await {
+            Ok(0) => true,
+            Ok(queued) => {
+                tracing::info!(
+                    installations = queued,
+                    "drop zones queued for a sync with this configuration"
+                );
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not queue the drop zone sync");
+                false
+            }
+        }
     }
 
     /// Applies the retention to company events and the hourly activity counts.
@@ -158,10 +181,11 @@ impl Worker {
                 .await
             }
             Some(JobKind::RegisterDropZones) => {
-                registrations::register_drop_zones(
+                domain::drop_zones::sync(
                     &self.db,
                     &self.keyring,
                     &self.fluid,
+                    &self.public_url,
                     &self.drop_zones,
                     uuid,
                 )

@@ -3,6 +3,7 @@
 mod access_notice;
 mod activity_chart;
 mod callbacks;
+mod checkout_widget;
 mod events;
 mod nav;
 mod not_found;

@@ -32,6 +32,7 @@ pub fn ShippingPage() -> impl IntoView {
     );
     super::loaded(data, move |data| {
         let dri = query.with_untracked(|q| q.get("dri").unwrap_or_default());
+        let sample = sample_cart(data.preview.as_ref());
         view! {
             <Nav dri=dri.clone() current="shipping"/>
             <header class="page-header">
@@ -41,24 +42,32 @@ pub fn ShippingPage() -> impl IntoView {
                 </div>
             </header>
             <super::access_notice::AccessNotice access=data.access.clone()/>
-            <ShippingEditor token=data.page_token options=data.options history=data.history can_write=data.access.can_write/>
-            <Preview dri preview=data.preview/>
+            <ShippingEditor token=data.page_token.clone() options=data.options history=data.history can_write=data.access.can_write/>
+            <super::checkout_widget::CheckoutWidgetCard
+                token=data.page_token
+                widget=data.widget
+                can_write=data.access.can_write
+                country=sample.country.clone()
+                subtotal=sample.subtotal.clone()
+            />
+            <Preview dri cart=sample preview=data.preview/>
         }
     })
 }
 
 /// The preview form: a plain GET form, so it works before (and without) hydration, and its
 /// result is a link the merchant can share.
+/// The sample cart of the page: the one previewed, else a default.
+fn sample_cart(preview: Option<&PreviewView>) -> SampleCartForm {
+    preview.map(|p| p.cart.clone()).unwrap_or_else(|| SampleCartForm {
+        country: "US".into(),
+        subtotal: "40.00".into(),
+        weight_kg: "1".into(),
+    })
+}
+
 #[component]
-fn Preview(dri: String, preview: Option<PreviewView>) -> impl IntoView {
-    let cart = preview
-        .as_ref()
-        .map(|p| p.cart.clone())
-        .unwrap_or_else(|| SampleCartForm {
-            country: "US".into(),
-            subtotal: "40.00".into(),
-            weight_kg: "1".into(),
-        });
+fn Preview(dri: String, cart: SampleCartForm, preview: Option<PreviewView>) -> impl IntoView {
     let problems = preview.as_ref().map(|p| p.problems.clone()).unwrap_or_default();
     let problem = |field: &str| {
         problems

@@ -58,6 +58,8 @@ pub struct ShippingPageData {
     pub options: Vec<ShippingOptionView>,
     pub history: Vec<ChangeView>,
     pub preview: Option<PreviewView>,
+    /// The checkout widget's settings.
+    pub widget: crate::checkout_widget::CheckoutWidgetView,
 }
 
 /// One change in the history: when, who, what.

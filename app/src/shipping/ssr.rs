@@ -37,6 +37,7 @@ pub async fn load(
         preview: sample.map(|cart| preview(&options, cart)),
         options: options.iter().map(view).collect(),
         history: history(&db, &dri).await?,
+        widget: crate::checkout_widget::ssr::view(&db, &dri).await?,
     })
 }
 

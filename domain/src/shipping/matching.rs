@@ -44,7 +44,12 @@ fn decimal(value: Option<&Value>) -> Option<Decimal> {
 
 /// Reads an `update_cart_shipping` request (already schema-checked).
 pub fn cart_of(request: &Value) -> Cart {
-    let cart = &request["cart"];
+    read_cart(&request["cart"])
+}
+
+/// Reads a cart object as Fluid sends it, in a callback's request or from its Carts API: its
+/// items (price, quantity, variant weight) and `ship_to`.
+pub fn read_cart(cart: &Value) -> Cart {
     let mut subtotal = Some(Decimal::ZERO);
     let mut weight = Some(Decimal::ZERO);
     for item in cart["items"].as_array().map(Vec::as_slice).unwrap_or_default() {

@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 pub use cache::Cache;
-pub use matching::{Cart, answer, cart_of, matching_options};
+pub use matching::{Cart, answer, cart_of, matching_options, read_cart};
 pub use preview::{Preview, SampleCart, preview};
 /// How many shipping options an installation holds at most, unless configured otherwise.
 pub const DEFAULT_MAX_OPTIONS: usize = 500;

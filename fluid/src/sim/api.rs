@@ -33,11 +33,14 @@ pub(super) fn router(state: ApiState) -> Router {
         .route("/api/callback/test", post(test_callback))
         .route("/api/company/v1/companies/me", get(company_me))
         .route("/api/drop_zones", post(create_drop_zone).get(list_drop_zones))
-        .route("/api/drop_zones/{uuid}", delete(delete_drop_zone))
+        .route(
+            "/api/drop_zones/{uuid}",
+            delete(delete_drop_zone).put(update_drop_zone),
+        )
         .with_state(state)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
 }
 
@@ -122,7 +125,7 @@ async fn exchange(Extract(api): Extract<ApiState>, body: Option<Json<ExchangeReq
     .into_response()
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+pub(super) fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)?
         .to_str()
@@ -452,34 +455,36 @@ fn drop_zone_json(zone: &SimDropZone) -> Value {
     value
 }
 
+/// The company whose token is given, and the drop zone the body sends, checked as Fluid checks
+/// it; else Fluid's refusal.
+async fn company_drop_zone(
+    api: &ApiState,
+    headers: &HeaderMap,
+    body: Option<Json<NewDropZoneBody>>,
+) -> Result<(String, crate::drop_zones::NewDropZone), Response> {
+    let dri = authorised(api, headers).await?;
+    let refuse = |message: &str| error(StatusCode::UNPROCESSABLE_ENTITY, message);
+    let value = body
+        .and_then(|Json(b)| b.drop_zone)
+        .ok_or_else(|| refuse("drop_zone is required"))?;
+    let zone: crate::drop_zones::NewDropZone =
+        serde_json::from_value(value).map_err(|e| refuse(&format!("invalid drop_zone: {e}")))?;
+    if !crate::drop_zones::PAGES.contains(&zone.settings.page.as_str()) {
+        return Err(refuse("settings.page is not a known page"));
+    }
+    Ok((dri, zone))
+}
+
 /// `POST /api/drop_zones`: a drop zone for the token's company; the page must be one Fluid knows.
 async fn create_drop_zone(
     Extract(api): Extract<ApiState>,
     headers: HeaderMap,
     body: Option<Json<NewDropZoneBody>>,
 ) -> Response {
-    let dri = match authorised(&api, &headers).await {
-        Ok(dri) => dri,
+    let (dri, zone) = match company_drop_zone(&api, &headers, body).await {
+        Ok(both) => both,
         Err(response) => return response,
     };
-    let Some(value) = body.and_then(|Json(b)| b.drop_zone) else {
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "drop_zone is required");
-    };
-    let zone: crate::drop_zones::NewDropZone = match serde_json::from_value(value) {
-        Ok(zone) => zone,
-        Err(e) => {
-            return error(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                &format!("invalid drop_zone: {e}"),
-            );
-        }
-    };
-    if !crate::drop_zones::PAGES.contains(&zone.settings.page.as_str()) {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "settings.page is not a known page",
-        );
-    }
     let created = SimDropZone {
         uuid: token("dz_"),
         dri,
@@ -501,6 +506,29 @@ async fn list_drop_zones(Extract(api): Extract<ApiState>, headers: HeaderMap) ->
             .collect()
     })
     .await
+}
+
+/// `PUT /api/drop_zones/{uuid}`: replaces one of the company's own drop zones.
+async fn update_drop_zone(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+    body: Option<Json<NewDropZoneBody>>,
+) -> Response {
+    let (dri, zone) = match company_drop_zone(&api, &headers, body).await {
+        Ok(both) => both,
+        Err(response) => return response,
+    };
+    let mut state = api.state.lock().await;
+    let Some(stored) = state
+        .drop_zones
+        .iter_mut()
+        .find(|z| z.uuid == uuid && z.dri == dri)
+    else {
+        return error(StatusCode::NOT_FOUND, "Drop zone not found");
+    };
+    stored.zone = zone;
+    Json(json!({ "drop_zone": drop_zone_json(stored) })).into_response()
 }
 
 /// `DELETE /api/drop_zones/{uuid}`: only the company's own.

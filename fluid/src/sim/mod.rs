@@ -1,10 +1,11 @@
 //! A stand-in for Fluid, over real HTTP, written from Fluid's documentation: it keeps companies
 //! and their droplet installations, serves the credential exchange, callback registrations and
-//! company webhooks, and signs and delivers lifecycle webhooks the way Fluid does. Faults (5xx,
+//! company webhooks, drop zones and shoppers' carts (with a checkout page framing the drop zones), and signs and delivers lifecycle webhooks the way Fluid does. Faults (5xx,
 //! 429, delays) can be queued for tests. Used by the integration tests and by `droplet sim`.
 
 mod api;
 mod callbacks;
+mod carts;
 mod control;
 mod deliver;
 mod droplets;
@@ -16,6 +17,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Mutex};
 
 pub use callbacks::CallbackResult;
+pub use carts::{CartChange, CartsChaos, HANG as CARTS_HANG, SimCart, SimCartItem};
 pub use deliver::{Delivery, Shape};
 use state::State;
 pub use state::{Chaos, Fault, Registration, SimDropZone, SimInstallation, SimWebhook};
@@ -80,7 +82,8 @@ impl Simulator {
         let router = api::router(api::ApiState { state, http })
             .merge(control::router(simulator.clone()))
             .merge(droplets::router(simulator.clone()))
-            .merge(viewer::router(simulator.clone()));
+            .merge(viewer::router(simulator.clone()))
+            .merge(carts::router(simulator.clone()));
         tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });

@@ -59,6 +59,8 @@ pub struct Chaos {
     pub reorder: bool,
     /// How Fluid misbehaves when it says who is looking at the droplet's admin page.
     pub viewer: Option<super::ViewerChaos>,
+    /// How the Carts API misbehaves.
+    pub carts: Option<super::CartsChaos>,
 }
 
 /// A drop zone, as Fluid keeps it.
@@ -129,6 +131,10 @@ pub(super) struct State {
     pub drop_zones: Vec<SimDropZone>,
     /// The owner company's droplets, as created through `POST /api/droplets`.
     pub droplets: Vec<crate::droplet::Droplet>,
+    /// Shoppers' carts, by cart token.
+    pub carts: HashMap<String, super::SimCart>,
+    /// How many times the Carts API was asked for a cart.
+    pub cart_reads: usize,
     next_id: u64,
 }
 

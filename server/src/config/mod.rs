@@ -70,7 +70,7 @@ pub struct Config {
     /// The company webhooks of the manifest (the default set without one), subscribed per install.
     pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The drop zones of the manifest, created for each install.
-    pub drop_zones: Arc<[fluid::drop_zones::NewDropZone]>,
+    pub drop_zones: Arc<[domain::drop_zones::DropZoneSpec]>,
     /// Who may change things in the admin UI, and its limits.
     pub admin: AdminConfig,
 }
@@ -189,7 +189,7 @@ impl Config {
 /// The company webhooks and drop zones registered per install.
 type PerInstall = (
     Arc<[domain::registrations::CompanyWebhook]>,
-    Arc<[fluid::drop_zones::NewDropZone]>,
+    Arc<[domain::drop_zones::DropZoneSpec]>,
 );
 
 /// What the manifest at `path` registers per install: its company webhooks and drop zones; the

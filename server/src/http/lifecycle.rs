@@ -77,7 +77,7 @@ pub async fn uninstalled(State(state): State<AppState>, headers: HeaderMap, body
         let (db, fluid, uuid) = (state.db.clone(), state.fluid.clone(), uuid.clone());
         // Best effort and off the request path: Fluid may have revoked the token already.
         tokio::spawn(async move {
-            if let Err(error) = domain::registrations::remove_drop_zones(&db, &fluid, &token, &uuid).await {
+            if let Err(error) = domain::drop_zones::remove_all(&db, &fluid, &token, &uuid).await {
                 tracing::warn!(installation = %uuid, %error, "recording the drop zones as deleted failed");
             }
         });

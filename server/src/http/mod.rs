@@ -1,7 +1,9 @@
-//! The HTTP edge: one router for Fluid's webhooks, the probes, the admin UI and its assets.
+//! The HTTP edge: one router for Fluid's webhooks, the probes, the checkout widget, the admin UI
+//! and its assets.
 
 mod assets;
 mod callbacks;
+mod checkout_widget;
 mod company_webhooks;
 mod error;
 mod health;
@@ -90,6 +92,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/webhooks/uninstalled", post(lifecycle::uninstalled))
         .route("/api/webhooks/companies/{uuid}", post(company_webhooks::receive))
         .route("/api/callbacks/{uuid}/{definition}", post(callbacks::receive))
+        .route("/checkout/widget/{key}", get(checkout_widget::show))
+        .route("/checkout/widget/{key}/preview", get(checkout_widget::preview))
         .route("/auth/fluid/start", get(sign_in::start))
         .route("/auth/fluid/callback", get(sign_in::callback))
         .route("/auth/fluid/refused", get(sign_in::refused))

@@ -6,6 +6,7 @@ mod support;
 mod admin_pages;
 mod admin_ui;
 mod callbacks;
+mod checkout_widget;
 mod company_webhooks;
 mod config;
 mod drop_zones;

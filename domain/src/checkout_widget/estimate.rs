@@ -1,0 +1,250 @@
+//! What the widget tells a shopper, worked out with the very matching `update_cart_shipping`
+//! answers with, so the widget and the checkout never disagree.
+
+use std::collections::BTreeSet;
+
+use rust_decimal::{Decimal, prelude::ToPrimitive};
+
+use crate::shipping::{Cart, ShippingOption, matching_options};
+
+/// The shipping a cart gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Offer {
+    pub title: String,
+    /// What the checkout will charge, rounded to cents.
+    pub total: Decimal,
+    pub delivery_estimate: String,
+    /// Free because the subtotal reached the option's free-shipping threshold.
+    pub unlocked: bool,
+}
+
+/// The nearest free-shipping threshold ahead of the cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The option that becomes free.
+    pub title: String,
+    /// How much more the cart needs.
+    pub remaining: Decimal,
+    pub threshold: Decimal,
+    pub subtotal: Decimal,
+}
+
+impl Progress {
+    /// How far along the cart is, in whole percent (0–99: it is not there yet).
+    pub fn percent(&self) -> u8 {
+        if self.threshold <= Decimal::ZERO {
+            return 0;
+        }
+        let ratio = (self.subtotal / self.threshold * Decimal::from(100)).floor();
+        ratio.to_u8().unwrap_or(0).min(99)
+    }
+}
+
+/// What the widget can say about a cart.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Estimate {
+    /// The cheapest option the cart gets (the first of equals, in the merchant's order).
+    pub best: Option<Offer>,
+    /// The destination is not known yet: `best` is the cheapest over the shop's countries.
+    pub from: bool,
+    pub progress: Option<Progress>,
+}
+
+/// The countries the options ship to; `[""]` (only options for everywhere apply) when none
+/// names any.
+fn shop_countries(options: &[ShippingOption]) -> Vec<String> {
+    let countries: BTreeSet<&String> = options
+        .iter()
+        .filter(|o| o.enabled)
+        .flat_map(|o| &o.countries)
+        .collect();
+    if countries.is_empty() {
+        vec![String::new()]
+    } else {
+        countries.into_iter().cloned().collect()
+    }
+}
+
+fn cheapest(options: &[ShippingOption], cart: &Cart) -> Option<Offer> {
+    matching_options(options, cart)
+        .into_iter()
+        .min_by_key(|(_, total)| *total)
+        .map(|(option, total)| Offer {
+            title: option.title.clone(),
+            total,
+            delivery_estimate: option.delivery_estimate.clone(),
+            unlocked: total.is_zero() && !option.price.is_zero() && option.free_above.is_some(),
+        })
+}
+
+/// The option whose free-shipping threshold is nearest ahead of the cart: one that the same cart
+/// with the threshold's subtotal would get for free.
+fn nearest_free(options: &[ShippingOption], cart: &Cart) -> Option<Progress> {
+    let subtotal = cart.subtotal?;
+    options
+        .iter()
+        .filter(|o| o.enabled)
+        .filter_map(|o| Some((o, o.free_above.filter(|&t| t > subtotal)?)))
+        .filter(|(option, threshold)| {
+            let there = Cart {
+                subtotal: Some(*threshold),
+                ..cart.clone()
+            };
+            matching_options(options, &there)
+                .iter()
+                .any(|(m, total)| m.id == option.id && total.is_zero())
+        })
+        .min_by_key(|(option, threshold)| (*threshold - subtotal, option.position, option.id))
+        .map(|(option, threshold)| Progress {
+            title: option.title.clone(),
+            remaining: threshold - subtotal,
+            threshold,
+            subtotal,
+        })
+}
+
+/// What the widget can say about `cart`: to its destination, or — none given yet — the best over
+/// the countries the options ship to.
+pub fn estimate(options: &[ShippingOption], cart: &Cart) -> Estimate {
+    let from = cart.country.is_empty();
+    let countries = if from {
+        shop_countries(options)
+    } else {
+        vec![cart.country.clone()]
+    };
+    let mut found = Estimate {
+        from,
+        ..Estimate::default()
+    };
+    for country in countries {
+        let at = Cart {
+            country,
+            ..cart.clone()
+        };
+        if let Some(offer) = cheapest(options, &at)
+            && found.best.as_ref().is_none_or(|best| offer.total < best.total)
+        {
+            found.best = Some(offer);
+        }
+        if let Some(progress) = nearest_free(options, &at)
+            && found
+                .progress
+                .as_ref()
+                .is_none_or(|nearest| progress.remaining < nearest.remaining)
+        {
+            found.progress = Some(progress);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use rust_decimal::Decimal;
+
+    use super::*;
+    use crate::shipping::WeightUnit;
+
+    fn option(
+        id: i64,
+        title: &str,
+        price: &str,
+        countries: &[&str],
+        free_above: Option<&str>,
+    ) -> ShippingOption {
+        ShippingOption {
+            id,
+            position: id,
+            title: title.into(),
+            price: price.parse().unwrap(),
+            currency: "USD".into(),
+            delivery_estimate: "3-5 days".into(),
+            countries: countries.iter().map(|c| (*c).to_owned()).collect(),
+            subtotal_min: None,
+            subtotal_max: None,
+            free_above: free_above.map(|f| f.parse().unwrap()),
+            weight_min: None,
+            weight_max: None,
+            weight_unit: WeightUnit::Kg,
+            enabled: true,
+        }
+    }
+
+    fn cart(subtotal: &str, country: &str) -> Cart {
+        Cart {
+            subtotal: Some(subtotal.parse().unwrap()),
+            weight_kg: Some(Decimal::ZERO),
+            country: country.into(),
+        }
+    }
+
+    fn amount(text: &str) -> Decimal {
+        text.parse().unwrap()
+    }
+
+    #[test]
+    fn a_cart_below_the_threshold_is_told_what_is_left() {
+        let options = [
+            option(1, "Standard", "5.00", &["US"], Some("50")),
+            option(2, "Express", "15.00", &["US"], None),
+        ];
+        let found = estimate(&options, &cart("38", "US"));
+        let best = found.best.unwrap();
+        assert_eq!((best.title.as_str(), best.total), ("Standard", amount("5.00")));
+        let progress = found.progress.unwrap();
+        assert_eq!(
+            (progress.title.as_str(), progress.remaining),
+            ("Standard", amount("12"))
+        );
+        assert_eq!(progress.percent(), 76);
+        assert!(!found.from);
+    }
+
+    #[test]
+    fn past_the_threshold_the_option_is_unlocked_and_nothing_is_ahead() {
+        let options = [option(1, "Standard", "5.00", &["US"], Some("50"))];
+        let found = estimate(&options, &cart("50", "US"));
+        let best = found.best.unwrap();
+        assert!(best.unlocked && best.total.is_zero());
+        assert_eq!(found.progress, None);
+    }
+
+    #[test]
+    fn an_excluded_country_gets_nothing() {
+        let options = [option(1, "Standard", "5.00", &["US", "CA"], Some("50"))];
+        assert_eq!(estimate(&options, &cart("38", "FR")), Estimate::default());
+    }
+
+    #[test]
+    fn a_threshold_the_cart_could_not_use_is_never_promised() {
+        // Free above 50, but only for carts up to 40: reaching 50 drops the option.
+        let mut capped = option(1, "Standard", "5.00", &["US"], Some("50"));
+        capped.subtotal_max = Some(amount("40"));
+        let found = estimate(&[capped], &cart("38", "US"));
+        assert_eq!(found.progress, None);
+        assert_eq!(found.best.unwrap().total, amount("5.00"));
+    }
+
+    #[test]
+    fn without_a_destination_the_cheapest_over_the_shops_countries_is_shown() {
+        let options = [
+            option(1, "Canada Post", "9.00", &["CA"], Some("80")),
+            option(2, "USPS", "6.00", &["US"], Some("100")),
+        ];
+        let found = estimate(&options, &cart("38", ""));
+        assert!(found.from);
+        assert_eq!(found.best.unwrap().title, "USPS");
+        assert_eq!(found.progress.unwrap().remaining, amount("42"));
+    }
+
+    #[test]
+    fn the_nearest_threshold_wins() {
+        let options = [
+            option(1, "Ground", "7.00", &[], Some("100")),
+            option(2, "Standard", "5.00", &[], Some("60")),
+        ];
+        let found = estimate(&options, &cart("38", "US"));
+        assert_eq!(found.progress.unwrap().title, "Standard");
+        assert_eq!(found.best.unwrap().title, "Standard");
+    }
+}

@@ -1,0 +1,534 @@
+//! The shopper widget in Fluid's checkout, through the simulated Fluid: its drop zone names the
+//! installation by an opaque key, it reads the cart from the Carts API and tells the shopper the
+//! shipping they get and how far they are from free shipping — and whatever goes wrong, the
+//! shopper gets an empty 200 page, never an error or anything but public prices.
+
+use std::time::{Duration, Instant};
+
+use crate::support::*;
+use domain::shipping::ShippingOptionInput;
+use fluid::sim::{CartChange, CartsChaos, Chaos, Shape};
+
+/// `droplet.toml` as shipped: one checkout drop zone, pointing at the widget.
+fn manifest(dir: &tempfile::TempDir) -> String {
+    let path = dir.path().join("droplet.toml");
+    std::fs::write(&path, include_str!("../../../droplet.toml")).expect("manifest");
+    path.display().to_string()
+}
+
+/// A company that installed the droplet (with the shipped `droplet.toml`), and its widget's URL.
+struct Shop {
+    app: TestApp,
+    dri: String,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn shop(company_name: &str) -> Shop {
+    let dir = tempfile::tempdir().expect("dir");
+    let manifest = manifest(&dir);
+    let app = TestApp::spawn_with(|args| args.droplet_manifest = manifest).await;
+    let dri = app.installed(company_name).await.droplet_installation_uuid;
+    let url = widget_url(&app, &dri).await;
+    Shop {
+        app,
+        dri,
+        url,
+        _dir: dir,
+    }
+}
+
+fn option(title: &str, price: &str, countries: &str, free_above: &str) -> ShippingOptionInput {
+    ShippingOptionInput {
+        title: title.into(),
+        price: price.into(),
+        currency: "USD".into(),
+        delivery_estimate: "3-5 business days".into(),
+        countries: countries.into(),
+        weight_unit: "kg".into(),
+        free_above: free_above.into(),
+        enabled: true,
+        ..Default::default()
+    }
+}
+
+async fn seed(app: &TestApp, dri: &str, options: &[ShippingOptionInput]) {
+    let db = app.db().await;
+    for input in options {
+        domain::shipping::create(
+            &db,
+            dri,
+            &domain::audit::Actor::operator("test"),
+            input,
+            domain::shipping::DEFAULT_MAX_OPTIONS,
+        )
+        .await
+        .expect("a valid option");
+    }
+    db.close().await;
+}
+
+/// The installation's one checkout drop zone on Fluid: its URL.
+async fn widget_url(app: &TestApp, dri: &str) -> String {
+    let zones = app.sim.drop_zones(dri).await;
+    assert_eq!(zones.len(), 1, "{zones:?}");
+    zones[0].zone.embed_url.clone()
+}
+
+fn cart(sub_total: &str, country: Option<&str>) -> CartChange {
+    CartChange {
+        sub_total: Some(sub_total.into()),
+        country_code: Some(country.map(str::to_owned)),
+        ..Default::default()
+    }
+}
+
+struct Page {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: String,
+}
+
+impl Page {
+    /// Whether the page shows anything at all.
+    fn shows_something(&self) -> bool {
+        self.body.contains("<main")
+    }
+}
+
+/// Fluid's checkout frame loading the drop zone for `cart_token`, as `embed_url?token=…`.
+async fn open(app: &TestApp, url: &str, cart_token: &str) -> Page {
+    let response = app
+        .client
+        .get(format!("{url}?token={cart_token}"))
+        .send()
+        .await
+        .expect("widget");
+    Page {
+        status: response.status().as_u16(),
+        headers: response.headers().clone(),
+        body: response.text().await.expect("body"),
+    }
+}
+
+/// The merchant saves the widget's settings from the shipping page.
+async fn save(app: &TestApp, page_token: &str, enabled: &str, shows: &str) -> (u16, serde_json::Value) {
+    app.server_fn(
+        "save_checkout_widget",
+        &[("token", page_token), ("enabled", enabled), ("shows", shows)],
+        None,
+    )
+    .await
+}
+
+/// The widget after the shopper changed the cart.
+async fn changed(app: &TestApp, url: &str, cart_token: &str, change: CartChange) -> Page {
+    app.sim.change_cart(cart_token, change).await.expect("cart");
+    open(app, url, cart_token).await
+}
+
+/// Nothing the widget serves names the installation or carries a token.
+fn reveals_nothing(page: &Page, dri: &str, cart_token: &str) {
+    let mut everything = page.body.clone();
+    for (name, value) in &page.headers {
+        everything.push_str(&format!("\n{name}: {}", value.to_str().unwrap_or_default()));
+    }
+    for secret in [dri, cart_token, "dit_", "wvt_", "cvt_", "dri_"] {
+        assert!(
+            !everything.contains(secret),
+            "the widget's answer contains {secret}:\n{everything}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_us_cart_of_38_is_told_12_dollars_to_free_shipping_and_follows_its_changes() {
+    let Shop { app, dri, url, _dir } = shop("Widget Co").await;
+    seed(
+        &app,
+        &dri,
+        &[
+            option("Standard", "5.00", "US, CA", "50"),
+            option("Express", "15.00", "US", ""),
+        ],
+    )
+    .await;
+    assert!(
+        url.starts_with(&format!("{}/checkout/widget/wgt_", app.base_url)),
+        "{url}"
+    );
+    assert!(
+        !url.contains(&dri),
+        "the drop zone URL names the installation: {url}"
+    );
+
+    let created = app
+        .sim
+        .create_cart(&dri, cart("38.00", Some("US")))
+        .await
+        .expect("cart");
+    let token = created.cart_token.clone();
+    let page = open(&app, &url, &token).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.body
+            .contains("Standard: <span class=\"amount\">$5.00</span>"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body
+            .contains("Add <span class=\"amount\">$12.00</span> for free Standard"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("<progress max=\"100\" value=\"76\""),
+        "{}",
+        page.body
+    );
+    reveals_nothing(&page, &dri, &token);
+    let policy = page.headers["content-security-policy"].to_str().expect("csp");
+    assert!(
+        policy.contains("frame-ancestors *") && !policy.contains("script"),
+        "{policy}"
+    );
+    assert_eq!(page.headers["cache-control"], "no-store");
+    assert_eq!(page.headers["referrer-policy"], "no-referrer");
+
+    // Fluid's checkout frames the zone with the cart's token.
+    let checkout = app
+        .client
+        .get(app.sim.checkout_url(&token))
+        .send()
+        .await
+        .expect("checkout")
+        .text()
+        .await
+        .expect("page");
+    assert!(
+        checkout.contains(&format!("src=\"{url}?token={token}\"")),
+        "{checkout}"
+    );
+
+    // The shopper adds to the cart: less to go.
+    let page = changed(&app, &url, &token, cart("45.50", Some("US"))).await;
+    assert!(
+        page.body.contains("Add <span class=\"amount\">$4.50</span>"),
+        "{}",
+        page.body
+    );
+    // Past the threshold: free, nothing left to add.
+    let page = changed(&app, &url, &token, cart("50.00", Some("US"))).await;
+    assert!(
+        page.body.contains("Standard: <span class=\"free\">Free</span>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Add "), "{}", page.body);
+    // A country no option ships to: the short note, as the checkout leaves shipping to Fluid.
+    let page = changed(&app, &url, &token, cart("38.00", Some("FR"))).await;
+    assert!(
+        page.body.contains("Shipping calculated at the next step"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("$"), "{}", page.body);
+    // No address yet: the cheapest over the shop's countries.
+    let page = changed(&app, &url, &token, cart("38.00", None)).await;
+    assert!(
+        page.body
+            .contains("Standard: from <span class=\"amount\">$5.00</span>"),
+        "{}",
+        page.body
+    );
+    reveals_nothing(&page, &dri, &token);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn whatever_goes_wrong_the_shopper_gets_an_empty_page_within_the_bound() {
+    let Shop { app, dri, url, _dir } = shop("Quiet Co").await;
+    let cart = app
+        .sim
+        .create_cart(&dri, cart("38.00", Some("US")))
+        .await
+        .expect("cart");
+    let token = cart.cart_token.clone();
+
+    // No options yet: nothing to say.
+    let page = open(&app, &url, &token).await;
+    assert_eq!(
+        (page.status, page.shows_something()),
+        (200, false),
+        "{}",
+        page.body
+    );
+    seed(&app, &dri, &[option("Standard", "5.00", "US", "50")]).await;
+    assert!(open(&app, &url, &token).await.shows_something());
+
+    let empty = |page: Page, what: &str| {
+        assert_eq!(page.status, 200, "{what}");
+        assert!(!page.shows_something(), "{what}: {}", page.body);
+        reveals_nothing(&page, &dri, &token);
+    };
+    empty(open(&app, &url, "cart_nobodyhasthisone").await, "an unknown cart");
+    empty(
+        open(&app, &url, "not-a-cart-token").await,
+        "a token that is not a cart's",
+    );
+    empty(
+        open(
+            &app,
+            &format!("{}/checkout/widget/wgt_{}", app.base_url, "x".repeat(32)),
+            &token,
+        )
+        .await,
+        "an unknown key",
+    );
+    empty(
+        open(&app, &format!("{}/checkout/widget/{dri}", app.base_url), &token).await,
+        "the DRI instead of the key",
+    );
+    let reads = app.sim.cart_reads().await;
+    // Another company's cart, with this company's widget: Fluid does not hand it over.
+    let other = app.installed("Other Co").await;
+    let foreign = app
+        .sim
+        .create_cart(
+            &other.droplet_installation_uuid,
+            CartChange {
+                sub_total: Some("38.00".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("cart");
+    empty(
+        open(&app, &url, &foreign.cart_token).await,
+        "another company's cart",
+    );
+
+    for chaos in [CartsChaos::Failing, CartsChaos::Hanging] {
+        app.sim
+            .set_chaos(Chaos {
+                carts: Some(chaos),
+                ..Chaos::default()
+            })
+            .await;
+        let started = Instant::now();
+        let page = open(&app, &url, &token).await;
+        // The bound is one second; the slack is for a loaded machine, far below the 30 s hang.
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{chaos:?} took {:?}",
+            started.elapsed()
+        );
+        empty(page, &format!("{chaos:?}"));
+    }
+    app.sim.set_chaos(Chaos::default()).await;
+    assert!(app.sim.cart_reads().await > reads, "the Carts API was asked");
+    assert!(
+        open(&app, &url, &token).await.shows_something(),
+        "the widget recovers"
+    );
+
+    // Uninstalled: nothing.
+    app.sim.uninstall(&dri, false).await.expect("uninstall");
+    empty(open(&app, &url, &token).await, "an uninstalled installation");
+
+    let metrics = app
+        .get("/metrics")
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for outcome in [
+        "shown",
+        "no_options",
+        "cart_not_found",
+        "no_cart",
+        "unknown_key",
+        "carts_api_unavailable",
+        "not_active",
+    ] {
+        assert!(
+            metrics.contains(&format!(
+                "droplet_checkout_widget_renders_total{{outcome=\"{outcome}\"}}"
+            )),
+            "{outcome} is not counted:\n{metrics}"
+        );
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn the_merchant_turns_the_widget_off_and_on_and_chooses_what_it_shows() {
+    let Shop { app, dri, url, _dir } = shop("Choosy Co").await;
+    seed(&app, &dri, &[option("Standard", "5.00", "US", "50")]).await;
+    let token = app
+        .sim
+        .create_cart(&dri, cart("38.00", Some("US")))
+        .await
+        .expect("cart")
+        .cart_token;
+
+    // Without Fluid's word on who is looking, nothing changes.
+    let (_, page) = app.server_fn("load_shipping", &[("dri", &dri)], None).await;
+    let page_token = page["page_token"].as_str().expect("page token").to_owned();
+    assert_eq!(page["widget"]["enabled"], true, "{page}");
+    let (status, _) = app
+        .server_fn(
+            "save_checkout_widget",
+            &[("token", &page_token), ("enabled", "false"), ("shows", "both")],
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    app.settle_jobs(&dri).await;
+    assert_eq!(app.sim.drop_zones(&dri).await.len(), 1);
+
+    app.sign_in(&dri).await;
+    let (status, view) = app
+        .server_fn(
+            "save_checkout_widget",
+            &[("token", &page_token), ("enabled", "false"), ("shows", "both")],
+            None,
+        )
+        .await;
+    assert_eq!((status, view["enabled"].clone()), (200, false.into()), "{view}");
+    assert_eq!(view["drop_zone"], "pending", "{view}");
+    app.settle_jobs(&dri).await;
+    assert!(
+        app.sim.drop_zones(&dri).await.is_empty(),
+        "the zone is deleted on Fluid"
+    );
+    assert!(
+        !open(&app, &url, &token).await.shows_something(),
+        "off shows nothing"
+    );
+
+    let (status, view) = save(&app, &page_token, "true", "free_shipping_progress").await;
+    assert_eq!(status, 200, "{view}");
+    app.settle_jobs(&dri).await;
+    assert_eq!(widget_url(&app, &dri).await, url, "back, at the same URL");
+    let page = open(&app, &url, &token).await;
+    assert!(
+        page.body.contains("Add <span class=\"amount\">$12.00</span>"),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("Standard: "), "progress only: {}", page.body);
+
+    let (status, refused) = save(&app, &page_token, "true", "everything").await;
+    assert_eq!(status, 422, "{refused}");
+
+    // The preview renders a sample cart with a choice not saved yet.
+    let preview_path = view["preview_path"].as_str().expect("preview path");
+    let preview = app
+        .get(&format!(
+            "{preview_path}?country=US&subtotal=45&shows=best_option"
+        ))
+        .await
+        .expect("preview")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        preview.contains("Standard: <span class=\"amount\">$5.00</span>") && !preview.contains("Add "),
+        "{preview}"
+    );
+
+    let (_, history) = app
+        .server_fn("shipping_history", &[("token", &page_token)], None)
+        .await;
+    let changes: Vec<&str> = history
+        .as_array()
+        .expect("history")
+        .iter()
+        .filter_map(|c| c["what"].as_str())
+        .filter(|what| *what == "changed the checkout widget")
+        .collect();
+    assert_eq!(changes.len(), 2, "{history}");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_reinstall_gets_a_new_key_and_an_older_url_is_updated_without_a_reinstall() {
+    let Shop {
+        mut app,
+        dri,
+        url,
+        _dir,
+    } = shop("Moving Co").await;
+    seed(&app, &dri, &[option("Standard", "5.00", "US", "50")]).await;
+    let first = url.clone();
+    let zone = app.sim.drop_zones(&dri).await[0].uuid.clone();
+    let token = app
+        .sim
+        .create_cart(&dri, cart("38.00", Some("US")))
+        .await
+        .expect("cart")
+        .cart_token;
+
+    // Fluid reinstalls the company: new credentials, a new key; the zone is updated in place.
+    app.sim.reissue_credentials(&dri).await.expect("reissue");
+    app.sim.install(&dri, Shape::V2Flat).await.expect("reinstall");
+    app.settle_jobs(&dri).await;
+    let second = widget_url(&app, &dri).await;
+    assert_ne!(second, first);
+    assert_eq!(
+        app.sim.drop_zones(&dri).await[0].uuid,
+        zone,
+        "updated, not created again"
+    );
+    assert!(
+        !open(&app, &first, &token).await.shows_something(),
+        "the old key shows nothing"
+    );
+    assert!(open(&app, &second, &token).await.shows_something());
+
+    // An install made by an older version: its zone points at the admin UI, and nothing records
+    // which URL it was given. The next start updates it on Fluid.
+    let dit = app
+        .sim
+        .installation(&dri)
+        .await
+        .expect("company")
+        .authentication_token;
+    let fluid = fluid::client::FluidClient::new(&app.sim.base_url(), Default::default()).expect("client");
+    let mut old = app.sim.drop_zones(&dri).await[0].zone.clone();
+    old.embed_url = format!("{}/", app.base_url);
+    fluid
+        .update_drop_zone(&fluid::Secret::new(dit), &zone, &old)
+        .await
+        .expect("as before");
+    let pool = raw_pool(&app.database_url).await;
+    sqlx::query("UPDATE drop_zones SET embed_url = NULL")
+        .execute(&pool)
+        .await
+        .expect("older row");
+    sqlx::query("DELETE FROM jobs WHERE dedupe_key LIKE 'configuration-%'")
+        .execute(&pool)
+        .await
+        .expect("older jobs");
+    pool.close().await;
+    app.restart().await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while widget_url(&app, &dri).await != second {
+        assert!(
+            Instant::now() < deadline,
+            "the older drop zone URL was not updated"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.sim.drop_zones(&dri).await[0].uuid, zone);
+    // A second start with the same configuration queues nothing new.
+    app.settle_jobs(&dri).await;
+    let jobs = app.settle_jobs(&dri).await.len();
+    app.restart().await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.settle_jobs(&dri).await.len(), jobs);
+    app.stop().await;
+}
