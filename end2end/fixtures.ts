@@ -84,7 +84,7 @@ export function shopCompany(): string {
 }
 
 /** Asks the simulated Fluid to do something through its control API; returns the JSON answer. */
-export async function sim(method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
+export async function sim(method: 'GET' | 'POST' | 'PATCH', path: string, body?: unknown): Promise<any> {
   const response = await fetch(`${SIM_URL}/_sim${path}`, {
     method,
     headers: body === undefined ? {} : { 'content-type': 'application/json' },

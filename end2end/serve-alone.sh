@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Copies the release binary, alone, into an empty directory and serves from there: the suite
-# then proves the binary carries every asset it needs.
+# Copies the release binary, alone (with droplet.toml, its definition), into an empty directory and
+# serves from there: the suite then proves the binary carries every asset it needs.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 binary="$here/../target/release/droplet"
@@ -8,6 +8,8 @@ binary="$here/../target/release/droplet"
 rm -rf "$E2E_ALONE_DIR"
 mkdir -p "$E2E_ALONE_DIR"
 cp "$binary" "$E2E_ALONE_DIR/droplet"
+# Deployed with its definition, as the repository ships it: the checkout drop zone comes from it.
+cp "$here/../droplet.toml" "$E2E_ALONE_DIR/droplet.toml"
 cd "$E2E_ALONE_DIR"
 exec env -i PATH=/usr/bin:/bin HOME="$E2E_ALONE_DIR" \
   DATABASE_URL=sqlite://droplet.db \

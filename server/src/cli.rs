@@ -268,8 +268,11 @@ pub struct ChaosArgs {
     /// a forged token, or none at all.
     #[arg(long, value_enum)]
     pub viewer: Option<ViewerChaosArg>,
+    /// How Fluid's Carts API misbehaves: every read answers 500, or waits 30 s.
+    #[arg(long, value_enum)]
+    pub carts: Option<CartsChaosArg>,
     /// Switch everything off.
-    #[arg(long, conflicts_with_all = ["duplicates", "delay_ms", "clock_skew_secs", "webhook_secret", "expired_exchange_tokens", "used_exchange_tokens", "reorder", "exchange_failures", "lose_exchange_answer", "viewer"])]
+    #[arg(long, conflicts_with_all = ["duplicates", "delay_ms", "clock_skew_secs", "webhook_secret", "expired_exchange_tokens", "used_exchange_tokens", "reorder", "exchange_failures", "lose_exchange_answer", "viewer", "carts"])]
     pub reset: bool,
 }
 
@@ -290,6 +293,23 @@ impl ViewerChaosArg {
             Self::Expired => "expired",
             Self::Forged => "forged",
             Self::Omitted => "omitted",
+        }
+    }
+}
+
+/// `droplet sim chaos --carts`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CartsChaosArg {
+    Failing,
+    Hanging,
+}
+
+impl CartsChaosArg {
+    /// The name the simulator's control API takes.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Failing => "failing",
+            Self::Hanging => "hanging",
         }
     }
 }

@@ -20,6 +20,7 @@ pub(super) fn router(simulator: Simulator) -> Router {
         .route("/_sim/exchange/failures", post(exchange_failures))
         .route("/_sim/installations", post(install))
         .route("/_sim/installations/{dri}/registrations", get(registrations))
+        .route("/_sim/installations/{dri}/drop_zones", get(drop_zones))
         .route("/_sim/installations/{dri}/uninstall", post(uninstall))
         .route("/_sim/installations/{dri}/callbacks/{definition}", post(callback))
         .route(
@@ -189,6 +190,21 @@ async fn registrations(State(sim): State<Simulator>, Path(dri): Path<String>) ->
         })
         .collect();
     Json(json!({ "callback_registrations": listed })).into_response()
+}
+
+/// `GET /_sim/installations/{dri}/drop_zones`: the drop zones the droplet created for the company.
+async fn drop_zones(State(sim): State<Simulator>, Path(dri): Path<String>) -> Response {
+    let listed: Vec<Value> = sim
+        .drop_zones(&dri)
+        .await
+        .into_iter()
+        .map(|z| {
+            let mut zone = serde_json::to_value(&z.zone).unwrap_or(Value::Null);
+            zone["uuid"] = json!(z.uuid);
+            zone
+        })
+        .collect();
+    Json(json!({ "drop_zones": listed })).into_response()
 }
 
 /// `POST /_sim/installations/{dri}/callbacks/{definition}` with the request body: Fluid calls the

@@ -240,6 +240,7 @@ pub async fn control(sim_url: &str, control: Control) -> Result<(), crate::Failu
                     "used_exchange_tokens": chaos.used_exchange_tokens,
                     "reorder": chaos.reorder,
                     "viewer": chaos.viewer.map(crate::cli::ViewerChaosArg::as_str),
+                    "carts": chaos.carts.map(crate::cli::CartsChaosArg::as_str),
                 }))
         }
     };
