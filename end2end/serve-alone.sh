@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Copies the release binary, alone (with droplet.toml, its definition), into an empty directory and
-# serves from there: the suite then proves the binary carries every asset it needs.
+# Copies the release binary, alone, into an empty directory and serves from there: the suite then
+# proves the binary carries every asset it needs. Its configuration includes the repository's
+# droplet.toml (the checkout drop zone comes from it), read where it is.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 binary="$here/../target/release/droplet"
@@ -8,11 +9,10 @@ binary="$here/../target/release/droplet"
 rm -rf "$E2E_ALONE_DIR"
 mkdir -p "$E2E_ALONE_DIR"
 cp "$binary" "$E2E_ALONE_DIR/droplet"
-# Deployed with its definition, as the repository ships it: the checkout drop zone comes from it.
-cp "$here/../droplet.toml" "$E2E_ALONE_DIR/droplet.toml"
 cd "$E2E_ALONE_DIR"
 exec env -i PATH=/usr/bin:/bin HOME="$E2E_ALONE_DIR" \
   DATABASE_URL=sqlite://droplet.db \
+  DROPLET_MANIFEST="$here/../droplet.toml" \
   LEPTOS_SITE_ADDR="127.0.0.1:$E2E_PORT" \
   FLUID_WEBHOOK_SECRET="$E2E_WEBHOOK_SECRET" \
   FLUID_DROPLET_UUID="$E2E_DROPLET_UUID" \

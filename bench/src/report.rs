@@ -154,6 +154,15 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
         .position(|r| r.target.starts_with("ceiling"));
     table(&mut out, &results.callbacks, None, ceiling, false);
 
+    if !results.widget.is_empty() {
+        let _ = writeln!(out, "\n## Checkout widget\n");
+        let _ = writeln!(
+            out,
+            "`GET /checkout/widget/{{key}}?token=cart_…` as Fluid's checkout frames it: the key looked up, the same 50 options, the cart read from the simulated Carts API over loopback (a real HTTP call per render, within the 1 s bound), the estimate matched and the page rendered. The same $38 cart to the US every time, with `WIDGET_CART_READS_PER_SECOND` lifted (by default an installation reads 20 carts a second per instance); every render counted as shown is checked against `droplet_checkout_widget_renders_total`.\n"
+        );
+        table(&mut out, &results.widget, None, None, false);
+    }
+
     if !results.saturation.is_empty() {
         let _ = writeln!(out, "\n## Where it saturates\n");
         let _ = writeln!(

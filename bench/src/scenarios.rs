@@ -26,6 +26,8 @@ const ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub droplet: String,
+    /// The manifest the SQLite droplet serves with (its checkout drop zone).
+    pub manifest: String,
     pub postgres: Option<String>,
     pub out: String,
     pub seconds: u64,
@@ -40,6 +42,7 @@ impl Settings {
         let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
         Ok(Self {
             droplet: var("DROPLET_BIN", "target/release/droplet"),
+            manifest: var("DROPLET_MANIFEST", "droplet.toml"),
             postgres: std::env::var("BENCH_DATABASE_URL").ok().filter(|u| !u.is_empty()),
             out: var("BENCH_OUT", "BENCHMARKS.md"),
             seconds: var("BENCH_SECONDS", "10").parse().context("BENCH_SECONDS")?,
@@ -100,6 +103,8 @@ pub struct Memory {
 pub struct Results {
     pub ingest: Vec<Row>,
     pub callbacks: Vec<Row>,
+    /// The checkout widget for one cart, the Carts API answered by the simulator.
+    pub widget: Vec<Row>,
     pub handshake: Handshake,
     pub ssr: Vec<Row>,
     /// The overview's own summary of the day it charts, when its rendering was measured.
@@ -447,12 +452,19 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
 
     eprintln!("==> starting the droplet on SQLite");
     let started = Instant::now();
-    let proc = start_droplet(
+    // With the shipped manifest: its checkout drop zone is the widget measured below.
+    // The per-installation limit on Carts API reads is lifted: the row measures rendering.
+    let manifest = [
+        ("DROPLET_MANIFEST", settings.manifest.clone()),
+        ("WIDGET_CART_READS_PER_SECOND", "100000".to_owned()),
+    ];
+    let proc = start_droplet_with(
         settings,
         &work,
         "droplet-sqlite",
         &format!("sqlite://{}/bench.db", work.display()),
         &sim,
+        &manifest,
     )
     .await?;
     eprintln!("    ready in {:?}", started.elapsed());
@@ -580,6 +592,29 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
     });
     drop(ceiling);
 
+    // The checkout widget: the Carts API read from the simulator, the same 50 options.
+    eprintln!("==> checkout widget: a $38 cart to the US, 50 options");
+    let widget = widget_url(&sim, &sqlite).await?;
+    let script = work.join("get.lua");
+    load::get_script(&script)?;
+    let figures = load::wrk(&widget, &script, settings.load())?;
+    let shown = metric(
+        &sqlite.proc.base_url,
+        "droplet_checkout_widget_renders_total{outcome=\"shown\"}",
+    )
+    .await as u64;
+    if shown < figures.requests {
+        results.notes.push(format!(
+            "⚠ checkout widget: {} of {} renders showed the estimate; the rest were empty pages.",
+            shown, figures.requests
+        ));
+    }
+    results.widget.push(Row {
+        target: "droplet, SQLite".into(),
+        figures,
+        stored: None,
+    });
+
     // Where it saturates: callbacks at growing concurrency, then shedding past the limit.
     eprintln!("==> saturation");
     let script = work.join("callback-sqlite.lua");
@@ -685,6 +720,40 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
     }
     let _ = std::fs::remove_dir_all(&work);
     Ok(results)
+}
+
+/// The widget's URL for a $38 cart to the US of `droplet`'s company, once its drop zone exists.
+async fn widget_url(sim: &Simulator, droplet: &Droplet) -> anyhow::Result<String> {
+    let dri = &droplet.company.droplet_installation_uuid;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let zone = loop {
+        if let Some(zone) = sim.drop_zones(dri).await.into_iter().next() {
+            break zone;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the checkout drop zone was never created"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let cart = sim
+        .create_cart(
+            dri,
+            fluid::sim::CartChange {
+                sub_total: Some("38.00".into()),
+                country_code: Some(Some("US".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .context("a cart")?;
+    let url = format!("{}?token={}", zone.zone.embed_url, cart.cart_token);
+    let page = reqwest::get(&url).await?.text().await?;
+    anyhow::ensure!(
+        page.contains("<main"),
+        "the widget shows nothing for the bench cart: {page}"
+    );
+    Ok(url)
 }
 
 /// The overview's "Last 24 hours: …" line: how much the chart had to go through.

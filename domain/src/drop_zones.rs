@@ -96,6 +96,9 @@ pub async fn sync(
     let widget = checkout_widget::settings(db, uuid).await?;
     let mut first_error = None;
     for spec in zones {
+        if spec.is_widget() {
+            checkout_widget::frame_in(db, uuid, &spec.name).await?;
+        }
         let wanted = !spec.is_widget() || widget.enabled;
         let desired = spec.for_installation(public_url, &widget.key);
         let now = stored(db, uuid, &spec.name).await?;
@@ -238,33 +241,70 @@ async fn save(
     Ok(())
 }
 
-/// Queues a drop zone sync for every active installation, once per configuration (the public URL
-/// and the zones): after an upgrade or a move, existing installs get today's URLs without a
-/// reinstall, and restarts with the same configuration queue nothing new. Answers how many were
+/// Queues a drop zone sync for each active installation whose zones on Fluid are not what
+/// `zones` and its widget settings want at `public_url`: one missing (never created, or deleted
+/// while wanted), one pointing at another URL (an install made before the widget, a reinstall's
+/// new key not carried yet, another `PUBLIC_URL`), or the widget's zone still there while it is
+/// off. Zones pending or failed are left to their job and the merchant's retry. Run at each start,
+/// by every instance: a sync finds nothing to do once another has done it. Answers how many were
 /// queued.
-pub async fn queue_sync_for_all(db: &Db, public_url: &str, zones: &[DropZoneSpec]) -> Result<u64, DbError> {
-    use sha2::{Digest, Sha256};
+pub async fn queue_stale(db: &Db, public_url: &str, zones: &[DropZoneSpec]) -> Result<usize, DbError> {
     if zones.is_empty() {
         return Ok(0);
     }
-    let mut digest = Sha256::new();
-    digest.update(public_url.as_bytes());
-    for zone in zones {
-        digest.update(format!("{zone:?}").as_bytes());
+    /// An active installation's widget, and one zone it holds (none: it holds none).
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        uuid: String,
+        widget_key: Option<String>,
+        enabled: Option<i64>,
+        name: Option<String>,
+        status: Option<String>,
+        embed_url: Option<String>,
     }
-    let key = format!("configuration-{}", &hex::encode(digest.finalize())[..16]);
-    let queued = sqlx::query(
-        "INSERT INTO jobs (installation_uuid, kind, dedupe_key, payload, status, attempts, max_attempts, \
-             run_at, created_at, updated_at) \
-         SELECT uuid, $1, $2, '{}', 'pending', 0, $3, $4, $5, $5 FROM installations WHERE status = 'active' \
-         ON CONFLICT (installation_uuid, kind, dedupe_key) DO NOTHING",
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT i.uuid, w.widget_key, w.enabled, z.name, z.status, z.embed_url \
+         FROM installations i \
+         LEFT JOIN checkout_widgets w ON w.installation_uuid = i.uuid \
+         LEFT JOIN drop_zones z ON z.installation_uuid = i.uuid \
+         WHERE i.status = 'active' ORDER BY i.uuid",
     )
-    .bind(JobKind::RegisterDropZones.as_str())
-    .bind(&key)
-    .bind(jobs::MAX_ATTEMPTS)
-    .bind(time::now_ms())
-    .bind(time::now())
-    .execute(db.pool())
+    .fetch_all(db.pool())
     .await?;
-    Ok(queued.rows_affected())
+    let mut stale: Vec<&str> = Vec::new();
+    for (index, row) in rows.iter().enumerate() {
+        if index > 0 && rows[index - 1].uuid == row.uuid {
+            continue;
+        }
+        let held: Vec<&Row> = rows[index..].iter().take_while(|r| r.uuid == row.uuid).collect();
+        let out_of_step = match &row.widget_key {
+            // Installed before the widget: its first sync creates it.
+            None => true,
+            Some(key) => zones.iter().any(|spec| {
+                let wanted = !spec.is_widget() || row.enabled.is_some_and(|on| on != 0);
+                let desired = spec.for_installation(public_url, key).embed_url;
+                let zone = held
+                    .iter()
+                    .find(|r| r.name.as_deref() == Some(spec.name.as_str()));
+                match zone.and_then(|r| r.status.as_deref()) {
+                    Some("pending" | "failed") => false,
+                    Some("registered") => {
+                        !wanted || zone.and_then(|r| r.embed_url.as_deref()) != Some(desired.as_str())
+                    }
+                    _ => wanted,
+                }
+            }),
+        };
+        if out_of_step {
+            stale.push(&row.uuid);
+        }
+    }
+    let key = format!("start-{}", time::now_ms());
+    let mut queued = 0;
+    for uuid in stale {
+        if jobs::enqueue(db, uuid, JobKind::RegisterDropZones, &key).await? {
+            queued += 1;
+        }
+    }
+    Ok(queued)
 }

@@ -202,6 +202,66 @@ pub async fn release(db: &Db, job: &ClaimedJob) -> Result<bool, DbError> {
     record(db, job, JobStatus::Pending, Some(time::now_ms()), None).await
 }
 
+/// Gives a job back for later: another job of its installation and kind is running elsewhere.
+/// Its attempt is not counted.
+pub async fn postpone(db: &Db, job: &ClaimedJob, by: Duration) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE jobs SET status = 'pending', attempts = attempts - 1, run_at = $3, locked_until = NULL, updated_at = $4 \
+         WHERE id = $1 AND attempts = $2 AND status = 'running'",
+    )
+    .bind(job.id)
+    .bind(job.attempts)
+    .bind(time::now_ms() + millis(by))
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Held while a job runs: on PostgreSQL a session advisory lock on (installation, kind), so two
+/// instances never run jobs of the same installation and kind at once — the claim's own check
+/// cannot see another claim in flight. SQLite serves one instance, whose worker runs one job at a
+/// time.
+pub struct Exclusive {
+    held: Option<(sqlx::pool::PoolConnection<sqlx::Any>, i64)>,
+}
+
+impl Exclusive {
+    /// Lets go of the lock; a connection that cannot say so is closed, which lets go too.
+    pub async fn release(self) {
+        if let Some((mut connection, key)) = self.held {
+            let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
+                .bind(key)
+                .execute(&mut *connection)
+                .await;
+            if unlocked.is_err() {
+                let _ = connection.close().await;
+            }
+        }
+    }
+}
+
+/// The lock on `job`'s installation and kind, or `None` while another instance holds it.
+pub async fn exclusive(db: &Db, job: &ClaimedJob) -> Result<Option<Exclusive>, DbError> {
+    if db.backend() == Backend::Sqlite {
+        return Ok(Some(Exclusive { held: None }));
+    }
+    use sha2::{Digest, Sha256};
+    let kind = job.kind.map_or("unknown", JobKind::as_str);
+    let digest = Sha256::digest(format!("job:{}:{kind}", job.installation_uuid).as_bytes());
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    let key = i64::from_be_bytes(bytes);
+    let mut connection = db.pool().acquire().await?;
+    let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
+        .bind(key)
+        .fetch_one(&mut *connection)
+        .await?;
+    Ok(locked.then_some(Exclusive {
+        held: Some((connection, key)),
+    }))
+}
+
 /// The job has nothing left to do (its installation is gone).
 pub async fn cancel(db: &Db, job: &ClaimedJob, reason: &str) -> Result<bool, DbError> {
     record(db, job, JobStatus::Cancelled, None, Some(reason)).await

@@ -51,8 +51,8 @@ for (const { label, width, height } of [
     await page.goto(cart.checkout_url);
     let frame = await widgetFrame(page);
     await expect(frame.locator('.offer')).toHaveText('Standard: $5.00 · 3-5 business days');
-    await expect(frame.locator('.goal')).toHaveText('Add $12.00 for free Standard');
-    await expect(frame.getByRole('progressbar', { name: 'Add $12.00 for free Standard' })).toHaveAttribute('value', '76');
+    await expect(frame.locator('.goal')).toHaveText('Add $12.00 for free Standard shipping');
+    await expect(frame.getByRole('progressbar', { name: 'Add $12.00 for free Standard shipping' })).toHaveAttribute('value', '76');
     expect(await overflows(frame)).toEqual({ x: false, y: false });
     // Nothing the shopper's page loads names the company's installation.
     expect(frame.url()).not.toContain(dri);
@@ -63,15 +63,21 @@ for (const { label, width, height } of [
     await sim('PATCH', `/carts/${cart.cart_token}`, { sub_total: '45.50' });
     await page.reload();
     frame = await widgetFrame(page);
-    await expect(frame.locator('.goal')).toHaveText('Add $4.50 for free Standard');
+    await expect(frame.locator('.goal')).toHaveText('Add $4.50 for free Standard shipping');
 
     // In the dark: the shopper's colour scheme, still readable.
     await page.emulateMedia({ colorScheme: 'dark' });
     await page.reload();
     frame = await widgetFrame(page);
-    await expect(frame.locator('.goal')).toHaveText('Add $4.50 for free Standard');
+    await expect(frame.locator('.goal')).toHaveText('Add $4.50 for free Standard shipping');
     const color = await frame.locator('body').evaluate((body) => getComputedStyle(body).color);
     expect(color).toBe('rgb(230, 232, 235)');
+    // Its own card in the dark; the frame itself stays transparent on the checkout's page.
+    const card = await frame.locator('main').evaluate((main) => getComputedStyle(main).backgroundColor);
+    expect(card).toBe('rgb(22, 27, 34)');
+    const backdrop = await frame.locator('body').evaluate((body) => getComputedStyle(body).backgroundColor);
+    expect(backdrop).toBe('rgba(0, 0, 0, 0)');
+    expect(await overflows(frame)).toEqual({ x: false, y: false });
     await page.screenshot({ path: `${ARTIFACTS}/checkout-widget-${label}-dark.png`, fullPage: true });
   });
 }
@@ -98,7 +104,7 @@ test('the merchant previews the widget, turns it off and on again', async ({ pag
   const card = page.locator('section', { has: page.getByRole('heading', { name: 'Checkout widget' }) });
   await expect(card.getByTestId('widget-zone')).toHaveText("On Fluid's checkout, above the fast-checkout button.");
   const preview = page.frameLocator('iframe.widget-preview');
-  await expect(preview.locator('.goal')).toHaveText('Add $10.00 for free Standard');
+  await expect(preview.locator('.goal')).toHaveText('Add $10.00 for free Standard shipping');
   await card.getByLabel('It shows').selectOption('best_option');
   await expect(preview.locator('.offer')).toHaveText('Standard: $5.00 · 3-5 business days');
   await expect(preview.locator('.goal')).toHaveCount(0);

@@ -25,13 +25,16 @@ pub fn is_cart_token(token: &str) -> bool {
 pub struct Cart(pub Value);
 
 impl Cart {
-    /// Reads Fluid's answer, bare or wrapped as `{"cart": …}`; `None` when it holds no cart.
-    pub fn from_answer(answer: Value) -> Option<Self> {
+    /// Reads Fluid's answer for `cart_token`, bare or wrapped as `{"cart": …}`; `None` unless it
+    /// is that cart with its items: an answer in another shape is never guessed at (a cart read
+    /// as empty would show every shopper wrong prices).
+    pub fn from_answer(answer: Value, cart_token: &str) -> Option<Self> {
         let cart = match answer {
             Value::Object(mut map) if map.get("cart").is_some_and(Value::is_object) => map.remove("cart")?,
             other => other,
         };
-        cart.is_object().then_some(Self(cart))
+        let whole = cart["cart_token"].as_str() == Some(cart_token) && cart["items"].is_array();
+        whole.then_some(Self(cart))
     }
 
     /// ISO 4217, upper case, when Fluid names one.
@@ -80,15 +83,23 @@ mod tests {
     }
 
     #[test]
-    fn a_cart_is_read_bare_or_wrapped() {
-        let cart =
-            json!({"cart_token": "cart_1", "currency_code": "USD", "ship_to": {"country_code": " US "}});
-        let wrapped = Cart::from_answer(json!({ "cart": cart.clone() })).unwrap();
-        assert_eq!(wrapped, Cart::from_answer(cart).unwrap());
+    fn a_cart_is_read_bare_or_wrapped_and_only_whole() {
+        let cart = json!({"cart_token": "cart_1", "currency_code": "USD", "items": [], "ship_to": {"country_code": " US "}});
+        let wrapped = Cart::from_answer(json!({ "cart": cart.clone() }), "cart_1").unwrap();
+        assert_eq!(wrapped, Cart::from_answer(cart.clone(), "cart_1").unwrap());
         assert_eq!(wrapped.country_code(), Some("US"));
         assert_eq!(wrapped.currency_code(), Some("USD"));
         assert_eq!(wrapped.currency_symbol(), None);
-        assert!(Cart::from_answer(json!([1])).is_none());
-        assert!(Cart::from_answer(Value::Null).is_none());
+        assert!(Cart::from_answer(cart, "cart_2").is_none(), "another cart");
+        for odd in [
+            json!([1]),
+            Value::Null,
+            json!({}),
+            json!({"cart": null}),
+            json!({"data": {"cart_token": "cart_1", "items": []}}),
+            json!({"cart_token": "cart_1"}),
+        ] {
+            assert!(Cart::from_answer(odd.clone(), "cart_1").is_none(), "{odd}");
+        }
     }
 }

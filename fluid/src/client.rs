@@ -482,8 +482,8 @@ impl FluidClient {
                 &mut false,
             )
             .await?;
-        crate::carts::Cart::from_answer(answer)
-            .ok_or_else(|| FluidError::Malformed("the answer holds no cart".into()))
+        crate::carts::Cart::from_answer(answer, cart_token)
+            .ok_or_else(|| FluidError::Malformed("the answer is not the cart with its items".into()))
     }
 
     async fn call<T: DeserializeOwned>(

@@ -543,6 +543,14 @@ pub struct ServeArgs {
     /// it, new ones are refused with 503 and Retry-After.
     #[arg(long, env = "MAX_CONCURRENT_UI_REQUESTS", default_value = "64")]
     pub max_concurrent_ui_requests: String,
+    /// Checkout widget pages (shoppers, framed by Fluid's checkout) rendered at once, apart from
+    /// the rest; past it, the shopper gets the widget's empty page.
+    #[arg(long, env = "MAX_CONCURRENT_WIDGET_REQUESTS", default_value = "256")]
+    pub max_concurrent_widget_requests: String,
+    /// Reads of Fluid's Carts API per second per installation (and instance) the checkout widget
+    /// makes; past it, shoppers get the widget's empty page.
+    #[arg(long, env = "WIDGET_CART_READS_PER_SECOND", default_value = "20")]
+    pub widget_cart_reads_per_second: String,
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "30")]
     pub request_timeout_secs: String,

@@ -226,6 +226,27 @@ pub fn parse(name: &str, text: &str, public_url: &str) -> Result<Manifest, Manif
         if zone.name.trim().is_empty() || zone.zone.trim().is_empty() {
             return Err(fail("drop_zones", "need a name and a zone".into()));
         }
+        // Without embed_url, the zone is the checkout widget: one, on the checkout page.
+        if zone.embed_url.is_none() {
+            if zone.page != "checkout" {
+                return Err(fail(
+                    "drop_zones.embed_url",
+                    format!(
+                        "is missing on `{}`: only a checkout zone may be the checkout widget; give other pages an embed_url",
+                        zone.name.trim()
+                    ),
+                ));
+            }
+            if drop_zones.iter().any(DropZoneSpec::is_widget) {
+                return Err(fail(
+                    "drop_zones.embed_url",
+                    format!(
+                        "is missing on `{}` too: one zone is the checkout widget; give the others an embed_url",
+                        zone.name.trim()
+                    ),
+                ));
+            }
+        }
         drop_zones.push(DropZoneSpec {
             name: zone.name.trim().to_owned(),
             page: zone.page,
@@ -298,6 +319,36 @@ mod tests {
         )
         .unwrap();
         assert_eq!(set.definition.embed_url, "https://cdn.example.com/ui");
+    }
+
+    #[test]
+    fn the_checkout_widget_is_one_checkout_zone() {
+        let zone = |name: &str, page: &str| {
+            format!("\n[[drop_zones]]\nname = \"{name}\"\npage = \"{page}\"\nzone = \"z\"\n")
+        };
+        assert_eq!(
+            error(&minimal(&zone("Banner", "product"))),
+            "droplet.toml: drop_zones.embed_url is missing on `Banner`: only a checkout zone may be the checkout widget; give other pages an embed_url"
+        );
+        assert_eq!(
+            error(&minimal(&format!(
+                "{}{}",
+                zone("One", "checkout"),
+                zone("Two", "checkout")
+            ))),
+            "droplet.toml: drop_zones.embed_url is missing on `Two` too: one zone is the checkout widget; give the others an embed_url"
+        );
+        let with_url = format!(
+            "{}embed_url = \"https://elsewhere.example.com/banner\"\n",
+            zone("Banner", "product")
+        );
+        let manifest = parse(
+            "droplet.toml",
+            &minimal(&format!("{}{with_url}", zone("One", "checkout"))),
+            PUBLIC,
+        )
+        .unwrap();
+        assert_eq!(manifest.drop_zones.iter().filter(|z| z.is_widget()).count(), 1);
     }
 
     #[test]

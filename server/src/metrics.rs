@@ -90,19 +90,21 @@ impl EncodeLabelValue for Route {
 }
 
 /// The in-flight pool a request draws from (see `http::limits`): Fluid's webhooks and callbacks,
-/// or everything else (the admin UI, its assets, 404s).
+/// shoppers' checkout widget, or everything else (the admin UI, its assets, 404s).
 #[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 pub enum Pool {
     Fluid,
     Ui,
+    Widget,
 }
 
 impl Pool {
-    /// The label's text: `fluid` or `ui`.
+    /// The label's text: `fluid`, `ui` or `widget`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Fluid => "fluid",
             Self::Ui => "ui",
+            Self::Widget => "widget",
         }
     }
 }
@@ -205,18 +207,18 @@ impl Default for Metrics {
         );
         let shed = Family::<ShedLabels, Counter>::default();
         // Both pools' series exist from the start, at 0.
-        for pool in [Pool::Fluid, Pool::Ui] {
+        for pool in [Pool::Fluid, Pool::Ui, Pool::Widget] {
             drop(shed.get_or_create(&ShedLabels { pool }));
         }
         registry.register(
             "requests_shed",
-            "Requests refused with 503 because their pool was full: fluid (MAX_CONCURRENT_REQUESTS) or ui (MAX_CONCURRENT_UI_REQUESTS)",
+            "Requests shed because their pool was full: fluid (MAX_CONCURRENT_REQUESTS) or ui (MAX_CONCURRENT_UI_REQUESTS), refused with 503; widget (MAX_CONCURRENT_WIDGET_REQUESTS), answered with the widget's empty page",
             shed.clone(),
         );
         let checkout_widget = Family::default();
         registry.register(
             "checkout_widget_renders",
-            "Checkout widget pages served, by outcome: shown, or why the shopper saw an empty page (unknown_key, off, not_active, no_cart, no_options, cart_not_found, carts_api_unavailable, storage, nothing_chosen)",
+            "Checkout widget pages served, by outcome: shown, or why the shopper saw an empty page (unknown_key, off, not_active, no_cart, no_options, cart_not_found, carts_api_unavailable, carts_api_rate_limited, timed_out, storage, nothing_chosen, shed); previews are not counted",
             checkout_widget.clone(),
         );
         let activity_dropped = Counter::default();

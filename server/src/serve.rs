@@ -71,7 +71,9 @@ pub async fn serve(
         installs: tokio_util::task::TaskTracker::new(),
     };
     let installs = lifecycle.installs.clone();
+    let cart_reads = crate::http::checkout_widget::CartReads::new(config.widget_cart_reads_per_second);
     let state = AppState {
+        cart_reads,
         leptos_options,
         db: db.clone(),
         config: Arc::new(config),

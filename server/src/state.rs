@@ -32,4 +32,6 @@ pub struct AppState {
     pub activity: crate::activity_recorder::ActivityRecorder,
     /// Company events, stored with group commit.
     pub events: crate::event_inbox::EventInbox,
+    /// Carts API reads per installation, for the checkout widget.
+    pub cart_reads: crate::http::checkout_widget::CartReads,
 }

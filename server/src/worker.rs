@@ -84,10 +84,11 @@ impl Worker {
         })
     }
 
-    /// Queues a drop zone sync for each active install the first time this configuration runs;
-    /// `false` when the database could not be asked (tried again on the next round).
+    /// Queues a drop zone sync for each active install whose zones on Fluid are not what this
+    /// configuration wants; `false` when the database could not be asked (tried again on the
+    /// next round).
     async fn queue_drop_zone_sync(&self) -> bool {
-        match domain::drop_zones::queue_sync_for_all(&self.db, &self.public_url, &self.drop_zones).await {
+        match domain::drop_zones::queue_stale(&self.db, &self.public_url, &self.drop_zones).await {
             Ok(0) => true,
             Ok(queued) => {
                 tracing::info!(
@@ -156,6 +157,28 @@ impl Worker {
     }
 
     async fn run(&self, job: ClaimedJob) {
+        let exclusive = match jobs::exclusive(&self.db, &job).await {
+            Ok(Some(exclusive)) => exclusive,
+            Ok(None) => {
+                tracing::info!(
+                    job = job.id,
+                    "a job of the same installation and kind runs elsewhere; postponed"
+                );
+                if let Err(error) = jobs::postpone(&self.db, &job, Duration::from_secs(1)).await {
+                    tracing::warn!(job = job.id, %error, "could not postpone the job; it runs again after its lease");
+                }
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(job = job.id, %error, "could not lock the job's installation and kind; it runs again after its lease");
+                return;
+            }
+        };
+        self.run_alone(job).await;
+        exclusive.release().await;
+    }
+
+    async fn run_alone(&self, job: ClaimedJob) {
         let uuid = job.installation_uuid.as_str();
         let result = match job.kind {
             Some(JobKind::RegisterCallbacks) => {

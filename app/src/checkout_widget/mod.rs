@@ -25,8 +25,9 @@ pub struct CheckoutWidgetView {
     pub enabled: bool,
     /// One of [`SHOWS`]' values.
     pub shows: String,
-    /// Where the widget renders a sample cart (`?country=…&subtotal=…&shows=…`).
-    pub preview_path: String,
+    /// Where the widget renders a sample cart (`?country=…&subtotal=…&shows=…`); none until the
+    /// installation's drop zones were set up.
+    pub preview_path: Option<String>,
     /// Its drop zone on Fluid's checkout: `registered`, `pending`, `failed` or `deleted`.
     pub drop_zone: Option<String>,
     pub drop_zone_error: Option<String>,

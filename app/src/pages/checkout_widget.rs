@@ -80,12 +80,13 @@ pub fn CheckoutWidgetCard(
             shows: shows.get_untracked(),
         });
     };
+    let set_up = saved.with_untracked(|w| w.preview_path.is_some());
     let preview_src = {
         let (country, subtotal) = (query_value(&country), query_value(&subtotal));
         move || {
             format!(
                 "{}?country={country}&subtotal={subtotal}&shows={}",
-                saved.with(|w| w.preview_path.clone()),
+                saved.with(|w| w.preview_path.clone().unwrap_or_default()),
                 query_value(&shows.get())
             )
         }
@@ -106,6 +107,15 @@ pub fn CheckoutWidgetCard(
             </label>
         }
     };
+    if !set_up {
+        return view! {
+            <section class="card" aria-labelledby="widget-title">
+                <h2 id="widget-title">"Checkout widget"</h2>
+                <p class="muted" data-testid="widget-zone">"Not set up: this droplet's definition (droplet.toml) creates no checkout drop zone for this installation yet."</p>
+            </section>
+        }
+        .into_any();
+    }
     view! {
         <section class="card" aria-labelledby="widget-title">
             <h2 id="widget-title">"Checkout widget"</h2>
@@ -139,11 +149,12 @@ pub fn CheckoutWidgetCard(
                     </div>
                 })}
             </form>
-            <p class="muted" data-testid="widget-zone" role="status">{move || saved.with(zone_state)}</p>
-            <p class="notice" role="status" hidden=move || notice.get().is_none()>{move || notice.get()}</p>
+            <p class="muted" data-testid="widget-zone" aria-live="polite">{move || saved.with(zone_state)}</p>
+            <p class="notice" aria-live="polite" data-testid="widget-notice" hidden=move || notice.get().is_none()>{move || notice.get()}</p>
             <h3>"What a shopper sees"</h3>
             <p class="muted">"For the sample cart of the preview below: "{country.clone()}", subtotal "{subtotal.clone()}"."</p>
             <iframe class="widget-preview" title="Checkout widget preview" src=preview_src height="120"></iframe>
         </section>
     }
+    .into_any()
 }

@@ -35,8 +35,12 @@ impl Progress {
         if self.threshold <= Decimal::ZERO {
             return 0;
         }
-        let ratio = (self.subtotal / self.threshold * Decimal::from(100)).floor();
-        ratio.to_u8().unwrap_or(0).min(99)
+        self.subtotal
+            .checked_div(self.threshold)
+            .and_then(|share| share.checked_mul(Decimal::ONE_HUNDRED))
+            .and_then(|percent| percent.floor().to_u8())
+            .unwrap_or(0)
+            .min(99)
     }
 }
 
@@ -84,8 +88,11 @@ fn nearest_free(options: &[ShippingOption], cart: &Cart) -> Option<Progress> {
     options
         .iter()
         .filter(|o| o.enabled)
-        .filter_map(|o| Some((o, o.free_above.filter(|&t| t > subtotal)?)))
-        .filter(|(option, threshold)| {
+        .filter_map(|o| {
+            let threshold = o.free_above.filter(|&t| t > subtotal)?;
+            Some((o, threshold, threshold.checked_sub(subtotal)?))
+        })
+        .filter(|(option, threshold, _)| {
             let there = Cart {
                 subtotal: Some(*threshold),
                 ..cart.clone()
@@ -94,10 +101,10 @@ fn nearest_free(options: &[ShippingOption], cart: &Cart) -> Option<Progress> {
                 .iter()
                 .any(|(m, total)| m.id == option.id && total.is_zero())
         })
-        .min_by_key(|(option, threshold)| (*threshold - subtotal, option.position, option.id))
-        .map(|(option, threshold)| Progress {
+        .min_by_key(|(option, _, remaining)| (*remaining, option.position, option.id))
+        .map(|(option, threshold, remaining)| Progress {
             title: option.title.clone(),
-            remaining: threshold - subtotal,
+            remaining,
             threshold,
             subtotal,
         })
@@ -235,6 +242,22 @@ mod tests {
         assert!(found.from);
         assert_eq!(found.best.unwrap().title, "USPS");
         assert_eq!(found.progress.unwrap().remaining, amount("42"));
+    }
+
+    #[test]
+    fn extreme_amounts_never_panic() {
+        let options = [option(1, "Standard", "5.00", &[], Some("1"))];
+        let mut huge = cart("0", "US");
+        huge.subtotal = Some(-Decimal::MAX);
+        let found = estimate(&options, &huge);
+        assert_eq!(found.progress, None, "the distance overflows: no promise");
+        let progress = Progress {
+            title: "x".into(),
+            remaining: Decimal::ONE,
+            threshold: "0.0000001".parse().unwrap(),
+            subtotal: Decimal::MAX,
+        };
+        assert_eq!(progress.percent(), 0);
     }
 
     #[test]

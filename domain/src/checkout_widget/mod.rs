@@ -62,6 +62,8 @@ pub struct WidgetSettings {
     /// Whether the drop zone is (to be) on Fluid's checkout.
     pub enabled: bool,
     pub shows: Shows,
+    /// The drop zone (by name) that frames it, once its drop zones were synced.
+    pub zone: Option<String>,
 }
 
 /// Where installation `key`'s widget is served: the drop zone's `embed_url`.
@@ -102,27 +104,49 @@ where
     Ok(())
 }
 
-async fn read<'e, E>(executor: E, uuid: &str) -> Result<WidgetSettings, DbError>
+async fn read<'e, E>(executor: E, uuid: &str) -> Result<Option<WidgetSettings>, DbError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
-    let (key, enabled, shows): (String, i64, String) = sqlx::query_as(
-        "SELECT widget_key, enabled, shows FROM checkout_widgets WHERE installation_uuid = $1",
+    let row: Option<(String, i64, String, Option<String>)> = sqlx::query_as(
+        "SELECT widget_key, enabled, shows, zone_name FROM checkout_widgets WHERE installation_uuid = $1",
     )
     .bind(uuid)
-    .fetch_one(executor)
+    .fetch_optional(executor)
     .await?;
-    Ok(WidgetSettings {
-        key,
-        enabled: enabled != 0,
-        shows: Shows::parse(&shows)?,
+    row.map(|(key, enabled, shows, zone)| {
+        Ok(WidgetSettings {
+            key,
+            enabled: enabled != 0,
+            shows: Shows::parse(&shows)?,
+            zone,
+        })
     })
+    .transpose()
 }
 
-/// Installation `uuid`'s widget, created (on, showing both) the first time it is asked for.
-pub async fn settings(db: &Db, uuid: &str) -> Result<WidgetSettings, DbError> {
-    ensure(db.pool(), uuid).await?;
+/// Installation `uuid`'s widget, when it has one (created by its install, or by the first sync of
+/// its drop zones for installs made before the widget). Reads only.
+pub async fn find(db: &Db, uuid: &str) -> Result<Option<WidgetSettings>, DbError> {
     read(db.pool(), uuid).await
+}
+
+/// Installation `uuid`'s widget, created (on, showing both) if it has none.
+pub(crate) async fn settings(db: &Db, uuid: &str) -> Result<WidgetSettings, DbError> {
+    ensure(db.pool(), uuid).await?;
+    read(db.pool(), uuid)
+        .await?
+        .ok_or_else(|| DbError::Unreadable(format!("installation {uuid} has no checkout widget")))
+}
+
+/// Records which drop zone frames installation `uuid`'s widget.
+pub(crate) async fn frame_in(db: &Db, uuid: &str, zone: &str) -> Result<(), DbError> {
+    sqlx::query("UPDATE checkout_widgets SET zone_name = $2 WHERE installation_uuid = $1 AND (zone_name IS NULL OR zone_name <> $2)")
+        .bind(uuid)
+        .bind(zone)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Gives the installation's widget a new key, inside an install's activation: a reinstalled
@@ -154,8 +178,11 @@ pub async fn change(
 ) -> Result<WidgetSettings, DbError> {
     let mut tx = db.pool().begin().await?;
     ensure(&mut *tx, uuid).await?;
-    let before = read(&mut *tx, uuid).await?;
+    let before = read(&mut *tx, uuid)
+        .await?
+        .ok_or_else(|| DbError::Unreadable(format!("installation {uuid} has no checkout widget")))?;
     if before.enabled == enabled && before.shows == shows {
+        tx.commit().await?;
         return Ok(before);
     }
     sqlx::query(
@@ -168,12 +195,16 @@ pub async fn change(
     .execute(&mut *tx)
     .await?;
     if before.enabled != enabled {
-        // Shown as pending until the job has carried the change to Fluid.
-        sqlx::query("UPDATE drop_zones SET status = 'pending', last_error = NULL, updated_at = $2 WHERE installation_uuid = $1")
-            .bind(uuid)
-            .bind(time::now())
-            .execute(&mut *tx)
-            .await?;
+        // Its zone shows as pending until the job has carried the change to Fluid.
+        sqlx::query(
+            "UPDATE drop_zones SET status = 'pending', last_error = NULL, updated_at = $3 \
+             WHERE installation_uuid = $1 AND name = $2",
+        )
+        .bind(uuid)
+        .bind(before.zone.as_deref())
+        .bind(time::now())
+        .execute(&mut *tx)
+        .await?;
         // A key of its own per change: each is a new wish the job carries out.
         let key = format!("widget-{}", time::now_ms());
         jobs::enqueue_with(&mut *tx, uuid, JobKind::RegisterDropZones, &key).await?;
@@ -189,9 +220,9 @@ pub async fn change(
     audit::record(&mut *tx, uuid, actor, &change).await?;
     tx.commit().await?;
     Ok(WidgetSettings {
-        key: before.key,
         enabled,
         shows,
+        ..before
     })
 }
 

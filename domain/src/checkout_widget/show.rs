@@ -22,6 +22,9 @@ pub struct WidgetDeps<'a> {
     pub shipping: &'a shipping::Cache,
     /// How long the Carts API may take.
     pub cart_bound: Duration,
+    /// Whether the installation (by uuid) may read one more cart now: the Carts API is called
+    /// with the company's token for anyone who loads a storefront, so it is rate-limited.
+    pub allow_cart_read: &'a (dyn Fn(&str) -> bool + Sync),
 }
 
 /// What the widget shows a cart.
@@ -51,6 +54,10 @@ pub enum Empty {
     CartNotFound,
     #[error("Fluid's Carts API failed or did not answer in time")]
     CartsApiUnavailable,
+    #[error("the installation read its cart limit for now (WIDGET_CART_READS_PER_SECOND)")]
+    CartsApiRateLimited,
+    #[error("the widget took longer than its bound")]
+    TimedOut,
     #[error("the database or a stored token could not be read")]
     Storage,
 }
@@ -66,6 +73,8 @@ impl Empty {
             Self::NoOptions => "no_options",
             Self::CartNotFound => "cart_not_found",
             Self::CartsApiUnavailable => "carts_api_unavailable",
+            Self::CartsApiRateLimited => "carts_api_rate_limited",
+            Self::TimedOut => "timed_out",
             Self::Storage => "storage",
         }
     }
@@ -156,6 +165,9 @@ pub async fn for_cart(deps: WidgetDeps<'_>, key: &str, cart_token: Option<&str>)
         .await?;
     if !options.iter().any(|o| o.enabled) {
         return Err(Empty::NoOptions);
+    }
+    if !(deps.allow_cart_read)(uuid) {
+        return Err(Empty::CartsApiRateLimited);
     }
     let sealed = behind.authentication_token_sealed.ok_or(Empty::NotActive)?;
     let token = deps

@@ -123,15 +123,30 @@ pub async fn run(
     let seeded = install_demo(&sim, &db, &args.demo_company).await;
     db.close().await;
     seeded?;
+    let checkout = demo_checkout(&sim).await;
     println!(
         "\ndroplet dev is running\n  admin UI, signed in:   {sim_url}/_sim/embed?dri={DEMO_DRI}\n  \
          framed, as Fluid does: {sim_url}/_sim/admin?dri={DEMO_DRI}\n  \
          read-only, DRI only:   {public_url}/?dri={DEMO_DRI}\n  \
+         a shopper's checkout:  {checkout}\n  \
          simulated Fluid:       {sim_url} (control API under /_sim/, see the README)\n\
          Ctrl-C stops both.\n"
     );
     service.await??;
     Ok(())
+}
+
+/// A demo shopper's $38 cart to the US, at the simulated checkout that frames the widget.
+async fn demo_checkout(sim: &Simulator) -> String {
+    let cart = fluid::sim::CartChange {
+        sub_total: Some("38.00".into()),
+        country_code: Some(Some("US".into())),
+        ..fluid::sim::CartChange::default()
+    };
+    match sim.create_cart(DEMO_DRI, cart).await {
+        Some(cart) => sim.checkout_url(&cart.cart_token),
+        None => "(no demo cart)".into(),
+    }
 }
 
 async fn wait_until_ready(public_url: &str) -> anyhow::Result<()> {

@@ -63,6 +63,10 @@ pub struct Config {
     pub max_fluid_in_flight: usize,
     /// Other requests (the admin UI, assets, 404s) handled at once before new ones are shed.
     pub max_ui_in_flight: usize,
+    /// Checkout widget pages rendered at once (`MAX_CONCURRENT_WIDGET_REQUESTS`).
+    pub max_widget_in_flight: usize,
+    /// Carts API reads per second per installation for the widget (`WIDGET_CART_READS_PER_SECOND`).
+    pub widget_cart_reads_per_second: std::num::NonZeroU32,
     /// How long a request may take.
     pub request_timeout: Duration,
     /// How long one call to Fluid's API may take.
@@ -149,6 +153,22 @@ impl Config {
             "requests",
         )?)
         .unwrap_or(usize::MAX);
+        let max_widget_in_flight = usize::try_from(number(
+            "MAX_CONCURRENT_WIDGET_REQUESTS",
+            &args.max_concurrent_widget_requests,
+            1..=100_000,
+            "requests",
+        )?)
+        .unwrap_or(usize::MAX);
+        let widget_cart_reads_per_second = u32::try_from(number(
+            "WIDGET_CART_READS_PER_SECOND",
+            &args.widget_cart_reads_per_second,
+            1..=100_000,
+            "reads per second",
+        )?)
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+        .unwrap_or(std::num::NonZeroU32::MIN);
         let request_timeout = Duration::from_secs(number(
             "REQUEST_TIMEOUT_SECS",
             &args.request_timeout_secs,
@@ -177,6 +197,8 @@ impl Config {
             job_lease,
             max_fluid_in_flight,
             max_ui_in_flight,
+            max_widget_in_flight,
+            widget_cart_reads_per_second,
             request_timeout,
             fluid_api_timeout,
             company_webhooks,

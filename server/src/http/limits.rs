@@ -1,10 +1,12 @@
-//! Bounds on every request. Requests draw from one of two in-flight pools, so neither kind of
-//! traffic can starve the other: Fluid's doors (lifecycle and company webhooks under
+//! Bounds on every request. Requests draw from one of three in-flight pools, so no kind of
+//! traffic can starve another: Fluid's doors (lifecycle and company webhooks under
 //! `/api/webhooks/`, callbacks under `/api/callbacks/`) from a pool of `MAX_CONCURRENT_REQUESTS`,
+//! shoppers' checkout widget (`/checkout/widget/`) from one of `MAX_CONCURRENT_WIDGET_REQUESTS`,
 //! everything else (the admin UI's pages and server functions, assets, 404s) from one of
 //! `MAX_CONCURRENT_UI_REQUESTS`. A request finding its pool full is refused at once with 503 and
 //! `Retry-After` (shed, not queued without bound, so latency stays flat and Fluid retries
-//! elsewhere or later), and one that outlasts `REQUEST_TIMEOUT_SECS` is answered 503. The probes
+//! elsewhere or later) — except a shopper's widget, which gets its empty 200 page — and one that
+//! outlasts `REQUEST_TIMEOUT_SECS` is answered 503. The probes
 //! and metrics are exempt: a saturated instance can still say how it is.
 //!
 //! A request to Fluid's doors has its whole body read *before* it takes a permit: at most
@@ -49,6 +51,7 @@ const KIB: usize = 1024;
 pub struct Limits {
     fluid: InFlight,
     ui: InFlight,
+    widget: InFlight,
     /// KiB of request bodies buffered for Fluid's doors that may be held at once.
     body_budget: Arc<Semaphore>,
     timeout: Duration,
@@ -72,12 +75,19 @@ impl InFlight {
 }
 
 impl Limits {
-    /// At most `max_fluid` of Fluid's webhooks and callbacks and `max_ui` other requests in flight,
-    /// each for at most `timeout`.
-    pub fn new(max_fluid: usize, max_ui: usize, timeout: Duration, metrics: Arc<Metrics>) -> Self {
+    /// At most `max_fluid` of Fluid's webhooks and callbacks, `max_widget` checkout widget pages
+    /// and `max_ui` other requests in flight, each for at most `timeout`.
+    pub fn new(
+        max_fluid: usize,
+        max_widget: usize,
+        max_ui: usize,
+        timeout: Duration,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         Self {
             fluid: InFlight::new(max_fluid),
             ui: InFlight::new(max_ui),
+            widget: InFlight::new(max_widget),
             body_budget: Arc::new(Semaphore::new(BODY_BUFFER_BUDGET / KIB)),
             timeout,
             metrics,
@@ -85,10 +95,13 @@ impl Limits {
     }
 }
 
-/// The pool a request to `path` draws from: Fluid's doors by their prefix, everything else UI.
+/// The pool a request to `path` draws from: Fluid's doors and the widget by their prefix,
+/// everything else UI.
 fn pool_of(path: &str) -> Pool {
     if path.starts_with("/api/webhooks/") || path.starts_with("/api/callbacks/") {
         Pool::Fluid
+    } else if path.starts_with(super::checkout_widget::PREFIX) {
+        Pool::Widget
     } else {
         Pool::Ui
     }
@@ -109,16 +122,18 @@ pub async fn apply(State(limits): State<Limits>, request: Request, next: Next) -
             Err(ApiError::Unavailable(message)) => return retry_soon(ApiError::Unavailable(message)),
             Err(refusal) => return refusal.into_response(),
         },
-        Pool::Ui => (request, None),
+        Pool::Ui | Pool::Widget => (request, None),
     };
     let in_flight = match pool {
         Pool::Fluid => &limits.fluid,
         Pool::Ui => &limits.ui,
+        Pool::Widget => &limits.widget,
     };
     let Ok(_permit) = in_flight.permits.clone().try_acquire_owned() else {
         let (variable, what) = match pool {
             Pool::Fluid => ("MAX_CONCURRENT_REQUESTS", "Fluid's webhooks and callbacks"),
             Pool::Ui => ("MAX_CONCURRENT_UI_REQUESTS", "admin UI requests"),
+            Pool::Widget => ("MAX_CONCURRENT_WIDGET_REQUESTS", "checkout widget pages"),
         };
         tracing::warn!(
             pool = pool.as_str(),
@@ -127,6 +142,10 @@ pub async fn apply(State(limits): State<Limits>, request: Request, next: Next) -
             "shedding load: too many requests in flight"
         );
         limits.metrics.shed(pool);
+        if pool == Pool::Widget {
+            // A shopper never sees an error: the widget's empty page.
+            return super::checkout_widget::empty_page(&limits.metrics, "shed");
+        }
         return retry_soon(ApiError::Unavailable(format!(
             "the service is at capacity for {what} ({} requests in flight); retry shortly",
             in_flight.max

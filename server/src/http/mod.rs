@@ -3,7 +3,7 @@
 
 mod assets;
 mod callbacks;
-mod checkout_widget;
+pub(crate) mod checkout_widget;
 mod company_webhooks;
 mod error;
 mod health;
@@ -107,6 +107,7 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             Limits::new(
                 state.config.max_fluid_in_flight,
+                state.config.max_widget_in_flight,
                 state.config.max_ui_in_flight,
                 state.config.request_timeout,
                 state.metrics.clone(),

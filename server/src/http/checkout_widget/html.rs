@@ -8,13 +8,20 @@ use domain::checkout_widget::{Offer, Progress, Shown};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 
+// No `color-scheme`: a frame whose colour scheme differs from its page's is painted opaque, and the
+// widget cannot know the checkout's. In the dark it draws its own card instead, so it reads on
+// whatever page frames it; with nothing to show it stays transparent.
 const STYLE: &str = "\
-:root{color-scheme:light dark;--fg:#1b1f24;--muted:#59636e;--accent:#1a7f37;--track:#dfe3e8}\
-@media (prefers-color-scheme:dark){:root{--fg:#e6e8eb;--muted:#9ea7b3;--accent:#3fb950;--track:#30363d}}\
+:root{--fg:#1b1f24;--muted:#59636e;--accent:#1a7f37;--track:#dfe3e8;--card:transparent}\
+@media (prefers-color-scheme:dark){:root{--fg:#e6e8eb;--muted:#9ea7b3;--accent:#3fb950;--track:#30363d;--card:#161b22}}\
 html,body{margin:0;background:transparent;overflow:hidden}\
 body{font:14px/1.4 system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;color:var(--fg)}\
-main{display:grid;gap:6px;padding:8px 2px}\
+main{box-sizing:border-box;min-height:100vh;display:grid;align-content:center;gap:6px;padding:8px 10px;\
+border-radius:8px;background:var(--card)}\
 p{margin:0;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}\
+.offer{display:flex;gap:.3em;align-items:baseline}\
+.offer>span{overflow:hidden;text-overflow:ellipsis;min-width:0}\
+.offer>.amount,.offer>.free,.offer>.from{flex:none}.offer>.eta{flex-shrink:100}\
 .eta,.note{color:var(--muted)}\
 .amount{font-weight:600}\
 .free{color:var(--accent);font-weight:600}\
@@ -53,7 +60,7 @@ fn document(body: &str) -> String {
     format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <meta name=\"color-scheme\" content=\"light dark\"><meta name=\"robots\" content=\"noindex\">\
+         <meta name=\"robots\" content=\"noindex\">\
          <title>Shipping estimate</title><style>{STYLE}</style></head><body>{body}</body></html>"
     )
 }
@@ -73,12 +80,27 @@ fn money(amount: Decimal, shown: &Shown) -> String {
     }
 }
 
+/// `title` as a kind of shipping: "Standard" reads "Standard shipping"; a title that says
+/// shipping already stays as it is.
+fn shipping(title: &str) -> String {
+    if title.to_lowercase().contains("shipping") {
+        escape(title)
+    } else {
+        format!("{} shipping", escape(title))
+    }
+}
+
+// Title, price and estimate each in a span of their own: at 320 px the estimate gives way first,
+// then the title, never the price.
 fn offer_line(offer: &Offer, from: bool, shown: &Shown) -> String {
     let title = escape(&offer.title);
     let price = if offer.total.is_zero() {
         "<span class=\"free\">Free</span>".to_owned()
     } else if from {
-        format!("from <span class=\"amount\">{}</span>", money(offer.total, shown))
+        format!(
+            "<span class=\"from\">from</span> <span class=\"amount\">{}</span>",
+            money(offer.total, shown)
+        )
     } else {
         format!("<span class=\"amount\">{}</span>", money(offer.total, shown))
     };
@@ -90,7 +112,7 @@ fn offer_line(offer: &Offer, from: bool, shown: &Shown) -> String {
             escape(&offer.delivery_estimate)
         )
     };
-    format!("<p class=\"offer\">{title}: {price}{eta}</p>")
+    format!("<p class=\"offer\"><span class=\"title\">{title}:</span> {price}{eta}</p>")
 }
 
 fn progress_lines(progress: &Progress, shown: &Shown) -> String {
@@ -99,7 +121,7 @@ fn progress_lines(progress: &Progress, shown: &Shown) -> String {
         "<p class=\"goal\" id=\"goal\">Add <span class=\"amount\">{}</span> for free {}</p>\
          <progress max=\"100\" value=\"{percent}\" aria-labelledby=\"goal\">{percent}%</progress>",
         money(progress.remaining, shown),
-        escape(&progress.title),
+        shipping(&progress.title),
     )
 }
 
@@ -123,7 +145,7 @@ pub fn page(shown: &Shown) -> Option<String> {
                     body,
                     "<p class=\"goal\" id=\"goal\">You've unlocked <span class=\"free\">free {}</span></p>\
                      <progress max=\"100\" value=\"100\" aria-labelledby=\"goal\">100%</progress>",
-                    escape(&best.title)
+                    shipping(&best.title)
                 );
             }
             _ => {}
@@ -177,15 +199,23 @@ mod tests {
         };
         let html = page(&shown(Shows::Both, estimate)).unwrap();
         assert!(
-            html.contains("Standard &lt;b&gt;: <span class=\"amount\">$5.00</span>"),
+            html.contains(
+                "<span class=\"title\">Standard &lt;b&gt;:</span> <span class=\"amount\">$5.00</span>"
+            ),
             "{html}"
         );
         assert!(
-            html.contains("Add <span class=\"amount\">$12.00</span> for free Standard &lt;b&gt;"),
+            html.contains("Add <span class=\"amount\">$12.00</span> for free Standard &lt;b&gt; shipping"),
             "{html}"
         );
         assert!(html.contains("value=\"76\""), "{html}");
         assert!(!html.contains("<b>"));
+    }
+
+    #[test]
+    fn a_title_that_says_shipping_is_not_repeated() {
+        assert_eq!(shipping("Standard"), "Standard shipping");
+        assert_eq!(shipping("Free Shipping Deluxe"), "Free Shipping Deluxe");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 mod html;
 
-use std::time::Duration;
+use std::{num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{
     extract::{Path, RawQuery, State},
@@ -13,13 +13,32 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use domain::checkout_widget::{self, Empty, Shown, Shows, WidgetDeps};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
-use crate::state::AppState;
+use crate::{metrics::Metrics, state::AppState};
 
+/// Where the widget's pages are: their own in-flight pool (`http::limits`).
+pub const PREFIX: &str = "/checkout/widget/";
 /// How long Fluid's Carts API may take.
 pub const CART_BOUND: Duration = Duration::from_millis(900);
 /// How long the whole widget may take before the shopper gets the empty page.
 pub const WIDGET_BOUND: Duration = Duration::from_secs(1);
+
+/// Reads of Fluid's Carts API per installation (by uuid), counted in memory by this instance:
+/// anyone who loads a storefront makes one with the company's token.
+#[derive(Clone)]
+pub struct CartReads(Arc<DefaultKeyedRateLimiter<String>>);
+
+impl CartReads {
+    /// At most `per_second` reads a second per installation, in bursts of as many.
+    pub fn new(per_second: NonZeroU32) -> Self {
+        Self(Arc::new(RateLimiter::keyed(Quota::per_second(per_second))))
+    }
+
+    fn allow(&self, installation: &str) -> bool {
+        self.0.check_key(&installation.to_owned()).is_ok()
+    }
+}
 
 /// One query parameter's value; never a rejection, whatever the query holds.
 fn param(query: Option<&str>, name: &str) -> Option<String> {
@@ -36,24 +55,34 @@ pub async fn show(
     RawQuery(query): RawQuery,
 ) -> Response {
     let cart_token = param(query.as_deref(), "token");
+    let reads = state.cart_reads.clone();
+    let allow = move |installation: &str| reads.allow(installation);
     let deps = WidgetDeps {
         db: &state.db,
         keyring: &state.config.keyring,
         fluid: &state.fluid,
         shipping: &state.shipping,
         cart_bound: CART_BOUND,
+        allow_cart_read: &allow,
     };
     let outcome = tokio::time::timeout(
         WIDGET_BOUND,
         checkout_widget::for_cart(deps, &key, cart_token.as_deref()),
     )
     .await
-    .unwrap_or(Err(Empty::CartsApiUnavailable));
-    respond(&state, outcome)
+    .unwrap_or(Err(Empty::TimedOut));
+    let (page, outcome) = rendered(outcome);
+    if let Some(reason) = outcome.err() {
+        tracing::info!(%reason, "checkout widget shows nothing");
+    }
+    state
+        .metrics
+        .checkout_widget(outcome.unwrap_or_else(Empty::as_str));
+    respond(page)
 }
 
 /// The widget for a sample cart (`country`, `subtotal`, and `shows` to try a choice before saving
-/// it), from the saved options.
+/// it), from the saved options. Not counted with the shoppers' pages.
 pub async fn preview(
     State(state): State<AppState>,
     Path(key): Path<String>,
@@ -67,27 +96,27 @@ pub async fn preview(
         .unwrap_or_default();
     let shows = param(query, "shows").and_then(|s| Shows::parse(&s).ok());
     let outcome = checkout_widget::preview(&state.db, &state.shipping, &key, &country, subtotal, shows).await;
-    respond(&state, outcome)
+    respond(rendered(outcome).0)
 }
 
-fn respond(state: &AppState, outcome: Result<Shown, Empty>) -> Response {
-    let page = match outcome {
+/// The page for `outcome`, and what it was: `shown`, `nothing_chosen`, or why it is empty.
+fn rendered(outcome: Result<Shown, Empty>) -> (String, Result<&'static str, Empty>) {
+    match outcome {
         Ok(shown) => match html::page(&shown) {
-            Some(page) => {
-                state.metrics.checkout_widget("shown");
-                page
-            }
-            None => {
-                state.metrics.checkout_widget("nothing_chosen");
-                html::empty()
-            }
+            Some(page) => (page, Ok("shown")),
+            None => (html::empty(), Ok("nothing_chosen")),
         },
-        Err(empty) => {
-            tracing::info!(reason = %empty, "checkout widget shows nothing");
-            state.metrics.checkout_widget(empty.as_str());
-            html::empty()
-        }
-    };
+        Err(empty) => (html::empty(), Err(empty)),
+    }
+}
+
+/// The empty page, for a request the widget's pool had no room for; counted as `outcome`.
+pub fn empty_page(metrics: &Metrics, outcome: &'static str) -> Response {
+    metrics.checkout_widget(outcome);
+    respond(html::empty())
+}
+
+fn respond(page: String) -> Response {
     let mut response = Html(page).into_response();
     let headers = response.headers_mut();
     if let Ok(policy) = HeaderValue::from_str(&html::CONTENT_SECURITY_POLICY) {

@@ -71,6 +71,8 @@ pub fn serve_args(database: &str) -> ServeArgs {
         job_lease_secs: "60".into(),
         max_concurrent_requests: "512".into(),
         max_concurrent_ui_requests: "64".into(),
+        max_concurrent_widget_requests: "256".into(),
+        widget_cart_reads_per_second: "20".into(),
         request_timeout_secs: "30".into(),
         fluid_api_timeout_secs: "15".into(),
         admin_auth: "fluid".into(),
