@@ -352,3 +352,45 @@ async fn a_company_event_delivered_to_every_instance_is_stored_once() {
     assert_eq!(domain::events::count(&db, &dri).await.unwrap(), 1);
     db.close().await;
 }
+
+#[tokio::test]
+async fn jobs_of_one_installation_and_kind_never_run_at_once_on_two_connections() {
+    use domain::jobs::{self, ClaimedJob, JobKind};
+    let app = TestApp::spawn().await;
+    let db = app.db().await;
+    let job = |id: i64, kind: JobKind| ClaimedJob {
+        id,
+        installation_uuid: "dri_twice".into(),
+        kind: Some(kind),
+        attempts: 1,
+        max_attempts: jobs::MAX_ATTEMPTS,
+    };
+    let first = jobs::exclusive(&db, &job(1, JobKind::RegisterDropZones))
+        .await
+        .expect("lock");
+    let second = jobs::exclusive(&db, &job(2, JobKind::RegisterDropZones))
+        .await
+        .expect("lock");
+    let other_kind = jobs::exclusive(&db, &job(3, JobKind::RegisterWebhooks))
+        .await
+        .expect("lock");
+    assert!(first.is_some() && other_kind.is_some());
+    // SQLite serves one instance, whose worker runs one job at a time: nothing to lock.
+    assert_eq!(
+        second.is_none(),
+        on_postgres(),
+        "a second run of the same installation and kind"
+    );
+    if let Some(first) = first {
+        first.release().await;
+    }
+    let again = jobs::exclusive(&db, &job(2, JobKind::RegisterDropZones))
+        .await
+        .expect("lock");
+    assert!(again.is_some(), "released, the next run may go");
+    for held in [second, other_kind, again].into_iter().flatten() {
+        held.release().await;
+    }
+    db.close().await;
+    app.stop().await;
+}
