@@ -21,6 +21,9 @@ const WEBHOOK_SECRET: &str = "dws_bench_secret";
 const DROPLET_UUID: &str = "drp_bench";
 /// base64 of 32 bytes of 7.
 const ENCRYPTION_KEY: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=";
+/// What the simulated Fluid signs who is looking with (`FLUID_SESSION_TOKEN_SECRET`): the bench
+/// signs the merchant in as Fluid's admin would, to import the options.
+const SESSION_TOKEN_SECRET: &str = "sts_bench_secret";
 
 /// What the run is told by the environment (`scripts/bench.sh` sets it).
 #[derive(Debug, Clone)]
@@ -196,6 +199,8 @@ async fn start_droplet_with(
         ("FLUID_DROPLET_UUID", DROPLET_UUID.to_owned()),
         ("DROPLET_ENCRYPTION_KEY", ENCRYPTION_KEY.to_owned()),
         ("DROPLET_MANIFEST", String::new()),
+        ("FLUID_SESSION_TOKEN_SECRET", SESSION_TOKEN_SECRET.to_owned()),
+        ("FLUID_APP_URL", sim.base_url()),
         ("LOG_FORMAT", "json".to_owned()),
         ("PATH", std::env::var("PATH").unwrap_or_default()),
     ];
@@ -312,9 +317,37 @@ async fn signed_callback(sim: &Simulator, company: &SimInstallation) -> anyhow::
 }
 
 /// Fifty shipping options, through the admin UI's CSV import.
-async fn seed_shipping(droplet: &Droplet) -> anyhow::Result<()> {
+/// The merchant's session cookie (`name=value`), as Fluid's admin opens the page with a viewer
+/// token for the company's user.
+async fn signed_in(sim: &Simulator, droplet: &Droplet) -> anyhow::Result<String> {
+    let token = sim
+        .session_token(&droplet.company)
+        .await
+        .context("the simulator signs no viewer token")?;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let opened = client
+        .get(format!("{}/shipping", droplet.proc.base_url))
+        .query(&[
+            ("dri", droplet.company.droplet_installation_uuid.as_str()),
+            ("session_token", token.as_str()),
+        ])
+        .send()
+        .await?;
+    let cookie = opened
+        .headers()
+        .get(reqwest::header::SET_COOKIE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .context("the viewer token opened no session")?;
+    Ok(cookie.to_owned())
+}
+
+async fn seed_shipping(sim: &Simulator, droplet: &Droplet) -> anyhow::Result<()> {
     let client = reqwest::Client::new();
     let base = &droplet.proc.base_url;
+    let cookie = signed_in(sim, droplet).await?;
     let loaded: Value = client
         .post(format!("{base}/api/ui/load_shipping"))
         .form(&[("dri", droplet.company.droplet_installation_uuid.as_str())])
@@ -345,6 +378,7 @@ async fn seed_shipping(droplet: &Droplet) -> anyhow::Result<()> {
     let imported = client
         .post(format!("{base}/api/ui/import_shipping_csv"))
         .header("origin", base)
+        .header("cookie", cookie)
         .form(&[("token", token.as_str()), ("csv", csv.as_str())])
         .send()
         .await?;
@@ -444,7 +478,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
             exchange_token_ttl: Duration::from_secs(600),
             embed_url: "http://127.0.0.1:9/".into(),
             owner_token: "cot_bench".into(),
-            session_token_secret: None,
+            session_token_secret: Some(SESSION_TOKEN_SECRET.into()),
             droplet_secret: None,
         },
     )
@@ -552,7 +586,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
 
     // Callback answers with 50 options.
     eprintln!("==> callbacks: update_cart_shipping with 50 options");
-    seed_shipping(&sqlite).await?;
+    seed_shipping(&sim, &sqlite).await?;
     let script = work.join("callback-sqlite.lua");
     load::post_script(&script, &[signed_callback(&sim, &sqlite.company).await?])?;
     let figures = load::wrk(
@@ -566,7 +600,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         stored: None,
     });
     if let Some(pg) = &postgres {
-        seed_shipping(pg).await?;
+        seed_shipping(&sim, pg).await?;
         let script = work.join("callback-postgres.lua");
         load::post_script(&script, &[signed_callback(&sim, &pg.company).await?])?;
         let figures = load::wrk(
