@@ -43,15 +43,6 @@ impl Shows {
     pub fn progress(self) -> bool {
         matches!(self, Self::FreeShippingProgress | Self::Both)
     }
-
-    /// In words, for the admin UI and the history.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Self::BestOption => "The shipping the cart gets",
-            Self::FreeShippingProgress => "Progress to free shipping",
-            Self::Both => "Both",
-        }
-    }
 }
 
 /// An installation's widget.

@@ -17,7 +17,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use tokio::{net::TcpListener, sync::Mutex};
 
 pub use callbacks::CallbackResult;
-pub use carts::{CartChange, CartsChaos, HANG as CARTS_HANG, SimCart, SimCartItem};
+pub use carts::{CartChange, CartsChaos, SimCart, SimCartItem};
 pub use deliver::{Delivery, Shape};
 use state::State;
 pub use state::{Chaos, Fault, Registration, SimDropZone, SimInstallation, SimWebhook};
