@@ -62,11 +62,10 @@ impl Worker {
                 }
                 // Until the database is migrated (PostgreSQL still starting), there is nothing to claim.
                 if self.db.is_migrated() {
-                    let claimed = tokio::select! {
-                        claimed = jobs::claim_due(&self.db, self.lease) => claimed,
-                        _ = shutdown.changed() => return,
-                    };
-                    match claimed {
+                    // Never raced against shutdown: a claim dropped in flight may still land in
+                    // the database, leaving its job "running" until the lease runs out. A job
+                    // claimed as the service stops gets the grace like any other.
+                    match jobs::claim_due(&self.db, self.lease).await {
                         Ok(Some(job)) => {
                             self.run_leased(job, &mut shutdown).await;
                             continue;

@@ -412,7 +412,12 @@ async fn the_merchant_turns_the_widget_off_and_on_and_chooses_what_it_shows() {
         )
         .await;
     assert_eq!((status, view["enabled"].clone()), (200, false.into()), "{view}");
-    assert_eq!(view["drop_zone"], "pending", "{view}");
+    // The zone's removal is queued; the worker, woken by the save, may already be through with
+    // it (no zone left) by the time the answer is read.
+    assert!(
+        view["drop_zone"] == "pending" || view["drop_zone"].is_null(),
+        "{view}"
+    );
     app.settle_jobs(&dri).await;
     assert!(
         app.sim.drop_zones(&dri).await.is_empty(),

@@ -561,3 +561,48 @@ async fn futures_join<T: Send + 'static>(
     }
     results
 }
+
+/// A claim the worker has sent as the service stops is seen through: the job it took is run or
+/// given back, never left "running" under a lease nobody renews (it would wait out the lease).
+#[tokio::test]
+async fn a_job_claimed_as_the_service_stops_is_not_left_running() {
+    let mut app = TestApp::spawn().await;
+    let company = app.installed("Closing Time Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let db = app.db().await;
+    // Hold the jobs table so the worker's next claim waits on it, with a due job inside.
+    let raw = raw_pool(&app.database_url).await;
+    let mut tx = raw.begin().await.unwrap();
+    if db.backend() == domain::db::Backend::Postgres {
+        sqlx::query("LOCK TABLE jobs IN EXCLUSIVE MODE")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    domain::jobs::enqueue_with(
+        &mut *tx,
+        &dri,
+        domain::jobs::JobKind::RegisterWebhooks,
+        "at-closing",
+    )
+    .await
+    .unwrap();
+    // The worker looks for due jobs every half second: by now its claim waits on the lock.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let stop = app.halt();
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        tx.commit().await.unwrap();
+    };
+    tokio::join!(stop, release);
+    // Had the claim been abandoned in flight, it lands now.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let jobs = domain::jobs::list_for(&db, &dri).await.unwrap();
+    assert!(
+        jobs.iter().all(|j| j.status != domain::jobs::JobStatus::Running),
+        "{jobs:?}"
+    );
+    raw.close().await;
+    db.close().await;
+    app.stop().await;
+}

@@ -163,7 +163,8 @@ impl TestApp {
         wait_ready(&self.base_url).await;
     }
 
-    async fn halt(&mut self) {
+    /// Stops the service gracefully, keeping its database (and port) for a look or a restart.
+    pub async fn halt(&mut self) {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
