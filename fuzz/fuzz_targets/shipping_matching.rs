@@ -1,13 +1,16 @@
-//! Shipping matching: options that pass validation, from any field values, against any valid
-//! `update_cart_shipping` request, always give a schema-valid answer with no negative price.
-//! Input: option fields separated by `\x1f`, options by `\x1e`, then `\x1d` and the request JSON.
+//! Shipping matching: options that pass validation, from any field values (every rate type, zone
+//! and condition), against any valid `update_cart_shipping` request, always give a schema-valid
+//! answer in which no price is negative or above its option's maximum charge, and no option is
+//! offered to a region it excludes.
+//! Input: option fields in the CSV columns' order (`csv_io::HEADER`) separated by `\x1f`, options
+//! by `\x1e`, then `\x1d` and the request JSON.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use domain::{
     callbacks::Callbacks,
-    shipping::{ShippingOption, ShippingOptionInput, validate},
+    shipping::{ShippingOption, ShippingOptionInput, csv_io::HEADER, decide, read_cart, validate},
 };
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -18,38 +21,26 @@ fn callbacks() -> &'static Callbacks {
 }
 
 fn option(id: i64, fields: &str) -> Option<ShippingOption> {
-    let mut f = fields.split('\x1f').map(str::to_owned);
-    let mut next = || f.next().unwrap_or_default();
-    let input = ShippingOptionInput {
-        title: next(),
-        price: next(),
-        currency: next(),
-        delivery_estimate: next(),
-        countries: next(),
-        subtotal_min: next(),
-        subtotal_max: next(),
-        free_above: next(),
-        weight_min: next(),
-        weight_max: next(),
-        weight_unit: next(),
-        enabled: next() != "0",
-    };
+    let mut values = fields.split('\x1f');
+    let input: serde_json::Map<String, Value> = HEADER
+        .iter()
+        .map(|name| {
+            let value = values.next().unwrap_or_default();
+            let value = match *name {
+                "enabled" | "round_up" => Value::Bool(value != "0" && !value.is_empty()),
+                _ => Value::String(value.to_owned()),
+            };
+            ((*name).to_owned(), value)
+        })
+        .collect();
+    let input: ShippingOptionInput = serde_json::from_value(Value::Object(input)).ok()?;
     let valid = validate(&input).ok()?;
     Some(ShippingOption {
         id,
         position: id,
         title: valid.title,
-        price: valid.price,
-        currency: valid.currency,
-        delivery_estimate: valid.delivery_estimate,
-        countries: valid.countries,
-        subtotal_min: valid.subtotal_min,
-        subtotal_max: valid.subtotal_max,
-        free_above: valid.free_above,
-        weight_min: valid.weight_min,
-        weight_max: valid.weight_max,
-        weight_unit: valid.weight_unit,
         enabled: valid.enabled,
+        rules: valid.rules,
     })
 }
 
@@ -74,5 +65,16 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(definition.response_violations(&answer), Vec::<String>::new(), "{answer}");
     for offered in answer["shipping_options"].as_array().into_iter().flatten() {
         assert!(offered["shipping_total"].as_f64().is_some_and(|t| t >= 0.0), "{answer}");
+    }
+    let cart = read_cart(&request["cart"]);
+    for decision in decide(&options, &cart) {
+        let Some(total) = decision.outcome.total() else {
+            continue;
+        };
+        let rules = &decision.option.rules;
+        assert!(!total.is_sign_negative() || total.is_zero(), "{total}");
+        assert!(rules.rate.max_charge.is_none_or(|max| total <= max), "{total} above the maximum");
+        let region = cart.to.region.clone().unwrap_or_default();
+        assert!(!rules.zone.excluded_regions.contains(&region), "{region} is excluded");
     }
 });

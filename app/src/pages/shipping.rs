@@ -15,17 +15,23 @@ use crate::{
     },
 };
 
-/// `/shipping?dri=…`, with `country`, `subtotal` and `weight_kg` to preview a sample cart.
+/// `/shipping?dri=…`, with `country`, `region`, `postal_code`, `subtotal`, `weight_kg`, `items`
+/// and `item_name` to preview a sample cart.
 #[component]
 pub fn ShippingPage() -> impl IntoView {
     let query = use_query_map();
     let data = Resource::new(
         move || query.get(),
         |query| async move {
+            let field = |name: &str| query.get(name).unwrap_or_default();
             let sample = query.get("country").map(|country| SampleCartForm {
                 country,
-                subtotal: query.get("subtotal").unwrap_or_default(),
-                weight_kg: query.get("weight_kg").unwrap_or_default(),
+                region: field("region"),
+                postal_code: field("postal_code"),
+                subtotal: field("subtotal"),
+                weight_kg: field("weight_kg"),
+                items: field("items"),
+                item_name: field("item_name"),
             });
             load_shipping(validate_dri(query.get("dri"))?, sample).await
         },
@@ -63,6 +69,7 @@ fn sample_cart(preview: Option<&PreviewView>) -> SampleCartForm {
         country: "US".into(),
         subtotal: "40.00".into(),
         weight_kg: "1".into(),
+        ..SampleCartForm::default()
     })
 }
 
@@ -88,35 +95,46 @@ fn Preview(dri: String, cart: SampleCartForm, preview: Option<PreviewView>) -> i
         }
     };
     let result = preview.filter(|p| p.problems.is_empty()).map(|p| {
-        let offered = if p.offered.is_empty() {
-            view! { <p data-testid="preview-none">"No option applies: Fluid keeps the cart's shipping as it is."</p> }.into_any()
-        } else {
-            view! {
-                <ol class="preview-offered" data-testid="preview-offered">
-                    {p.offered.into_iter().map(|(title, total, estimate)| view! {
-                        <li><strong>{title}</strong>" — "{total}<span class="muted">" "{estimate}</span></li>
-                    }).collect_view()}
-                </ol>
-            }.into_any()
-        };
+        let none = p.lines.iter().all(|line| line.total.is_none());
         view! {
             <div class="preview-result" role="status">
                 <h3>"Fluid would be told"</h3>
-                {offered}
-                <pre class="json" data-testid="preview-answer">{p.answer}</pre>
+                {none.then(|| view! { <p data-testid="preview-none">"No option applies: Fluid keeps the cart's shipping as it is."</p> })}
+                <ol class="preview-lines" data-testid="preview-offered">
+                    {p.lines.into_iter().map(|line| {
+                        let offered = line.total.is_some();
+                        view! {
+                            <li class:preview-excluded=!offered data-offered=offered.to_string()>
+                                <strong>{line.title}</strong>
+                                {line.total.map(|total| view! { " — "<span class="amount">{total}</span> })}
+                                {(offered && !line.delivery.is_empty()).then(|| view! { <span class="muted">" "{line.delivery.clone()}</span> })}
+                                <br/>
+                                <span class="why">{line.why}</span>
+                            </li>
+                        }
+                    }).collect_view()}
+                </ol>
+                <details>
+                    <summary>"The answer as JSON"</summary>
+                    <pre class="json" data-testid="preview-answer">{p.answer}</pre>
+                </details>
             </div>
         }
     });
     view! {
         <section class="card" aria-labelledby="preview-title">
             <h2 id="preview-title">"Preview a cart"</h2>
-            <p class="muted">"Runs the same matching as the update_cart_shipping callback on the saved options."</p>
+            <p class="muted">"Runs the same matching as the update_cart_shipping callback on the saved options, and says why each option is offered or not."</p>
             <form method="get" action="/shipping" class="preview-form">
                 <input type="hidden" name="dri" value=dri/>
                 <div class="form-grid">
                     {input("country", "Ship to (country code)", cart.country, problem("country"))}
+                    {input("region", "State or province", cart.region, problem("region"))}
+                    {input("postal_code", "Postal code", cart.postal_code, problem("postal_code"))}
                     {input("subtotal", "Subtotal", cart.subtotal, problem("subtotal"))}
                     {input("weight_kg", "Weight (kg)", cart.weight_kg, problem("weight_kg"))}
+                    {input("items", "Items", cart.items, problem("items"))}
+                    {input("item_name", "Item name", cart.item_name, problem("item_name"))}
                 </div>
                 <div class="form-actions">
                     <button type="submit" class="button-secondary">"Preview"</button>
@@ -130,9 +148,33 @@ fn Preview(dri: String, cart: SampleCartForm, preview: Option<PreviewView>) -> i
 fn blank_form() -> ShippingOptionForm {
     ShippingOptionForm {
         currency: "USD".into(),
+        rate_type: "flat".into(),
         weight_unit: "kg".into(),
         enabled: true,
         ..Default::default()
+    }
+}
+
+/// The rate types, as the editor offers them.
+const RATE_TYPES: [(&str, &str); 6] = [
+    ("flat", "Flat price"),
+    ("per_weight", "Base + per weight unit"),
+    ("per_item", "Base + per item"),
+    ("percent", "Percentage of the subtotal"),
+    ("tiered_weight", "Table by weight"),
+    ("tiered_subtotal", "Table by subtotal"),
+];
+
+/// Whether the editor shows field `name` for rate type `rate_type` (fields of other types are
+/// hidden, and ignored when saved).
+fn rate_field_shown(rate_type: &str, name: &str) -> bool {
+    match name {
+        "price" => matches!(rate_type, "" | "flat" | "per_weight" | "per_item"),
+        "per_unit" => matches!(rate_type, "per_weight" | "per_item"),
+        "per_unit_above" | "round_up" => rate_type == "per_weight",
+        "percent" => rate_type == "percent",
+        "tiers" => matches!(rate_type, "tiered_weight" | "tiered_subtotal"),
+        _ => true,
     }
 }
 
@@ -277,6 +319,18 @@ fn ShippingEditor(
         }
         .into_any()
     };
+    // A rate field: shown only for the rate types that use it.
+    let rate_field = move |name: &'static str,
+                           label: &'static str,
+                           hint: &'static str,
+                           read: fn(&ShippingOptionForm) -> String,
+                           write: fn(&mut ShippingOptionForm, String)| {
+        view! {
+            <div class="field-slot" hidden=move || !form.with(|f| rate_field_shown(&f.rate_type, name))>
+                {field(name, label, hint, read, write)}
+            </div>
+        }
+    };
 
     view! {
         <div class="editor" data-hydrated=super::hydrated_marker()>
@@ -360,7 +414,7 @@ fn ShippingEditor(
         <section class="card" aria-labelledby="csv-title">
             <h2 id="csv-title">"Import and export (CSV)"</h2>
             <p class="muted" hidden=!can_write>
-                "Columns: title, price, currency, delivery_estimate, countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled. An import adds its options after the current ones, and saves nothing if any line is wrong."
+                "One column per field of the editor (title, enabled, currency, rate_type, price, per_unit, … item_name_pattern: an export lists them all; the README documents each). Columns may come in any order and be left out. An import adds its options after the current ones, and saves nothing if any line is wrong."
             </p>
             <label class="field-label" for="csv-text">"CSV"</label>
             <textarea
@@ -408,19 +462,78 @@ fn ShippingEditor(
                 novalidate=true
             >
                 <input type="hidden" name="token" value=token.get_value()/>
-                <div class="form-grid">
-                    {field("title", "Title", "Standard", |f| f.title.clone(), |f, v| f.title = v)}
-                    {field("price", "Price", "5.99", |f| f.price.clone(), |f, v| f.price = v)}
-                    {field("currency", "Currency", "USD", |f| f.currency.clone(), |f, v| f.currency = v)}
-                    {field("delivery_estimate", "Delivery time", "3-5 business days", |f| f.delivery_estimate.clone(), |f, v| f.delivery_estimate = v)}
-                    {field("countries", "Countries (empty: everywhere)", "US, CA", |f| f.countries.clone(), |f, v| f.countries = v)}
-                    {field("free_above", "Free from subtotal", "50.00", |f| f.free_above.clone(), |f, v| f.free_above = v)}
-                    {field("subtotal_min", "Minimum subtotal", "", |f| f.subtotal_min.clone(), |f, v| f.subtotal_min = v)}
-                    {field("subtotal_max", "Maximum subtotal", "", |f| f.subtotal_max.clone(), |f, v| f.subtotal_max = v)}
-                    {field("weight_min", "Minimum weight", "", |f| f.weight_min.clone(), |f, v| f.weight_min = v)}
-                    {field("weight_max", "Maximum weight", "", |f| f.weight_max.clone(), |f, v| f.weight_max = v)}
-                    {field("weight_unit", "Weight unit (kg, g, lb, oz)", "kg", |f| f.weight_unit.clone(), |f, v| f.weight_unit = v)}
-                </div>
+                <fieldset class="form-group">
+                    <legend>"Option"</legend>
+                    <div class="form-grid">
+                        {field("title", "Title", "Standard", |f| f.title.clone(), |f, v| f.title = v)}
+                        {field("currency", "Currency", "USD", |f| f.currency.clone(), |f, v| f.currency = v)}
+                        {field("delivery_estimate", "Delivery time (words)", "3-5 business days", |f| f.delivery_estimate.clone(), |f, v| f.delivery_estimate = v)}
+                        {field("delivery_min_days", "Or: fewest days", "3", |f| f.delivery_min_days.clone(), |f, v| f.delivery_min_days = v)}
+                        {field("delivery_max_days", "Most days", "5", |f| f.delivery_max_days.clone(), |f, v| f.delivery_max_days = v)}
+                    </div>
+                </fieldset>
+                <fieldset class="form-group">
+                    <legend>"Price"</legend>
+                    <div class="field">
+                        <label for="field-rate_type">"Rate type"</label>
+                        <select
+                            id="field-rate_type"
+                            name="form[rate_type]"
+                            on:change=move |ev| form.update(|f| f.rate_type = event_target_value(&ev))
+                        >
+                            {RATE_TYPES.into_iter().map(|(value, label)| view! {
+                                <option value=value selected=move || form.with(|f| f.rate_type == value || (f.rate_type.is_empty() && value == "flat"))>{label}</option>
+                            }).collect_view()}
+                        </select>
+                    </div>
+                    <div class="form-grid">
+                        {rate_field("price", "Price (or base price)", "5.99", |f| f.price.clone(), |f, v| f.price = v)}
+                        {rate_field("per_unit", "Per weight unit / per item", "1.20", |f| f.per_unit.clone(), |f, v| f.per_unit = v)}
+                        {rate_field("per_unit_above", "Weight included in the base", "1", |f| f.per_unit_above.clone(), |f, v| f.per_unit_above = v)}
+                        {rate_field("percent", "Percent of the subtotal", "10", |f| f.percent.clone(), |f, v| f.percent = v)}
+                        {rate_field("tiers", "Tiers (up to:price, * for the rest)", "1:5, 5:9, 20:15, *:25", |f| f.tiers.clone(), |f, v| f.tiers = v)}
+                        {field("handling_fee", "Handling fee", "", |f| f.handling_fee.clone(), |f, v| f.handling_fee = v)}
+                        {field("min_charge", "Minimum charge", "", |f| f.min_charge.clone(), |f, v| f.min_charge = v)}
+                        {field("max_charge", "Maximum charge", "", |f| f.max_charge.clone(), |f, v| f.max_charge = v)}
+                        {field("free_above", "Free from subtotal", "50.00", |f| f.free_above.clone(), |f, v| f.free_above = v)}
+                    </div>
+                    <label class="checkbox" hidden=move || !form.with(|f| rate_field_shown(&f.rate_type, "round_up"))>
+                        <input
+                            type="checkbox"
+                            name="form[round_up]"
+                            value="true"
+                            checked=form.with_untracked(|f| f.round_up)
+                            prop:checked=move || form.with(|f| f.round_up)
+                            on:change=move |ev| form.update(|f| f.round_up = event_target_checked(&ev))
+                        />
+                        "Count a started weight unit as whole"
+                    </label>
+                </fieldset>
+                <fieldset class="form-group">
+                    <legend>"Where it ships"</legend>
+                    <div class="form-grid">
+                        {field("countries", "Countries (none: everywhere)", "US, CA", |f| f.countries.clone(), |f, v| f.countries = v)}
+                        {field("regions", "Regions (ISO 3166-2)", "US-CA, US-OR", |f| f.regions.clone(), |f, v| f.regions = v)}
+                        {field("postal_codes", "Only postal codes", "902*, 90000-96199", |f| f.postal_codes.clone(), |f, v| f.postal_codes = v)}
+                        {field("excluded_regions", "Except regions", "US-AK, US-HI", |f| f.excluded_regions.clone(), |f, v| f.excluded_regions = v)}
+                        {field("excluded_postal_codes", "Except postal codes", "", |f| f.excluded_postal_codes.clone(), |f, v| f.excluded_postal_codes = v)}
+                    </div>
+                </fieldset>
+                <fieldset class="form-group">
+                    <legend>"When it is offered"</legend>
+                    <div class="form-grid">
+                        {field("subtotal_min", "Minimum subtotal", "", |f| f.subtotal_min.clone(), |f, v| f.subtotal_min = v)}
+                        {field("subtotal_max", "Maximum subtotal", "", |f| f.subtotal_max.clone(), |f, v| f.subtotal_max = v)}
+                        {field("weight_min", "Minimum weight", "", |f| f.weight_min.clone(), |f, v| f.weight_min = v)}
+                        {field("weight_max", "Maximum weight", "", |f| f.weight_max.clone(), |f, v| f.weight_max = v)}
+                        {field("weight_unit", "Weight unit (kg, g, lb, oz)", "kg", |f| f.weight_unit.clone(), |f, v| f.weight_unit = v)}
+                        {field("items_min", "Fewest items", "", |f| f.items_min.clone(), |f, v| f.items_min = v)}
+                        {field("items_max", "Most items", "", |f| f.items_max.clone(), |f, v| f.items_max = v)}
+                        {field("item_rule", "Items rule (any, all, none)", "none", |f| f.item_rule.clone(), |f, v| f.item_rule = v)}
+                        {field("item_name_pattern", "…named", "*oversized*", |f| f.item_name_pattern.clone(), |f, v| f.item_name_pattern = v)}
+                        {field("item_variant_ids", "…or variant ids", "", |f| f.item_variant_ids.clone(), |f, v| f.item_variant_ids = v)}
+                    </div>
+                </fieldset>
                 <label class="checkbox">
                     <input
                         type="checkbox"

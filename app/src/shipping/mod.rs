@@ -17,35 +17,57 @@ use crate::{
 pub struct ShippingOptionView {
     pub id: i64,
     pub title: String,
-    /// The price with its currency, e.g. `5.99 USD`.
+    /// The rate in words, e.g. `$5.00 + $1.20/kg above 1 kg; free from $50.00`.
     pub price: String,
+    /// What Fluid shows for the delivery time.
     pub delivery_estimate: String,
-    /// `Everywhere` or the country codes.
+    /// The zone in words: `Everywhere`, or countries, regions, postal codes and exceptions.
     pub countries: String,
-    /// Subtotal, free-above and weight conditions in words; empty when none.
+    /// Subtotal, weight, item-count and item conditions in words; empty when none.
     pub conditions: String,
     pub enabled: bool,
     /// The option as its form shows it, for editing.
     pub form: ShippingOptionForm,
 }
 
-/// The fields of the add/edit form, as typed. A field a plain HTML form leaves out (an unchecked
-/// box) is empty or false.
+/// The fields of the add/edit form, as typed (the same fields as a CSV line). A field a plain
+/// HTML form leaves out (an unchecked box) is empty or false.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct ShippingOptionForm {
     pub title: String,
-    pub price: String,
+    pub enabled: bool,
     pub currency: String,
+    /// `flat`, `per_weight`, `per_item`, `percent`, `tiered_weight` or `tiered_subtotal`.
+    pub rate_type: String,
+    pub price: String,
+    pub per_unit: String,
+    pub per_unit_above: String,
+    pub round_up: bool,
+    pub percent: String,
+    pub tiers: String,
+    pub handling_fee: String,
+    pub min_charge: String,
+    pub max_charge: String,
+    pub free_above: String,
     pub delivery_estimate: String,
+    pub delivery_min_days: String,
+    pub delivery_max_days: String,
     pub countries: String,
+    pub regions: String,
+    pub postal_codes: String,
+    pub excluded_regions: String,
+    pub excluded_postal_codes: String,
     pub subtotal_min: String,
     pub subtotal_max: String,
-    pub free_above: String,
     pub weight_min: String,
     pub weight_max: String,
     pub weight_unit: String,
-    pub enabled: bool,
+    pub items_min: String,
+    pub items_max: String,
+    pub item_rule: String,
+    pub item_variant_ids: String,
+    pub item_name_pattern: String,
 }
 
 /// What the shipping page needs: its page token, what the viewer may do, the options, the latest
@@ -74,19 +96,35 @@ pub struct ChangeView {
 
 /// A sample cart, as typed into the preview form.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SampleCartForm {
     pub country: String,
+    pub region: String,
+    pub postal_code: String,
     pub subtotal: String,
     pub weight_kg: String,
+    pub items: String,
+    pub item_name: String,
 }
 
-/// The preview of a sample cart: field problems, or what Fluid would be told.
+/// What one option does for the sample cart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviewLineView {
+    pub title: String,
+    /// The total with its currency when offered, e.g. `$8.60`.
+    pub total: Option<String>,
+    pub delivery: String,
+    /// How the price was reached, or the first rule that ruled the option out.
+    pub why: String,
+}
+
+/// The preview of a sample cart: field problems, or what Fluid would be told and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PreviewView {
     pub cart: SampleCartForm,
     pub problems: Vec<FieldProblem>,
-    /// The options offered, as `(title, total, delivery estimate)`.
-    pub offered: Vec<(String, String, String)>,
+    /// Every option, in order, offered or not.
+    pub lines: Vec<PreviewLineView>,
     /// The callback's answer, pretty JSON.
     pub answer: String,
 }

@@ -7,7 +7,8 @@ use domain::{
 };
 
 use super::{
-    ChangeView, PreviewView, SampleCartForm, ShippingOptionForm, ShippingOptionView, ShippingPageData,
+    ChangeView, PreviewLineView, PreviewView, SampleCartForm, ShippingOptionForm, ShippingOptionView,
+    ShippingPageData,
 };
 use crate::{
     error::{AppError, FieldProblem},
@@ -61,33 +62,31 @@ pub async fn history(db: &Db, uuid: &str) -> Result<Vec<ChangeView>, AppError> {
 fn preview(options: &[ShippingOption], cart: SampleCartForm) -> PreviewView {
     let sample = SampleCart {
         country: cart.country.clone(),
+        region: cart.region.clone(),
+        postal_code: cart.postal_code.clone(),
         subtotal: cart.subtotal.clone(),
         weight_kg: cart.weight_kg.clone(),
+        items: cart.items.clone(),
+        item_name: cart.item_name.clone(),
     };
     match shipping::preview(options, &sample) {
-        Ok(preview) => {
-            let offered = preview.answer["shipping_options"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default()
-                .iter()
-                .map(|o| {
-                    let text = |key: &str| o[key].as_str().unwrap_or_default().to_owned();
-                    let total = o["shipping_total"].as_f64().unwrap_or_default();
-                    (
-                        text("shipping_title"),
-                        format!("{total:.2}"),
-                        text("shipping_delivery_time_estimate"),
-                    )
+        Ok(preview) => PreviewView {
+            cart,
+            problems: Vec::new(),
+            lines: preview
+                .lines
+                .into_iter()
+                .map(|line| PreviewLineView {
+                    total: line
+                        .total
+                        .map(|total| shipping::rate::money(total, &line.currency)),
+                    title: line.title,
+                    delivery: line.delivery,
+                    why: line.why,
                 })
-                .collect();
-            PreviewView {
-                cart,
-                problems: Vec::new(),
-                offered,
-                answer: serde_json::to_string_pretty(&preview.answer).unwrap_or_default(),
-            }
-        }
+                .collect(),
+            answer: serde_json::to_string_pretty(&preview.answer).unwrap_or_default(),
+        },
         Err(problems) => PreviewView {
             cart,
             problems: problems
@@ -97,7 +96,7 @@ fn preview(options: &[ShippingOption], cart: SampleCartForm) -> PreviewView {
                     message: p.message,
                 })
                 .collect(),
-            offered: Vec::new(),
+            lines: Vec::new(),
             answer: String::new(),
         },
     }
@@ -105,24 +104,9 @@ fn preview(options: &[ShippingOption], cart: SampleCartForm) -> PreviewView {
 
 pub async fn move_option(token: &str, id: i64, up: bool) -> Result<Vec<ShippingOptionView>, AppError> {
     let Writer { db, uuid, actor } = scope::writer(token).await?;
-    let mut ids: Vec<i64> = shipping::list(&db, &uuid)
+    shipping::move_option(&db, &uuid, &actor, id, up)
         .await
-        .map_err(internal)?
-        .iter()
-        .map(|o| o.id)
-        .collect();
-    let at = ids.iter().position(|&o| o == id).ok_or(AppError::NotFound)?;
-    let to = if up {
-        at.checked_sub(1)
-    } else {
-        Some(at + 1).filter(|&to| to < ids.len())
-    };
-    if let Some(to) = to {
-        ids.swap(at, to);
-        shipping::reorder(&db, &uuid, &actor, &ids)
-            .await
-            .map_err(refused)?;
-    }
+        .map_err(refused)?;
     listed(&db, &uuid).await
 }
 
@@ -217,67 +201,45 @@ fn refused(error: ShippingError) -> AppError {
     }
 }
 
+/// The form's fields are the input's, name for name (a test below holds them together).
 fn input(form: ShippingOptionForm) -> ShippingOptionInput {
-    ShippingOptionInput {
-        title: form.title,
-        price: form.price,
-        currency: form.currency,
-        delivery_estimate: form.delivery_estimate,
-        countries: form.countries,
-        subtotal_min: form.subtotal_min,
-        subtotal_max: form.subtotal_max,
-        free_above: form.free_above,
-        weight_min: form.weight_min,
-        weight_max: form.weight_max,
-        weight_unit: form.weight_unit,
-        enabled: form.enabled,
-    }
+    serde_json::to_value(form)
+        .and_then(serde_json::from_value)
+        .unwrap_or_default()
+}
+
+fn form_of(input: ShippingOptionInput) -> ShippingOptionForm {
+    serde_json::to_value(input)
+        .and_then(serde_json::from_value)
+        .unwrap_or_default()
 }
 
 fn view(option: &ShippingOption) -> ShippingOptionView {
-    let text = |value: Option<rust_decimal::Decimal>| value.map(|v| v.to_string()).unwrap_or_default();
-    let mut conditions = Vec::new();
-    if let Some(min) = option.subtotal_min {
-        conditions.push(format!("subtotal ≥ {min:.2}"));
-    }
-    if let Some(max) = option.subtotal_max {
-        conditions.push(format!("subtotal ≤ {max:.2}"));
-    }
-    if let Some(free) = option.free_above {
-        conditions.push(format!("free from {free:.2}"));
-    }
-    let unit = option.weight_unit.as_str();
-    if let Some(min) = option.weight_min {
-        conditions.push(format!("weight ≥ {min} {unit}"));
-    }
-    if let Some(max) = option.weight_max {
-        conditions.push(format!("weight ≤ {max} {unit}"));
-    }
+    let rules = &option.rules;
     ShippingOptionView {
         id: option.id,
         title: option.title.clone(),
-        price: format!("{:.2} {}", option.price, option.currency),
-        delivery_estimate: option.delivery_estimate.clone(),
-        countries: if option.countries.is_empty() {
-            "Everywhere".into()
-        } else {
-            option.countries.join(", ")
-        },
-        conditions: conditions.join(" · "),
+        price: rules.rate.describe(&rules.currency, rules.weight_unit),
+        delivery_estimate: rules.delivery.text(),
+        countries: rules.zone.describe(),
+        conditions: rules.conditions.describe(rules.weight_unit),
         enabled: option.enabled,
-        form: ShippingOptionForm {
-            title: option.title.clone(),
-            price: option.price.to_string(),
-            currency: option.currency.clone(),
-            delivery_estimate: option.delivery_estimate.clone(),
-            countries: option.countries.join(", "),
-            subtotal_min: text(option.subtotal_min),
-            subtotal_max: text(option.subtotal_max),
-            free_above: text(option.free_above),
-            weight_min: text(option.weight_min),
-            weight_max: text(option.weight_max),
-            weight_unit: unit.to_owned(),
-            enabled: option.enabled,
-        },
+        form: form_of(shipping::input_of(option)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_form_has_exactly_the_inputs_fields() {
+        let keys = |value: serde_json::Value| -> Vec<String> {
+            value.as_object().expect("an object").keys().cloned().collect()
+        };
+        assert_eq!(
+            keys(serde_json::to_value(ShippingOptionForm::default()).unwrap()),
+            keys(serde_json::to_value(ShippingOptionInput::default()).unwrap())
+        );
     }
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-use crate::shipping::{Cart, ShippingOption, matching_options};
+use crate::shipping::{Cart, Destination, ShippingOption, matching_options};
 
 /// The shipping a cart gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,18 +54,26 @@ pub struct Estimate {
     pub progress: Option<Progress>,
 }
 
-/// The countries the options ship to; `[""]` (only options for everywhere apply) when none
-/// names any.
+/// The countries the options ship to (or to regions of); `[""]` (only options for everywhere
+/// apply) when none names any.
 fn shop_countries(options: &[ShippingOption]) -> Vec<String> {
-    let countries: BTreeSet<&String> = options
+    let countries: BTreeSet<&str> = options
         .iter()
         .filter(|o| o.enabled)
-        .flat_map(|o| &o.countries)
+        .flat_map(|o| {
+            let zone = &o.rules.zone;
+            let regions = zone
+                .regions
+                .iter()
+                .filter_map(|r| r.split_once('-'))
+                .map(|(c, _)| c);
+            zone.countries.iter().map(String::as_str).chain(regions)
+        })
         .collect();
     if countries.is_empty() {
         vec![String::new()]
     } else {
-        countries.into_iter().cloned().collect()
+        countries.into_iter().map(str::to_owned).collect()
     }
 }
 
@@ -76,8 +84,13 @@ fn cheapest(options: &[ShippingOption], cart: &Cart) -> Option<Offer> {
         .map(|(option, total)| Offer {
             title: option.title.clone(),
             total,
-            delivery_estimate: option.delivery_estimate.clone(),
-            unlocked: total.is_zero() && !option.price.is_zero() && option.free_above.is_some(),
+            delivery_estimate: option.rules.delivery.text(),
+            unlocked: total.is_zero()
+                && option
+                    .rules
+                    .rate
+                    .free_above
+                    .is_some_and(|threshold| cart.subtotal.is_some_and(|subtotal| subtotal >= threshold)),
         })
 }
 
@@ -89,7 +102,7 @@ fn nearest_free(options: &[ShippingOption], cart: &Cart) -> Option<Progress> {
         .iter()
         .filter(|o| o.enabled)
         .filter_map(|o| {
-            let threshold = o.free_above.filter(|&t| t > subtotal)?;
+            let threshold = o.rules.rate.free_above.filter(|&t| t > subtotal)?;
             Some((o, threshold, threshold.checked_sub(subtotal)?))
         })
         .filter(|(option, threshold, _)| {
@@ -113,11 +126,11 @@ fn nearest_free(options: &[ShippingOption], cart: &Cart) -> Option<Progress> {
 /// What the widget can say about `cart`: to its destination, or — none given yet — the best over
 /// the countries the options ship to.
 pub fn estimate(options: &[ShippingOption], cart: &Cart) -> Estimate {
-    let from = cart.country.is_empty();
+    let from = cart.to.country.is_empty();
     let countries = if from {
         shop_countries(options)
     } else {
-        vec![cart.country.clone()]
+        vec![cart.to.country.clone()]
     };
     let mut found = Estimate {
         from,
@@ -125,7 +138,10 @@ pub fn estimate(options: &[ShippingOption], cart: &Cart) -> Estimate {
     };
     for country in countries {
         let at = Cart {
-            country,
+            to: Destination {
+                country,
+                ..cart.to.clone()
+            },
             ..cart.clone()
         };
         if let Some(offer) = cheapest(options, &at)
@@ -150,7 +166,6 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::*;
-    use crate::shipping::WeightUnit;
 
     fn option(
         id: i64,
@@ -159,30 +174,18 @@ mod tests {
         countries: &[&str],
         free_above: Option<&str>,
     ) -> ShippingOption {
-        ShippingOption {
-            id,
-            position: id,
-            title: title.into(),
-            price: price.parse().unwrap(),
-            currency: "USD".into(),
-            delivery_estimate: "3-5 days".into(),
-            countries: countries.iter().map(|c| (*c).to_owned()).collect(),
-            subtotal_min: None,
-            subtotal_max: None,
-            free_above: free_above.map(|f| f.parse().unwrap()),
-            weight_min: None,
-            weight_max: None,
-            weight_unit: WeightUnit::Kg,
-            enabled: true,
-        }
+        let mut option = crate::shipping::flat_option(id, title, price);
+        option.rules.zone.countries = countries.iter().map(|c| (*c).to_owned()).collect();
+        option.rules.rate.free_above = free_above.map(|f| f.parse().unwrap());
+        option
     }
 
     fn cart(subtotal: &str, country: &str) -> Cart {
-        Cart {
-            subtotal: Some(subtotal.parse().unwrap()),
-            weight_kg: Some(Decimal::ZERO),
-            country: country.into(),
-        }
+        Cart::sample(
+            Some(subtotal.parse().unwrap()),
+            Some(Decimal::ZERO),
+            Destination::new(country, "", ""),
+        )
     }
 
     fn amount(text: &str) -> Decimal {
@@ -226,7 +229,7 @@ mod tests {
     fn a_threshold_the_cart_could_not_use_is_never_promised() {
         // Free above 50, but only for carts up to 40: reaching 50 drops the option.
         let mut capped = option(1, "Standard", "5.00", &["US"], Some("50"));
-        capped.subtotal_max = Some(amount("40"));
+        capped.rules.conditions.subtotal_max = Some(amount("40"));
         let found = estimate(&[capped], &cart("38", "US"));
         assert_eq!(found.progress, None);
         assert_eq!(found.best.unwrap().total, amount("5.00"));

@@ -140,7 +140,7 @@ pub async fn preview(
     let currency = options
         .iter()
         .find(|o| o.enabled)
-        .map(|o| o.currency.clone())
+        .map(|o| o.rules.currency.clone())
         .ok_or(Empty::NoOptions)?;
     Ok(shown(&options, &sample_cart(country, subtotal, &currency), shows))
 }

@@ -1,23 +1,49 @@
-//! Shipping options as CSV, for merchants who keep them in a spreadsheet. Import is all or
-//! nothing: every line is validated first, and any error is reported by line with nothing saved.
+//! Shipping options as CSV, for merchants who keep them in a spreadsheet: one column per field of
+//! [`ShippingOptionInput`] (see [`HEADER`]; the README documents each). An import's header names
+//! its columns in any order, and a column left out is blank (`enabled`: true), so files of earlier
+//! versions still import. Import is all or nothing: every line is validated first, and any error is
+//! reported by line with nothing saved. An export imports back to the same options.
 
-use super::{FieldError, ShippingOption, ShippingOptionInput, validate};
+use super::{FieldError, ShippingOption, ShippingOptionInput, input_of, validate};
 
-/// The columns, in order; the first line of an import must name them.
-pub const HEADER: [&str; 12] = [
+/// Every column, in the order exports write them.
+pub const HEADER: [&str; 32] = [
     "title",
-    "price",
+    "enabled",
     "currency",
+    "rate_type",
+    "price",
+    "per_unit",
+    "per_unit_above",
+    "round_up",
+    "percent",
+    "tiers",
+    "handling_fee",
+    "min_charge",
+    "max_charge",
+    "free_above",
     "delivery_estimate",
+    "delivery_min_days",
+    "delivery_max_days",
     "countries",
+    "regions",
+    "postal_codes",
+    "excluded_regions",
+    "excluded_postal_codes",
     "subtotal_min",
     "subtotal_max",
-    "free_above",
     "weight_min",
     "weight_max",
     "weight_unit",
-    "enabled",
+    "items_min",
+    "items_max",
+    "item_rule",
+    "item_variant_ids",
+    "item_name_pattern",
 ];
+
+/// The columns an import must have.
+const REQUIRED: [&str; 2] = ["title", "currency"];
 
 /// The problems of one line of an import (lines counted from 1, the header being line 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,26 +52,98 @@ pub struct LineError {
     pub problems: Vec<FieldError>,
 }
 
+/// Column `name` of `input`, as text.
+fn get(input: &ShippingOptionInput, name: &str) -> String {
+    match name {
+        "title" => input.title.clone(),
+        "enabled" => input.enabled.to_string(),
+        "currency" => input.currency.clone(),
+        "rate_type" => input.rate_type.clone(),
+        "price" => input.price.clone(),
+        "per_unit" => input.per_unit.clone(),
+        "per_unit_above" => input.per_unit_above.clone(),
+        "round_up" => input.round_up.to_string(),
+        "percent" => input.percent.clone(),
+        "tiers" => input.tiers.clone(),
+        "handling_fee" => input.handling_fee.clone(),
+        "min_charge" => input.min_charge.clone(),
+        "max_charge" => input.max_charge.clone(),
+        "free_above" => input.free_above.clone(),
+        "delivery_estimate" => input.delivery_estimate.clone(),
+        "delivery_min_days" => input.delivery_min_days.clone(),
+        "delivery_max_days" => input.delivery_max_days.clone(),
+        "countries" => input.countries.clone(),
+        "regions" => input.regions.clone(),
+        "postal_codes" => input.postal_codes.clone(),
+        "excluded_regions" => input.excluded_regions.clone(),
+        "excluded_postal_codes" => input.excluded_postal_codes.clone(),
+        "subtotal_min" => input.subtotal_min.clone(),
+        "subtotal_max" => input.subtotal_max.clone(),
+        "weight_min" => input.weight_min.clone(),
+        "weight_max" => input.weight_max.clone(),
+        "weight_unit" => input.weight_unit.clone(),
+        "items_min" => input.items_min.clone(),
+        "items_max" => input.items_max.clone(),
+        "item_rule" => input.item_rule.clone(),
+        "item_variant_ids" => input.item_variant_ids.clone(),
+        "item_name_pattern" => input.item_name_pattern.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Sets column `name` of `input` from its text.
+fn set(input: &mut ShippingOptionInput, name: &str, value: String) -> Result<(), FieldError> {
+    let flag = |value: &str| match value.to_ascii_lowercase().as_str() {
+        "" => Ok(None),
+        "true" | "yes" | "1" => Ok(Some(true)),
+        "false" | "no" | "0" => Ok(Some(false)),
+        other => Err(problem(name, format!("`{other}` is not true or false"))),
+    };
+    match name {
+        "enabled" => input.enabled = flag(&value)?.unwrap_or(true),
+        "round_up" => input.round_up = flag(&value)?.unwrap_or(false),
+        "title" => input.title = value,
+        "currency" => input.currency = value,
+        "rate_type" => input.rate_type = value,
+        "price" => input.price = value,
+        "per_unit" => input.per_unit = value,
+        "per_unit_above" => input.per_unit_above = value,
+        "percent" => input.percent = value,
+        "tiers" => input.tiers = value,
+        "handling_fee" => input.handling_fee = value,
+        "min_charge" => input.min_charge = value,
+        "max_charge" => input.max_charge = value,
+        "free_above" => input.free_above = value,
+        "delivery_estimate" => input.delivery_estimate = value,
+        "delivery_min_days" => input.delivery_min_days = value,
+        "delivery_max_days" => input.delivery_max_days = value,
+        "countries" => input.countries = value,
+        "regions" => input.regions = value,
+        "postal_codes" => input.postal_codes = value,
+        "excluded_regions" => input.excluded_regions = value,
+        "excluded_postal_codes" => input.excluded_postal_codes = value,
+        "subtotal_min" => input.subtotal_min = value,
+        "subtotal_max" => input.subtotal_max = value,
+        "weight_min" => input.weight_min = value,
+        "weight_max" => input.weight_max = value,
+        "weight_unit" => input.weight_unit = value,
+        "items_min" => input.items_min = value,
+        "items_max" => input.items_max = value,
+        "item_rule" => input.item_rule = value,
+        "item_variant_ids" => input.item_variant_ids = value,
+        "item_name_pattern" => input.item_name_pattern = value,
+        _ => return Err(problem(name, "is not a column")),
+    }
+    Ok(())
+}
+
 /// The options as CSV, header first.
 pub fn export(options: &[ShippingOption]) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
-    let text = |value: Option<rust_decimal::Decimal>| value.map(|v| v.to_string()).unwrap_or_default();
     let _ = writer.write_record(HEADER);
-    for o in options {
-        let _ = writer.write_record([
-            o.title.clone(),
-            o.price.to_string(),
-            o.currency.clone(),
-            o.delivery_estimate.clone(),
-            o.countries.join(" "),
-            text(o.subtotal_min),
-            text(o.subtotal_max),
-            text(o.free_above),
-            text(o.weight_min),
-            text(o.weight_max),
-            o.weight_unit.as_str().to_owned(),
-            o.enabled.to_string(),
-        ]);
+    for option in options {
+        let input = input_of(option);
+        let _ = writer.write_record(HEADER.iter().map(|name| get(&input, name)));
     }
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
@@ -57,29 +155,48 @@ fn problem(field: &str, message: impl Into<String>) -> FieldError {
     }
 }
 
+/// Reads the header: known columns, each once, the required ones present.
+fn columns(header: &csv::StringRecord) -> Result<Vec<String>, String> {
+    let names: Vec<String> = header.iter().map(|h| h.trim().to_ascii_lowercase()).collect();
+    for (i, name) in names.iter().enumerate() {
+        if !HEADER.contains(&name.as_str()) {
+            return Err(format!(
+                "`{name}` is not a column; the columns are: {}",
+                HEADER.join(",")
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err(format!("`{name}` appears twice"));
+        }
+    }
+    if let Some(missing) = REQUIRED.iter().find(|r| !names.iter().any(|n| n == *r)) {
+        return Err(format!(
+            "the `{missing}` column is missing; the columns are: {}",
+            HEADER.join(",")
+        ));
+    }
+    Ok(names)
+}
+
 /// Parses and validates every line; the inputs when all are valid, else every line's problems.
+/// A byte-order mark (as spreadsheets write) is skipped.
 pub fn parse(text: &str) -> Result<Vec<ShippingOptionInput>, Vec<LineError>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(true)
         .trim(csv::Trim::All)
         .from_reader(text.as_bytes());
-    let header: Vec<String> = match reader.headers() {
-        Ok(header) => header.iter().map(|h| h.to_ascii_lowercase()).collect(),
-        Err(error) => {
-            return Err(vec![LineError {
-                line: 1,
-                problems: vec![problem("header", error.to_string())],
-            }]);
-        }
-    };
-    if header != HEADER {
-        let message = format!("the first line must be: {}", HEADER.join(","));
-        return Err(vec![LineError {
+    let header_error = |message: String| {
+        vec![LineError {
             line: 1,
             problems: vec![problem("header", message)],
-        }]);
-    }
+        }]
+    };
+    let names = match reader.headers() {
+        Ok(header) => columns(header).map_err(header_error)?,
+        Err(error) => return Err(header_error(error.to_string())),
+    };
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
     for (index, record) in reader.records().enumerate() {
@@ -94,36 +211,32 @@ pub fn parse(text: &str) -> Result<Vec<ShippingOptionInput>, Vec<LineError>> {
                 continue;
             }
         };
-        if record.len() != HEADER.len() {
-            let message = format!("has {} columns; expected {}", record.len(), HEADER.len());
+        if record.len() != names.len() {
+            let message = format!("has {} columns; expected {}", record.len(), names.len());
             errors.push(LineError {
                 line,
                 problems: vec![problem("line", message)],
             });
             continue;
         }
-        let field = |i: usize| record.get(i).unwrap_or_default().to_owned();
-        let enabled = match field(11).to_ascii_lowercase().as_str() {
-            "" | "true" | "yes" | "1" => Ok(true),
-            "false" | "no" | "0" => Ok(false),
-            other => Err(problem("enabled", format!("`{other}` is not true or false"))),
+        let mut input = ShippingOptionInput {
+            enabled: true,
+            ..ShippingOptionInput::default()
         };
-        let input = ShippingOptionInput {
-            title: field(0),
-            price: field(1),
-            currency: field(2),
-            delivery_estimate: field(3),
-            countries: field(4),
-            subtotal_min: field(5),
-            subtotal_max: field(6),
-            free_above: field(7),
-            weight_min: field(8),
-            weight_max: field(9),
-            weight_unit: field(10),
-            enabled: *enabled.as_ref().unwrap_or(&true),
-        };
-        let mut problems = validate(&input).err().unwrap_or_default();
-        problems.extend(enabled.err());
+        let mut problems: Vec<FieldError> = names
+            .iter()
+            .zip(record.iter())
+            .filter_map(|(name, value)| set(&mut input, name, value.to_owned()).err())
+            .collect();
+        let flags: Vec<String> = problems.iter().map(|p| p.field.clone()).collect();
+        problems.extend(
+            validate(&input)
+                .err()
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|p| !flags.contains(&p.field)),
+        );
+        problems.sort_by_key(|p| names.iter().position(|n| *n == p.field).unwrap_or(usize::MAX));
         if problems.is_empty() {
             inputs.push(input);
         } else {
@@ -143,39 +256,108 @@ mod tests {
 
     #[test]
     fn an_export_imports_back_to_the_same_options() {
-        let input = ShippingOptionInput {
-            title: "Standard, tracked".into(),
-            price: "5.99".into(),
-            currency: "USD".into(),
-            delivery_estimate: "3-5 days".into(),
-            countries: "US CA".into(),
-            free_above: "50".into(),
-            weight_max: "2.5".into(),
-            weight_unit: "lb".into(),
-            enabled: false,
-            ..Default::default()
-        };
-        let valid = validate(&input).unwrap();
-        let option = ShippingOption {
-            id: 1,
-            position: 1,
-            title: valid.title,
-            price: valid.price,
-            currency: valid.currency,
-            delivery_estimate: valid.delivery_estimate,
-            countries: valid.countries,
-            subtotal_min: None,
-            subtotal_max: None,
-            free_above: valid.free_above,
-            weight_min: None,
-            weight_max: valid.weight_max,
-            weight_unit: valid.weight_unit,
-            enabled: false,
-        };
-        let csv = export(std::slice::from_ref(&option));
-        assert!(csv.starts_with("title,price,currency"));
+        let inputs = [
+            ShippingOptionInput {
+                title: "Standard, tracked".into(),
+                price: "5.99".into(),
+                currency: "USD".into(),
+                delivery_estimate: "3-5 days".into(),
+                countries: "US CA".into(),
+                free_above: "50".into(),
+                weight_max: "2.5".into(),
+                weight_unit: "lb".into(),
+                enabled: false,
+                ..Default::default()
+            },
+            ShippingOptionInput {
+                title: "Heavy goods".into(),
+                rate_type: "per_weight".into(),
+                price: "5".into(),
+                per_unit: "1.2".into(),
+                per_unit_above: "1".into(),
+                round_up: true,
+                currency: "EUR".into(),
+                delivery_min_days: "2".into(),
+                delivery_max_days: "4".into(),
+                regions: "US-CA, us-or".into(),
+                postal_codes: "902*, 90000-96199, SW1A 1AA".into(),
+                excluded_postal_codes: "90210".into(),
+                excluded_regions: "US-AK".into(),
+                items_max: "10".into(),
+                item_rule: "none".into(),
+                item_name_pattern: "*oversized*".into(),
+                item_variant_ids: "v1 v2".into(),
+                handling_fee: "1.5".into(),
+                min_charge: "6".into(),
+                max_charge: "40".into(),
+                enabled: true,
+                ..Default::default()
+            },
+            ShippingOptionInput {
+                title: "Tiers".into(),
+                rate_type: "tiered_weight".into(),
+                tiers: "1:5, 5:9, 20:15, *:25".into(),
+                currency: "USD".into(),
+                enabled: true,
+                ..Default::default()
+            },
+        ];
+        let options: Vec<ShippingOption> = inputs
+            .iter()
+            .enumerate()
+            .map(|(i, input)| {
+                let valid = validate(input).unwrap();
+                ShippingOption {
+                    id: i as i64,
+                    position: i as i64,
+                    title: valid.title,
+                    enabled: valid.enabled,
+                    rules: valid.rules,
+                }
+            })
+            .collect();
+        let csv = export(&options);
+        assert!(csv.starts_with("title,enabled,currency,rate_type"));
         let parsed = parse(&csv).unwrap();
-        assert_eq!(validate(&parsed[0]).unwrap(), validate(&input).unwrap());
+        for (parsed, option) in parsed.iter().zip(&options) {
+            assert_eq!(validate(parsed).unwrap().rules, option.rules);
+        }
+        let again: Vec<ShippingOption> = parsed
+            .iter()
+            .zip(&options)
+            .map(|(input, o)| ShippingOption {
+                rules: validate(input).unwrap().rules,
+                ..o.clone()
+            })
+            .collect();
+        assert_eq!(export(&again), csv, "exactly the same file");
+        // A spreadsheet's byte-order mark is skipped.
+        assert_eq!(parse(&format!("\u{feff}{csv}")).unwrap(), parsed);
+    }
+
+    #[test]
+    fn a_file_of_the_earlier_columns_still_imports() {
+        let csv = "title,price,currency,delivery_estimate,countries,subtotal_min,subtotal_max,free_above,weight_min,weight_max,weight_unit,enabled\n\
+                   Standard,5.99,USD,3-5 days,US CA,,,50,,,kg,true\n";
+        let parsed = parse(csv).unwrap();
+        let valid = validate(&parsed[0]).unwrap();
+        assert_eq!(valid.rules.zone.countries, ["US", "CA"]);
+        assert_eq!(
+            valid.rules.rate.kind,
+            crate::shipping::RateKind::Flat {
+                price: "5.99".parse().unwrap()
+            }
+        );
+        let header = parse("title,currency,colour\nx,USD,red\n").unwrap_err();
+        assert!(
+            header[0].problems[0].message.contains("`colour` is not a column"),
+            "{header:?}"
+        );
+        assert!(
+            parse("title,price\nx,1\n").unwrap_err()[0].problems[0]
+                .message
+                .contains("`currency`")
+        );
     }
 
     #[test]
@@ -190,5 +372,7 @@ mod tests {
         assert_eq!(fields, ["price", "countries", "enabled"]);
         assert!(errors[1].problems[0].message.contains("has 2 columns"));
         assert_eq!(parse("name,price\nx,1\n").unwrap_err()[0].line, 1);
+        let tiers = "title,currency,rate_type,tiers\nT,USD,tiered_subtotal,50:5; 20:9\n";
+        assert_eq!(parse(tiers).unwrap_err()[0].problems[0].field, "tiers");
     }
 }

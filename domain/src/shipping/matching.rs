@@ -1,23 +1,29 @@
-//! Which shipping options a cart gets, and at what price. The rules, in order:
+//! Which shipping options a cart gets, and at what price. The rules, in order (each row is a
+//! case of the table-driven tests in `tests.rs`):
 //!
-//! 1. The cart's subtotal is Σ price × quantity over its items; its weight is Σ variant weight ×
-//!    quantity, converted to kilograms from each variant's `unit_of_weight` (missing weight counts
-//!    as 0; an unknown unit makes the cart's weight unknown). A sum past what a decimal holds
-//!    (about 7.9 × 10²⁸) makes it unknown too, rather than wrong.
-//! 2. Options are considered in ascending `position`; disabled ones are skipped.
-//! 3. An option applies when the destination country is in its list (an empty list means
-//!    everywhere), the subtotal lies within [`subtotal_min`, `subtotal_max`] and the weight within
-//!    [`weight_min`, `weight_max`] (bounds inclusive, missing bounds open; an option with a
-//!    subtotal or weight bound never applies to a cart whose subtotal or weight is unknown).
-//! 4. Its total is 0 when the subtotal reaches `free_above`, else its price, rounded to cents
-//!    (half away from zero); an unknown subtotal reaches no threshold.
+//! | # | Rule | Example |
+//! |---|------|---------|
+//! | 1 | The cart's subtotal is Σ price × quantity; its weight Σ variant weight × quantity, converted from each variant's `unit_of_weight` (missing weight is 0, an unknown unit or a sum past what a decimal holds makes it unknown); its item count Σ quantity. | 2 × $10 + 1 × $5 = $25 |
+//! | 2 | Options are considered in ascending `position`; disabled ones are skipped. | |
+//! | 3 | **Zone.** The destination must be in a listed country or region (no lists: everywhere). A region is `ship_to.state` read as `CA`, `US-CA` or `California`. | `US-CA` lists California only |
+//! | 4 | If the option lists postal codes, the cart's must match one: exact, prefix `902*`, or range `90000-96199` (same length, inclusive). Codes compare upper-case without spaces or dashes; a US ZIP+4 as its ZIP. | `sw1a 1aa` = `SW1A1AA` |
+//! | 5 | An excluded region or postal code keeps the destination out, whatever includes it. | US except `US-AK`, `US-HI` |
+//! | 6 | **Conditions.** Subtotal, weight (in the option's unit) and item count within their bounds (inclusive, missing bounds open; an unknown value fails any bound). | weight ≤ 2 lb |
+//! | 7 | An item rule: `any` / `all` / `none` of the items match by variant id or name pattern (`*` any run, case-insensitive). `all` needs at least one item. | none named `*oversized*` |
+//! | 8 | **Rate.** flat: the price. per_weight: base + units above the included weight × per unit (a started unit counted whole with round-up). per_item: base + item count × per item. percent: subtotal × percent / 100. tiered: the first tier whose bound (inclusive) reaches the weight or subtotal; none reaching it rules the option out. A rate needing an unknown weight or subtotal rules it out. | $5 + 3 kg × $1.20 = $8.60 |
+//! | 9 | Then: never below 0; + handling fee; raised to the minimum charge; capped at the maximum charge; rounded to cents, half away from zero. | $4 → minimum $6 |
+//! | 10 | Free when the subtotal reaches `free_above` (inclusive; an unknown subtotal reaches nothing). | $50 ≥ $50: free |
 //!
 //! No applicable option gives an empty list, which tells Fluid to leave the cart's shipping as it is.
 
-use rust_decimal::{Decimal, RoundingStrategy, prelude::ToPrimitive};
+use rust_decimal::{Decimal, prelude::ToPrimitive};
 use serde_json::{Value, json};
 
-use super::{ShippingOption, WeightUnit};
+use super::{
+    ShippingOption, WeightUnit, conditions,
+    rate::Priced,
+    zone::{Destination, Outside},
+};
 
 /// What matching needs to know about a cart.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +32,31 @@ pub struct Cart {
     pub subtotal: Option<Decimal>,
     /// `None` when an item's weight unit is unknown, or the weight overflows a decimal.
     pub weight_kg: Option<Decimal>,
-    /// ISO 3166-1 alpha-2, upper case.
-    pub country: String,
+    /// Σ quantity.
+    pub item_count: u64,
+    pub items: Vec<CartItem>,
+    pub to: Destination,
+}
+
+/// What item rules look at.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CartItem {
+    pub name: String,
+    /// As text, whatever JSON type Fluid used.
+    pub variant_id: String,
+}
+
+impl Cart {
+    /// A cart of one item line of `subtotal` and `weight_kg`, to `to`.
+    pub fn sample(subtotal: Option<Decimal>, weight_kg: Option<Decimal>, to: Destination) -> Self {
+        Self {
+            subtotal,
+            weight_kg,
+            item_count: 1,
+            items: vec![CartItem::default()],
+            to,
+        }
+    }
 }
 
 fn decimal(value: Option<&Value>) -> Option<Decimal> {
@@ -48,12 +77,16 @@ pub fn cart_of(request: &Value) -> Cart {
 }
 
 /// Reads a cart object as Fluid sends it, in a callback's request or from its Carts API: its
-/// items (price, quantity, variant weight) and `ship_to`.
+/// items (price, quantity, variant id and weight, name) and `ship_to`.
 pub fn read_cart(cart: &Value) -> Cart {
     let mut subtotal = Some(Decimal::ZERO);
     let mut weight = Some(Decimal::ZERO);
+    let mut item_count: u64 = 0;
+    let mut items = Vec::new();
     for item in cart["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let quantity = Decimal::from(item["quantity"].as_u64().unwrap_or(0));
+        let count = item["quantity"].as_u64().unwrap_or(0);
+        item_count = item_count.saturating_add(count);
+        let quantity = Decimal::from(count);
         let price = decimal(item.get("price")).unwrap_or_default();
         subtotal = subtotal.and_then(|sum| sum.checked_add(price.checked_mul(quantity)?));
         let variant = &item["variant"];
@@ -70,25 +103,117 @@ pub fn read_cart(cart: &Value) -> Cart {
             _ if item_weight.is_zero() => weight,
             _ => None,
         };
+        let variant_id = match &variant["id"] {
+            Value::String(id) => id.clone(),
+            Value::Number(id) => id.to_string(),
+            _ => String::new(),
+        };
+        items.push(CartItem {
+            name: item["name"].as_str().unwrap_or_default().to_owned(),
+            variant_id,
+        });
     }
-    let country = cart["ship_to"]["country_code"]
-        .as_str()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_uppercase();
+    let ship_to = &cart["ship_to"];
+    let text = |field: &str| ship_to[field].as_str().unwrap_or_default();
     Cart {
         subtotal,
         weight_kg: weight,
-        country,
+        item_count,
+        items,
+        to: Destination::new(text("country_code"), text("state"), text("zip")),
     }
 }
 
-/// Whether `value` lies within the bounds; an unknown value lies only within no bounds.
-fn within(value: Option<Decimal>, min: Option<Decimal>, max: Option<Decimal>) -> bool {
-    match value {
-        Some(value) => min.is_none_or(|min| value >= min) && max.is_none_or(|max| value <= max),
-        None => min.is_none() && max.is_none(),
+/// What became of one option for a cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision<'a> {
+    pub option: &'a ShippingOption,
+    pub outcome: Outcome,
+}
+
+/// Offered at a price, or not, with the first rule that ruled it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Offered(Priced),
+    Disabled,
+    /// Outside the option's zone (put in words only when asked: the hot path never is).
+    Outside(Outside),
+    /// A condition or the rate ruled it out.
+    Excluded(String),
+}
+
+impl Outcome {
+    /// The total, when offered.
+    pub fn total(&self) -> Option<Decimal> {
+        match self {
+            Self::Offered(priced) => Some(priced.total),
+            _ => None,
+        }
     }
+}
+
+impl Decision<'_> {
+    /// Why, in one line, for a cart to `to`.
+    pub fn explain(&self, to: &Destination) -> String {
+        match &self.outcome {
+            Outcome::Offered(priced) => priced.how.clone(),
+            Outcome::Disabled => "not offered: the option is turned off".into(),
+            Outcome::Outside(why) => format!("not offered: {}", outside(&self.option.rules.zone, to, why)),
+            Outcome::Excluded(why) => format!("not offered: {why}"),
+        }
+    }
+}
+
+fn outside(zone: &super::Zone, to: &Destination, why: &Outside) -> String {
+    let place = match &to.region {
+        Some(region) => region.clone(),
+        None if to.country.is_empty() => "an unknown destination".to_owned(),
+        None => to.country.clone(),
+    };
+    match why {
+        Outside::NotListed => format!("ships to {}, not {place}", zone.describe()),
+        Outside::NoPostalCode => "the cart has no postal code, and the option lists some".into(),
+        Outside::PostalCodeNotListed => format!("postal code {} is not listed", to.postal_code),
+        Outside::RegionExcluded(region) => format!("{region} is excluded"),
+        Outside::PostalCodeExcluded(pattern) => {
+            format!("postal code {} is excluded ({pattern})", to.postal_code)
+        }
+    }
+}
+
+/// What becomes of `option` for `cart`: the first rule (of the table above) that rules it out,
+/// or its price and how it was reached.
+pub fn decide_one(option: &ShippingOption, cart: &Cart) -> Outcome {
+    if !option.enabled {
+        return Outcome::Disabled;
+    }
+    let rules = &option.rules;
+    if let Err(why) = rules.zone.admits(&cart.to) {
+        return Outcome::Outside(why);
+    }
+    let weight = cart
+        .weight_kg
+        .and_then(|kg| kg.checked_div(rules.weight_unit.in_kg()));
+    if let Some(unmet) = conditions::first_unmet(&rules.conditions, cart, weight, rules.weight_unit) {
+        return Outcome::Excluded(unmet);
+    }
+    match rules.rate.price(cart, weight, rules.weight_unit, &rules.currency) {
+        Ok(priced) => Outcome::Offered(priced),
+        Err(why) => Outcome::Excluded(why),
+    }
+}
+
+/// Every option, in the order Fluid would see them, with what becomes of it for `cart`.
+pub fn decide<'a>(options: &'a [ShippingOption], cart: &Cart) -> Vec<Decision<'a>> {
+    let mut ordered: Vec<&ShippingOption> = options.iter().collect();
+    ordered.sort_by_key(|o| (o.position, o.id));
+    ordered
+        .into_iter()
+        .map(|option| Decision {
+            option,
+            outcome: decide_one(option, cart),
+        })
+        .collect()
 }
 
 /// The options that apply to `cart`, in order, each with its total.
@@ -96,44 +221,28 @@ pub fn matching_options<'a>(
     options: &'a [ShippingOption],
     cart: &Cart,
 ) -> Vec<(&'a ShippingOption, Decimal)> {
-    let mut ordered: Vec<&ShippingOption> = options.iter().filter(|o| o.enabled).collect();
-    ordered.sort_by_key(|o| (o.position, o.id));
-    ordered
+    decide(options, cart)
         .into_iter()
-        .filter(|o| o.countries.is_empty() || o.countries.contains(&cart.country))
-        .filter(|o| within(cart.subtotal, o.subtotal_min, o.subtotal_max))
-        .filter(|o| {
-            let weight = cart
-                .weight_kg
-                .and_then(|kg| kg.checked_div(o.weight_unit.in_kg()));
-            within(weight, o.weight_min, o.weight_max)
-        })
-        .map(|o| {
-            let free = o
-                .free_above
-                .is_some_and(|threshold| cart.subtotal.is_some_and(|subtotal| subtotal >= threshold));
-            let total = if free { Decimal::ZERO } else { o.price };
-            (
-                o,
-                total.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
-            )
-        })
+        .filter_map(|d| Some((d.option, d.outcome.total()?)))
         .collect()
 }
 
-/// The `update_cart_shipping` answer for `request` from the merchant's `options`.
-pub fn answer(options: &[ShippingOption], request: &Value) -> Value {
-    let cart = cart_of(request);
-    let offered: Vec<Value> = matching_options(options, &cart)
+/// The answer's entries for the options `cart` gets.
+pub fn offers(options: &[ShippingOption], cart: &Cart) -> Vec<Value> {
+    matching_options(options, cart)
         .into_iter()
         .map(|(option, total)| {
             json!({
                 // Two decimals at most, so the f64 prints exactly as the decimal does.
                 "shipping_total": total.to_f64().unwrap_or(0.0),
                 "shipping_title": option.title,
-                "shipping_delivery_time_estimate": option.delivery_estimate,
+                "shipping_delivery_time_estimate": option.rules.delivery.text(),
             })
         })
-        .collect();
-    json!({ "success": true, "shipping_options": offered })
+        .collect()
+}
+
+/// The `update_cart_shipping` answer for `request` from the merchant's `options`.
+pub fn answer(options: &[ShippingOption], request: &Value) -> Value {
+    json!({ "success": true, "shipping_options": offers(options, &cart_of(request)) })
 }

@@ -1,24 +1,47 @@
-//! "What would Fluid be told?": runs the real `update_cart_shipping` matching for a sample cart
-//! the merchant describes (destination, subtotal, weight).
+//! "What would Fluid be told, and why?": runs the real `update_cart_shipping` matching for a
+//! sample cart the merchant describes, and says for every option what became of it.
 
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{FieldError, ShippingOption, amount, answer, countries};
+use super::{FieldError, ShippingOption, countries, decide, input::amount, matching::offers, read_cart};
 
 /// A sample cart as the merchant typed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SampleCart {
     pub country: String,
+    /// A state or province: `CA`, `US-CA` or `California`; may be blank.
+    pub region: String,
+    pub postal_code: String,
     pub subtotal: String,
     /// Kilograms; blank means weightless.
     pub weight_kg: String,
+    /// How many items (blank: 1), all alike.
+    pub items: String,
+    /// The items' name, for item rules; may be blank.
+    pub item_name: String,
 }
 
-/// The request Fluid would send for the sample cart, and the answer the droplet would give.
+/// What one option does for the sample cart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewLine {
+    pub option_id: i64,
+    pub title: String,
+    /// `Some` when offered, at this total.
+    pub total: Option<Decimal>,
+    pub currency: String,
+    pub delivery: String,
+    /// How the price was reached, or the first rule that ruled the option out.
+    pub why: String,
+}
+
+/// The request Fluid would send for the sample cart, the answer the droplet would give, and why.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Preview {
     pub request: Value,
     pub answer: Value,
+    /// Every option, in the order Fluid sees them.
+    pub lines: Vec<PreviewLine>,
 }
 
 /// Checks `cart` field by field and answers it from `options` exactly as a callback would.
@@ -40,27 +63,63 @@ pub fn preview(options: &[ShippingOption], cart: &SampleCart) -> Result<Preview,
             None
         })
     };
-    let subtotal = read("subtotal", &cart.subtotal, true, 2);
-    let weight = read("weight_kg", &cart.weight_kg, false, 3);
+    let subtotal = read("subtotal", &cart.subtotal, true, 2).unwrap_or_default();
+    let weight = read("weight_kg", &cart.weight_kg, false, 3).unwrap_or_default();
+    let items = match cart.items.trim() {
+        "" => 1,
+        count => match count.parse::<u32>() {
+            Ok(n @ 1..=10_000) => n,
+            _ => {
+                errors.push(FieldError {
+                    field: "items".into(),
+                    message: "must be a whole number from 1 to 10000".into(),
+                });
+                1
+            }
+        },
+    };
     if !errors.is_empty() {
         return Err(errors);
     }
+    // The subtotal and weight are spread over the items, so the cart adds up to what was typed.
+    let each = |total: Decimal| total.checked_div(Decimal::from(items)).unwrap_or_default();
     let request = json!({
         "callback_name": "update_cart_shipping",
         "cart": {
             "id": "preview",
             "items": [{
                 "id": "sample",
-                "quantity": 1,
-                "price": subtotal.unwrap_or_default().to_string(),
-                "variant": { "weight": weight.unwrap_or_default().to_string(), "unit_of_weight": "kg" },
+                "name": cart.item_name.trim(),
+                "quantity": items,
+                "price": each(subtotal).to_string(),
+                "variant": { "id": "sample", "weight": each(weight).to_string(), "unit_of_weight": "kg" },
             }],
-            "ship_to": { "country_code": country },
+            "ship_to": {
+                "country_code": country,
+                "state": cart.region.trim(),
+                "zip": cart.postal_code.trim(),
+            },
         },
     });
+    let mut sample = read_cart(&request["cart"]);
+    // Exactly what was typed, whatever the division above left over.
+    sample.subtotal = Some(subtotal);
+    sample.weight_kg = Some(weight);
+    let lines = decide(options, &sample)
+        .iter()
+        .map(|d| PreviewLine {
+            option_id: d.option.id,
+            title: d.option.title.clone(),
+            total: d.outcome.total(),
+            currency: d.option.rules.currency.clone(),
+            delivery: d.option.rules.delivery.text(),
+            why: d.explain(&sample.to),
+        })
+        .collect();
     Ok(Preview {
-        answer: answer(options, &request),
+        answer: json!({ "success": true, "shipping_options": offers(options, &sample) }),
         request,
+        lines,
     })
 }
 
@@ -74,6 +133,7 @@ mod tests {
             country: country.into(),
             subtotal: subtotal.into(),
             weight_kg: weight_kg.into(),
+            ..SampleCart::default()
         }
     }
 

@@ -1,9 +1,7 @@
 //! Shipping options in the database, always scoped to their installation. Every write bumps the
 //! installation's `settings_version` in its own transaction, which is what caches compare.
 
-use rust_decimal::Decimal;
-
-use super::{FieldError, ShippingOption, ShippingOptionInput, ValidOption, WeightUnit, validate};
+use super::{FieldError, Rules, ShippingOption, ShippingOptionInput, ValidOption, validate};
 use crate::{
     Db, DbError,
     audit::{self, Action, Actor, Change},
@@ -34,62 +32,30 @@ struct Row {
     id: i64,
     position: i64,
     title: String,
-    price: String,
-    currency: String,
-    delivery_estimate: String,
-    countries: String,
-    subtotal_min: Option<String>,
-    subtotal_max: Option<String>,
-    free_above: Option<String>,
-    weight_min: Option<String>,
-    weight_max: Option<String>,
-    weight_unit: String,
     enabled: i64,
-}
-
-/// A stored amount: a price or a bound that is not a number is an error, never 0 (an unreadable
-/// price read as 0 would be free shipping).
-fn amount(option: i64, column: &str, value: &str) -> Result<Decimal, DbError> {
-    value.parse().map_err(|_| {
-        DbError::Unreadable(format!(
-            "shipping option {option}: {column} `{value}` is not a number"
-        ))
-    })
-}
-
-fn optional_amount(option: i64, column: &str, value: Option<&str>) -> Result<Option<Decimal>, DbError> {
-    value.map(|value| amount(option, column, value)).transpose()
+    rules: String,
 }
 
 impl TryFrom<Row> for ShippingOption {
     type Error = DbError;
 
+    /// Rules that do not read (a price that is not a number, a field of the wrong type) are an
+    /// error, never a default: an unreadable price read as 0 would be free shipping.
     fn try_from(row: Row) -> Result<Self, DbError> {
-        let id = row.id;
+        let rules: Rules = serde_json::from_str(&row.rules)
+            .map_err(|error| DbError::Unreadable(format!("shipping option {}: rules: {error}", row.id)))?;
         Ok(Self {
-            id,
+            id: row.id,
             position: row.position,
             title: row.title,
-            price: amount(id, "price", &row.price)?,
-            currency: row.currency,
-            delivery_estimate: row.delivery_estimate,
-            countries: row
-                .countries
-                .split(',')
-                .filter(|c| !c.is_empty())
-                .map(str::to_owned)
-                .collect(),
-            subtotal_min: optional_amount(id, "subtotal_min", row.subtotal_min.as_deref())?,
-            subtotal_max: optional_amount(id, "subtotal_max", row.subtotal_max.as_deref())?,
-            free_above: optional_amount(id, "free_above", row.free_above.as_deref())?,
-            weight_min: optional_amount(id, "weight_min", row.weight_min.as_deref())?,
-            weight_max: optional_amount(id, "weight_max", row.weight_max.as_deref())?,
-            weight_unit: WeightUnit::parse(&row.weight_unit).ok_or_else(|| {
-                DbError::Unreadable(format!("shipping option {id}: weight unit `{}`", row.weight_unit))
-            })?,
             enabled: row.enabled != 0,
+            rules,
         })
     }
+}
+
+fn stored(rules: &Rules) -> String {
+    serde_json::to_string(rules).unwrap_or_default()
 }
 
 /// The installation's options, in order.
@@ -103,8 +69,7 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, position, title, price, currency, delivery_estimate, countries, subtotal_min, subtotal_max, \
-             free_above, weight_min, weight_max, weight_unit, enabled \
+        "SELECT id, position, title, enabled, rules \
          FROM shipping_options WHERE installation_uuid = $1 ORDER BY position, id",
     )
     .bind(uuid)
@@ -153,10 +118,6 @@ fn snapshot(option: &ShippingOption) -> serde_json::Value {
     serde_json::to_value(option).unwrap_or_default()
 }
 
-fn text(value: Option<Decimal>) -> Option<String> {
-    value.map(|v| v.to_string())
-}
-
 /// Inserts a validated option at the end of the installation's list, on `executor` (the pool, or
 /// a transaction).
 async fn insert<'e, E>(executor: E, uuid: &str, option: &ValidOption) -> Result<i64, sqlx::Error>
@@ -164,25 +125,15 @@ where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO shipping_options (installation_uuid, position, title, price, currency, delivery_estimate, \
-             countries, subtotal_min, subtotal_max, free_above, weight_min, weight_max, weight_unit, enabled, updated_at) \
+        "INSERT INTO shipping_options (installation_uuid, position, title, enabled, rules, updated_at) \
          VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM shipping_options WHERE installation_uuid = $1), \
-             $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             $2, $3, $4, $5) \
          RETURNING id",
     )
     .bind(uuid)
     .bind(&option.title)
-    .bind(option.price.to_string())
-    .bind(&option.currency)
-    .bind(&option.delivery_estimate)
-    .bind(option.countries.join(","))
-    .bind(text(option.subtotal_min))
-    .bind(text(option.subtotal_max))
-    .bind(text(option.free_above))
-    .bind(text(option.weight_min))
-    .bind(text(option.weight_max))
-    .bind(option.weight_unit.as_str())
     .bind(i64::from(option.enabled))
+    .bind(stored(&option.rules))
     .bind(time::now())
     .fetch_one(executor)
     .await?;
@@ -289,25 +240,14 @@ pub async fn update(
     let mut tx = begin_write(db, uuid).await?;
     let before = current(&mut tx, uuid, id).await?;
     let done = sqlx::query(
-        "UPDATE shipping_options SET title = $3, price = $4, currency = $5, delivery_estimate = $6, countries = $7, \
-             subtotal_min = $8, subtotal_max = $9, free_above = $10, weight_min = $11, weight_max = $12, \
-             weight_unit = $13, enabled = $14, updated_at = $15 \
+        "UPDATE shipping_options SET title = $3, enabled = $4, rules = $5, updated_at = $6 \
          WHERE installation_uuid = $1 AND id = $2",
     )
     .bind(uuid)
     .bind(id)
     .bind(&valid.title)
-    .bind(valid.price.to_string())
-    .bind(&valid.currency)
-    .bind(&valid.delivery_estimate)
-    .bind(valid.countries.join(","))
-    .bind(text(valid.subtotal_min))
-    .bind(text(valid.subtotal_max))
-    .bind(text(valid.free_above))
-    .bind(text(valid.weight_min))
-    .bind(text(valid.weight_max))
-    .bind(valid.weight_unit.as_str())
     .bind(i64::from(valid.enabled))
+    .bind(stored(&valid.rules))
     .bind(time::now())
     .execute(&mut *tx)
     .await?;
@@ -388,6 +328,40 @@ pub async fn delete(db: &Db, uuid: &str, actor: &Actor, id: i64) -> Result<(), S
 pub async fn reorder(db: &Db, uuid: &str, actor: &Actor, ids: &[i64]) -> Result<(), ShippingError> {
     let mut tx = begin_write(db, uuid).await?;
     let before = list_on(&mut *tx, uuid).await?;
+    reorder_in(tx, uuid, actor, &before, ids).await
+}
+
+/// Moves option `id` one place earlier (`up`) or later, recorded as `actor`'s; at either end it
+/// stays where it is. The order is read and written in one transaction, so two moves at once
+/// never lose one another.
+pub async fn move_option(db: &Db, uuid: &str, actor: &Actor, id: i64, up: bool) -> Result<(), ShippingError> {
+    let mut tx = begin_write(db, uuid).await?;
+    let before = list_on(&mut *tx, uuid).await?;
+    let mut ids: Vec<i64> = before.iter().map(|o| o.id).collect();
+    let at = ids
+        .iter()
+        .position(|&o| o == id)
+        .ok_or(ShippingError::NotFound(id))?;
+    let to = if up {
+        at.checked_sub(1)
+    } else {
+        Some(at + 1).filter(|&to| to < ids.len())
+    };
+    let Some(to) = to else {
+        return Ok(());
+    };
+    ids.swap(at, to);
+    reorder_in(tx, uuid, actor, &before, &ids).await
+}
+
+/// Writes the order `ids` over `before` (the options as `tx` read them), records it and commits.
+async fn reorder_in(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    actor: &Actor,
+    before: &[ShippingOption],
+    ids: &[i64],
+) -> Result<(), ShippingError> {
     let current: Vec<i64> = before.iter().map(|o| o.id).collect();
     let mut wanted = ids.to_vec();
     wanted.sort_unstable();

@@ -10,22 +10,7 @@ fn d(value: &str) -> Decimal {
 }
 
 fn option(id: i64, title: &str, price: &str) -> ShippingOption {
-    ShippingOption {
-        id,
-        position: id,
-        title: title.into(),
-        price: d(price),
-        currency: "USD".into(),
-        delivery_estimate: "3-5 days".into(),
-        countries: vec![],
-        subtotal_min: None,
-        subtotal_max: None,
-        free_above: None,
-        weight_min: None,
-        weight_max: None,
-        weight_unit: WeightUnit::Kg,
-        enabled: true,
-    }
+    flat_option(id, title, price)
 }
 
 fn cart(country: &str, items: &[(&str, u64, &str, &str)]) -> Value {
@@ -58,16 +43,16 @@ fn offered(options: &[ShippingOption], request: &Value) -> Vec<(String, f64)> {
 #[test]
 fn matching_follows_the_documented_rules() {
     let mut us_only = option(1, "US only", "5.00");
-    us_only.countries = vec!["US".into()];
+    us_only.rules.zone.countries = vec!["US".into()];
     let mut big_orders = option(2, "Big orders", "9.99");
-    big_orders.subtotal_min = Some(d("100"));
+    big_orders.rules.conditions.subtotal_min = Some(d("100"));
     let mut small_orders = option(3, "Small orders", "4.50");
-    small_orders.subtotal_max = Some(d("99.99"));
+    small_orders.rules.conditions.subtotal_max = Some(d("99.99"));
     let mut free_above = option(4, "Free over 50", "7.25");
-    free_above.free_above = Some(d("50"));
+    free_above.rules.rate.free_above = Some(d("50"));
     let mut light = option(5, "Light parcels", "3.00");
-    light.weight_max = Some(d("2"));
-    light.weight_unit = WeightUnit::Lb;
+    light.rules.conditions.weight_max = Some(d("2"));
+    light.rules.weight_unit = WeightUnit::Lb;
     let mut disabled = option(6, "Disabled", "1.00");
     disabled.enabled = false;
     let options = vec![us_only, big_orders, small_orders, free_above, light, disabled];
@@ -165,7 +150,7 @@ fn options_are_offered_by_position_not_by_creation() {
 fn money_is_decimal_and_rounded_to_cents() {
     // 0.1 + 0.2 is exactly 0.3 in decimal: the 0.30 threshold is reached.
     let mut free = option(1, "Free", "5.00");
-    free.free_above = Some(d("0.30"));
+    free.rules.rate.free_above = Some(d("0.30"));
     assert_eq!(
         offered(
             &[free],
@@ -184,11 +169,11 @@ fn a_cart_too_large_for_a_decimal_gets_the_unbounded_options_not_a_panic() {
     // Found by the callback_request fuzz target: 2 × −6 × 10²⁸ overflowed the subtotal.
     let huge = "-60000000000000078791024275910";
     let mut anywhere = option(1, "Anywhere", "5.00");
-    anywhere.free_above = Some(d("0"));
+    anywhere.rules.rate.free_above = Some(d("0"));
     let mut up_to_100 = option(2, "Up to 100", "3.00");
-    up_to_100.subtotal_max = Some(d("100"));
+    up_to_100.rules.conditions.subtotal_max = Some(d("100"));
     let mut light = option(3, "Light", "4.00");
-    light.weight_max = Some(d("1"));
+    light.rules.conditions.weight_max = Some(d("1"));
     let request = cart("US", &[(huge, 2, "0.25", "kg")]);
     assert_eq!(cart_of(&request).subtotal, None);
     assert_eq!(
@@ -207,7 +192,7 @@ fn a_cart_too_large_for_a_decimal_gets_the_unbounded_options_not_a_panic() {
 #[test]
 fn no_matching_option_gives_an_empty_list() {
     let mut us_only = option(1, "US only", "5.00");
-    us_only.countries = vec!["US".into()];
+    us_only.rules.zone.countries = vec!["US".into()];
     let answer = answer(&[us_only], &cart("FR", &[("1", 1, "0", "kg")]));
     assert_eq!(answer, json!({"success": true, "shipping_options": []}));
 }
@@ -235,12 +220,12 @@ fn validation_names_each_bad_field() {
         fields,
         [
             ("title", "is required"),
-            ("price", "must not be negative"),
             ("currency", "must be a three-letter ISO 4217 code such as USD"),
-            ("countries", "XX is not an ISO 3166-1 alpha-2 country code"),
+            ("price", "must not be negative"),
             ("free_above", "`abc` is not a number"),
-            ("weight_min", "must have at most 3 decimals"),
+            ("countries", "XX is not an ISO 3166-1 alpha-2 country code"),
             ("subtotal_max", "must not be below the minimum subtotal (50)"),
+            ("weight_min", "must have at most 3 decimals"),
             ("weight_unit", "must be kg, g, lb or oz"),
         ]
     );
@@ -256,9 +241,9 @@ fn validation_names_each_bad_field() {
     let valid = validate(&good).unwrap();
     assert_eq!(
         (
-            valid.currency.as_str(),
-            valid.countries.clone(),
-            valid.weight_unit
+            valid.rules.currency.as_str(),
+            valid.rules.zone.countries.clone(),
+            valid.rules.weight_unit
         ),
         ("USD", vec!["US".to_owned(), "CA".to_owned()], WeightUnit::Lb)
     );
@@ -293,24 +278,22 @@ fn arbitrary_option() -> impl Strategy<Value = ShippingOption> {
             vec!["DE".to_owned(), "FR".to_owned()],
         ]),
     )
-        .prop_map(
-            |(cents, min, max, free, weight_max, unit, enabled, countries)| ShippingOption {
-                id: cents,
-                position: cents % 7,
-                title: format!("Option {cents}"),
+        .prop_map(|(cents, min, max, free, weight_max, unit, enabled, countries)| {
+            let mut option = flat_option(cents, &format!("Option {cents}"), "0");
+            option.position = cents % 7;
+            option.enabled = enabled;
+            option.rules.rate.kind = RateKind::Flat {
                 price: Decimal::new(cents, 3),
-                currency: "USD".into(),
-                delivery_estimate: String::new(),
-                countries,
-                subtotal_min: min.map(|m| Decimal::new(m, 2)),
-                subtotal_max: max.map(|m| Decimal::new(m, 2)),
-                free_above: free.map(|f| Decimal::new(f, 2)),
-                weight_min: None,
-                weight_max: weight_max.map(|w| Decimal::new(w, 3)),
-                weight_unit: unit,
-                enabled,
-            },
-        )
+            };
+            option.rules.delivery = Delivery::default();
+            option.rules.zone.countries = countries;
+            option.rules.conditions.subtotal_min = min.map(|m| Decimal::new(m, 2));
+            option.rules.conditions.subtotal_max = max.map(|m| Decimal::new(m, 2));
+            option.rules.rate.free_above = free.map(|f| Decimal::new(f, 2));
+            option.rules.conditions.weight_max = weight_max.map(|w| Decimal::new(w, 3));
+            option.rules.weight_unit = unit;
+            option
+        })
 }
 
 fn arbitrary_cart() -> impl Strategy<Value = Value> {

@@ -47,6 +47,9 @@ pub struct SimCartItem {
     pub weight: Option<String>,
     #[serde(default)]
     pub unit_of_weight: Option<String>,
+    /// The variant's id, as product rules name it.
+    #[serde(default)]
+    pub variant_id: Option<String>,
 }
 
 fn one() -> u32 {
@@ -63,6 +66,9 @@ pub struct SimCart {
     pub items: Vec<SimCartItem>,
     /// ISO 3166-1 alpha-2; `None` until the shopper gives an address.
     pub country_code: Option<String>,
+    /// The address's state or province and postal code, as the shopper typed them.
+    pub state: Option<String>,
+    pub zip: Option<String>,
     /// The buying company of a B2B cart.
     pub company_id: Option<i64>,
 }
@@ -90,7 +96,7 @@ impl SimCart {
                     "name": item.name,
                     "quantity": item.quantity,
                     "price": item.price,
-                    "variant": { "weight": item.weight, "unit_of_weight": item.unit_of_weight },
+                    "variant": { "id": item.variant_id, "weight": item.weight, "unit_of_weight": item.unit_of_weight },
                 })
             })
             .collect();
@@ -101,7 +107,11 @@ impl SimCart {
             "sub_total": self.sub_total(),
             "shipping_total": "0.00",
             "items": items,
-            "ship_to": self.country_code.as_ref().map(|code| json!({ "country_code": code })),
+            "ship_to": self.country_code.as_ref().map(|code| json!({
+                "country_code": code,
+                "state": self.state,
+                "zip": self.zip,
+            })),
             "available_shipping_methods": [],
             "company": self.company_id.map(|id| json!({ "id": id })),
         })
@@ -118,6 +128,8 @@ pub struct CartChange {
     /// `null` clears the address.
     #[serde(default, deserialize_with = "present")]
     pub country_code: Option<Option<String>>,
+    pub state: Option<String>,
+    pub zip: Option<String>,
     pub currency_code: Option<String>,
     pub company_id: Option<i64>,
 }
@@ -146,6 +158,7 @@ impl CartChange {
                 quantity: 1,
                 weight: None,
                 unit_of_weight: None,
+                variant_id: None,
             }];
         }
         if let Some(items) = self.items {
@@ -153,6 +166,12 @@ impl CartChange {
         }
         if let Some(country) = self.country_code {
             cart.country_code = country.map(|c| c.trim().to_ascii_uppercase());
+        }
+        if let Some(state) = self.state {
+            cart.state = Some(state);
+        }
+        if let Some(zip) = self.zip {
+            cart.zip = Some(zip);
         }
         if let Some(currency) = self.currency_code {
             cart.currency_code = currency.trim().to_ascii_uppercase();
@@ -176,6 +195,8 @@ impl Simulator {
             currency_symbol: "$".into(),
             items: Vec::new(),
             country_code: None,
+            state: None,
+            zip: None,
             company_id: None,
         };
         change.apply(&mut cart);
@@ -250,7 +271,7 @@ fn created(sim: &Simulator, cart: &SimCart) -> Value {
     })
 }
 
-/// `POST /_sim/installations/{dri}/carts {sub_total?, items?, country_code?, currency_code?,
+/// `POST /_sim/installations/{dri}/carts {sub_total?, items?, country_code?, state?, zip?, currency_code?,
 /// company_id?}`: a shopper starts a cart at the company's checkout.
 async fn create(
     State(sim): State<Simulator>,

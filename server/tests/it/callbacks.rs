@@ -475,7 +475,7 @@ async fn an_unreadable_stored_price_is_never_free_shipping() {
     seed(&db, dri, &standard).await;
     // The stored price is damaged (and the settings version bumped, as a write would).
     let pool = raw_pool(&app.database_url).await;
-    sqlx::query("UPDATE shipping_options SET price = 'five' WHERE installation_uuid = $1")
+    sqlx::query("UPDATE shipping_options SET rules = replace(rules, '\"5.99\"', '\"five\"') WHERE installation_uuid = $1")
         .bind(dri)
         .execute(&pool)
         .await

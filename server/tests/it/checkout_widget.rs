@@ -60,22 +60,6 @@ fn option(title: &str, price: &str, countries: &str, free_above: &str) -> Shippi
     }
 }
 
-async fn seed(app: &TestApp, dri: &str, options: &[ShippingOptionInput]) {
-    let db = app.db().await;
-    for input in options {
-        domain::shipping::create(
-            &db,
-            dri,
-            &domain::audit::Actor::operator("test"),
-            input,
-            domain::shipping::DEFAULT_MAX_OPTIONS,
-        )
-        .await
-        .expect("a valid option");
-    }
-    db.close().await;
-}
-
 /// The installation's one checkout drop zone on Fluid: its URL.
 async fn widget_url(app: &TestApp, dri: &str) -> String {
     let zones = app.sim.drop_zones(dri).await;
@@ -122,7 +106,8 @@ async fn open(app: &TestApp, url: &str, cart_token: &str) -> Page {
 /// The merchant offers Standard ($5, US, free from $50); a shopper has a $38 cart to the US.
 /// Returns the cart's token.
 async fn standard_and_a_us_cart(app: &TestApp, dri: &str) -> String {
-    seed(app, dri, &[option("Standard", "5.00", "US", "50")]).await;
+    app.seed_options(dri, &[option("Standard", "5.00", "US", "50")])
+        .await;
     app.sim
         .create_cart(dri, cart("38.00", Some("US")))
         .await
@@ -169,8 +154,7 @@ fn reveals_nothing(page: &Page, dri: &str, cart_token: &str) {
 #[tokio::test]
 async fn a_us_cart_of_38_is_told_12_dollars_to_free_shipping_and_follows_its_changes() {
     let Shop { app, dri, url, _dir } = shop("Widget Co").await;
-    seed(
-        &app,
+    app.seed_options(
         &dri,
         &[
             option("Standard", "5.00", "US, CA", "50"),
@@ -290,7 +274,8 @@ async fn whatever_goes_wrong_the_shopper_gets_an_empty_page_within_the_bound() {
         "{}",
         page.body
     );
-    seed(&app, &dri, &[option("Standard", "5.00", "US", "50")]).await;
+    app.seed_options(&dri, &[option("Standard", "5.00", "US", "50")])
+        .await;
     assert!(open(&app, &url, &token).await.shows_something());
 
     let empty = |page: Page, what: &str| {
@@ -486,7 +471,8 @@ async fn a_reinstall_gets_a_new_key_and_an_older_url_is_updated_without_a_reinst
         url,
         _dir,
     } = shop("Moving Co").await;
-    seed(&app, &dri, &[option("Standard", "5.00", "US", "50")]).await;
+    app.seed_options(&dri, &[option("Standard", "5.00", "US", "50")])
+        .await;
     let first = url.clone();
     let zone = app.sim.drop_zones(&dri).await[0].uuid.clone();
     let token = app
@@ -636,5 +622,193 @@ async fn reading_the_shipping_page_writes_nothing_for_an_install_without_a_widge
         .expect("count");
     assert_eq!(rows, 0, "a read wrote a widget");
     pool.close().await;
+    app.stop().await;
+}
+
+/// For every rule type, the widget shows a shopper the very price the callback gives Fluid for
+/// the same cart (items, weights, variant ids, address).
+#[tokio::test]
+async fn the_widget_shows_what_the_callback_answers_for_every_rule_type() {
+    use fluid::sim::SimCartItem;
+    let Shop { app, dri, url, _dir } = shop("Consistent Co").await;
+    let base = |title: &str| ShippingOptionInput {
+        title: title.into(),
+        currency: "USD".into(),
+        enabled: true,
+        ..Default::default()
+    };
+    let cases: Vec<(&str, ShippingOptionInput)> = vec![
+        (
+            "flat",
+            ShippingOptionInput {
+                price: "6.50".into(),
+                ..base("Flat")
+            },
+        ),
+        (
+            "per weight",
+            ShippingOptionInput {
+                rate_type: "per_weight".into(),
+                price: "5".into(),
+                per_unit: "1.20".into(),
+                per_unit_above: "1".into(),
+                round_up: true,
+                ..base("Per kg")
+            },
+        ),
+        (
+            "per item, handling, minimum",
+            ShippingOptionInput {
+                rate_type: "per_item".into(),
+                price: "1".into(),
+                per_unit: "0.75".into(),
+                handling_fee: "1.10".into(),
+                min_charge: "9".into(),
+                ..base("Per item")
+            },
+        ),
+        (
+            "percent, maximum",
+            ShippingOptionInput {
+                rate_type: "percent".into(),
+                percent: "12.5".into(),
+                max_charge: "7".into(),
+                ..base("Percent")
+            },
+        ),
+        (
+            "tiers by weight",
+            ShippingOptionInput {
+                rate_type: "tiered_weight".into(),
+                tiers: "1:5, 5:9, *:15".into(),
+                ..base("Tiers by weight")
+            },
+        ),
+        (
+            "tiers by subtotal",
+            ShippingOptionInput {
+                rate_type: "tiered_subtotal".into(),
+                tiers: "20:8, 100:4.5".into(),
+                ..base("Tiers by subtotal")
+            },
+        ),
+        (
+            "a region and a postal prefix",
+            ShippingOptionInput {
+                price: "3.25".into(),
+                regions: "US-CA".into(),
+                postal_codes: "941*".into(),
+                ..base("Bay Area")
+            },
+        ),
+        (
+            "an excluded postal code",
+            ShippingOptionInput {
+                price: "4".into(),
+                countries: "US".into(),
+                excluded_postal_codes: "94103".into(),
+                ..base("Not downtown")
+            },
+        ),
+        (
+            "an item rule",
+            ShippingOptionInput {
+                price: "12".into(),
+                item_rule: "any".into(),
+                item_variant_ids: "v-tent".into(),
+                ..base("Tent freight")
+            },
+        ),
+        (
+            "no oversized items",
+            ShippingOptionInput {
+                price: "2".into(),
+                item_rule: "none".into(),
+                item_name_pattern: "*tent*".into(),
+                ..base("Small parcels")
+            },
+        ),
+        (
+            "free from a subtotal",
+            ShippingOptionInput {
+                price: "8".into(),
+                free_above: "30".into(),
+                ..base("Free over 30")
+            },
+        ),
+    ];
+    let items = vec![
+        SimCartItem {
+            name: "Tent".into(),
+            price: "24.40".into(),
+            quantity: 1,
+            weight: Some("3.2".into()),
+            unit_of_weight: Some("kg".into()),
+            variant_id: Some("v-tent".into()),
+        },
+        SimCartItem {
+            name: "Stakes".into(),
+            price: "2.50".into(),
+            quantity: 4,
+            weight: Some("100".into()),
+            unit_of_weight: Some("g".into()),
+            variant_id: Some("v-stakes".into()),
+        },
+    ];
+    let db = app.db().await;
+    let actor = domain::audit::Actor::operator("test");
+    for (case, input) in cases {
+        for option in domain::shipping::list(&db, &dri).await.expect("list") {
+            domain::shipping::delete(&db, &dri, &actor, option.id)
+                .await
+                .expect("delete");
+        }
+        app.seed_options(&dri, std::slice::from_ref(&input)).await;
+        let cart = app
+            .sim
+            .create_cart(
+                &dri,
+                CartChange {
+                    items: Some(items.clone()),
+                    country_code: Some(Some("US".into())),
+                    state: Some("CA".into()),
+                    zip: Some("94103".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .expect("cart");
+        // The callback's cart is the Carts API's, with the id Fluid's callbacks carry.
+        let mut same_cart = cart.json();
+        same_cart["id"] = serde_json::json!(1);
+        let request = serde_json::json!({ "cart": same_cart });
+        let answer = app
+            .sim
+            .send_callback(&dri, "update_cart_shipping", &request)
+            .await
+            .expect("callback");
+        let page = open(&app, &url, &cart.cart_token).await;
+        match answer.body["shipping_options"].as_array().and_then(|o| o.first()) {
+            Some(offered) => {
+                let total = offered["shipping_total"].as_f64().expect("total");
+                let amount = if total == 0.0 {
+                    "<span class=\"free\">Free</span>".to_owned()
+                } else {
+                    format!("<span class=\"amount\">${total:.2}</span>")
+                };
+                let shown = format!(
+                    "<span class=\"title\">{}:</span> {amount}",
+                    offered["shipping_title"].as_str().expect("title"),
+                );
+                assert!(page.body.contains(&shown), "{case}: {shown} in {}", page.body);
+            }
+            None => assert!(
+                !page.body.contains("class=\"offer\""),
+                "{case}: nothing offered, nothing shown: {}",
+                page.body
+            ),
+        }
+    }
+    db.close().await;
     app.stop().await;
 }

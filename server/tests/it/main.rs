@@ -23,5 +23,6 @@ mod migrations;
 mod ordering;
 mod process;
 mod readiness;
+mod shipping_rules;
 mod ui;
 mod viewer;

@@ -297,6 +297,23 @@ impl TestApp {
         .await
     }
 
+    /// Stores `options` for installation `dri` as the operator would, outside the admin UI.
+    pub async fn seed_options(&self, dri: &str, options: &[domain::shipping::ShippingOptionInput]) {
+        let db = self.db().await;
+        for input in options {
+            domain::shipping::create(
+                &db,
+                dri,
+                &domain::audit::Actor::operator("test"),
+                input,
+                domain::shipping::DEFAULT_MAX_OPTIONS,
+            )
+            .await
+            .unwrap_or_else(|error| panic!("{input:?}: {error:?}"));
+        }
+        db.close().await;
+    }
+
     /// A database handle on the same file, to look at what the service stored.
     pub async fn db(&self) -> domain::Db {
         let url = self.database_url.parse().expect("url");
