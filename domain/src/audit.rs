@@ -52,6 +52,7 @@ crate::stored_enum! {
         RegistrationsRetried = "registrations_retried",
         TestCallbackSent = "test_callback_sent",
         CheckoutWidgetChanged = "checkout_widget_changed",
+        BackupRateChanged = "shipping_backup_rate_changed",
     }
 }
 
@@ -67,6 +68,7 @@ impl Action {
             Self::RegistrationsRetried => "retried the registrations with Fluid",
             Self::TestCallbackSent => "sent a test callback",
             Self::CheckoutWidgetChanged => "changed the checkout widget",
+            Self::BackupRateChanged => "changed the backup rate",
         }
     }
 }

@@ -4,7 +4,7 @@
 //! answer is checked against the response schema before it leaves — Fluid never gets an invalid
 //! answer.
 
-use std::{collections::HashMap, panic::AssertUnwindSafe, time::Duration};
+use std::{collections::HashMap, panic::AssertUnwindSafe, sync::Arc, time::Duration};
 
 use fluid::{callbacks::Definition, signature};
 use futures_util::FutureExt;
@@ -155,6 +155,11 @@ fn all_definitions() -> Vec<Definition> {
 #[cfg(feature = "test-faults")]
 pub const FAULTY_TEST_CALLBACK: &str = "test_faulty_callback";
 
+/// Test only: an `update_cart_shipping` request whose cart has this email overruns its deadline
+/// (once the options are read), as a slow database would make it.
+#[cfg(feature = "test-faults")]
+pub const OVERRUN_SHIPPING: &str = "overrun@test-faults.invalid";
+
 /// A signed callback request as it arrived.
 #[derive(Debug)]
 pub struct CallbackRequest<'a> {
@@ -207,12 +212,20 @@ pub struct Deps<'a> {
     pub shipping: &'a shipping::Cache,
 }
 
-/// Verifies, validates and answers one callback. The answer comes with how it was answered
-/// (`Answered` or `FellBack`).
-pub async fn answer(
-    deps: Deps<'_>,
-    request: &CallbackRequest<'_>,
-) -> Result<(Value, CallbackOutcome), CallbackError> {
+/// A callback's answer and how it was reached.
+#[derive(Debug)]
+pub struct Answered {
+    pub answer: Value,
+    /// `Answered` or `FellBack`.
+    pub outcome: CallbackOutcome,
+    /// `update_cart_shipping`: the request and what answered it, for the decision log.
+    pub shipping: Option<(Value, shipping::decisions::Basis)>,
+}
+
+/// Verifies, validates and answers one callback. A handler that fails or overruns its deadline
+/// gets the fallback answer: for `update_cart_shipping`, the merchant's backup rate when there is
+/// one (as last read, without asking the database), else the definition's fallback.
+pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Answered, CallbackError> {
     let (dri, callback) = (request.installation, request.definition);
     let compiled = deps
         .callbacks
@@ -235,8 +248,8 @@ pub async fn answer(
     // fallback answer rather than a dropped connection.
     let handler = AssertUnwindSafe(handle(deps, &installation, callback, &body)).catch_unwind();
     let handled = tokio::time::timeout(compiled.deadline, handler).await;
-    let answer = match handled {
-        Ok(Ok(Ok(answer))) => Some(answer),
+    let handled = match handled {
+        Ok(Ok(Ok(handled))) => Some(handled),
         Ok(Ok(Err(error))) => {
             tracing::error!(installation = %dri, %callback, %error, "callback handler failed; sending the fallback answer");
             None
@@ -250,42 +263,67 @@ pub async fn answer(
             None
         }
     };
-    let Some(answer) = answer else {
-        return Ok((
-            compiled.definition.fallback_response.clone(),
-            CallbackOutcome::FellBack,
-        ));
+    let is_shipping = callback == SHIPPING;
+    let Some((answer, settings)) = handled else {
+        let backup = match is_shipping {
+            true => deps.shipping.last_backup(dri).await,
+            false => None,
+        };
+        let (answer, basis) = match backup {
+            Some(rate) => (rate.answer(), shipping::decisions::Basis::Backup(rate)),
+            None => (
+                compiled.definition.fallback_response.clone(),
+                shipping::decisions::Basis::Fallback,
+            ),
+        };
+        return Ok(Answered {
+            answer,
+            outcome: CallbackOutcome::FellBack,
+            shipping: is_shipping.then_some((body, basis)),
+        });
     };
     let violations = compiled.response_violations(&answer);
     if !violations.is_empty() {
         tracing::error!(installation = %dri, %callback, ?violations, "BUG: a callback answer does not fit its response schema; not sent");
         return Err(CallbackError::InvalidAnswer(violations));
     }
-    Ok((answer, CallbackOutcome::Answered))
+    Ok(Answered {
+        answer,
+        outcome: CallbackOutcome::Answered,
+        shipping: settings.map(|settings| (body, shipping::decisions::Basis::Answered(settings))),
+    })
 }
 
-/// The handler of each implemented definition.
+/// The definition the merchant's shipping options answer.
+const SHIPPING: &str = "update_cart_shipping";
+
+/// The handler of each implemented definition: its answer, and for `update_cart_shipping` the
+/// settings it answered from.
 async fn handle(
     deps: Deps<'_>,
     installation: &Installation,
     definition: &str,
     request: &Value,
-) -> Result<Value, DbError> {
+) -> Result<(Value, Option<Arc<shipping::ShippingSettings>>), DbError> {
     match definition {
         "test_callback_system" => {
             let message = request.get("message").and_then(Value::as_str).unwrap_or_default();
-            Ok(json!({ "message": format!("{message}!") }))
+            Ok((json!({ "message": format!("{message}!") }), None))
         }
-        "update_cart_shipping" => {
-            let options = deps
+        SHIPPING => {
+            let settings = deps
                 .shipping
-                .options(
+                .settings(
                     deps.db,
                     &installation.droplet_installation_uuid,
                     installation.settings_version,
                 )
                 .await?;
-            Ok(shipping::answer(&options, request))
+            #[cfg(feature = "test-faults")]
+            if request["cart"]["email"] == OVERRUN_SHIPPING {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+            }
+            Ok((shipping::answer(&settings.options, request), Some(settings)))
         }
         #[cfg(feature = "test-faults")]
         FAULTY_TEST_CALLBACK => {
@@ -293,9 +331,9 @@ async fn handle(
                 panic!("the test callback's handler panics, as asked");
             }
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok(json!({ "message": "too late" }))
+            Ok((json!({ "message": "too late" }), None))
         }
-        _ => Ok(Value::Null),
+        _ => Ok((Value::Null, None)),
     }
 }
 

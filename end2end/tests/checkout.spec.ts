@@ -20,7 +20,7 @@ async function shop(page: Page, name: string): Promise<string> {
   await page.getByLabel('Countries (empty: everywhere)').fill('US, CA');
   await page.getByLabel('Free from subtotal').fill('50');
   await page.getByRole('button', { name: 'Add option' }).click();
-  await expect(page.locator('tr[data-option="Standard"]')).toContainText('5.00 USD');
+  await expect(page.locator('tr[data-option="Standard"]')).toContainText('$5.00');
   return dri;
 }
 

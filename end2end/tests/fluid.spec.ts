@@ -47,7 +47,7 @@ test('an option added in the UI is what the update_cart_shipping callback answer
   await frame.getByLabel('Ship to (country code)').fill('CA');
   await frame.getByLabel('Subtotal', { exact: true }).fill('20');
   await frame.getByRole('button', { name: 'Preview' }).click();
-  await expect(frame.getByTestId('preview-offered')).toContainText('Maple Post — 4.25');
+  await expect(frame.getByTestId('preview-offered')).toContainText('Maple Post — $4.25');
   await page.screenshot({ path: `${ARTIFACTS}/shipping-preview.png`, fullPage: true });
 });
 

@@ -15,16 +15,16 @@ test('a merchant adds a shipping option inside Fluid\'s iframe and sees it liste
   await frame.getByRole('button', { name: 'Add option' }).click();
   await expect(frame.getByRole('status')).toHaveText('Saved.');
   const row = frame.locator('tr[data-option="Standard"]');
-  await expect(row).toContainText('5.99 USD');
+  await expect(row).toContainText('$5.99');
   await expect(row).toContainText('US, CA');
-  await expect(row).toContainText('free from 50.00');
+  await expect(row).toContainText('free from $50.00');
   await expect(frame.getByLabel('Title')).toHaveValue('');
   await page.screenshot({ path: `${ARTIFACTS}/shipping-framed.png`, fullPage: true });
   expect(problems).toEqual([]);
 
   // It survives a reload: it was stored, not just drawn.
   const again = await framed(page, `/shipping?dri=${shopCompany()}`);
-  await expect(again.locator('tr[data-option="Standard"]')).toContainText('5.99 USD');
+  await expect(again.locator('tr[data-option="Standard"]')).toContainText('$5.99');
 });
 
 test('a bad price shows its error next to the field and saves nothing', async ({ page }) => {
@@ -54,7 +54,7 @@ test('an option can be disabled, edited and deleted', async ({ page }) => {
   await page.getByLabel('Price').fill('19.5');
   await page.getByRole('button', { name: 'Add option' }).click();
   const row = page.locator('tr[data-option="Express"]');
-  await expect(row).toContainText('19.50 USD');
+  await expect(row).toContainText('$19.50');
 
   const [toggled] = await Promise.all([
     page.waitForResponse((r) => r.url().includes('/api/ui/set_shipping_option_enabled')),
@@ -70,7 +70,7 @@ test('an option can be disabled, edited and deleted', async ({ page }) => {
   await expect(page.getByLabel('Price')).toHaveValue('19.5');
   await page.getByLabel('Price').fill('21');
   await page.getByRole('button', { name: 'Save changes' }).click();
-  await expect(page.locator('tr[data-option="Express"]')).toContainText('21.00 USD');
+  await expect(page.locator('tr[data-option="Express"]')).toContainText('$21.00');
 
   await page.locator('tr[data-option="Express"]').getByRole('button', { name: 'Delete' }).click();
   await expect(page.locator('tr[data-option="Express"]')).toHaveCount(0);
@@ -103,8 +103,8 @@ test('a CSV export imports back, and a bad line is reported by number with nothi
 
   await page.getByRole('button', { name: 'Export current options' }).click();
   const csv = page.getByLabel('CSV', { exact: true });
-  await expect(csv).toHaveValue(/^title,price,currency/);
-  await expect(csv).toHaveValue(/Pallet,80,USD/);
+  await expect(csv).toHaveValue(/^title,enabled,currency,rate_type/);
+  await expect(csv).toHaveValue(/Pallet,true,USD,flat,80,/);
   const rows = await page.locator('tbody tr').count();
   await page.getByRole('button', { name: 'Import' }).click();
   await expect(page.getByRole('status')).toHaveText(`Imported ${rows} option(s).`);
@@ -148,7 +148,7 @@ test.describe('before hydration (JavaScript off)', () => {
     await page.getByLabel('Price').fill('2');
     await page.getByRole('button', { name: 'Add option' }).click();
     await expect(page).toHaveURL(new RegExp(`/shipping\\?dri=${shopCompany()}$`));
-    await expect(page.locator('tr[data-option="No Script Post"]')).toContainText('2.00 USD');
+    await expect(page.locator('tr[data-option="No Script Post"]')).toContainText('$2.00');
     await expect(page.locator('tr[data-option="No Script Post"]').getByRole('checkbox')).toBeChecked();
 
     await page.getByLabel('Title').fill('Refused');
@@ -163,6 +163,6 @@ test.describe('before hydration (JavaScript off)', () => {
     await page.getByLabel('Ship to (country code)').fill('US');
     await page.getByLabel('Subtotal', { exact: true }).fill('10');
     await page.getByRole('button', { name: 'Preview' }).click();
-    await expect(page.getByTestId('preview-offered')).toContainText('No Script Post — 2.00');
+    await expect(page.getByTestId('preview-offered')).toContainText('No Script Post — $2.00');
   });
 });

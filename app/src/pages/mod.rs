@@ -2,8 +2,10 @@
 
 mod access_notice;
 mod activity_chart;
+mod backup_rate;
 mod callbacks;
 mod checkout_widget;
+mod decisions;
 mod events;
 mod nav;
 mod not_found;

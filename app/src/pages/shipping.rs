@@ -50,13 +50,15 @@ pub fn ShippingPage() -> impl IntoView {
             <super::access_notice::AccessNotice access=data.access.clone()/>
             <ShippingEditor token=data.page_token.clone() options=data.options history=data.history can_write=data.access.can_write/>
             <super::checkout_widget::CheckoutWidgetCard
-                token=data.page_token
+                token=data.page_token.clone()
                 widget=data.widget
                 can_write=data.access.can_write
                 country=sample.country.clone()
                 subtotal=sample.subtotal.clone()
             />
+            <super::backup_rate::BackupRateCard token=data.page_token backup=data.backup can_write=data.access.can_write/>
             <Preview dri cart=sample preview=data.preview/>
+            <super::decisions::DecisionLog decisions=data.decisions/>
         }
     })
 }
@@ -491,7 +493,7 @@ fn ShippingEditor(
                         {rate_field("per_unit", "Per weight unit / per item", "1.20", |f| f.per_unit.clone(), |f, v| f.per_unit = v)}
                         {rate_field("per_unit_above", "Weight included in the base", "1", |f| f.per_unit_above.clone(), |f, v| f.per_unit_above = v)}
                         {rate_field("percent", "Percent of the subtotal", "10", |f| f.percent.clone(), |f, v| f.percent = v)}
-                        {rate_field("tiers", "Tiers (up to:price, * for the rest)", "1:5, 5:9, 20:15, *:25", |f| f.tiers.clone(), |f, v| f.tiers = v)}
+                        {rate_field("tiers", "Tiers (up to:amount, * for the rest)", "1:5, 5:9, 20:15, *:25", |f| f.tiers.clone(), |f, v| f.tiers = v)}
                         {field("handling_fee", "Handling fee", "", |f| f.handling_fee.clone(), |f, v| f.handling_fee = v)}
                         {field("min_charge", "Minimum charge", "", |f| f.min_charge.clone(), |f, v| f.min_charge = v)}
                         {field("max_charge", "Maximum charge", "", |f| f.max_charge.clone(), |f, v| f.max_charge = v)}
@@ -512,7 +514,7 @@ fn ShippingEditor(
                 <fieldset class="form-group">
                     <legend>"Where it ships"</legend>
                     <div class="form-grid">
-                        {field("countries", "Countries (none: everywhere)", "US, CA", |f| f.countries.clone(), |f, v| f.countries = v)}
+                        {field("countries", "Countries (empty: everywhere)", "US, CA", |f| f.countries.clone(), |f, v| f.countries = v)}
                         {field("regions", "Regions (ISO 3166-2)", "US-CA, US-OR", |f| f.regions.clone(), |f, v| f.regions = v)}
                         {field("postal_codes", "Only postal codes", "902*, 90000-96199", |f| f.postal_codes.clone(), |f, v| f.postal_codes = v)}
                         {field("excluded_regions", "Except regions", "US-AK, US-HI", |f| f.excluded_regions.clone(), |f, v| f.excluded_regions = v)}

@@ -82,6 +82,42 @@ pub struct ShippingPageData {
     pub preview: Option<PreviewView>,
     /// The checkout widget's settings.
     pub widget: crate::checkout_widget::CheckoutWidgetView,
+    /// The backup rate, if the merchant chose one.
+    pub backup: Option<BackupRateForm>,
+    /// The latest checkout decisions, newest first; `None` unless Fluid vouched for the viewer
+    /// (they name shoppers' destinations).
+    pub decisions: Option<Vec<DecisionView>>,
+}
+
+/// The backup rate's fields, as typed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BackupRateForm {
+    pub title: String,
+    pub price: String,
+    pub currency: String,
+    pub delivery_estimate: String,
+}
+
+/// One `update_cart_shipping` decision, as the log shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionView {
+    pub at: String,
+    /// `answered`, `backup` or `fallback`.
+    pub outcome: String,
+    /// E.g. `3.2 ms`.
+    pub latency: String,
+    /// The cart in words: destination, subtotal, weight, items.
+    pub cart: String,
+    pub lines: Vec<DecisionLineView>,
+}
+
+/// What became of one option in a decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DecisionLineView {
+    pub title: String,
+    pub total: Option<String>,
+    pub why: String,
 }
 
 /// One change in the history: when, who, what.
@@ -186,6 +222,15 @@ pub async fn set_shipping_option_enabled(
     enabled: bool,
 ) -> Result<Vec<ShippingOptionView>, AppError> {
     crate::error::with_status(ssr::set_enabled(&token, id, enabled).await)
+}
+
+/// Sets the backup rate (`backup` none: Fluid's fallback, the empty list); returns it as saved.
+#[server(prefix = "/api/ui", endpoint = "save_backup_rate")]
+pub async fn save_backup_rate(
+    token: String,
+    backup: Option<BackupRateForm>,
+) -> Result<Option<BackupRateForm>, AppError> {
+    crate::error::with_status(ssr::save_backup(&token, backup).await)
 }
 
 /// The options as CSV.

@@ -7,8 +7,8 @@ use domain::{
 };
 
 use super::{
-    ChangeView, PreviewLineView, PreviewView, SampleCartForm, ShippingOptionForm, ShippingOptionView,
-    ShippingPageData,
+    BackupRateForm, ChangeView, DecisionLineView, DecisionView, PreviewLineView, PreviewView, SampleCartForm,
+    ShippingOptionForm, ShippingOptionView, ShippingPageData,
 };
 use crate::{
     error::{AppError, FieldProblem},
@@ -39,7 +39,90 @@ pub async fn load(
         options: options.iter().map(view).collect(),
         history: history(&db, &dri).await?,
         widget: crate::checkout_widget::ssr::view(&db, &dri).await?,
+        backup: shipping::backup_rate(&db, &dri)
+            .await
+            .map_err(internal)?
+            .map(|rate| backup_form(&rate)),
+        // Shoppers' destinations are personal data: only a viewer Fluid vouched for sees them.
+        decisions: match scope::access(&dri, "/shipping")?.viewer {
+            Some(_) => Some(decisions(&db, &dri).await?),
+            None => None,
+        },
     })
+}
+
+/// How many decisions the page lists (the log keeps more).
+const DECISIONS_SHOWN: i64 = 50;
+
+async fn decisions(db: &Db, uuid: &str) -> Result<Vec<DecisionView>, AppError> {
+    Ok(shipping::decisions::recent(db, uuid, DECISIONS_SHOWN)
+        .await
+        .map_err(internal)?
+        .into_iter()
+        .map(|d| {
+            let cart = &d.cart;
+            let mut place = cart.country.clone();
+            if let Some(region) = &cart.region {
+                place = region.clone();
+            }
+            if !cart.postal_code.is_empty() {
+                place.push_str(&format!(" {}", cart.postal_code));
+            }
+            let amount =
+                |v: Option<rust_decimal::Decimal>| v.map_or_else(|| "unknown".to_owned(), |v| v.to_string());
+            let items = if cart.items.iter().all(String::is_empty) {
+                format!("{} item(s)", cart.item_count)
+            } else {
+                format!("{} item(s): {}", cart.item_count, cart.items.join(", "))
+            };
+            DecisionView {
+                at: domain::time::rfc3339(d.at).replace('T', " ").replace('Z', " UTC"),
+                outcome: d.outcome.as_str().to_owned(),
+                latency: format!("{:.1} ms", d.latency_us as f64 / 1000.0),
+                cart: format!(
+                    "To {place} · subtotal {} · {} kg · {items}",
+                    amount(cart.subtotal),
+                    amount(cart.weight_kg)
+                ),
+                lines: d
+                    .lines
+                    .into_iter()
+                    .map(|line| DecisionLineView {
+                        title: line.title,
+                        total: line.total,
+                        why: line.why,
+                    })
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
+fn backup_form(rate: &shipping::BackupRate) -> BackupRateForm {
+    let input = rate.input();
+    BackupRateForm {
+        title: input.title,
+        price: input.price,
+        currency: input.currency,
+        delivery_estimate: input.delivery_estimate,
+    }
+}
+
+pub async fn save_backup(
+    token: &str,
+    form: Option<BackupRateForm>,
+) -> Result<Option<BackupRateForm>, AppError> {
+    let Writer { db, uuid, actor } = scope::writer(token).await?;
+    let input = form.map(|form| shipping::BackupRateInput {
+        title: form.title,
+        price: form.price,
+        currency: form.currency,
+        delivery_estimate: form.delivery_estimate,
+    });
+    let saved = shipping::set_backup_rate(&db, &uuid, &actor, input.as_ref())
+        .await
+        .map_err(refused)?;
+    Ok(saved.as_ref().map(backup_form))
 }
 
 /// The installation's latest changes, newest first.

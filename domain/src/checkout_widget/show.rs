@@ -134,15 +134,16 @@ pub async fn preview(
         Some(shows) => shows,
         None => Shows::parse(&behind.shows)?,
     };
-    let options = shipping
-        .options(db, &behind.installation_uuid, behind.settings_version)
+    let settings = shipping
+        .settings(db, &behind.installation_uuid, behind.settings_version)
         .await?;
+    let options = &settings.options;
     let currency = options
         .iter()
         .find(|o| o.enabled)
         .map(|o| o.rules.currency.clone())
         .ok_or(Empty::NoOptions)?;
-    Ok(shown(&options, &sample_cart(country, subtotal, &currency), shows))
+    Ok(shown(options, &sample_cart(country, subtotal, &currency), shows))
 }
 
 /// The widget behind `key` for the cart behind `cart_token`, or why it shows nothing.
@@ -159,10 +160,11 @@ pub async fn for_cart(deps: WidgetDeps<'_>, key: &str, cart_token: Option<&str>)
         return Err(Empty::Off);
     }
     let shows = Shows::parse(&behind.shows)?;
-    let options = deps
+    let settings = deps
         .shipping
-        .options(deps.db, uuid, behind.settings_version)
+        .settings(deps.db, uuid, behind.settings_version)
         .await?;
+    let options = &settings.options;
     if !options.iter().any(|o| o.enabled) {
         return Err(Empty::NoOptions);
     }
@@ -182,7 +184,7 @@ pub async fn for_cart(deps: WidgetDeps<'_>, key: &str, cart_token: Option<&str>)
             return Err(Empty::CartsApiUnavailable);
         }
     };
-    Ok(shown(&options, &cart, shows))
+    Ok(shown(options, &cart, shows))
 }
 
 /// What the widget shows `cart` (as the Carts API answers it) with `options`.

@@ -6,10 +6,12 @@
 //! when it applies ([`Conditions`]), what it costs ([`Rate`]) and how long it takes
 //! ([`Delivery`]). The rules are stored as one JSON document per option.
 
+pub mod backup;
 mod cache;
 pub mod conditions;
 mod countries;
 pub mod csv_io;
+pub mod decisions;
 mod input;
 mod matching;
 mod preview;
@@ -21,7 +23,8 @@ pub mod zone;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use cache::Cache;
+pub use backup::{BackupRate, BackupRateInput, backup_rate, set_backup_rate};
+pub use cache::{Cache, ShippingSettings};
 pub use conditions::{Conditions, ItemCondition, Quantifier};
 pub use input::{FieldError, ShippingOptionInput, input_of, validate};
 pub use matching::{Cart, CartItem, Decision, Outcome, answer, cart_of, decide, matching_options, read_cart};

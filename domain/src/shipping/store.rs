@@ -63,6 +63,15 @@ pub async fn list(db: &Db, uuid: &str) -> Result<Vec<ShippingOption>, DbError> {
     list_on(db.pool(), uuid).await
 }
 
+/// The installation's options and backup rate, read in one transaction (one consistent view).
+pub(super) async fn settings(db: &Db, uuid: &str) -> Result<super::cache::ShippingSettings, DbError> {
+    let mut tx = db.pool().begin().await?;
+    let options = list_on(&mut *tx, uuid).await?;
+    let backup = super::backup::read(&mut *tx, uuid).await?;
+    tx.commit().await?;
+    Ok(super::cache::ShippingSettings { options, backup })
+}
+
 /// The installation's options, in order, read on `executor` (the pool, or a write's transaction).
 async fn list_on<'e, E>(executor: E, uuid: &str) -> Result<Vec<ShippingOption>, DbError>
 where
@@ -143,7 +152,10 @@ where
 /// Starts a write to the installation's settings: a transaction that has already bumped its
 /// `settings_version` (and so, on PostgreSQL, holds the installation's row until it ends, which
 /// also puts concurrent writes of one installation in a line).
-async fn begin_write(db: &Db, uuid: &str) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+pub(super) async fn begin_write(
+    db: &Db,
+    uuid: &str,
+) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
     let mut tx = db.pool().begin().await?;
     sqlx::query("UPDATE installations SET settings_version = settings_version + 1 WHERE uuid = $1")
         .bind(uuid)

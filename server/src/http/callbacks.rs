@@ -39,12 +39,27 @@ pub async fn receive(
         callbacks: &state.callbacks,
         shipping: &state.shipping,
     };
-    let (outcome, response) = match callbacks::answer(deps, &request).await {
-        Ok((answer, outcome)) => (Some(outcome), Json(answer).into_response()),
-        Err(error) => (error.recorded_as(), refusal(error)),
+    let (outcome, response, shipping) = match callbacks::answer(deps, &request).await {
+        Ok(answered) => (
+            Some(answered.outcome),
+            Json(answered.answer).into_response(),
+            answered.shipping,
+        ),
+        Err(error) => (error.recorded_as(), refusal(error), None),
     };
     if let Some(outcome) = outcome {
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        if let Some((request, basis)) = shipping {
+            state
+                .activity
+                .record_decision(domain::shipping::decisions::NewDecision {
+                    installation_uuid: installation.clone(),
+                    at: domain::time::now(),
+                    latency_us,
+                    request,
+                    basis,
+                });
+        }
         state.activity.record(domain::activity::NewInvocation {
             installation_uuid: installation,
             definition_name: definition,
