@@ -218,6 +218,12 @@ async fn start_droplet_with(
 
 /// Installs a fresh company in `proc` the v1 way (tokens inline), and waits for its callbacks.
 async fn install_company(sim: &Simulator, proc: Proc, name: &str) -> anyhow::Result<Droplet> {
+    let company = install(sim, &proc.base_url, name).await?;
+    Ok(Droplet { proc, company })
+}
+
+/// A company that installed the droplet at `base_url`, once its callbacks are registered.
+async fn install(sim: &Simulator, base_url: &str, name: &str) -> anyhow::Result<SimInstallation> {
     let company = sim.create_installation(name).await;
     let dri = company.droplet_installation_uuid.clone();
     let payload = sim
@@ -226,7 +232,7 @@ async fn install_company(sim: &Simulator, proc: Proc, name: &str) -> anyhow::Res
         .context("payload")?;
     let delivery = sim
         .deliver_signed(
-            &format!("{}/api/webhooks/installed", proc.base_url),
+            &format!("{base_url}/api/webhooks/installed"),
             payload.to_string().as_bytes(),
             WEBHOOK_SECRET.as_bytes(),
             &now().to_string(),
@@ -252,7 +258,7 @@ async fn install_company(sim: &Simulator, proc: Proc, name: &str) -> anyhow::Res
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Ok(Droplet { proc, company })
+    Ok(company)
 }
 
 fn now() -> i64 {
@@ -319,18 +325,18 @@ async fn signed_callback(sim: &Simulator, company: &SimInstallation) -> anyhow::
 /// Fifty shipping options, through the admin UI's CSV import.
 /// The merchant's session cookie (`name=value`), as Fluid's admin opens the page with a viewer
 /// token for the company's user.
-async fn signed_in(sim: &Simulator, droplet: &Droplet) -> anyhow::Result<String> {
+async fn signed_in(sim: &Simulator, base_url: &str, company: &SimInstallation) -> anyhow::Result<String> {
     let token = sim
-        .session_token(&droplet.company)
+        .session_token(company)
         .await
         .context("the simulator signs no viewer token")?;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()?;
     let opened = client
-        .get(format!("{}/shipping", droplet.proc.base_url))
+        .get(format!("{base_url}/shipping"))
         .query(&[
-            ("dri", droplet.company.droplet_installation_uuid.as_str()),
+            ("dri", company.droplet_installation_uuid.as_str()),
             ("session_token", token.as_str()),
         ])
         .send()
@@ -344,18 +350,8 @@ async fn signed_in(sim: &Simulator, droplet: &Droplet) -> anyhow::Result<String>
     Ok(cookie.to_owned())
 }
 
-async fn seed_shipping(sim: &Simulator, droplet: &Droplet) -> anyhow::Result<()> {
-    let client = reqwest::Client::new();
-    let base = &droplet.proc.base_url;
-    let cookie = signed_in(sim, droplet).await?;
-    let loaded: Value = client
-        .post(format!("{base}/api/ui/load_shipping"))
-        .form(&[("dri", droplet.company.droplet_installation_uuid.as_str())])
-        .send()
-        .await?
-        .json()
-        .await?;
-    let token = loaded["page_token"].as_str().context("page token")?.to_owned();
+/// The 50 options of the callback rows: flat prices, countries, subtotal and weight bounds.
+fn fifty_options() -> String {
     let mut csv = String::from(
         "title,price,currency,delivery_estimate,countries,subtotal_min,subtotal_max,free_above,weight_min,weight_max,weight_unit,enabled\n",
     );
@@ -375,19 +371,74 @@ async fn seed_shipping(sim: &Simulator, droplet: &Droplet) -> anyhow::Result<()>
             if i % 2 == 0 { "30" } else { "" },
         ));
     }
+    csv
+}
+
+/// 500 options using the rules merchants use: regions and postal codes, exclusions, per-weight,
+/// tiered, percent and per-item rates, item rules and bounds.
+fn five_hundred_rule_options() -> String {
+    let mut csv = String::from(
+        "title,currency,rate_type,price,per_unit,percent,tiers,handling_fee,max_charge,free_above,countries,regions,\
+         postal_codes,excluded_regions,excluded_postal_codes,subtotal_min,subtotal_max,weight_max,items_max,item_rule,\
+         item_name_pattern,delivery_min_days,delivery_max_days\n",
+    );
+    for i in 0..500 {
+        let line = match i % 5 {
+            0 => format!(
+                "Regional {i},USD,flat,{}.50,,,,,,150,,US-CA US-OR US-WA,\"9*, 8*\",,,,,,,,,2,4",
+                4 + i % 9
+            ),
+            1 => format!(
+                "Freight {i},USD,per_weight,5,1.{:02},,,2,60,,US CA,,,US-AK US-HI,99*,,,,,,,3,6",
+                i % 100
+            ),
+            2 => format!(
+                "Europe tiers {i},EUR,tiered_weight,,,,\"1:5, 5:9, 20:15, *:25\",,,,DE FR NL,,,,,,,,,,,4,8"
+            ),
+            3 => format!(
+                "Percent {i},USD,percent,,,{}.5,,,40,,US,,,,,20,,30,,none,*oversized*,1,3",
+                5 + i % 10
+            ),
+            _ => format!("Per item {i},USD,per_item,3,0.75,,,,,,US,,90000-96199,,,,500,,12,,,2,5"),
+        };
+        csv.push_str(&line);
+        csv.push('\n');
+    }
+    csv
+}
+
+/// Imports `csv` (`count` options) into `company`'s shipping page at `base_url`, signed in as
+/// Fluid's admin does.
+async fn seed_shipping(
+    sim: &Simulator,
+    base_url: &str,
+    company: &SimInstallation,
+    csv: &str,
+    count: usize,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let cookie = signed_in(sim, base_url, company).await?;
+    let loaded: Value = client
+        .post(format!("{base_url}/api/ui/load_shipping"))
+        .form(&[("dri", company.droplet_installation_uuid.as_str())])
+        .send()
+        .await?
+        .json()
+        .await?;
+    let token = loaded["page_token"].as_str().context("page token")?.to_owned();
     let imported = client
-        .post(format!("{base}/api/ui/import_shipping_csv"))
-        .header("origin", base)
+        .post(format!("{base_url}/api/ui/import_shipping_csv"))
+        .header("origin", base_url)
         .header("cookie", cookie)
-        .form(&[("token", token.as_str()), ("csv", csv.as_str())])
+        .form(&[("token", token.as_str()), ("csv", csv)])
         .send()
         .await?;
     let status = imported.status();
     let answer: Value = imported.json().await.unwrap_or(Value::Null);
     anyhow::ensure!(status == 200, "the CSV import answered {status}: {answer}");
     anyhow::ensure!(
-        answer.as_array().map(Vec::len) == Some(50),
-        "50 options expected: {answer}"
+        answer.as_array().map(Vec::len) == Some(count),
+        "{count} options expected: {answer}"
     );
     Ok(())
 }
@@ -586,7 +637,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
 
     // Callback answers with 50 options.
     eprintln!("==> callbacks: update_cart_shipping with 50 options");
-    seed_shipping(&sim, &sqlite).await?;
+    seed_shipping(&sim, &sqlite.proc.base_url, &sqlite.company, &fifty_options(), 50).await?;
     let script = work.join("callback-sqlite.lua");
     load::post_script(&script, &[signed_callback(&sim, &sqlite.company).await?])?;
     let figures = load::wrk(
@@ -594,13 +645,43 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         &script,
         settings.load(),
     )?;
+    let fifty = figures.per_second();
     results.callbacks.push(Row {
         target: "droplet, SQLite".into(),
         figures,
         stored: None,
     });
+    eprintln!("==> callbacks: update_cart_shipping with 500 rule options");
+    let rules = install(&sim, &sqlite.proc.base_url, "Bench Rules Co").await?;
+    seed_shipping(
+        &sim,
+        &sqlite.proc.base_url,
+        &rules,
+        &five_hundred_rule_options(),
+        500,
+    )
+    .await?;
+    let rules_script = work.join("callback-rules.lua");
+    load::post_script(&rules_script, &[signed_callback(&sim, &rules).await?])?;
+    let figures = load::wrk(
+        &callback_url(&sqlite.proc.base_url, &rules),
+        &rules_script,
+        settings.load(),
+    )?;
+    // What 450 more options, with zones, tiers and conditions, cost each answer.
+    if fifty > 0.0 && figures.per_second() > 0.0 {
+        let per_option_ns = (1e9 / figures.per_second() - 1e9 / fifty) / 450.0;
+        results.notes.push(format!(
+            "Matching costs about {per_option_ns:.0} ns of wall time per option at this load (the 500-option row against the 50-option row, both cores busy)."
+        ));
+    }
+    results.callbacks.push(Row {
+        target: "droplet, SQLite, 500 options (zones, tiers, conditions)".into(),
+        figures,
+        stored: None,
+    });
     if let Some(pg) = &postgres {
-        seed_shipping(&sim, pg).await?;
+        seed_shipping(&sim, &pg.proc.base_url, &pg.company, &fifty_options(), 50).await?;
         let script = work.join("callback-postgres.lua");
         load::post_script(&script, &[signed_callback(&sim, &pg.company).await?])?;
         let figures = load::wrk(

@@ -166,3 +166,69 @@ test.describe('before hydration (JavaScript off)', () => {
     await expect(page.getByTestId('preview-offered')).toContainText('No Script Post — $2.00');
   });
 });
+
+test('a tiered option with an excluded region is created, previewed and explained', async ({ page }) => {
+  await signIn(page, shopCompany());
+  await page.goto(`/shipping?dri=${shopCompany()}`);
+  await expect(page.locator('[data-hydrated="true"]').first()).toBeVisible();
+  await page.getByLabel('Title').fill('Mainland tiers');
+  await page.getByLabel('Rate type').selectOption('tiered_weight');
+  // Only the fields of the chosen rate type are shown.
+  await expect(page.getByLabel('Percent of the subtotal')).toBeHidden();
+  await page.getByLabel('Tiers (up to:amount, * for the rest)').fill('1:5, 5:9, 20:15');
+  await page.getByLabel('Countries (empty: everywhere)').fill('US');
+  await page.getByLabel('Except regions').fill('US-AK, US-HI');
+  await page.getByLabel('Or: fewest days').fill('3');
+  await page.getByLabel('Most days').fill('5');
+  await page.getByRole('button', { name: 'Add option' }).click();
+  const row = page.locator('tr[data-option="Mainland tiers"]');
+  await expect(row).toContainText('≤ 1 kg: $5.00 · ≤ 5 kg: $9.00 · ≤ 20 kg: $15.00');
+  await expect(row).toContainText('US; except US-AK, US-HI');
+  await expect(row).toContainText('3-5 days');
+
+  // A bad tier table is refused next to its field.
+  await page.getByLabel('Title').fill('Broken tiers');
+  await page.getByLabel('Rate type').selectOption('tiered_weight');
+  await page.getByLabel('Tiers (up to:amount, * for the rest)').fill('5:9, 1:5');
+  await page.getByRole('button', { name: 'Add option' }).click();
+  await expect(page.locator('#field-tiers-error')).toHaveText('the bounds must go up: 1 follows 5');
+
+  // The preview says why each option is offered or not.
+  await page.getByLabel('Ship to (country code)').fill('US');
+  await page.getByLabel('State or province').fill('Hawaii');
+  await page.getByLabel('Subtotal', { exact: true }).fill('30');
+  await page.getByLabel('Weight (kg)').fill('3');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  const line = page.getByTestId('preview-offered').locator('li', { hasText: 'Mainland tiers' });
+  await expect(line).toContainText('not offered: US-HI is excluded');
+  await page.getByLabel('State or province').fill('CA');
+  await page.getByRole('button', { name: 'Preview' }).click();
+  await expect(page.getByTestId('preview-offered').locator('li', { hasText: 'Mainland tiers' }))
+    .toContainText('Mainland tiers — $9.00');
+  await expect(page.getByTestId('preview-offered').locator('li', { hasText: 'Mainland tiers' }))
+    .toContainText('3 kg is in the tier up to 5 kg: $9.00');
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-rules.png`, fullPage: true });
+  await page.setViewportSize({ width: 360, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-rules-360.png`, fullPage: true });
+});
+
+test('the merchant sets a backup rate and removes it', async ({ page }) => {
+  await signIn(page, shopCompany());
+  await page.goto(`/shipping?dri=${shopCompany()}`);
+  await expect(page.locator('[data-hydrated="true"]').first()).toBeVisible();
+  const card = page.getByTestId('backup-rate');
+  await card.getByLabel('Shown as').fill('Standard (backup)');
+  await card.getByLabel('Amount').fill('nine');
+  await card.getByRole('button', { name: 'Save backup rate' }).click();
+  await expect(card.locator('#backup-price-error')).toHaveText('`nine` is not a number');
+  await card.getByLabel('Amount').fill('9.99');
+  await card.getByRole('button', { name: 'Save backup rate' }).click();
+  await expect(card.getByTestId('backup-now')).toHaveText('Now: Standard (backup) — 9.99 USD');
+  await page.reload();
+  await expect(page.getByTestId('backup-now')).toHaveText('Now: Standard (backup) — 9.99 USD');
+  await expect(page.locator('[data-hydrated="true"]').first()).toBeVisible();
+  await page.getByTestId('backup-rate').getByRole('button', { name: 'Remove' }).click();
+  await expect(page.getByTestId('backup-now')).toHaveText("Now: none (Fluid's fallback).");
+});

@@ -73,8 +73,8 @@ pub fn BackupRateCard(token: String, backup: Option<BackupRateForm>, can_write: 
         }
     };
     view! {
-        <section class="card" aria-labelledby="backup-title" data-testid="backup-rate">
-            <h2 id="backup-title">"Backup rate"</h2>
+        <section class="card" aria-labelledby="backup-heading" data-testid="backup-rate">
+            <h2 id="backup-heading">"Backup rate"</h2>
             <p class="muted">
                 "Sent to Fluid only when the options cannot be answered in time (the activity chart counts it as a fallback). "
                 "Without one, Fluid keeps the cart's shipping as it is."
@@ -87,12 +87,12 @@ pub fn BackupRateCard(token: String, backup: Option<BackupRateForm>, can_write: 
             </p>
             <form class="option-form" on:submit=submit hidden=!can_write novalidate=true>
                 <div class="form-grid">
-                    {field("title", "Backup title", |f| f.title.clone(), |f, v| f.title = v)}
-                    {field("price", "Backup price", |f| f.price.clone(), |f, v| f.price = v)}
-                    {field("currency", "Backup currency", |f| f.currency.clone(), |f, v| f.currency = v)}
-                    {field("delivery_estimate", "Backup delivery time", |f| f.delivery_estimate.clone(), |f, v| f.delivery_estimate = v)}
+                    {field("title", "Shown as", |f| f.title.clone(), |f, v| f.title = v)}
+                    {field("price", "Amount", |f| f.price.clone(), |f, v| f.price = v)}
+                    {field("currency", "Currency code", |f| f.currency.clone(), |f, v| f.currency = v)}
+                    {field("delivery_estimate", "Arrives in", |f| f.delivery_estimate.clone(), |f, v| f.delivery_estimate = v)}
                 </div>
-                <p class="notice" role="status">{move || notice.get()}</p>
+                <p class="notice" aria-live="polite">{move || notice.get()}</p>
                 <div class="form-actions">
                     <button type="submit" class="button" disabled=move || save.pending().get()>"Save backup rate"</button>
                     <button
