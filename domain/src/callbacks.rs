@@ -218,13 +218,14 @@ pub struct Answered {
     pub answer: Value,
     /// `Answered` or `FellBack`.
     pub outcome: CallbackOutcome,
-    /// `update_cart_shipping`: the request and what answered it, for the decision log.
-    pub shipping: Option<(Value, shipping::decisions::Basis)>,
+    /// `update_cart_shipping`: the cart and what answered it, for the decision log.
+    pub shipping: Option<(shipping::Cart, shipping::decisions::Basis)>,
 }
 
 /// Verifies, validates and answers one callback. A handler that fails or overruns its deadline
 /// gets the fallback answer: for `update_cart_shipping`, the merchant's backup rate when there is
-/// one (as last read, without asking the database), else the definition's fallback.
+/// one (as read at the installation's current settings, without asking the database again), else
+/// the definition's fallback.
 pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Answered, CallbackError> {
     let (dri, callback) = (request.installation, request.definition);
     let compiled = deps
@@ -264,9 +265,9 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
         }
     };
     let is_shipping = callback == SHIPPING;
-    let Some((answer, settings)) = handled else {
+    let Some((answer, shipping_basis)) = handled else {
         let backup = match is_shipping {
-            true => deps.shipping.last_backup(dri).await,
+            true => deps.shipping.backup_at(dri, installation.settings_version).await,
             false => None,
         };
         let (answer, basis) = match backup {
@@ -279,7 +280,7 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
         return Ok(Answered {
             answer,
             outcome: CallbackOutcome::FellBack,
-            shipping: is_shipping.then_some((body, basis)),
+            shipping: is_shipping.then(|| (shipping::cart_of(&body), basis)),
         });
     };
     let violations = compiled.response_violations(&answer);
@@ -290,7 +291,8 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
     Ok(Answered {
         answer,
         outcome: CallbackOutcome::Answered,
-        shipping: settings.map(|settings| (body, shipping::decisions::Basis::Answered(settings))),
+        shipping: shipping_basis
+            .map(|(settings, cart)| (cart, shipping::decisions::Basis::Answered(settings))),
     })
 }
 
@@ -298,13 +300,13 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
 const SHIPPING: &str = "update_cart_shipping";
 
 /// The handler of each implemented definition: its answer, and for `update_cart_shipping` the
-/// settings it answered from.
+/// settings it answered from and the cart as it read it.
 async fn handle(
     deps: Deps<'_>,
     installation: &Installation,
     definition: &str,
     request: &Value,
-) -> Result<(Value, Option<Arc<shipping::ShippingSettings>>), DbError> {
+) -> Result<(Value, Option<(Arc<shipping::ShippingSettings>, shipping::Cart)>), DbError> {
     match definition {
         "test_callback_system" => {
             let message = request.get("message").and_then(Value::as_str).unwrap_or_default();
@@ -323,7 +325,9 @@ async fn handle(
             if request["cart"]["email"] == OVERRUN_SHIPPING {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
-            Ok((shipping::answer(&settings.options, request), Some(settings)))
+            let cart = shipping::cart_of(request);
+            let answer = shipping::answer_cart(&settings.options, &cart);
+            Ok((answer, Some((settings, cart))))
         }
         #[cfg(feature = "test-faults")]
         FAULTY_TEST_CALLBACK => {

@@ -459,7 +459,8 @@ async fn pause_for_tests(point: PausePoint) {
 
 /// Handles a verified uninstall of installation `uuid`, signed by Fluid at `signed_at`: in one
 /// transaction, the installation is marked uninstalled (unless installed after that), its tokens
-/// and any stored exchange answer erased, and its jobs cancelled. Returns what changed, and the
+/// and any stored exchange answer erased, its jobs cancelled and its checkout decisions (what
+/// shoppers were offered) deleted. Returns what changed, and the
 /// last `dit_` when the uninstall applied (to remove the drop zones with, best effort).
 pub async fn uninstall(
     deps: &Deps,
@@ -482,6 +483,7 @@ pub async fn uninstall(
         registrations::forget_tokens(&mut tx, uuid).await?;
         exchange_claims::end_for_uninstall(&mut tx, uuid, signed_at).await?;
         jobs::cancel_for(&mut tx, uuid).await?;
+        crate::shipping::decisions::forget(&mut tx, uuid).await?;
     }
     tx.commit().await?;
     let outcome = match (applied, before) {

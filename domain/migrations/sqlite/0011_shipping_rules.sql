@@ -27,6 +27,13 @@ SELECT id, installation_uuid, position, title, enabled,
        ),
        updated_at
 FROM shipping_options;
+-- Ids of options deleted before are never handed out again (the audit log names options by id).
+INSERT INTO sqlite_sequence (name, seq)
+SELECT 'shipping_options_new', 0
+WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'shipping_options_new');
+UPDATE sqlite_sequence
+SET seq = MAX(seq, COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'shipping_options'), 0))
+WHERE name = 'shipping_options_new';
 DROP TABLE shipping_options;
 ALTER TABLE shipping_options_new RENAME TO shipping_options;
 CREATE INDEX shipping_options_installation ON shipping_options (installation_uuid, position);

@@ -59,9 +59,15 @@ impl Cache {
         Ok(settings)
     }
 
-    /// The backup rate last read for the installation, without asking the database: what a
-    /// callback that could not be answered in time falls back on.
-    pub async fn last_backup(&self, uuid: &str) -> Option<BackupRate> {
-        self.entries.read().await.get(uuid)?.settings.backup.clone()
+    /// The backup rate read for the installation at `settings_version`, without asking the
+    /// database: what a callback that could not be answered in time falls back on. None when this
+    /// instance has not read that version (a rate the merchant just changed or removed is never
+    /// answered from an older read).
+    pub async fn backup_at(&self, uuid: &str, settings_version: i64) -> Option<BackupRate> {
+        let entries = self.entries.read().await;
+        let entry = entries
+            .get(uuid)
+            .filter(|e| e.settings_version == settings_version)?;
+        entry.settings.backup.clone()
     }
 }

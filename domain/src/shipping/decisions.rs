@@ -1,15 +1,15 @@
 //! The latest `update_cart_shipping` decisions of each installation ([`KEPT`] of them): the cart
-//! (destination, subtotal, weight, items — never who the shopper is), what was answered, how fast,
-//! and for every option why it was offered or not. The explanation is worked out when the record
-//! is written, off the callback's path, from the very settings the answer was made with.
+//! (destination with the postal code cut to its first three characters, subtotal, weight, items —
+//! never who the shopper is), what was answered, how fast, and for every option why it was offered
+//! or not. The explanation is worked out off the callback's path ([`explain_all`], CPU only), from
+//! the very settings the answer was made with, then written ([`record`]).
 
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 
-use super::{BackupRate, ShippingSettings, decide, rate::money, read_cart};
+use super::{BackupRate, Cart, ShippingSettings, decide, rate::money, zone::Destination};
 use crate::{Db, DbError};
 
 /// How many decisions are kept per installation.
@@ -37,15 +37,26 @@ pub enum Basis {
     Fallback,
 }
 
-/// A decision to record: the request as it came, and what answered it.
+/// A decision to record: the cart as matching read it, and what answered it.
 #[derive(Debug, Clone)]
 pub struct NewDecision {
     pub installation_uuid: String,
     /// Unix seconds.
     pub at: i64,
     pub latency_us: u64,
-    pub request: Value,
+    pub cart: Cart,
     pub basis: Basis,
+}
+
+/// A decision explained, ready to be written.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    installation_uuid: String,
+    at: i64,
+    latency_us: u64,
+    outcome: DecisionOutcome,
+    cart: CartSummary,
+    lines: Vec<DecisionLine>,
 }
 
 /// The cart as the log keeps it.
@@ -80,13 +91,33 @@ pub struct Decision {
     pub lines: Vec<DecisionLine>,
 }
 
-/// The cart summary and the lines of `decision`.
-fn explain(decision: &NewDecision) -> (DecisionOutcome, CartSummary, Vec<DecisionLine>) {
-    let cart = read_cart(&decision.request["cart"]);
+/// A postal code as the log keeps it: its first three characters (`902…`), enough to tell an
+/// area, not an address.
+fn shortened(postal_code: &str) -> String {
+    let mut short: String = postal_code.chars().take(3).collect();
+    if postal_code.chars().count() > 3 {
+        short.push('…');
+    }
+    short
+}
+
+/// Explains each decision: its cart summary, and why every option was offered or not. CPU only,
+/// and some of it (every option of every decision): callers run it off the async runtime.
+pub fn explain_all(decisions: Vec<NewDecision>) -> Vec<Explained> {
+    decisions.into_iter().map(explain).collect()
+}
+
+fn explain(decision: NewDecision) -> Explained {
+    let cart = &decision.cart;
+    // The explanations name the destination as the log keeps it.
+    let to = Destination {
+        postal_code: shortened(&cart.to.postal_code),
+        ..cart.to.clone()
+    };
     let summary = CartSummary {
         country: cart.to.country.clone(),
         region: cart.to.region.clone(),
-        postal_code: cart.to.postal_code.clone(),
+        postal_code: to.postal_code.clone(),
         subtotal: cart.subtotal,
         weight_kg: cart.weight_kg.map(|kg| kg.round_dp(3).normalize()),
         item_count: cart.item_count,
@@ -100,7 +131,7 @@ fn explain(decision: &NewDecision) -> (DecisionOutcome, CartSummary, Vec<Decisio
     let (outcome, lines) = match &decision.basis {
         Basis::Answered(settings) => (
             DecisionOutcome::Answered,
-            decide(&settings.options, &cart)
+            decide(&settings.options, cart)
                 .iter()
                 .map(|d| DecisionLine {
                     title: d.option.title.clone(),
@@ -108,7 +139,7 @@ fn explain(decision: &NewDecision) -> (DecisionOutcome, CartSummary, Vec<Decisio
                         .outcome
                         .total()
                         .map(|total| money(total, &d.option.rules.currency)),
-                    why: d.explain(&cart.to),
+                    why: d.explain(&to),
                 })
                 .collect(),
         ),
@@ -122,28 +153,33 @@ fn explain(decision: &NewDecision) -> (DecisionOutcome, CartSummary, Vec<Decisio
         ),
         Basis::Fallback => (DecisionOutcome::Fallback, Vec::new()),
     };
-    (outcome, summary, lines)
+    Explained {
+        installation_uuid: decision.installation_uuid,
+        at: decision.at,
+        latency_us: decision.latency_us,
+        outcome,
+        cart: summary,
+        lines,
+    }
 }
 
-/// Records `decisions` (explaining each), then keeps only the newest [`KEPT`] of each
-/// installation they name.
-pub async fn record(db: &Db, decisions: &[NewDecision]) -> Result<(), DbError> {
+/// Records `decisions`, then keeps only the newest [`KEPT`] of each installation they name.
+pub async fn record(db: &Db, decisions: &[Explained]) -> Result<(), DbError> {
     if decisions.is_empty() {
         return Ok(());
     }
     let mut tx = db.pool().begin().await?;
     for decision in decisions {
-        let (outcome, cart, lines) = explain(decision);
         sqlx::query(
             "INSERT INTO shipping_decisions (installation_uuid, at, outcome, latency_us, cart, lines) \
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&decision.installation_uuid)
         .bind(decision.at)
-        .bind(outcome.as_str())
+        .bind(decision.outcome.as_str())
         .bind(i64::try_from(decision.latency_us).unwrap_or(i64::MAX))
-        .bind(serde_json::to_string(&cart).unwrap_or_default())
-        .bind(serde_json::to_string(&lines).unwrap_or_default())
+        .bind(serde_json::to_string(&decision.cart).unwrap_or_default())
+        .bind(serde_json::to_string(&decision.lines).unwrap_or_default())
         .execute(&mut *tx)
         .await?;
     }
@@ -163,6 +199,15 @@ pub async fn record(db: &Db, decisions: &[NewDecision]) -> Result<(), DbError> {
     }
     tx.commit().await?;
     Ok(())
+}
+
+/// Deletes the installation's decisions (at its uninstall, inside `tx`).
+pub async fn forget(tx: &mut sqlx::Transaction<'static, sqlx::Any>, uuid: &str) -> Result<u64, DbError> {
+    let done = sqlx::query("DELETE FROM shipping_decisions WHERE installation_uuid = $1")
+        .bind(uuid)
+        .execute(&mut **tx)
+        .await?;
+    Ok(done.rows_affected())
 }
 
 #[derive(sqlx::FromRow)]

@@ -175,6 +175,10 @@ fn outside(zone: &super::Zone, to: &Destination, why: &Outside) -> String {
         Outside::NoPostalCode => "the cart has no postal code, and the option lists some".into(),
         Outside::PostalCodeNotListed => format!("postal code {} is not listed", to.postal_code),
         Outside::RegionExcluded(region) => format!("{region} is excluded"),
+        Outside::RegionUnknown(state) => format!(
+            "the state `{state}` is no region of {} this option knows, and it excludes some there",
+            to.country
+        ),
         Outside::PostalCodeExcluded(pattern) => {
             format!("postal code {} is excluded ({pattern})", to.postal_code)
         }
@@ -244,5 +248,10 @@ pub fn offers(options: &[ShippingOption], cart: &Cart) -> Vec<Value> {
 
 /// The `update_cart_shipping` answer for `request` from the merchant's `options`.
 pub fn answer(options: &[ShippingOption], request: &Value) -> Value {
-    json!({ "success": true, "shipping_options": offers(options, &cart_of(request)) })
+    answer_cart(options, &cart_of(request))
+}
+
+/// The `update_cart_shipping` answer for `cart` (as [`cart_of`] read it).
+pub fn answer_cart(options: &[ShippingOption], cart: &Cart) -> Value {
+    json!({ "success": true, "shipping_options": offers(options, cart) })
 }

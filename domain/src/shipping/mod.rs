@@ -27,7 +27,9 @@ pub use backup::{BackupRate, BackupRateInput, backup_rate, set_backup_rate};
 pub use cache::{Cache, ShippingSettings};
 pub use conditions::{Conditions, ItemCondition, Quantifier};
 pub use input::{FieldError, ShippingOptionInput, input_of, validate};
-pub use matching::{Cart, CartItem, Decision, Outcome, answer, cart_of, decide, matching_options, read_cart};
+pub use matching::{
+    Cart, CartItem, Decision, Outcome, answer, answer_cart, cart_of, decide, matching_options, read_cart,
+};
 pub use preview::{Preview, SampleCart, preview};
 pub use rate::{Rate, RateKind, Tier, TierBasis};
 pub use zone::{Destination, PostalCode, Zone};

@@ -194,7 +194,10 @@ impl Rate {
                 round_up,
             } => {
                 let weight = weight.ok_or("the cart's weight is unknown")?;
-                let mut units = (weight - *above).max(Decimal::ZERO);
+                let mut units = weight
+                    .checked_sub(*above)
+                    .ok_or_else(overflow)?
+                    .max(Decimal::ZERO);
                 if *round_up {
                     units = units.ceil();
                 }

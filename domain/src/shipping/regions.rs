@@ -84,8 +84,49 @@ const SUBDIVISIONS: &[(&str, &str)] = &[
     ("AU-WA", "Western Australia"),
 ];
 
-/// Whether this table lists every subdivision of `country` (then a code must be one of them).
-fn listed(country: &str) -> bool {
+/// Other names carts use: (code, name).
+const ALIASES: &[(&str, &str)] = &[
+    ("US-DC", "Washington DC"),
+    ("US-DC", "Washington, D.C."),
+    ("US-VI", "Virgin Islands"),
+    ("US-VI", "U.S. Virgin Islands"),
+    ("US-VI", "US Virgin Islands"),
+    ("US-MP", "Northern Marianas"),
+    ("CA-NL", "Newfoundland"),
+    ("CA-NL", "Labrador"),
+    ("CA-YT", "Yukon Territory"),
+    ("CA-PE", "PEI"),
+];
+
+/// A name as names compare: lower case, common accents folded (`Québec` is `quebec`), spaces
+/// collapsed.
+fn folded(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars().flat_map(char::to_lowercase) {
+        let plain = match c {
+            'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' => 'a',
+            'ç' => 'c',
+            'è' | 'é' | 'ê' | 'ë' => 'e',
+            'ì' | 'í' | 'î' | 'ï' => 'i',
+            'ñ' => 'n',
+            'ò' | 'ó' | 'ô' | 'õ' | 'ö' => 'o',
+            'ù' | 'ú' | 'û' | 'ü' => 'u',
+            other => other,
+        };
+        if plain.is_whitespace() {
+            if !out.ends_with(' ') && !out.is_empty() {
+                out.push(' ');
+            }
+        } else {
+            out.push(plain);
+        }
+    }
+    out.trim_end().to_owned()
+}
+
+/// Whether this table lists every subdivision of `country` (then a code must be one of them, and
+/// a state it cannot read is unknown rather than taken as a code).
+pub fn listed(country: &str) -> bool {
     matches!(country, "US" | "CA" | "AU")
 }
 
@@ -129,12 +170,14 @@ pub fn resolve(country: &str, state: &str) -> Option<String> {
             return Some(code);
         }
     }
+    let name = folded(state);
     SUBDIVISIONS
         .iter()
-        .find(|(code, name)| {
-            code.starts_with(country)
-                && code.as_bytes().get(2) == Some(&b'-')
-                && name.eq_ignore_ascii_case(state)
+        .chain(ALIASES)
+        .find(|(code, known)| {
+            code.strip_prefix(country)
+                .is_some_and(|rest| rest.starts_with('-'))
+                && folded(known) == name
         })
         .map(|(code, _)| (*code).to_owned())
 }
@@ -150,6 +193,9 @@ mod tests {
         }
         assert_eq!(resolve("CA", "QC").as_deref(), Some("CA-QC"));
         assert_eq!(resolve("AU", "New South Wales").as_deref(), Some("AU-NSW"));
+        assert_eq!(resolve("CA", "Québec").as_deref(), Some("CA-QC"));
+        assert_eq!(resolve("CA", "Newfoundland").as_deref(), Some("CA-NL"));
+        assert_eq!(resolve("US", "u.s. virgin  islands").as_deref(), Some("US-VI"));
         // Elsewhere a code is taken as given; a name is not known.
         assert_eq!(resolve("DE", "BY").as_deref(), Some("DE-BY"));
         assert_eq!(resolve("DE", "Bayern"), None);

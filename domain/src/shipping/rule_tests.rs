@@ -146,6 +146,24 @@ fn rule_3_to_5_zones_countries_regions_postal_codes_and_exclusions() {
             None,
         ),
         (
+            "an accented name",
+            zone("CA", "", "", "CA-QC", ""),
+            ("CA", "Québec", ""),
+            Some("CA-QC is excluded"),
+        ),
+        (
+            "a state that is no region, where regions are excluded",
+            zone("US", "", "", "US-AK US-HI", ""),
+            ("US", "Alaska Territory", ""),
+            Some("the state `Alaska Territory` is no region of US"),
+        ),
+        (
+            "a state that is no region, no exclusion there",
+            zone("US", "", "", "CA-QC", ""),
+            ("US", "Atlantis", ""),
+            None,
+        ),
+        (
             "a postal prefix",
             zone("US", "", "902*", "", ""),
             ("US", "", "90210"),
@@ -537,6 +555,23 @@ fn rule_8_to_10_rate_types_then_handling_minimum_maximum_and_free() {
 }
 
 #[test]
+fn a_hostile_weight_at_a_decimals_limit_prices_nothing_and_panics_nowhere() {
+    let freight = typed(ShippingOptionInput {
+        rate_type: "per_weight".into(),
+        price: "5".into(),
+        per_unit: "1.20".into(),
+        per_unit_above: "1".into(),
+        ..Default::default()
+    });
+    for kg in ["-79228162514264337593543950335", "79228162514264337593543950335"] {
+        let cart = cart_to("US", "", "", &[("Anvil", "1", 1, "10", kg)]);
+        let (total, why) = explain(&freight, &cart);
+        assert_eq!(total, None, "{kg}");
+        assert_eq!(why, "not offered: the price is too large to compute", "{kg}");
+    }
+}
+
+#[test]
 fn rule_delivery_days_become_fluids_estimate_text() {
     for (estimate, min, max, text) in [
         ("", "3", "5", "3-5 days"),
@@ -606,6 +641,10 @@ fn the_editor_fields_are_checked_one_by_one() {
     assert!(tiers("*:9, 5:5").contains("only the last tier"));
     assert!(tiers("five").contains("up to:price"));
     assert!(tiers("").contains("is required"));
+    assert_eq!(
+        PostalCode::parse("90210-1234").unwrap_err(),
+        "`90210-1234`: US codes match by their five-digit ZIP; write 90210"
+    );
 }
 
 fn arbitrary_rules() -> impl Strategy<Value = ShippingOption> {
@@ -669,10 +708,19 @@ fn arbitrary_rules() -> impl Strategy<Value = ShippingOption> {
 }
 
 fn arbitrary_cart() -> impl Strategy<Value = Cart> {
+    // Weights as Fluid may send them, hostile ones too: negative, and at a decimal's limits.
+    let weight = prop_oneof![
+        (-100_000i64..100_000).prop_map(|g| Decimal::new(g, 3).to_string()),
+        prop::sample::select(vec![
+            "-79228162514264337593543950335".to_owned(),
+            "79228162514264337593543950335".to_owned(),
+            "0.0000000000000000000000000001".to_owned(),
+        ]),
+    ];
     let line = (
         0i64..1_000_000,
         0u64..20,
-        0i64..100_000,
+        weight,
         prop::sample::select(vec!["Mug", "Sofa (oversized)", ""]),
     );
     let to = prop::sample::select(vec![
@@ -686,12 +734,14 @@ fn arbitrary_cart() -> impl Strategy<Value = Cart> {
     (prop::collection::vec(line, 0..6), to).prop_map(|(lines, (country, state))| {
         let items: Vec<Value> = lines
             .iter()
-            .map(|(cents, quantity, grams, name)| {
+            .map(|(cents, quantity, kg, name)| {
                 json!({"name": name, "quantity": quantity, "price": Decimal::new(*cents, 2).to_string(),
-                       "variant": {"id": 1, "weight": Decimal::new(*grams, 3).to_string(), "unit_of_weight": "kg"}})
+                       "variant": {"id": 1, "weight": kg, "unit_of_weight": "kg"}})
             })
             .collect();
-        read_cart(&json!({"items": items, "ship_to": {"country_code": country, "state": state, "zip": "90210"}}))
+        read_cart(
+            &json!({"items": items, "ship_to": {"country_code": country, "state": state, "zip": "90210"}}),
+        )
     })
 }
 

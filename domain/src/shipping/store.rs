@@ -54,8 +54,11 @@ impl TryFrom<Row> for ShippingOption {
     }
 }
 
-fn stored(rules: &Rules) -> String {
-    serde_json::to_string(rules).unwrap_or_default()
+/// The rules as stored. They always serialize (plain data); were that ever to fail, the write is
+/// refused rather than storing a document that does not read back.
+fn stored(rules: &Rules) -> Result<String, DbError> {
+    serde_json::to_string(rules)
+        .map_err(|error| DbError::Unreadable(format!("the rules do not serialize: {error}")))
 }
 
 /// The installation's options, in order.
@@ -129,7 +132,7 @@ fn snapshot(option: &ShippingOption) -> serde_json::Value {
 
 /// Inserts a validated option at the end of the installation's list, on `executor` (the pool, or
 /// a transaction).
-async fn insert<'e, E>(executor: E, uuid: &str, option: &ValidOption) -> Result<i64, sqlx::Error>
+async fn insert<'e, E>(executor: E, uuid: &str, option: &ValidOption) -> Result<i64, DbError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
@@ -142,7 +145,7 @@ where
     .bind(uuid)
     .bind(&option.title)
     .bind(i64::from(option.enabled))
-    .bind(stored(&option.rules))
+    .bind(stored(&option.rules)?)
     .bind(time::now())
     .fetch_one(executor)
     .await?;
@@ -208,7 +211,7 @@ pub async fn import(db: &Db, uuid: &str, actor: &Actor, csv: &str, max: usize) -
     }
     let mut added = Vec::with_capacity(valid.len());
     for option in &valid {
-        added.push(insert(&mut *tx, uuid, option).await.map_err(DbError::from)?);
+        added.push(insert(&mut *tx, uuid, option).await?);
     }
     let after: Vec<_> = list_on(&mut *tx, uuid)
         .await?
@@ -259,7 +262,7 @@ pub async fn update(
     .bind(id)
     .bind(&valid.title)
     .bind(i64::from(valid.enabled))
-    .bind(stored(&valid.rules))
+    .bind(stored(&valid.rules)?)
     .bind(time::now())
     .execute(&mut *tx)
     .await?;

@@ -25,6 +25,9 @@ pub struct Destination {
     pub country: String,
     /// ISO 3166-2, when `ship_to.state` names one.
     pub region: Option<String>,
+    /// `ship_to.state` as given, when it names no region of a country whose regions are all
+    /// known (US, CA, AU): an exclusion there cannot be told to hold or not.
+    pub unknown_region: Option<String>,
     /// Normalised (see [`normalise_postal_code`]); empty when unknown.
     pub postal_code: String,
 }
@@ -33,8 +36,12 @@ impl Destination {
     /// Reads `ship_to`'s country, state and zip.
     pub fn new(country: &str, state: &str, zip: &str) -> Self {
         let country = country.trim().to_ascii_uppercase();
+        let region = regions::resolve(&country, state);
+        let unknown_region = (region.is_none() && !state.trim().is_empty() && regions::listed(&country))
+            .then(|| state.trim().chars().take(60).collect());
         Self {
-            region: regions::resolve(&country, state),
+            region,
+            unknown_region,
             postal_code: normalise_postal_code(&country, zip),
             country,
         }
@@ -105,6 +112,16 @@ impl PostalCode {
                 };
             }
         }
+        // A US cart's ZIP+4 is matched by its ZIP, so a ZIP+4 pattern would never match.
+        if let Some((zip, plus)) = value.split_once('-')
+            && zip.len() == 5
+            && plus.len() == 4
+            && zip.bytes().chain(plus.bytes()).all(|b| b.is_ascii_digit())
+        {
+            return Err(format!(
+                "`{value}`: US codes match by their five-digit ZIP; write {zip}"
+            ));
+        }
         let exact = normalise_postal_code("", value);
         if allowed(&exact) {
             Ok(Self::Exact(exact))
@@ -171,6 +188,9 @@ pub enum Outside {
     PostalCodeNotListed,
     /// Its region is excluded.
     RegionExcluded(String),
+    /// The option excludes regions of its country, and its state names none: never offered on
+    /// a guess.
+    RegionUnknown(String),
     /// Its postal code matches an excluded pattern.
     PostalCodeExcluded(PostalCode),
 }
@@ -196,6 +216,15 @@ impl Zone {
         }
         if let Some(region) = to.region.as_ref().filter(|r| self.excluded_regions.contains(r)) {
             return Err(Outside::RegionExcluded(region.clone()));
+        }
+        if let Some(state) = &to.unknown_region {
+            let excludes_there = self.excluded_regions.iter().any(|r| {
+                r.strip_prefix(to.country.as_str())
+                    .is_some_and(|rest| rest.starts_with('-'))
+            });
+            if excludes_there {
+                return Err(Outside::RegionUnknown(state.clone()));
+            }
         }
         if let Some(pattern) = self
             .excluded_postal_codes

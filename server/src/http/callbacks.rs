@@ -49,14 +49,14 @@ pub async fn receive(
     };
     if let Some(outcome) = outcome {
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        if let Some((request, basis)) = shipping {
+        if let Some((cart, basis)) = shipping {
             state
                 .activity
                 .record_decision(domain::shipping::decisions::NewDecision {
                     installation_uuid: installation.clone(),
                     at: domain::time::now(),
                     latency_us,
-                    request,
+                    cart,
                     basis,
                 });
         }

@@ -637,6 +637,21 @@ async fn the_widget_shows_what_the_callback_answers_for_every_rule_type() {
         enabled: true,
         ..Default::default()
     };
+    // The cart below: $34.40 (a $24.40 tent, four $2.50 stakes), 3.6 kg, five items, to
+    // US-CA 94103. What each case's callback must answer, worked out by hand.
+    let expected = [
+        ("flat", Some(6.5)),
+        ("per weight", Some(8.6)),
+        ("per item, handling, minimum", Some(9.0)),
+        ("percent, maximum", Some(4.3)),
+        ("tiers by weight", Some(9.0)),
+        ("tiers by subtotal", Some(4.5)),
+        ("a region and a postal prefix", Some(3.25)),
+        ("an excluded postal code", None),
+        ("an item rule", Some(12.0)),
+        ("no oversized items", None),
+        ("free from a subtotal", Some(0.0)),
+    ];
     let cases: Vec<(&str, ShippingOptionInput)> = vec![
         (
             "flat",
@@ -788,6 +803,12 @@ async fn the_widget_shows_what_the_callback_answers_for_every_rule_type() {
             .await
             .expect("callback");
         let page = open(&app, &url, &cart.cart_token).await;
+        let total = answer.body["shipping_options"]
+            .as_array()
+            .and_then(|o| o.first())
+            .and_then(|o| o["shipping_total"].as_f64());
+        let wanted = expected.iter().find(|(name, _)| *name == case).map(|(_, t)| *t);
+        assert_eq!(Some(total), wanted, "{case}: {}", answer.body);
         match answer.body["shipping_options"].as_array().and_then(|o| o.first()) {
             Some(offered) => {
                 let total = offered["shipping_total"].as_f64().expect("total");

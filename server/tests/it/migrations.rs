@@ -172,9 +172,43 @@ async fn shipping_options_stored_before_0011_keep_their_meaning() {
         .await
         .unwrap();
     }
+    // An option deleted before the migration: its id is never handed out again.
+    sqlx::query(
+        "INSERT INTO shipping_options (installation_uuid, position, title, price, currency, delivery_estimate, \
+             countries, weight_unit, enabled, updated_at) \
+         VALUES ('dri_a', 5, 'Gone', '1', 'USD', '', '', 'kg', 1, 0)",
+    )
+    .execute(&mut connection)
+    .await
+    .unwrap();
+    sqlx::query("DELETE FROM shipping_options WHERE title = 'Gone'")
+        .execute(&mut connection)
+        .await
+        .unwrap();
     connection.close().await.unwrap();
     db.migrate().await.unwrap();
 
+    let added = domain::shipping::create(
+        &db,
+        "dri_a",
+        &domain::audit::Actor::operator("test"),
+        &domain::shipping::ShippingOptionInput {
+            title: "New".into(),
+            price: "1".into(),
+            currency: "USD".into(),
+            ..Default::default()
+        },
+        domain::shipping::DEFAULT_MAX_OPTIONS,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        added.id, 6,
+        "ids 1-4 kept, 5 deleted before the migration and not reused"
+    );
+    domain::shipping::delete(&db, "dri_a", &domain::audit::Actor::operator("test"), added.id)
+        .await
+        .unwrap();
     let options = domain::shipping::list(&db, "dri_a").await.unwrap();
     let typed: Vec<_> = options.iter().map(domain::shipping::input_of).collect();
     let fields = |i: usize| {
