@@ -551,6 +551,10 @@ pub struct ServeArgs {
     /// makes; past it, shoppers get the widget's empty page.
     #[arg(long, env = "WIDGET_CART_READS_PER_SECOND", default_value = "20")]
     pub widget_cart_reads_per_second: String,
+    /// `update_cart_shipping` decisions per second per installation (and instance) written to the
+    /// decision log, each with every option explained; past it, answers are not logged.
+    #[arg(long, env = "DECISIONS_LOGGED_PER_SECOND", default_value = "10")]
+    pub decisions_logged_per_second: String,
     /// Seconds a request may take before it is answered 503.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "30")]
     pub request_timeout_secs: String,

@@ -12,6 +12,7 @@ pub mod event_inbox;
 pub mod http;
 pub mod manifest;
 pub mod metrics;
+pub mod per_installation;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

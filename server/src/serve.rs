@@ -71,9 +71,13 @@ pub async fn serve(
         installs: tokio_util::task::TaskTracker::new(),
     };
     let installs = lifecycle.installs.clone();
-    let cart_reads = crate::http::checkout_widget::CartReads::new(config.widget_cart_reads_per_second);
+    let cart_reads =
+        crate::per_installation::PerInstallation::per_second(config.widget_cart_reads_per_second);
     let state = AppState {
         cart_reads,
+        decisions_logged: crate::per_installation::PerInstallation::per_second(
+            config.decisions_logged_per_second,
+        ),
         leptos_options,
         db: db.clone(),
         config: Arc::new(config),

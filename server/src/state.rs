@@ -33,5 +33,10 @@ pub struct AppState {
     /// Company events, stored with group commit.
     pub events: crate::event_inbox::EventInbox,
     /// Carts API reads per installation, for the checkout widget.
-    pub cart_reads: crate::http::checkout_widget::CartReads,
+    #[from_ref(skip)]
+    pub cart_reads: crate::per_installation::PerInstallation,
+    /// Decisions logged per installation: under a flood of checkouts, a sample is explained and
+    /// kept rather than every one.
+    #[from_ref(skip)]
+    pub decisions_logged: crate::per_installation::PerInstallation,
 }

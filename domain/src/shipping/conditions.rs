@@ -159,53 +159,98 @@ pub fn glob(pattern: &str, text: &str) -> bool {
     pattern[p..].iter().all(|c| *c == '*')
 }
 
-/// The first condition `cart` fails, in words; `None` when it meets them all. `weight` is the
-/// cart's weight in the option's unit.
+/// The first condition a cart fails; put in words only when asked ([`std::fmt::Display`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unmet {
+    /// Its subtotal, weight (in `unit`) or item count lies outside [`min`, `max`], or is unknown.
+    Range {
+        what: &'static str,
+        unit: Option<WeightUnit>,
+        value: Option<Decimal>,
+        min: Option<Decimal>,
+        max: Option<Decimal>,
+    },
+    /// Its items fail the item rule, said here in words.
+    Items(String),
+}
+
+impl std::fmt::Display for Unmet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Range {
+                what,
+                unit,
+                value,
+                min,
+                max,
+            } => {
+                let unit = unit.map(|u| format!(" {}", u.as_str())).unwrap_or_default();
+                match (value, min, max) {
+                    (None, _, _) => write!(f, "the cart's {what} is unknown"),
+                    (Some(value), Some(min), _) if value < min => {
+                        write!(
+                            f,
+                            "{what} {}{unit} is below {min}{unit}",
+                            value.round_dp(3).normalize()
+                        )
+                    }
+                    (Some(value), _, Some(max)) => {
+                        write!(
+                            f,
+                            "{what} {}{unit} is above {max}{unit}",
+                            value.round_dp(3).normalize()
+                        )
+                    }
+                    (Some(value), _, None) => write!(f, "{what} {value}{unit} is out of bounds"),
+                }
+            }
+            Self::Items(rule) => write!(f, "the cart needs {rule}"),
+        }
+    }
+}
+
+/// The first condition `cart` fails; `None` when it meets them all. `weight` is the cart's weight
+/// in the option's `unit`. Nothing is formatted here: this runs for every option of every answer.
 pub fn first_unmet(
     conditions: &Conditions,
     cart: &Cart,
     weight: Option<Decimal>,
     unit: WeightUnit,
-) -> Option<String> {
+) -> Option<Unmet> {
     let c = conditions;
-    if let Some(unmet) = range("subtotal", "", cart.subtotal, c.subtotal_min, c.subtotal_max) {
-        return Some(unmet);
-    }
-    let unit = format!(" {}", unit.as_str());
-    if let Some(unmet) = range("weight", &unit, weight, c.weight_min, c.weight_max) {
-        return Some(unmet);
-    }
-    let count = Some(Decimal::from(cart.item_count));
-    let (min, max) = (c.items_min.map(Decimal::from), c.items_max.map(Decimal::from));
-    if let Some(unmet) = range("item count", "", count, min, max) {
-        return Some(unmet);
-    }
-    match &c.items {
-        Some(items) if !items.holds(&cart.items) => Some(format!("the cart needs {}", items.describe())),
-        _ => None,
-    }
-}
-
-/// Why `value` is outside [`min`, `max`], if it is; an unknown value is outside any bound.
-fn range(
-    what: &str,
-    unit: &str,
-    value: Option<Decimal>,
-    min: Option<Decimal>,
-    max: Option<Decimal>,
-) -> Option<String> {
-    if min.is_none() && max.is_none() {
-        return None;
-    }
-    let Some(value) = value else {
-        return Some(format!("the cart's {what} is unknown"));
+    let outside = |what: &'static str,
+                   unit: Option<WeightUnit>,
+                   value: Option<Decimal>,
+                   min: Option<Decimal>,
+                   max: Option<Decimal>| {
+        let inside = match value {
+            Some(value) => min.is_none_or(|min| value >= min) && max.is_none_or(|max| value <= max),
+            None => min.is_none() && max.is_none(),
+        };
+        (!inside).then_some(Unmet::Range {
+            what,
+            unit,
+            value,
+            min,
+            max,
+        })
     };
-    let shown = value.round_dp(3).normalize();
-    match (min, max) {
-        (Some(min), _) if value < min => Some(format!("{what} {shown}{unit} is below {min}{unit}")),
-        (_, Some(max)) if value > max => Some(format!("{what} {shown}{unit} is above {max}{unit}")),
-        _ => None,
-    }
+    outside("subtotal", None, cart.subtotal, c.subtotal_min, c.subtotal_max)
+        .or_else(|| outside("weight", Some(unit), weight, c.weight_min, c.weight_max))
+        .or_else(|| {
+            let count = Some(Decimal::from(cart.item_count));
+            outside(
+                "item count",
+                None,
+                count,
+                c.items_min.map(Decimal::from),
+                c.items_max.map(Decimal::from),
+            )
+        })
+        .or_else(|| match &c.items {
+            Some(items) if !items.holds(&cart.items) => Some(Unmet::Items(items.describe())),
+            _ => None,
+        })
 }
 
 #[cfg(test)]

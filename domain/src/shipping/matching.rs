@@ -138,8 +138,11 @@ pub enum Outcome {
     Disabled,
     /// Outside the option's zone (put in words only when asked: the hot path never is).
     Outside(Outside),
-    /// A condition or the rate ruled it out.
-    Excluded(String),
+    /// A condition ruled it out.
+    Unmet(conditions::Unmet),
+    /// The rate cannot price the cart (a weight or subtotal it needs is unknown, no tier covers
+    /// it, the price is too large).
+    Unpriced(String),
 }
 
 impl Outcome {
@@ -159,7 +162,8 @@ impl Decision<'_> {
             Outcome::Offered(priced) => priced.how.clone(),
             Outcome::Disabled => "not offered: the option is turned off".into(),
             Outcome::Outside(why) => format!("not offered: {}", outside(&self.option.rules.zone, to, why)),
-            Outcome::Excluded(why) => format!("not offered: {why}"),
+            Outcome::Unmet(unmet) => format!("not offered: {unmet}"),
+            Outcome::Unpriced(why) => format!("not offered: {why}"),
         }
     }
 }
@@ -186,8 +190,8 @@ fn outside(zone: &super::Zone, to: &Destination, why: &Outside) -> String {
 }
 
 /// What becomes of `option` for `cart`: the first rule (of the table above) that rules it out,
-/// or its price and how it was reached.
-pub fn decide_one(option: &ShippingOption, cart: &Cart) -> Outcome {
+/// or its price and, when `explain`, how it was reached.
+fn decide_one(option: &ShippingOption, cart: &Cart, explain: bool) -> Outcome {
     if !option.enabled {
         return Outcome::Disabled;
     }
@@ -199,23 +203,31 @@ pub fn decide_one(option: &ShippingOption, cart: &Cart) -> Outcome {
         .weight_kg
         .and_then(|kg| kg.checked_div(rules.weight_unit.in_kg()));
     if let Some(unmet) = conditions::first_unmet(&rules.conditions, cart, weight, rules.weight_unit) {
-        return Outcome::Excluded(unmet);
+        return Outcome::Unmet(unmet);
     }
-    match rules.rate.price(cart, weight, rules.weight_unit, &rules.currency) {
+    match rules
+        .rate
+        .price(cart, weight, rules.weight_unit, &rules.currency, explain)
+    {
         Ok(priced) => Outcome::Offered(priced),
-        Err(why) => Outcome::Excluded(why),
+        Err(why) => Outcome::Unpriced(why),
     }
 }
 
-/// Every option, in the order Fluid would see them, with what becomes of it for `cart`.
+/// Every option, in the order Fluid would see them, with what becomes of it for `cart` and how
+/// each price was reached.
 pub fn decide<'a>(options: &'a [ShippingOption], cart: &Cart) -> Vec<Decision<'a>> {
+    decide_all(options, cart, true)
+}
+
+fn decide_all<'a>(options: &'a [ShippingOption], cart: &Cart, explain: bool) -> Vec<Decision<'a>> {
     let mut ordered: Vec<&ShippingOption> = options.iter().collect();
     ordered.sort_by_key(|o| (o.position, o.id));
     ordered
         .into_iter()
         .map(|option| Decision {
             option,
-            outcome: decide_one(option, cart),
+            outcome: decide_one(option, cart, explain),
         })
         .collect()
 }

@@ -121,6 +121,77 @@ fn quantity(value: Decimal) -> String {
 }
 
 impl Rate {
+    /// The price of `cart` and nothing else: [`Rate::price`] without its words, same steps.
+    fn total(&self, cart: &Cart, weight: Option<Decimal>) -> Result<Priced, String> {
+        let overflow = || "the price is too large to compute".to_owned();
+        let amount = match &self.kind {
+            RateKind::Flat { price } => *price,
+            RateKind::PerWeight {
+                base,
+                per_unit,
+                above,
+                round_up,
+            } => {
+                let weight = weight.ok_or("the cart's weight is unknown")?;
+                let mut units = weight
+                    .checked_sub(*above)
+                    .ok_or_else(overflow)?
+                    .max(Decimal::ZERO);
+                if *round_up {
+                    units = units.ceil();
+                }
+                base.checked_add(units.checked_mul(*per_unit).ok_or_else(overflow)?)
+                    .ok_or_else(overflow)?
+            }
+            RateKind::PerItem { base, per_item } => base
+                .checked_add(
+                    Decimal::from(cart.item_count)
+                        .checked_mul(*per_item)
+                        .ok_or_else(overflow)?,
+                )
+                .ok_or_else(overflow)?,
+            RateKind::Percent { percent } => cart
+                .subtotal
+                .ok_or("the cart's subtotal is unknown")?
+                .checked_mul(*percent)
+                .and_then(|a| a.checked_div(Decimal::ONE_HUNDRED))
+                .ok_or_else(overflow)?,
+            RateKind::Tiered { by, tiers } => {
+                let value = match by {
+                    TierBasis::Weight => weight.ok_or("the cart's weight is unknown")?,
+                    TierBasis::Subtotal => cart.subtotal.ok_or("the cart's subtotal is unknown")?,
+                };
+                tiers
+                    .iter()
+                    .find(|t| t.up_to.is_none_or(|up_to| value <= up_to))
+                    .ok_or("no tier covers the cart")?
+                    .price
+            }
+        };
+        let mut amount = amount.max(Decimal::ZERO);
+        if let Some(fee) = self.handling_fee {
+            amount = amount.checked_add(fee).ok_or_else(overflow)?;
+        }
+        if let Some(min) = self.min_charge {
+            amount = amount.max(min);
+        }
+        if let Some(max) = self.max_charge {
+            amount = amount.min(max);
+        }
+        let free = self
+            .free_above
+            .is_some_and(|threshold| cart.subtotal.is_some_and(|subtotal| subtotal >= threshold));
+        let total = if free {
+            Decimal::ZERO
+        } else {
+            amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
+        };
+        Ok(Priced {
+            total,
+            how: String::new(),
+        })
+    }
+
     /// The rate in words, e.g. `$5.00 + $1.20/kg above 1 kg`, `10% of the subtotal`.
     pub fn describe(&self, currency: &str, unit: WeightUnit) -> String {
         let m = |amount: Decimal| money(amount, currency);
@@ -174,14 +245,19 @@ impl Rate {
     }
 
     /// Prices `cart` (whose weight in the option's `unit` is `weight`), or says why the rate
-    /// cannot (a weight or subtotal it needs is unknown, or no tier covers the cart).
+    /// cannot (a weight or subtotal it needs is unknown, or no tier covers the cart). How the
+    /// price was reached is written out only when `explain` (`how` is empty otherwise).
     pub fn price(
         &self,
         cart: &Cart,
         weight: Option<Decimal>,
         unit: WeightUnit,
         currency: &str,
+        explain: bool,
     ) -> Result<Priced, String> {
+        if !explain {
+            return self.total(cart, weight);
+        }
         let m = |amount: Decimal| money(amount, currency);
         let unit = unit.as_str();
         let overflow = || "the price is too large to compute".to_owned();

@@ -548,9 +548,13 @@ fn rule_8_to_10_rate_types_then_handling_minimum_maximum_and_free() {
         ),
     ];
     for (case, option, lines, total, how) in cases {
-        let (got, explanation) = explain(&option, &cart_to("US", "", "", &lines));
+        let cart = cart_to("US", "", "", &lines);
+        let (got, explanation) = explain(&option, &cart);
         assert_eq!(got, total.map(d), "{case}: {explanation}");
         assert_eq!(explanation, how, "{case}");
+        // The callback's path, which puts nothing in words, prices the same.
+        let fast = matching_options(std::slice::from_ref(&option), &cart);
+        assert_eq!(fast.first().map(|(_, total)| *total), got, "{case}: the callback's price");
     }
 }
 

@@ -67,6 +67,8 @@ pub struct Config {
     pub max_widget_in_flight: usize,
     /// Carts API reads per second per installation for the widget (`WIDGET_CART_READS_PER_SECOND`).
     pub widget_cart_reads_per_second: std::num::NonZeroU32,
+    /// Decisions logged per second per installation.
+    pub decisions_logged_per_second: std::num::NonZeroU32,
     /// How long a request may take.
     pub request_timeout: Duration,
     /// How long one call to Fluid's API may take.
@@ -169,6 +171,15 @@ impl Config {
         .ok()
         .and_then(std::num::NonZeroU32::new)
         .unwrap_or(std::num::NonZeroU32::MIN);
+        let decisions_logged_per_second = u32::try_from(number(
+            "DECISIONS_LOGGED_PER_SECOND",
+            &args.decisions_logged_per_second,
+            1..=100_000,
+            "decisions per second",
+        )?)
+        .ok()
+        .and_then(std::num::NonZeroU32::new)
+        .unwrap_or(std::num::NonZeroU32::MIN);
         let request_timeout = Duration::from_secs(number(
             "REQUEST_TIMEOUT_SECS",
             &args.request_timeout_secs,
@@ -199,6 +210,7 @@ impl Config {
             max_ui_in_flight,
             max_widget_in_flight,
             widget_cart_reads_per_second,
+            decisions_logged_per_second,
             request_timeout,
             fluid_api_timeout,
             company_webhooks,

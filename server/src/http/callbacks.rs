@@ -49,7 +49,7 @@ pub async fn receive(
     };
     if let Some(outcome) = outcome {
         let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        if let Some((cart, basis)) = shipping {
+        if let Some((cart, basis)) = shipping.filter(|_| state.decisions_logged.allow(&installation)) {
             state
                 .activity
                 .record_decision(domain::shipping::decisions::NewDecision {

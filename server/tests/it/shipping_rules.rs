@@ -224,7 +224,8 @@ async fn a_handler_that_overruns_answers_the_merchants_backup_rate_and_the_log_s
 
 #[tokio::test]
 async fn the_decision_log_explains_every_option_keeps_the_latest_200_and_shows_only_to_the_merchant() {
-    let app = TestApp::spawn().await;
+    // Every answer logged (by default 10 a second are).
+    let app = TestApp::spawn_with(|args| args.decisions_logged_per_second = "100000".into()).await;
     let dri = app.installed("Curious Co").await.droplet_installation_uuid;
     app.seed_options(
         &dri,

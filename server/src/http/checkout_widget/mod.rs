@@ -5,7 +5,7 @@
 
 mod html;
 
-use std::{num::NonZeroU32, sync::Arc, time::Duration};
+use std::time::Duration;
 
 use axum::{
     extract::{Path, RawQuery, State},
@@ -13,7 +13,6 @@ use axum::{
     response::{Html, IntoResponse, Response},
 };
 use domain::checkout_widget::{self, Empty, Shown, Shows, WidgetDeps};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use crate::{metrics::Metrics, state::AppState};
 
@@ -23,22 +22,6 @@ pub const PREFIX: &str = "/checkout/widget/";
 pub const CART_BOUND: Duration = Duration::from_millis(900);
 /// How long the whole widget may take before the shopper gets the empty page.
 pub const WIDGET_BOUND: Duration = Duration::from_secs(1);
-
-/// Reads of Fluid's Carts API per installation (by uuid), counted in memory by this instance:
-/// anyone who loads a storefront makes one with the company's token.
-#[derive(Clone)]
-pub struct CartReads(Arc<DefaultKeyedRateLimiter<String>>);
-
-impl CartReads {
-    /// At most `per_second` reads a second per installation, in bursts of as many.
-    pub fn new(per_second: NonZeroU32) -> Self {
-        Self(Arc::new(RateLimiter::keyed(Quota::per_second(per_second))))
-    }
-
-    fn allow(&self, installation: &str) -> bool {
-        self.0.check_key(&installation.to_owned()).is_ok()
-    }
-}
 
 /// One query parameter's value; never a rejection, whatever the query holds.
 fn param(query: Option<&str>, name: &str) -> Option<String> {

@@ -73,6 +73,7 @@ pub fn serve_args(database: &str) -> ServeArgs {
         max_concurrent_ui_requests: "64".into(),
         max_concurrent_widget_requests: "256".into(),
         widget_cart_reads_per_second: "20".into(),
+        decisions_logged_per_second: "10".into(),
         request_timeout_secs: "30".into(),
         fluid_api_timeout_secs: "15".into(),
         admin_auth: "fluid".into(),
