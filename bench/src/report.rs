@@ -146,7 +146,7 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
     let _ = writeln!(out, "\n## Callback answers\n");
     let _ = writeln!(
         out,
-        "`POST /api/callbacks/{{uuid}}/update_cart_shipping` with the merchant's 50 shipping options (imported through the admin UI's CSV import) and a three-item cart: verify the `cvt_` HMAC, validate the request against the definition's JSON Schema, match the options, validate the answer, record the call. The same signed request every time.\n"
+        "`POST /api/callbacks/{{uuid}}/update_cart_shipping` with the merchant's 50 shipping options (imported through the admin UI's CSV import) and a three-item cart: verify the `cvt_` HMAC, validate the request against the definition's JSON Schema, match the options, validate the answer, record the call. The same signed request every time. The 500-option row is another company of the same droplet: its options use regions, postal prefixes and ranges, excluded regions and postal codes, per-weight, tiered, percent and per-item rates with handling and caps, and item rules, spread over states and countries as a store's would be, so that the same cart (to US-CA 94103) gets 9 of them.\n"
     );
     let ceiling = results
         .callbacks

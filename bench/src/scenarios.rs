@@ -291,6 +291,17 @@ fn signed_events(sim: &Simulator, company: &SimInstallation, prefix: &str, count
         .collect()
 }
 
+/// The cart of the callback rows: three items, 6.1 kg, $215, to US-CA 94103.
+fn bench_cart() -> Value {
+    json!({"cart": {"id": 42, "email": "shopper@example.com",
+        "items": [
+            {"id": 1, "name": "Tent", "quantity": 1, "price": 120.0, "variant": {"id": 9, "weight": 3.5, "unit_of_weight": "kg"}},
+            {"id": 2, "name": "Stove", "quantity": 2, "price": 35.5, "variant": {"id": 10, "weight": 0.8, "unit_of_weight": "kg"}},
+            {"id": 3, "name": "Mug", "quantity": 4, "price": 6.0, "variant": {"id": 11, "weight": 250, "unit_of_weight": "g"}}],
+        "company": {"id": 1, "name": "Bench"},
+        "ship_to": {"country_code": "US", "state": "CA", "city": "SF", "zip": "94103", "address1": "1 Main St", "address2": ""}}})
+}
+
 /// The `update_cart_shipping` request a checkout sends, signed with the registration's `cvt_`.
 async fn signed_callback(sim: &Simulator, company: &SimInstallation) -> anyhow::Result<Signed> {
     let cvt = sim
@@ -300,14 +311,7 @@ async fn signed_callback(sim: &Simulator, company: &SimInstallation) -> anyhow::
         .find(|r| r.definition_name == "update_cart_shipping")
         .context("no update_cart_shipping registration")?
         .verification_token;
-    let body = json!({"cart": {"id": 42, "email": "shopper@example.com",
-        "items": [
-            {"id": 1, "name": "Tent", "quantity": 1, "price": 120.0, "variant": {"id": 9, "weight": 3.5, "unit_of_weight": "kg"}},
-            {"id": 2, "name": "Stove", "quantity": 2, "price": 35.5, "variant": {"id": 10, "weight": 0.8, "unit_of_weight": "kg"}},
-            {"id": 3, "name": "Mug", "quantity": 4, "price": 6.0, "variant": {"id": 11, "weight": 250, "unit_of_weight": "g"}}],
-        "company": {"id": 1, "name": "Bench"},
-        "ship_to": {"country_code": "US", "state": "CA", "city": "SF", "zip": "94103", "address1": "1 Main St", "address2": ""}}})
-    .to_string();
+    let body = bench_cart().to_string();
     let timestamp = now().to_string();
     let signature = fluid::signature::sign(cvt.as_bytes(), &timestamp, body.as_bytes());
     Ok(Signed {
@@ -374,32 +378,51 @@ fn fifty_options() -> String {
     csv
 }
 
-/// 500 options using the rules merchants use: regions and postal codes, exclusions, per-weight,
-/// tiered, percent and per-item rates, item rules and bounds.
+/// 500 options using the rules merchants use — regions and postal codes, exclusions, per-weight,
+/// tiered, percent and per-item rates, item rules and bounds — spread over states, countries and
+/// postal areas as a store's would be: the bench cart (to US-CA 94103) gets 9 of them.
 fn five_hundred_rule_options() -> String {
+    const STATES: [&str; 50] = [
+        "AL", "AK", "AZ", "AR", "CA", "CO", "CT", "DE", "FL", "GA", "HI", "ID", "IL", "IN", "IA", "KS", "KY",
+        "LA", "ME", "MD", "MA", "MI", "MN", "MS", "MO", "MT", "NE", "NV", "NH", "NJ", "NM", "NY", "NC", "ND",
+        "OH", "OK", "OR", "PA", "RI", "SC", "SD", "TN", "TX", "UT", "VT", "VA", "WA", "WV", "WI", "WY",
+    ];
+    const COUNTRIES: [&str; 20] = [
+        "US", "CA", "MX", "GB", "IE", "FR", "DE", "NL", "BE", "ES", "IT", "PT", "AT", "CH", "SE", "NO", "DK",
+        "FI", "AU", "NZ",
+    ];
     let mut csv = String::from(
         "title,currency,rate_type,price,per_unit,percent,tiers,handling_fee,max_charge,free_above,countries,regions,\
          postal_codes,excluded_regions,excluded_postal_codes,subtotal_min,subtotal_max,weight_max,items_max,item_rule,\
          item_name_pattern,delivery_min_days,delivery_max_days\n",
     );
     for i in 0..500 {
+        let n = i / 5;
         let line = match i % 5 {
             0 => format!(
-                "Regional {i},USD,flat,{}.50,,,,,,150,,US-CA US-OR US-WA,\"9*, 8*\",,,,,,,,,2,4",
-                4 + i % 9
+                "Regional {i},USD,flat,{}.50,,,,,,150,,US-{},\"9*, 8*\",,,,,,,,,2,4",
+                4 + i % 9,
+                STATES[n % 50]
             ),
             1 => format!(
-                "Freight {i},USD,per_weight,5,1.{:02},,,2,60,,US CA,,,US-AK US-HI,99*,,,,,,,3,6",
-                i % 100
+                "Freight {i},USD,per_weight,5,1.{:02},,,2,60,,{},,,US-AK US-HI,99*,,,,,,,3,6",
+                i % 100,
+                COUNTRIES[n % 20]
             ),
             2 => format!(
-                "Europe tiers {i},EUR,tiered_weight,,,,\"1:5, 5:9, 20:15, *:25\",,,,DE FR NL,,,,,,,,,,,4,8"
+                "Europe tiers {i},EUR,tiered_weight,,,,\"1:5, 5:9, 20:15, *:25\",,,,{},,,,,,,,,,,4,8",
+                COUNTRIES[5 + n % 15]
             ),
             3 => format!(
-                "Percent {i},USD,percent,,,{}.5,,,40,,US,,,,,20,,30,,none,*oversized*,1,3",
-                5 + i % 10
+                "Percent {i},USD,percent,,,{}.5,,,40,,US,,{:02}*,,,20,,30,,none,*oversized*,1,3",
+                5 + i % 10,
+                n % 100
             ),
-            _ => format!("Per item {i},USD,per_item,3,0.75,,,,,,US,,90000-96199,,,,500,,12,,,2,5"),
+            _ => format!(
+                "Per item {i},USD,per_item,3,0.75,,,,,,US,,{:02}000-{:02}999,,,,500,,12,,,2,5",
+                n % 100,
+                n % 100
+            ),
         };
         csv.push_str(&line);
         csv.push('\n');
@@ -676,7 +699,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         ));
     }
     results.callbacks.push(Row {
-        target: "droplet, SQLite, 500 options (zones, tiers, conditions)".into(),
+        target: "droplet, SQLite, 500 options (zones, tiers, conditions; 9 apply)".into(),
         figures,
         stored: None,
     });
@@ -1064,4 +1087,35 @@ fn page_weights(end2end: &str) -> anyhow::Result<Vec<PageWeight>> {
     }
     pages.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(pages)
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::shipping::{ShippingOption, cart_of, csv_io, matching_options, validate};
+
+    #[test]
+    fn the_bench_cart_gets_nine_of_the_five_hundred_rule_options() {
+        let inputs = csv_io::parse(&super::five_hundred_rule_options()).expect("every line valid");
+        let options: Vec<ShippingOption> = inputs
+            .iter()
+            .zip(1..)
+            .map(|(input, id)| {
+                let valid = validate(input).expect("valid");
+                ShippingOption {
+                    id,
+                    position: id,
+                    title: valid.title,
+                    enabled: valid.enabled,
+                    rules: valid.rules,
+                }
+            })
+            .collect();
+        assert_eq!(options.len(), 500);
+        let cart = cart_of(&super::bench_cart());
+        let titles: Vec<&str> = matching_options(&options, &cart)
+            .iter()
+            .map(|(o, _)| o.title.as_str())
+            .collect();
+        assert_eq!(titles.len(), 9, "{titles:?}");
+    }
 }

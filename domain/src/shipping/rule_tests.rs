@@ -554,7 +554,11 @@ fn rule_8_to_10_rate_types_then_handling_minimum_maximum_and_free() {
         assert_eq!(explanation, how, "{case}");
         // The callback's path, which puts nothing in words, prices the same.
         let fast = matching_options(std::slice::from_ref(&option), &cart);
-        assert_eq!(fast.first().map(|(_, total)| *total), got, "{case}: the callback's price");
+        assert_eq!(
+            fast.first().map(|(_, total)| *total),
+            got,
+            "{case}: the callback's price"
+        );
     }
 }
 
