@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use rust_decimal::{Decimal, prelude::ToPrimitive};
 
-use crate::shipping::{Cart, Destination, ShippingOption, matching_options};
+use crate::shipping::{Cart, Destination, ShippingOption, matching_options, total_of};
 
 /// The shipping a cart gets.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,29 +98,33 @@ fn cheapest(options: &[ShippingOption], cart: &Cart) -> Option<Offer> {
 /// with the threshold's subtotal would get for free.
 fn nearest_free(options: &[ShippingOption], cart: &Cart) -> Option<Progress> {
     let subtotal = cart.subtotal?;
-    options
-        .iter()
-        .filter(|o| o.enabled)
-        .filter_map(|o| {
-            let threshold = o.rules.rate.free_above.filter(|&t| t > subtotal)?;
-            Some((o, threshold, threshold.checked_sub(subtotal)?))
-        })
-        .filter(|(option, threshold, _)| {
-            let there = Cart {
-                subtotal: Some(*threshold),
-                ..cart.clone()
-            };
-            matching_options(options, &there)
-                .iter()
-                .any(|(m, total)| m.id == option.id && total.is_zero())
-        })
-        .min_by_key(|(option, _, remaining)| (*remaining, option.position, option.id))
-        .map(|(option, threshold, remaining)| Progress {
-            title: option.title.clone(),
-            remaining,
-            threshold,
-            subtotal,
-        })
+    // One copy of the cart, its subtotal set to each threshold in turn.
+    let mut there = cart.clone();
+    let mut nearest: Option<(&ShippingOption, Decimal, Decimal)> = None;
+    for option in options.iter().filter(|o| o.enabled) {
+        let Some(threshold) = option.rules.rate.free_above.filter(|&t| t > subtotal) else {
+            continue;
+        };
+        let Some(remaining) = threshold.checked_sub(subtotal) else {
+            continue;
+        };
+        there.subtotal = Some(threshold);
+        if total_of(option, &there) != Some(Decimal::ZERO) {
+            continue;
+        }
+        let nearer = nearest.is_none_or(|(best, _, best_remaining)| {
+            (remaining, option.position, option.id) < (best_remaining, best.position, best.id)
+        });
+        if nearer {
+            nearest = Some((option, threshold, remaining));
+        }
+    }
+    nearest.map(|(option, threshold, remaining)| Progress {
+        title: option.title.clone(),
+        remaining,
+        threshold,
+        subtotal,
+    })
 }
 
 /// What the widget can say about `cart`: to its destination, or — none given yet — the best over

@@ -214,6 +214,11 @@ fn decide_one(option: &ShippingOption, cart: &Cart, explain: bool) -> Outcome {
     }
 }
 
+/// What `option` costs `cart`, if it is offered at all (nothing put in words).
+pub fn total_of(option: &ShippingOption, cart: &Cart) -> Option<Decimal> {
+    decide_one(option, cart, false).total()
+}
+
 /// Every option, in the order Fluid would see them, with what becomes of it for `cart` and how
 /// each price was reached.
 pub fn decide<'a>(options: &'a [ShippingOption], cart: &Cart) -> Vec<Decision<'a>> {
@@ -222,7 +227,10 @@ pub fn decide<'a>(options: &'a [ShippingOption], cart: &Cart) -> Vec<Decision<'a
 
 fn decide_all<'a>(options: &'a [ShippingOption], cart: &Cart, explain: bool) -> Vec<Decision<'a>> {
     let mut ordered: Vec<&ShippingOption> = options.iter().collect();
-    ordered.sort_by_key(|o| (o.position, o.id));
+    // Stored options come in this order already; sorting is for any other caller.
+    if !ordered.is_sorted_by_key(|o| (o.position, o.id)) {
+        ordered.sort_by_key(|o| (o.position, o.id));
+    }
     ordered
         .into_iter()
         .map(|option| Decision {
