@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{FieldError, ShippingError, input::amount, rate::money, store::begin_write};
+use super::{FieldError, ShippingError, input::Check, rate::money, store::begin_write};
 use crate::{
     Db, DbError,
     audit::{self, Action, Actor, Change},
@@ -60,38 +60,15 @@ impl BackupRate {
     }
 }
 
-/// Checks each field of `input`.
+/// Checks each field of `input`, as the option editor checks the same fields.
 pub fn validate_backup(input: &BackupRateInput) -> Result<BackupRate, Vec<FieldError>> {
-    let mut errors = Vec::new();
-    let mut fail = |field: &str, message: String| {
-        errors.push(FieldError {
-            field: field.into(),
-            message,
-        });
-    };
-    let title = input.title.trim().to_owned();
-    if title.is_empty() {
-        fail("title", "is required".into());
-    } else if title.chars().count() > 100 {
-        fail("title", "must be at most 100 characters".into());
-    }
-    let price = amount(&input.price, true, 2).unwrap_or_else(|message| {
-        fail("price", message);
-        None
-    });
-    let currency = input.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        fail(
-            "currency",
-            "must be a three-letter ISO 4217 code such as USD".into(),
-        );
-    }
-    let delivery_estimate = input.delivery_estimate.trim().to_owned();
-    if delivery_estimate.chars().count() > 100 {
-        fail("delivery_estimate", "must be at most 100 characters".into());
-    }
-    if !errors.is_empty() {
-        return Err(errors);
+    let mut check = Check::new();
+    let title = check.title(&input.title);
+    let price = check.amount("price", &input.price, true, 2);
+    let currency = check.currency(&input.currency);
+    let delivery_estimate = check.text("delivery_estimate", &input.delivery_estimate, 100);
+    if !check.errors.is_empty() {
+        return Err(check.errors);
     }
     Ok(BackupRate {
         title,

@@ -71,11 +71,33 @@ const MAX_TIERS: usize = 50;
 const MAX_CODES: usize = 500;
 
 /// Collects the problems of one input, field by field.
-struct Check {
-    errors: Vec<FieldError>,
+pub(super) struct Check {
+    pub(super) errors: Vec<FieldError>,
 }
 
 impl Check {
+    pub(super) fn new() -> Self {
+        Self { errors: Vec::new() }
+    }
+
+    /// A required title of at most 100 characters.
+    pub(super) fn title(&mut self, value: &str) -> String {
+        let title = self.text("title", value, 100);
+        if title.is_empty() {
+            self.fail("title", "is required");
+        }
+        title
+    }
+
+    /// A three-letter ISO 4217 code, upper-cased.
+    pub(super) fn currency(&mut self, value: &str) -> String {
+        let currency = value.trim().to_ascii_uppercase();
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            self.fail("currency", "must be a three-letter ISO 4217 code such as USD");
+        }
+        currency
+    }
+
     fn fail(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.into(),
@@ -84,7 +106,13 @@ impl Check {
     }
 
     /// An amount of `field`; blank is `None` unless `required`.
-    fn amount(&mut self, field: &str, value: &str, required: bool, decimals: u32) -> Option<Decimal> {
+    pub(super) fn amount(
+        &mut self,
+        field: &str,
+        value: &str,
+        required: bool,
+        decimals: u32,
+    ) -> Option<Decimal> {
         amount(value, required, decimals).unwrap_or_else(|message| {
             self.fail(field, message);
             None
@@ -144,7 +172,7 @@ impl Check {
         }
     }
 
-    fn text(&mut self, field: &str, value: &str, max: usize) -> String {
+    pub(super) fn text(&mut self, field: &str, value: &str, max: usize) -> String {
         let value = value.trim().to_owned();
         if value.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
@@ -158,17 +186,11 @@ const PATTERN_SEPARATORS: &[char] = &[',', ';'];
 
 /// Checks every field, returning one precise error per bad field.
 pub fn validate(input: &ShippingOptionInput) -> Result<ValidOption, Vec<FieldError>> {
-    let mut check = Check { errors: Vec::new() };
+    let mut check = Check::new();
     let c = &mut check;
 
-    let title = c.text("title", &input.title, 100);
-    if title.is_empty() {
-        c.fail("title", "is required");
-    }
-    let currency = input.currency.trim().to_ascii_uppercase();
-    if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
-        c.fail("currency", "must be a three-letter ISO 4217 code such as USD");
-    }
+    let title = c.title(&input.title);
+    let currency = c.currency(&input.currency);
     let kind = rate_kind(c, input);
     let handling_fee = c.amount("handling_fee", &input.handling_fee, false, 2);
     let min_charge = c.amount("min_charge", &input.min_charge, false, 2);

@@ -159,7 +159,10 @@ impl Decision<'_> {
     /// Why, in one line, for a cart to `to`.
     pub fn explain(&self, to: &Destination) -> String {
         match &self.outcome {
-            Outcome::Offered(priced) => priced.how.clone(),
+            Outcome::Offered(priced) => {
+                let rules = &self.option.rules;
+                priced.how(&rules.currency, rules.weight_unit)
+            }
             Outcome::Disabled => "not offered: the option is turned off".into(),
             Outcome::Outside(why) => format!("not offered: {}", outside(&self.option.rules.zone, to, why)),
             Outcome::Unmet(unmet) => format!("not offered: {unmet}"),
@@ -190,8 +193,8 @@ fn outside(zone: &super::Zone, to: &Destination, why: &Outside) -> String {
 }
 
 /// What becomes of `option` for `cart`: the first rule (of the table above) that rules it out,
-/// or its price and, when `explain`, how it was reached.
-fn decide_one(option: &ShippingOption, cart: &Cart, explain: bool) -> Outcome {
+/// or its price (the steps that reached it kept as data).
+fn decide_one(option: &ShippingOption, cart: &Cart) -> Outcome {
     if !option.enabled {
         return Outcome::Disabled;
     }
@@ -205,10 +208,7 @@ fn decide_one(option: &ShippingOption, cart: &Cart, explain: bool) -> Outcome {
     if let Some(unmet) = conditions::first_unmet(&rules.conditions, cart, weight, rules.weight_unit) {
         return Outcome::Unmet(unmet);
     }
-    match rules
-        .rate
-        .price(cart, weight, rules.weight_unit, &rules.currency, explain)
-    {
+    match rules.rate.price(cart, weight, rules.weight_unit, &rules.currency) {
         Ok(priced) => Outcome::Offered(priced),
         Err(why) => Outcome::Unpriced(why),
     }
@@ -216,16 +216,12 @@ fn decide_one(option: &ShippingOption, cart: &Cart, explain: bool) -> Outcome {
 
 /// What `option` costs `cart`, if it is offered at all (nothing put in words).
 pub fn total_of(option: &ShippingOption, cart: &Cart) -> Option<Decimal> {
-    decide_one(option, cart, false).total()
+    decide_one(option, cart).total()
 }
 
-/// Every option, in the order Fluid would see them, with what becomes of it for `cart` and how
-/// each price was reached.
+/// Every option, in the order Fluid would see them, with what becomes of it for `cart` (put in
+/// words by [`Decision::explain`], only when asked).
 pub fn decide<'a>(options: &'a [ShippingOption], cart: &Cart) -> Vec<Decision<'a>> {
-    decide_all(options, cart, true)
-}
-
-fn decide_all<'a>(options: &'a [ShippingOption], cart: &Cart, explain: bool) -> Vec<Decision<'a>> {
     let mut ordered: Vec<&ShippingOption> = options.iter().collect();
     // Stored options come in this order already; sorting is for any other caller.
     if !ordered.is_sorted_by_key(|o| (o.position, o.id)) {
@@ -235,7 +231,7 @@ fn decide_all<'a>(options: &'a [ShippingOption], cart: &Cart, explain: bool) -> 
         .into_iter()
         .map(|option| Decision {
             option,
-            outcome: decide_one(option, cart, explain),
+            outcome: decide_one(option, cart),
         })
         .collect()
 }

@@ -91,13 +91,116 @@ impl RateKind {
     }
 }
 
-/// A price and how it was reached.
+/// A price, and the steps that reached it: kept as data, put in words only when asked
+/// ([`Priced::how`]), so the callback's path formats nothing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Priced {
     /// Rounded to cents, half away from zero.
     pub total: Decimal,
-    /// E.g. `$5.00 + 3 kg × $1.20 = $8.60`.
-    pub how: String,
+    start: Start,
+    handling: Option<Decimal>,
+    raised_to: Option<Decimal>,
+    capped_at: Option<Decimal>,
+    /// The subtotal, when it reached the free-shipping threshold.
+    free: Option<(Decimal, Decimal)>,
+}
+
+/// What the rate type gave, before handling, minimum, maximum and free.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Start {
+    Flat(Decimal),
+    PerWeight {
+        base: Decimal,
+        units: Decimal,
+        above: Decimal,
+        per_unit: Decimal,
+    },
+    PerItem {
+        base: Decimal,
+        count: u64,
+        per_item: Decimal,
+    },
+    Percent {
+        percent: Decimal,
+        subtotal: Decimal,
+    },
+    Tier {
+        by: TierBasis,
+        value: Decimal,
+        up_to: Option<Decimal>,
+        price: Decimal,
+    },
+}
+
+impl Priced {
+    /// How the price was reached, e.g. `$5.00 + 3 kg × $1.20 = $8.60`.
+    pub fn how(&self, currency: &str, unit: WeightUnit) -> String {
+        let m = |amount: Decimal| money(amount, currency);
+        let unit = unit.as_str();
+        if let Some((subtotal, threshold)) = self.free {
+            return format!("free: subtotal {} reaches {}", m(subtotal), m(threshold));
+        }
+        // A formula ends with its result; a plain price only once something changed it.
+        let mut show_total = !matches!(self.start, Start::Flat(_) | Start::Tier { .. });
+        let mut how = match &self.start {
+            Start::Flat(price) => m(*price),
+            Start::PerWeight {
+                base,
+                units,
+                above,
+                per_unit,
+            } => {
+                let counted = if above.is_zero() {
+                    format!("{} {unit}", quantity(*units))
+                } else {
+                    format!("{} {unit} above {} {unit}", quantity(*units), quantity(*above))
+                };
+                format!("{} + {counted} × {}", m(*base), m(*per_unit))
+            }
+            Start::PerItem {
+                base,
+                count,
+                per_item,
+            } => {
+                let items = if *count == 1 { "item" } else { "items" };
+                format!("{} + {count} {items} × {}", m(*base), m(*per_item))
+            }
+            Start::Percent { percent, subtotal } => format!("{}% of {}", quantity(*percent), m(*subtotal)),
+            Start::Tier {
+                by,
+                value,
+                up_to,
+                price,
+            } => {
+                let shown = match by {
+                    TierBasis::Weight => format!("{} {unit}", quantity(*value)),
+                    TierBasis::Subtotal => m(*value),
+                };
+                let bound = match (up_to, by) {
+                    (None, _) => "the last tier".to_owned(),
+                    (Some(up_to), TierBasis::Weight) => format!("the tier up to {} {unit}", quantity(*up_to)),
+                    (Some(up_to), TierBasis::Subtotal) => format!("the tier up to {}", m(*up_to)),
+                };
+                format!("{shown} is in {bound}: {}", m(*price))
+            }
+        };
+        if let Some(fee) = self.handling {
+            how.push_str(&format!(" + {} handling", m(fee)));
+            show_total = true;
+        }
+        if let Some(min) = self.raised_to {
+            how.push_str(&format!(", raised to the minimum {}", m(min)));
+            show_total = true;
+        }
+        if let Some(max) = self.capped_at {
+            how.push_str(&format!(", capped at the maximum {}", m(max)));
+            show_total = true;
+        }
+        if show_total {
+            how.push_str(&format!(" = {}", m(self.total)));
+        }
+        how
+    }
 }
 
 /// Money as the admin shows it: `$5.00` (US dollars), `CA$5.00`, `€5.00`, `£5.00`, else `5.00 CHF`.
@@ -121,77 +224,6 @@ fn quantity(value: Decimal) -> String {
 }
 
 impl Rate {
-    /// The price of `cart` and nothing else: [`Rate::price`] without its words, same steps.
-    fn total(&self, cart: &Cart, weight: Option<Decimal>) -> Result<Priced, String> {
-        let overflow = || "the price is too large to compute".to_owned();
-        let amount = match &self.kind {
-            RateKind::Flat { price } => *price,
-            RateKind::PerWeight {
-                base,
-                per_unit,
-                above,
-                round_up,
-            } => {
-                let weight = weight.ok_or("the cart's weight is unknown")?;
-                let mut units = weight
-                    .checked_sub(*above)
-                    .ok_or_else(overflow)?
-                    .max(Decimal::ZERO);
-                if *round_up {
-                    units = units.ceil();
-                }
-                base.checked_add(units.checked_mul(*per_unit).ok_or_else(overflow)?)
-                    .ok_or_else(overflow)?
-            }
-            RateKind::PerItem { base, per_item } => base
-                .checked_add(
-                    Decimal::from(cart.item_count)
-                        .checked_mul(*per_item)
-                        .ok_or_else(overflow)?,
-                )
-                .ok_or_else(overflow)?,
-            RateKind::Percent { percent } => cart
-                .subtotal
-                .ok_or("the cart's subtotal is unknown")?
-                .checked_mul(*percent)
-                .and_then(|a| a.checked_div(Decimal::ONE_HUNDRED))
-                .ok_or_else(overflow)?,
-            RateKind::Tiered { by, tiers } => {
-                let value = match by {
-                    TierBasis::Weight => weight.ok_or("the cart's weight is unknown")?,
-                    TierBasis::Subtotal => cart.subtotal.ok_or("the cart's subtotal is unknown")?,
-                };
-                tiers
-                    .iter()
-                    .find(|t| t.up_to.is_none_or(|up_to| value <= up_to))
-                    .ok_or("no tier covers the cart")?
-                    .price
-            }
-        };
-        let mut amount = amount.max(Decimal::ZERO);
-        if let Some(fee) = self.handling_fee {
-            amount = amount.checked_add(fee).ok_or_else(overflow)?;
-        }
-        if let Some(min) = self.min_charge {
-            amount = amount.max(min);
-        }
-        if let Some(max) = self.max_charge {
-            amount = amount.min(max);
-        }
-        let free = self
-            .free_above
-            .is_some_and(|threshold| cart.subtotal.is_some_and(|subtotal| subtotal >= threshold));
-        let total = if free {
-            Decimal::ZERO
-        } else {
-            amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero)
-        };
-        Ok(Priced {
-            total,
-            how: String::new(),
-        })
-    }
-
     /// The rate in words, e.g. `$5.00 + $1.20/kg above 1 kg`, `10% of the subtotal`.
     pub fn describe(&self, currency: &str, unit: WeightUnit) -> String {
         let m = |amount: Decimal| money(amount, currency);
@@ -245,24 +277,18 @@ impl Rate {
     }
 
     /// Prices `cart` (whose weight in the option's `unit` is `weight`), or says why the rate
-    /// cannot (a weight or subtotal it needs is unknown, or no tier covers the cart). How the
-    /// price was reached is written out only when `explain` (`how` is empty otherwise).
+    /// cannot (a weight or subtotal it needs is unknown, no tier covers the cart, the price is too
+    /// large). `unit` and `currency` only word that refusal.
     pub fn price(
         &self,
         cart: &Cart,
         weight: Option<Decimal>,
         unit: WeightUnit,
         currency: &str,
-        explain: bool,
     ) -> Result<Priced, String> {
-        if !explain {
-            return self.total(cart, weight);
-        }
-        let m = |amount: Decimal| money(amount, currency);
-        let unit = unit.as_str();
         let overflow = || "the price is too large to compute".to_owned();
-        let (mut amount, mut how) = match &self.kind {
-            RateKind::Flat { price } => (*price, m(*price)),
+        let (amount, start) = match &self.kind {
+            RateKind::Flat { price } => (*price, Start::Flat(*price)),
             RateKind::PerWeight {
                 base,
                 per_unit,
@@ -278,23 +304,24 @@ impl Rate {
                     units = units.ceil();
                 }
                 let extra = units.checked_mul(*per_unit).ok_or_else(overflow)?;
-                let amount = base.checked_add(extra).ok_or_else(overflow)?;
-                let counted = if above.is_zero() {
-                    format!("{} {unit}", quantity(units))
-                } else {
-                    format!("{} {unit} above {} {unit}", quantity(units), quantity(*above))
+                let start = Start::PerWeight {
+                    base: *base,
+                    units,
+                    above: *above,
+                    per_unit: *per_unit,
                 };
-                (amount, format!("{} + {counted} × {}", m(*base), m(*per_unit)))
+                (base.checked_add(extra).ok_or_else(overflow)?, start)
             }
             RateKind::PerItem { base, per_item } => {
-                let count = Decimal::from(cart.item_count);
-                let extra = count.checked_mul(*per_item).ok_or_else(overflow)?;
-                let amount = base.checked_add(extra).ok_or_else(overflow)?;
-                let items = if cart.item_count == 1 { "item" } else { "items" };
-                (
-                    amount,
-                    format!("{} + {count} {items} × {}", m(*base), m(*per_item)),
-                )
+                let extra = Decimal::from(cart.item_count)
+                    .checked_mul(*per_item)
+                    .ok_or_else(overflow)?;
+                let start = Start::PerItem {
+                    base: *base,
+                    count: cart.item_count,
+                    per_item: *per_item,
+                };
+                (base.checked_add(extra).ok_or_else(overflow)?, start)
             }
             RateKind::Percent { percent } => {
                 let subtotal = cart.subtotal.ok_or("the cart's subtotal is unknown")?;
@@ -302,64 +329,58 @@ impl Rate {
                     .checked_mul(*percent)
                     .and_then(|a| a.checked_div(Decimal::ONE_HUNDRED))
                     .ok_or_else(overflow)?;
-                (amount, format!("{}% of {}", quantity(*percent), m(subtotal)))
+                let start = Start::Percent {
+                    percent: *percent,
+                    subtotal,
+                };
+                (amount, start)
             }
             RateKind::Tiered { by, tiers } => {
-                let (value, shown) = match by {
-                    TierBasis::Weight => {
-                        let weight = weight.ok_or("the cart's weight is unknown")?;
-                        (weight, format!("{} {unit}", quantity(weight)))
-                    }
-                    TierBasis::Subtotal => {
-                        let subtotal = cart.subtotal.ok_or("the cart's subtotal is unknown")?;
-                        (subtotal, m(subtotal))
-                    }
+                let value = match by {
+                    TierBasis::Weight => weight.ok_or("the cart's weight is unknown")?,
+                    TierBasis::Subtotal => cart.subtotal.ok_or("the cart's subtotal is unknown")?,
                 };
                 let tier = tiers
                     .iter()
                     .find(|t| t.up_to.is_none_or(|up_to| value <= up_to))
-                    .ok_or_else(|| format!("no tier covers {shown}"))?;
-                let bound = match (tier.up_to, by) {
-                    (None, _) => "the last tier".to_owned(),
-                    (Some(up_to), TierBasis::Weight) => format!("the tier up to {} {unit}", quantity(up_to)),
-                    (Some(up_to), TierBasis::Subtotal) => format!("the tier up to {}", m(up_to)),
+                    .ok_or_else(|| match by {
+                        TierBasis::Weight => format!("no tier covers {} {}", quantity(value), unit.as_str()),
+                        TierBasis::Subtotal => format!("no tier covers {}", money(value, currency)),
+                    })?;
+                let start = Start::Tier {
+                    by: *by,
+                    value,
+                    up_to: tier.up_to,
+                    price: tier.price,
                 };
-                (tier.price, format!("{shown} is in {bound}: {}", m(tier.price)))
+                (tier.price, start)
             }
         };
-        // A formula ends with its result; a plain price only once something changed it.
-        let mut show_total = matches!(
-            self.kind,
-            RateKind::PerWeight { .. } | RateKind::PerItem { .. } | RateKind::Percent { .. }
-        );
         // A cart Fluid sends with negative prices or weights never makes a negative price.
-        amount = amount.max(Decimal::ZERO);
-        if let Some(fee) = self.handling_fee.filter(|f| !f.is_zero()) {
+        let mut amount = amount.max(Decimal::ZERO);
+        let handling = self.handling_fee.filter(|fee| !fee.is_zero());
+        if let Some(fee) = handling {
             amount = amount.checked_add(fee).ok_or_else(overflow)?;
-            how.push_str(&format!(" + {} handling", m(fee)));
-            show_total = true;
         }
-        if let Some(min) = self.min_charge.filter(|min| amount < *min) {
-            amount = min;
-            how.push_str(&format!(", raised to the minimum {}", m(min)));
-            show_total = true;
-        }
-        if let Some(max) = self.max_charge.filter(|max| amount > *max) {
-            amount = max;
-            how.push_str(&format!(", capped at the maximum {}", m(max)));
-            show_total = true;
-        }
-        let mut total = amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero);
-        if let Some(threshold) = self.free_above
-            && let Some(subtotal) = cart.subtotal.filter(|s| *s >= threshold)
-        {
-            total = Decimal::ZERO;
-            how = format!("free: subtotal {} reaches {}", m(subtotal), m(threshold));
-            return Ok(Priced { total, how });
-        }
-        if show_total {
-            how.push_str(&format!(" = {}", m(total)));
-        }
-        Ok(Priced { total, how })
+        let raised_to = self.min_charge.filter(|min| amount < *min);
+        let capped_at = self
+            .max_charge
+            .filter(|max| amount.max(raised_to.unwrap_or(amount)) > *max);
+        let amount = capped_at.or(raised_to).unwrap_or(amount);
+        let free = self
+            .free_above
+            .and_then(|threshold| Some((cart.subtotal.filter(|s| *s >= threshold)?, threshold)));
+        let total = match free {
+            Some(_) => Decimal::ZERO,
+            None => amount.round_dp_with_strategy(2, RoundingStrategy::MidpointAwayFromZero),
+        };
+        Ok(Priced {
+            total,
+            start,
+            handling,
+            raised_to,
+            capped_at,
+            free,
+        })
     }
 }
