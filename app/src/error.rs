@@ -36,6 +36,9 @@ pub enum AppError {
     Invalid(Vec<FieldProblem>),
     #[error("That item does not exist (any more); reload the page.")]
     NotFound,
+    /// The change conflicts with what is saved (the sentence says how).
+    #[error("{0}")]
+    Conflict(String),
     #[error("The request could not be completed: {0}")]
     Transport(String),
     #[error("Fluid did not complete it: {0}")]
@@ -56,6 +59,7 @@ impl AppError {
             Self::RateLimited(_) => 429,
             Self::Invalid(_) => 422,
             Self::NotFound => 404,
+            Self::Conflict(_) => 409,
             Self::Transport(_) | Self::Upstream(_) => 502,
         }
     }

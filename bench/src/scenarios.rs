@@ -1100,14 +1100,7 @@ mod tests {
             .iter()
             .zip(1..)
             .map(|(input, id)| {
-                let valid = validate(input).expect("valid");
-                ShippingOption {
-                    id,
-                    position: id,
-                    title: valid.title,
-                    enabled: valid.enabled,
-                    rules: valid.rules,
-                }
+                validate(input).expect("valid").with_id(id, id)
             })
             .collect();
         assert_eq!(options.len(), 500);

@@ -53,6 +53,9 @@ crate::stored_enum! {
         TestCallbackSent = "test_callback_sent",
         CheckoutWidgetChanged = "checkout_widget_changed",
         BackupRateChanged = "shipping_backup_rate_changed",
+        ZoneAdded = "shipping_zone_added",
+        ZoneChanged = "shipping_zone_changed",
+        ZoneDeleted = "shipping_zone_deleted",
     }
 }
 
@@ -69,6 +72,9 @@ impl Action {
             Self::TestCallbackSent => "sent a test callback",
             Self::CheckoutWidgetChanged => "changed the checkout widget",
             Self::BackupRateChanged => "changed the backup rate",
+            Self::ZoneAdded => "added a shipping zone",
+            Self::ZoneChanged => "changed a shipping zone",
+            Self::ZoneDeleted => "deleted a shipping zone",
         }
     }
 }

@@ -35,13 +35,7 @@ fn option(id: i64, fields: &str) -> Option<ShippingOption> {
         .collect();
     let input: ShippingOptionInput = serde_json::from_value(Value::Object(input)).ok()?;
     let valid = validate(&input).ok()?;
-    Some(ShippingOption {
-        id,
-        position: id,
-        title: valid.title,
-        enabled: valid.enabled,
-        rules: valid.rules,
-    })
+    Some(valid.with_id(id, id))
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -5,6 +5,7 @@ mod activity_chart;
 mod backup_rate;
 mod callbacks;
 mod checkout_widget;
+mod csv_import;
 mod decisions;
 mod events;
 mod nav;
@@ -12,6 +13,7 @@ mod not_found;
 mod overview;
 mod problem;
 mod shipping;
+mod zones;
 
 pub use callbacks::CallbacksPage;
 pub use events::EventsPage;

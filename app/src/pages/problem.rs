@@ -41,6 +41,7 @@ pub fn Problem(error: AppError) -> impl IntoView {
         | AppError::Upstream(_)
         | AppError::Invalid(_)
         | AppError::Limit(_)
+        | AppError::Conflict(_)
         | AppError::RateLimited(_) => (
             "Something went wrong",
             "The droplet could not load this page. Please try again in a moment.",

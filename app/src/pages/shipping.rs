@@ -1,5 +1,5 @@
 //! The shipping options page: the table of options, enable/disable, edit, delete, CSV import and
-//! export, and a form with an inline message per field.
+//! export, saved zones, and a form with an inline message per field.
 
 use leptos::{ev::SubmitEvent, prelude::*};
 use leptos_router::hooks::use_query_map;
@@ -9,9 +9,9 @@ use crate::{
     dri::validate_dri,
     error::AppError,
     shipping::{
-        ChangeView, DeleteShippingOption, ExportShippingCsv, ImportShippingCsv, MoveShippingOption,
-        PreviewView, SampleCartForm, SaveShippingOption, SetShippingOptionEnabled, ShippingOptionForm,
-        ShippingOptionView, load_shipping, shipping_history,
+        ChangeView, DeleteShippingOption, MoveShippingOption, PreviewView, SampleCartForm, SaveShippingOption,
+        SetShippingOptionEnabled, ShippingOptionForm, ShippingOptionView, load_shipping, shipping_history,
+        zones::ZoneView,
     },
 };
 
@@ -48,7 +48,13 @@ pub fn ShippingPage() -> impl IntoView {
                 </div>
             </header>
             <super::access_notice::AccessNotice access=data.access.clone()/>
-            <ShippingEditor token=data.page_token.clone() options=data.options history=data.history can_write=data.access.can_write/>
+            <ShippingEditor
+                token=data.page_token.clone()
+                options=data.options
+                zones=data.zones
+                history=data.history
+                can_write=data.access.can_write
+            />
             <super::checkout_widget::CheckoutWidgetCard
                 token=data.page_token.clone()
                 widget=data.widget
@@ -186,11 +192,13 @@ fn rate_field_shown(rate_type: &str, name: &str) -> bool {
 fn ShippingEditor(
     token: String,
     options: Vec<ShippingOptionView>,
+    zones: Vec<ZoneView>,
     history: Vec<ChangeView>,
     can_write: bool,
 ) -> impl IntoView {
     let token = StoredValue::new(token);
     let options = RwSignal::new(options);
+    let zones = RwSignal::new(zones);
     let history = RwSignal::new(history);
     // After each saved change, the history is read again: it names who made it.
     let reload_history = Action::new(move |(): &()| shipping_history(token.get_value()));
@@ -206,31 +214,9 @@ fn ShippingEditor(
     let reorder = ServerAction::<MoveShippingOption>::new();
     let toggle = ServerAction::<SetShippingOptionEnabled>::new();
     let notice = RwSignal::new(None::<String>);
-    let csv = RwSignal::new(String::new());
-    let export = ServerAction::<ExportShippingCsv>::new();
-    let import = ServerAction::<ImportShippingCsv>::new();
-    Effect::new(move |_| {
-        if let Some(Ok(text)) = export.value().get() {
-            csv.set(text);
-        }
+    let changed = Callback::new(move |()| {
+        reload_history.dispatch(());
     });
-    Effect::new(move |_| {
-        if let Some(Ok(list)) = import.value().get() {
-            let added = list.len().saturating_sub(options.with_untracked(Vec::len));
-            options.set(list);
-            reload_history.dispatch(());
-            csv.set(String::new());
-            notice.set(Some(format!("Imported {added} option(s).")));
-        }
-    });
-    let import_report = move || match import.value().get() {
-        Some(Err(AppError::Invalid(problems))) => problems
-            .into_iter()
-            .map(|p| format!("{}: {}", p.field, p.message))
-            .collect(),
-        Some(Err(error)) => vec![error.to_string()],
-        _ => Vec::<String>::new(),
-    };
 
     Effect::new(move |_| {
         if let Some(Ok(list)) = save.value().get() {
@@ -256,6 +242,7 @@ fn ShippingEditor(
         Some(Err(AppError::Invalid(problems))) => problems,
         _ => Vec::new(),
     };
+    let zone_problem = move || problems().into_iter().find(|p| p.field == "zone").map(|p| p.message);
     let save_failure = move || match save.value().get() {
         Some(Err(error)) => Some(error.to_string()),
         _ => None,
@@ -413,43 +400,8 @@ fn ShippingEditor(
                 }.into_any()
             }}
         </section>
-        <section class="card" aria-labelledby="csv-title">
-            <h2 id="csv-title">"Import and export (CSV)"</h2>
-            <p class="muted" hidden=!can_write>
-                "One column per field of the editor (title, enabled, currency, rate_type, price, per_unit, … item_name_pattern: an export lists them all; the README documents each). Columns may come in any order and be left out. An import adds its options after the current ones, and saves nothing if any line is wrong."
-            </p>
-            <label class="field-label" for="csv-text">"CSV"</label>
-            <textarea
-                readonly=!can_write
-                id="csv-text"
-                class="csv"
-                rows="6"
-                spellcheck="false"
-                prop:value=move || csv.get()
-                on:input=move |ev| csv.set(event_target_value(&ev))
-            ></textarea>
-            <ul class="import-report" role="alert">
-                {move || import_report().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
-            </ul>
-            <div class="form-actions">
-                <button
-                    type="button"
-                    class="button"
-                    hidden=!can_write
-                    disabled=move || import.pending().get() || csv.with(String::is_empty)
-                    on:click=move |_| { import.dispatch(ImportShippingCsv { token: token.get_value(), csv: csv.get() }); }
-                >
-                    "Import"
-                </button>
-                <button
-                    type="button"
-                    class="button-secondary"
-                    on:click=move |_| { export.dispatch(ExportShippingCsv { token: token.get_value() }); }
-                >
-                    "Export current options"
-                </button>
-            </div>
-        </section>
+        <super::csv_import::CsvCard token options changed can_write/>
+        <super::zones::ZonesCard token zones options changed can_write/>
         {can_write.then(|| view! {
         <section class="card" aria-labelledby="form-title">
             <h2 id="form-title">{move || if editing.get().is_some() { "Edit shipping option" } else { "Add a shipping option" }}</h2>
@@ -513,7 +465,25 @@ fn ShippingEditor(
                 </fieldset>
                 <fieldset class="form-group">
                     <legend>"Where it ships"</legend>
-                    <div class="form-grid">
+                    <div class="field" class:field-invalid=move || zone_problem().is_some()>
+                        <label for="field-zone">"Saved zone"</label>
+                        <select
+                            id="field-zone"
+                            name="form[zone]"
+                            aria-describedby="field-zone-error"
+                            on:change=move |ev| form.update(|f| f.zone = event_target_value(&ev))
+                        >
+                            <option value="" selected=move || form.with(|f| f.zone.is_empty())>"None: the destinations below"</option>
+                            {move || zones.get().into_iter().map(|zone| {
+                                let (value, chosen) = (zone.name.clone(), zone.name.clone());
+                                view! {
+                                    <option value=value selected=move || form.with(|f| f.zone.eq_ignore_ascii_case(&chosen))>{zone.name}</option>
+                                }
+                            }).collect_view()}
+                        </select>
+                        <p class="field-error" id="field-zone-error" role="alert">{zone_problem}</p>
+                    </div>
+                    <div class="form-grid" hidden=move || form.with(|f| !f.zone.is_empty())>
                         {field("countries", "Countries (empty: everywhere)", "US, CA", |f| f.countries.clone(), |f, v| f.countries = v)}
                         {field("regions", "Regions (ISO 3166-2)", "US-CA, US-OR", |f| f.regions.clone(), |f, v| f.regions = v)}
                         {field("postal_codes", "Only postal codes", "902*, 90000-96199", |f| f.postal_codes.clone(), |f, v| f.postal_codes = v)}

@@ -1,8 +1,10 @@
 //! The merchant's shipping options: listed, added, edited, enabled or deleted from the admin UI.
 //! Every server function takes the page token, never a bare installation id.
 
+pub mod csv_import;
 #[cfg(feature = "ssr")]
 mod ssr;
+pub mod zones;
 
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -53,6 +55,8 @@ pub struct ShippingOptionForm {
     pub delivery_estimate: String,
     pub delivery_min_days: String,
     pub delivery_max_days: String,
+    /// A saved zone's name; when given, the destination fields are not used.
+    pub zone: String,
     pub countries: String,
     pub regions: String,
     pub postal_codes: String,
@@ -78,6 +82,8 @@ pub struct ShippingPageData {
     pub page_token: String,
     pub access: Access,
     pub options: Vec<ShippingOptionView>,
+    /// The saved zones, by name.
+    pub zones: Vec<zones::ZoneView>,
     pub history: Vec<ChangeView>,
     pub preview: Option<PreviewView>,
     /// The checkout widget's settings.
@@ -237,11 +243,4 @@ pub async fn save_backup_rate(
 #[server(prefix = "/api/ui", endpoint = "export_shipping_csv")]
 pub async fn export_shipping_csv(token: String) -> Result<String, AppError> {
     crate::error::with_status(ssr::export_csv(&token).await)
-}
-
-/// Adds the options of a CSV text; any bad line is reported (as `line N: field`) and nothing is
-/// saved.
-#[server(prefix = "/api/ui", endpoint = "import_shipping_csv")]
-pub async fn import_shipping_csv(token: String, csv: String) -> Result<Vec<ShippingOptionView>, AppError> {
-    crate::error::with_status(ssr::import_csv(&token, &csv).await)
 }

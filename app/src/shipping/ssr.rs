@@ -1,6 +1,9 @@
 //! Server side of the shipping page. Every function resolves its installation from the page token
 //! (never from an argument), on a same-origin request, for an active installation.
 
+pub mod csv_import;
+pub mod zones;
+
 use domain::{
     Db, audit,
     shipping::{self, SampleCart, ShippingError, ShippingOption, ShippingOptionInput},
@@ -37,6 +40,7 @@ pub async fn load(
         access: scope::access(&dri, "/shipping")?,
         preview: sample.map(|cart| preview(&options, cart)),
         options: options.iter().map(view).collect(),
+        zones: zones::listed(&db, &dri).await?,
         history: history(&db, &dri).await?,
         widget: crate::checkout_widget::ssr::view(&db, &dri).await?,
         backup: shipping::backup_rate(&db, &dri)
@@ -229,27 +233,7 @@ pub async fn export_csv(token: &str) -> Result<String, AppError> {
     ))
 }
 
-pub async fn import_csv(token: &str, csv: &str) -> Result<Vec<ShippingOptionView>, AppError> {
-    let Writer { db, uuid, actor } = scope::writer(token).await?;
-    match shipping::import(&db, &uuid, &actor, csv, max_options()?).await {
-        Ok(_) => listed(&db, &uuid).await,
-        Err(shipping::ImportError::Lines(lines)) => Err(AppError::Invalid(
-            lines
-                .into_iter()
-                .flat_map(|line| {
-                    line.problems.into_iter().map(move |p| FieldProblem {
-                        field: format!("line {}: {}", line.line, p.field),
-                        message: p.message,
-                    })
-                })
-                .collect(),
-        )),
-        Err(error @ shipping::ImportError::TooMany(_)) => Err(AppError::Limit(sentence(&error))),
-        Err(shipping::ImportError::Db(error)) => Err(internal(error)),
-    }
-}
-
-async fn listed(db: &Db, uuid: &str) -> Result<Vec<ShippingOptionView>, AppError> {
+pub(super) async fn listed(db: &Db, uuid: &str) -> Result<Vec<ShippingOptionView>, AppError> {
     Ok(shipping::list(db, uuid)
         .await
         .map_err(internal)?
@@ -259,7 +243,7 @@ async fn listed(db: &Db, uuid: &str) -> Result<Vec<ShippingOptionView>, AppError
 }
 
 /// A domain error as a sentence for the merchant.
-fn sentence(error: &impl std::fmt::Display) -> String {
+pub(super) fn sentence(error: &impl std::fmt::Display) -> String {
     let text = error.to_string();
     let mut chars = text.chars();
     chars.next().map_or_else(String::new, |first| {
@@ -267,17 +251,22 @@ fn sentence(error: &impl std::fmt::Display) -> String {
     })
 }
 
+/// Field problems as the page shows them.
+pub(super) fn invalid(problems: Vec<shipping::FieldError>) -> AppError {
+    AppError::Invalid(
+        problems
+            .into_iter()
+            .map(|p| FieldProblem {
+                field: p.field,
+                message: p.message,
+            })
+            .collect(),
+    )
+}
+
 fn refused(error: ShippingError) -> AppError {
     match error {
-        ShippingError::Invalid(problems) => AppError::Invalid(
-            problems
-                .into_iter()
-                .map(|p| FieldProblem {
-                    field: p.field,
-                    message: p.message,
-                })
-                .collect(),
-        ),
+        ShippingError::Invalid(problems) => invalid(problems),
         ShippingError::NotFound(_) => AppError::NotFound,
         ShippingError::TooMany(_) => AppError::Limit(sentence(&error)),
         ShippingError::Db(error) => internal(error),
@@ -304,7 +293,10 @@ fn view(option: &ShippingOption) -> ShippingOptionView {
         title: option.title.clone(),
         price: rules.rate.describe(&rules.currency, rules.weight_unit),
         delivery_estimate: rules.delivery.text(),
-        countries: rules.zone.describe(),
+        countries: match &option.zone_name {
+            Some(name) => format!("{name}: {}", rules.zone.describe()),
+            None => rules.zone.describe(),
+        },
         conditions: rules.conditions.describe(rules.weight_unit),
         enabled: option.enabled,
         form: form_of(shipping::input_of(option)),

@@ -2,12 +2,13 @@
 //! [`ShippingOptionInput`] (see [`HEADER`]; the README documents each). An import's header names
 //! its columns in any order, and a column left out is blank (`enabled`: true), so files of earlier
 //! versions still import. Import is all or nothing: every line is validated first, and any error is
-//! reported by line with nothing saved. An export imports back to the same options.
+//! reported by line with nothing saved (see [`super::import`] for what an import changes). An
+//! export imports back to the same options.
 
 use super::{FieldError, ShippingOption, ShippingOptionInput, input_of, validate};
 
 /// Every column, in the order exports write them.
-pub const HEADER: [&str; 32] = [
+pub const HEADER: [&str; 33] = [
     "title",
     "enabled",
     "currency",
@@ -25,6 +26,7 @@ pub const HEADER: [&str; 32] = [
     "delivery_estimate",
     "delivery_min_days",
     "delivery_max_days",
+    "zone",
     "countries",
     "regions",
     "postal_codes",
@@ -53,7 +55,7 @@ pub struct LineError {
 }
 
 /// Column `name` of `input`, as text.
-fn get(input: &ShippingOptionInput, name: &str) -> String {
+pub(super) fn get(input: &ShippingOptionInput, name: &str) -> String {
     match name {
         "title" => input.title.clone(),
         "enabled" => input.enabled.to_string(),
@@ -72,6 +74,7 @@ fn get(input: &ShippingOptionInput, name: &str) -> String {
         "delivery_estimate" => input.delivery_estimate.clone(),
         "delivery_min_days" => input.delivery_min_days.clone(),
         "delivery_max_days" => input.delivery_max_days.clone(),
+        "zone" => input.zone.clone(),
         "countries" => input.countries.clone(),
         "regions" => input.regions.clone(),
         "postal_codes" => input.postal_codes.clone(),
@@ -117,6 +120,7 @@ fn set(input: &mut ShippingOptionInput, name: &str, value: String) -> Result<(),
         "delivery_estimate" => input.delivery_estimate = value,
         "delivery_min_days" => input.delivery_min_days = value,
         "delivery_max_days" => input.delivery_max_days = value,
+        "zone" => input.zone = value,
         "countries" => input.countries = value,
         "regions" => input.regions = value,
         "postal_codes" => input.postal_codes = value,
@@ -301,19 +305,21 @@ mod tests {
                 enabled: true,
                 ..Default::default()
             },
+            ShippingOptionInput {
+                title: "West coast express".into(),
+                price: "12".into(),
+                currency: "USD".into(),
+                zone: "West Coast".into(),
+                enabled: true,
+                ..Default::default()
+            },
         ];
         let options: Vec<ShippingOption> = inputs
             .iter()
             .enumerate()
             .map(|(i, input)| {
                 let valid = validate(input).unwrap();
-                ShippingOption {
-                    id: i as i64,
-                    position: i as i64,
-                    title: valid.title,
-                    enabled: valid.enabled,
-                    rules: valid.rules,
-                }
+                valid.with_id(i as i64, i as i64)
             })
             .collect();
         let csv = export(&options);

@@ -38,6 +38,9 @@ pub struct ShippingOptionInput {
     pub delivery_estimate: String,
     pub delivery_min_days: String,
     pub delivery_max_days: String,
+    /// The name of a saved zone: when given, the option ships where that zone says and the
+    /// destination fields below are ignored.
+    pub zone: String,
     /// Codes separated by commas or spaces; with `regions` empty too, everywhere.
     pub countries: String,
     pub regions: String,
@@ -98,7 +101,7 @@ impl Check {
         currency
     }
 
-    fn fail(&mut self, field: &str, message: impl Into<String>) {
+    pub(super) fn fail(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.into(),
             message: message.into(),
@@ -203,32 +206,20 @@ pub fn validate(input: &ShippingOptionInput) -> Result<ValidOption, Vec<FieldErr
     let max_days = c.count("delivery_max_days", &input.delivery_max_days, 365);
     c.ordered("delivery_max_days", "days", min_days, max_days);
 
-    let zone = Zone {
-        countries: c.list(
-            "countries",
-            &input.countries,
-            CODE_SEPARATORS,
-            zone::parse_country,
-        ),
-        regions: c.list("regions", &input.regions, CODE_SEPARATORS, regions::parse_code),
-        postal_codes: c.list(
-            "postal_codes",
-            &input.postal_codes,
-            PATTERN_SEPARATORS,
-            PostalCode::parse,
-        ),
-        excluded_regions: c.list(
-            "excluded_regions",
-            &input.excluded_regions,
-            CODE_SEPARATORS,
-            regions::parse_code,
-        ),
-        excluded_postal_codes: c.list(
-            "excluded_postal_codes",
-            &input.excluded_postal_codes,
-            PATTERN_SEPARATORS,
-            PostalCode::parse,
-        ),
+    let zone_name = c.text("zone", &input.zone, super::zones::MAX_NAME);
+    let zone = if zone_name.is_empty() {
+        zone_of(
+            c,
+            &ZoneFields {
+                countries: &input.countries,
+                regions: &input.regions,
+                postal_codes: &input.postal_codes,
+                excluded_regions: &input.excluded_regions,
+                excluded_postal_codes: &input.excluded_postal_codes,
+            },
+        )
+    } else {
+        Zone::default()
     };
 
     let subtotal_min = c.amount("subtotal_min", &input.subtotal_min, false, 2);
@@ -256,6 +247,7 @@ pub fn validate(input: &ShippingOptionInput) -> Result<ValidOption, Vec<FieldErr
     Ok(ValidOption {
         title,
         enabled: input.enabled,
+        zone_name: (!zone_name.is_empty()).then_some(zone_name),
         rules: Rules {
             currency,
             delivery: Delivery {
@@ -283,6 +275,41 @@ pub fn validate(input: &ShippingOptionInput) -> Result<ValidOption, Vec<FieldErr
             },
         },
     })
+}
+
+/// The destination fields as typed.
+pub(super) struct ZoneFields<'a> {
+    pub(super) countries: &'a str,
+    pub(super) regions: &'a str,
+    pub(super) postal_codes: &'a str,
+    pub(super) excluded_regions: &'a str,
+    pub(super) excluded_postal_codes: &'a str,
+}
+
+/// Checks the destination fields into a zone, one error per bad field.
+pub(super) fn zone_of(c: &mut Check, fields: &ZoneFields<'_>) -> Zone {
+    Zone {
+        countries: c.list("countries", fields.countries, CODE_SEPARATORS, zone::parse_country),
+        regions: c.list("regions", fields.regions, CODE_SEPARATORS, regions::parse_code),
+        postal_codes: c.list(
+            "postal_codes",
+            fields.postal_codes,
+            PATTERN_SEPARATORS,
+            PostalCode::parse,
+        ),
+        excluded_regions: c.list(
+            "excluded_regions",
+            fields.excluded_regions,
+            CODE_SEPARATORS,
+            regions::parse_code,
+        ),
+        excluded_postal_codes: c.list(
+            "excluded_postal_codes",
+            fields.excluded_postal_codes,
+            PATTERN_SEPARATORS,
+            PostalCode::parse,
+        ),
+    }
 }
 
 fn rate_kind(c: &mut Check, input: &ShippingOptionInput) -> Option<RateKind> {
@@ -456,11 +483,6 @@ pub fn input_of(option: &ShippingOption) -> ShippingOptionInput {
         delivery_estimate: rules.delivery.estimate.clone(),
         delivery_min_days: count(rules.delivery.min_days.map(u64::from)),
         delivery_max_days: count(rules.delivery.max_days.map(u64::from)),
-        countries: join(&rules.zone.countries),
-        regions: join(&rules.zone.regions),
-        postal_codes: patterns(&rules.zone.postal_codes),
-        excluded_regions: join(&rules.zone.excluded_regions),
-        excluded_postal_codes: patterns(&rules.zone.excluded_postal_codes),
         subtotal_min: text(rules.conditions.subtotal_min),
         subtotal_max: text(rules.conditions.subtotal_max),
         weight_min: text(rules.conditions.weight_min),
@@ -470,6 +492,16 @@ pub fn input_of(option: &ShippingOption) -> ShippingOptionInput {
         items_max: count(rules.conditions.items_max),
         ..ShippingOptionInput::default()
     };
+    match &option.zone_name {
+        Some(name) => input.zone = name.clone(),
+        None => {
+            input.countries = join(&rules.zone.countries);
+            input.regions = join(&rules.zone.regions);
+            input.postal_codes = patterns(&rules.zone.postal_codes);
+            input.excluded_regions = join(&rules.zone.excluded_regions);
+            input.excluded_postal_codes = patterns(&rules.zone.excluded_postal_codes);
+        }
+    }
     if let Some(items) = &rules.conditions.items {
         input.item_rule = items.quantifier.as_str().to_owned();
         input.item_variant_ids = join(&items.variant_ids);

@@ -12,6 +12,7 @@ pub mod conditions;
 mod countries;
 pub mod csv_io;
 pub mod decisions;
+mod import;
 mod input;
 mod matching;
 mod preview;
@@ -19,6 +20,7 @@ pub mod rate;
 mod regions;
 mod store;
 pub mod zone;
+pub mod zones;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -26,6 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use backup::{BackupRate, BackupRateInput, backup_rate, set_backup_rate};
 pub use cache::{Cache, ShippingSettings};
 pub use conditions::{Conditions, ItemCondition, Quantifier};
+pub use import::{FieldChange, ImportError, ImportPlan, OptionChange, import, plan_import};
 pub use input::{FieldError, ShippingOptionInput, input_of, validate};
 pub use matching::{
     Cart, CartItem, Decision, Outcome, answer, answer_cart, cart_of, decide, matching_options, read_cart,
@@ -37,9 +40,8 @@ pub use zone::{Destination, PostalCode, Zone};
 /// How many shipping options an installation holds at most, unless configured otherwise.
 pub const DEFAULT_MAX_OPTIONS: usize = 500;
 
-pub use store::{
-    ImportError, ShippingError, create, delete, import, list, move_option, reorder, set_enabled, update,
-};
+pub use store::{ShippingError, create, delete, list, move_option, reorder, set_enabled, update};
+pub use zones::{SavedZone, ZoneError, ZoneInput, delete_zone, list_zones, save_zone};
 
 /// A unit of weight, as carts and options give it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,6 +94,9 @@ pub struct ShippingOption {
     pub position: i64,
     pub title: String,
     pub enabled: bool,
+    /// Where it ships is `rules.zone`; when the option uses a saved zone, `rules.zone` is that
+    /// zone's as last saved, and this names it.
+    pub zone_name: Option<String>,
     pub rules: Rules,
 }
 
@@ -105,6 +110,7 @@ pub struct Rules {
     /// The unit of every weight the option names (conditions, per-weight rate, weight tiers).
     #[serde(default)]
     pub weight_unit: WeightUnit,
+    /// Stored empty when the option uses a saved zone (which the option's row names).
     #[serde(default)]
     pub zone: Zone,
     #[serde(default)]
@@ -151,7 +157,24 @@ impl Delivery {
 pub struct ValidOption {
     pub title: String,
     pub enabled: bool,
+    /// The saved zone the option uses, as typed (`rules.zone` is then empty).
+    pub zone_name: Option<String>,
     pub rules: Rules,
+}
+
+impl ValidOption {
+    /// The option as stored with `id` at `position` (a saved zone it names stays as it is:
+    /// only the store fills in its destinations).
+    pub fn with_id(self, id: i64, position: i64) -> ShippingOption {
+        ShippingOption {
+            id,
+            position,
+            title: self.title,
+            enabled: self.enabled,
+            zone_name: self.zone_name,
+            rules: self.rules,
+        }
+    }
 }
 
 /// An option at a flat `price` in USD, everywhere, enabled: a starting point for tests.
@@ -162,6 +185,7 @@ pub(crate) fn flat_option(id: i64, title: &str, price: &str) -> ShippingOption {
         position: id,
         title: title.into(),
         enabled: true,
+        zone_name: None,
         rules: Rules {
             currency: "USD".into(),
             delivery: Delivery {

@@ -29,13 +29,7 @@ fn typed(input: ShippingOptionInput) -> ShippingOption {
         ..input
     };
     let valid = validate(&input).unwrap_or_else(|e| panic!("{input:?}: {e:?}"));
-    ShippingOption {
-        id: 1,
-        position: 1,
-        title: valid.title,
-        enabled: valid.enabled,
-        rules: valid.rules,
-    }
+    valid.with_id(1, 1)
 }
 
 /// A cart line: (name, variant id, quantity, unit price, unit weight in kg).

@@ -34,6 +34,9 @@ struct Row {
     title: String,
     enabled: i64,
     rules: String,
+    zone_id: Option<i64>,
+    zone_name: Option<String>,
+    zone: Option<String>,
 }
 
 impl TryFrom<Row> for ShippingOption {
@@ -42,13 +45,27 @@ impl TryFrom<Row> for ShippingOption {
     /// Rules that do not read (a price that is not a number, a field of the wrong type) are an
     /// error, never a default: an unreadable price read as 0 would be free shipping.
     fn try_from(row: Row) -> Result<Self, DbError> {
-        let rules: Rules = serde_json::from_str(&row.rules)
+        let mut rules: Rules = serde_json::from_str(&row.rules)
             .map_err(|error| DbError::Unreadable(format!("shipping option {}: rules: {error}", row.id)))?;
+        let zone_name = match (row.zone_id, row.zone) {
+            (None, _) => None,
+            (Some(zone_id), Some(zone)) => {
+                rules.zone = super::zones::read_zone(zone_id, &zone)?;
+                row.zone_name
+            }
+            (Some(zone_id), None) => {
+                return Err(DbError::Unreadable(format!(
+                    "shipping option {}: its zone {zone_id} is gone",
+                    row.id
+                )));
+            }
+        };
         Ok(Self {
             id: row.id,
             position: row.position,
             title: row.title,
             enabled: row.enabled != 0,
+            zone_name,
             rules,
         })
     }
@@ -76,13 +93,15 @@ pub(super) async fn settings(db: &Db, uuid: &str) -> Result<super::cache::Shippi
 }
 
 /// The installation's options, in order, read on `executor` (the pool, or a write's transaction).
-async fn list_on<'e, E>(executor: E, uuid: &str) -> Result<Vec<ShippingOption>, DbError>
+pub(super) async fn list_on<'e, E>(executor: E, uuid: &str) -> Result<Vec<ShippingOption>, DbError>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any>,
 {
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT id, position, title, enabled, rules \
-         FROM shipping_options WHERE installation_uuid = $1 ORDER BY position, id",
+        "SELECT o.id, o.position, o.title, o.enabled, o.rules, o.zone_id, z.name AS zone_name, z.zone \
+         FROM shipping_options o \
+         LEFT JOIN shipping_zones z ON z.installation_uuid = o.installation_uuid AND z.id = o.zone_id \
+         WHERE o.installation_uuid = $1 ORDER BY o.position, o.id",
     )
     .bind(uuid)
     .fetch_all(executor)
@@ -126,30 +145,74 @@ async fn within_limit(
 }
 
 /// An option as the change history keeps it.
-fn snapshot(option: &ShippingOption) -> serde_json::Value {
+pub(super) fn snapshot(option: &ShippingOption) -> serde_json::Value {
     serde_json::to_value(option).unwrap_or_default()
 }
 
-/// Inserts a validated option at the end of the installation's list, on `executor` (the pool, or
-/// a transaction).
-async fn insert<'e, E>(executor: E, uuid: &str, option: &ValidOption) -> Result<i64, DbError>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
+/// The id of the saved zone `option` names, read in `tx`; an option naming a zone the
+/// installation does not have is invalid.
+pub(super) async fn zone_id(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    option: &ValidOption,
+) -> Result<Option<i64>, ShippingError> {
+    let Some(name) = &option.zone_name else {
+        return Ok(None);
+    };
+    match super::zones::find_by_name(tx, uuid, name).await? {
+        Some((id, _)) => Ok(Some(id)),
+        None => Err(ShippingError::Invalid(vec![super::zones::unknown(name)])),
+    }
+}
+
+/// Inserts a validated option, using saved zone `zone_id`, at the end of the installation's
+/// list, in `tx`.
+pub(super) async fn insert(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    option: &ValidOption,
+    zone_id: Option<i64>,
+) -> Result<i64, DbError> {
     let (id,): (i64,) = sqlx::query_as(
-        "INSERT INTO shipping_options (installation_uuid, position, title, enabled, rules, updated_at) \
+        "INSERT INTO shipping_options (installation_uuid, position, title, enabled, rules, zone_id, updated_at) \
          VALUES ($1, (SELECT COALESCE(MAX(position), 0) + 1 FROM shipping_options WHERE installation_uuid = $1), \
-             $2, $3, $4, $5) \
+             $2, $3, $4, $5, $6) \
          RETURNING id",
     )
     .bind(uuid)
     .bind(&option.title)
     .bind(i64::from(option.enabled))
     .bind(stored(&option.rules)?)
+    .bind(zone_id)
     .bind(time::now())
-    .fetch_one(executor)
+    .fetch_one(&mut **tx)
     .await?;
     Ok(id)
+}
+
+/// Replaces option `id` of the installation with `option`, using saved zone `zone_id`, in `tx`;
+/// false when there is no such option.
+pub(super) async fn replace(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    id: i64,
+    option: &ValidOption,
+    zone_id: Option<i64>,
+) -> Result<bool, DbError> {
+    let done = sqlx::query(
+        "UPDATE shipping_options SET title = $3, enabled = $4, rules = $5, zone_id = $6, updated_at = $7 \
+         WHERE installation_uuid = $1 AND id = $2",
+    )
+    .bind(uuid)
+    .bind(id)
+    .bind(&option.title)
+    .bind(i64::from(option.enabled))
+    .bind(stored(&option.rules)?)
+    .bind(zone_id)
+    .bind(time::now())
+    .execute(&mut **tx)
+    .await?;
+    Ok(done.rows_affected() > 0)
 }
 
 /// Starts a write to the installation's settings: a transaction that has already bumped its
@@ -179,7 +242,8 @@ pub async fn create(
     let valid = validate(input).map_err(ShippingError::Invalid)?;
     let mut tx = begin_write(db, uuid).await?;
     within_limit(&mut tx, uuid, 1, max).await?;
-    let id = insert(&mut *tx, uuid, &valid).await?;
+    let zone_id = zone_id(&mut tx, uuid, &valid).await?;
+    let id = insert(&mut tx, uuid, &valid, zone_id).await?;
     let added = current(&mut tx, uuid, id).await?;
     let change = Change {
         action: Action::OptionAdded,
@@ -190,57 +254,6 @@ pub async fn create(
     audit::record(&mut *tx, uuid, actor, &change).await?;
     tx.commit().await?;
     Ok(added)
-}
-
-/// Adds every option of a CSV import after the existing ones, in one transaction: all or none,
-/// as long as the installation keeps at most `max` options; recorded as `actor`'s.
-pub async fn import(db: &Db, uuid: &str, actor: &Actor, csv: &str, max: usize) -> Result<usize, ImportError> {
-    let inputs = super::csv_io::parse(csv).map_err(ImportError::Lines)?;
-    if inputs.len() > max {
-        return Err(ImportError::TooMany(max));
-    }
-    let valid: Vec<_> = inputs
-        .iter()
-        .map(|i| validate(i).expect("checked by parse"))
-        .collect();
-    let mut tx = begin_write(db, uuid).await.map_err(DbError::from)?;
-    match within_limit(&mut tx, uuid, valid.len(), max).await {
-        Err(ShippingError::TooMany(max)) => return Err(ImportError::TooMany(max)),
-        Err(ShippingError::Db(error)) => return Err(ImportError::Db(error)),
-        _ => {}
-    }
-    let mut added = Vec::with_capacity(valid.len());
-    for option in &valid {
-        added.push(insert(&mut *tx, uuid, option).await?);
-    }
-    let after: Vec<_> = list_on(&mut *tx, uuid)
-        .await?
-        .iter()
-        .filter(|o| added.contains(&o.id))
-        .map(snapshot)
-        .collect();
-    let change = Change {
-        action: Action::OptionsImported,
-        subject: format!("{} option(s)", valid.len()),
-        before: None,
-        after: Some(serde_json::Value::Array(after)),
-    };
-    audit::record(&mut *tx, uuid, actor, &change)
-        .await
-        .map_err(DbError::from)?;
-    tx.commit().await.map_err(DbError::from)?;
-    Ok(valid.len())
-}
-
-/// Why an import saved nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum ImportError {
-    #[error("some lines are invalid")]
-    Lines(Vec<super::csv_io::LineError>),
-    #[error("an installation has at most {0} shipping options, and an import adds at most as many")]
-    TooMany(usize),
-    #[error(transparent)]
-    Db(#[from] DbError),
 }
 
 /// Replaces option `id` of the installation, recorded as `actor`'s.
@@ -254,19 +267,8 @@ pub async fn update(
     let valid = validate(input).map_err(ShippingError::Invalid)?;
     let mut tx = begin_write(db, uuid).await?;
     let before = current(&mut tx, uuid, id).await?;
-    let done = sqlx::query(
-        "UPDATE shipping_options SET title = $3, enabled = $4, rules = $5, updated_at = $6 \
-         WHERE installation_uuid = $1 AND id = $2",
-    )
-    .bind(uuid)
-    .bind(id)
-    .bind(&valid.title)
-    .bind(i64::from(valid.enabled))
-    .bind(stored(&valid.rules)?)
-    .bind(time::now())
-    .execute(&mut *tx)
-    .await?;
-    if done.rows_affected() == 0 {
+    let zone_id = zone_id(&mut tx, uuid, &valid).await?;
+    if !replace(&mut tx, uuid, id, &valid, zone_id).await? {
         return Err(ShippingError::NotFound(id));
     }
     finish_change(tx, uuid, actor, id, &before).await

@@ -170,56 +170,6 @@ async fn one_installations_token_cannot_read_or_write_anothers_options() {
     app.stop().await;
 }
 
-#[tokio::test]
-async fn a_csv_export_imports_back_and_a_bad_line_saves_nothing() {
-    let app = TestApp::spawn().await;
-    let dri = installed(&app, "Sheet Co").await;
-    let token = page_token(&app, &dri).await;
-    call(
-        &app,
-        "save_shipping_option",
-        &option_form(&token, "Courier, tracked", "7.5"),
-        None,
-    )
-    .await;
-    let (status, csv) = call(&app, "export_shipping_csv", &[("token", &token)], None).await;
-    assert_eq!(status, 200);
-    let csv = csv.as_str().unwrap().to_owned();
-    assert!(csv.contains("\"Courier, tracked\",true,USD,flat,7.5,"), "{csv}");
-
-    let (status, list) = call(
-        &app,
-        "import_shipping_csv",
-        &[("token", &token), ("csv", &csv)],
-        None,
-    )
-    .await;
-    assert_eq!(status, 200, "{list}");
-    assert_eq!(list.as_array().unwrap().len(), 2);
-    assert_eq!(list[1]["title"], "Courier, tracked");
-
-    let bad = "title,price,currency,enabled\nGood,1,USD,true\nBad,-1,USD,true\n".to_owned();
-    let (status, error) = call(
-        &app,
-        "import_shipping_csv",
-        &[("token", &token), ("csv", &bad)],
-        None,
-    )
-    .await;
-    assert_eq!(status, 422);
-    assert_eq!(
-        error["Invalid"][0],
-        json!({"field": "line 3: price", "message": "must not be negative"})
-    );
-    let (_, data) = call(&app, "load_shipping", &[("dri", &dri)], None).await;
-    assert_eq!(
-        data["options"].as_array().unwrap().len(),
-        2,
-        "the good line of a failed import is not saved"
-    );
-    app.stop().await;
-}
-
 /// Posts the add-option form as a browser does before the page is hydrated: form-encoded, asking
 /// for HTML, from the page it is on.
 async fn post_plain_form(app: &TestApp, page: &str, fields: &[(&str, &str)]) -> reqwest::Response {

@@ -23,6 +23,8 @@ mod migrations;
 mod ordering;
 mod process;
 mod readiness;
+mod shipping_csv;
 mod shipping_rules;
+mod shipping_zones;
 mod ui;
 mod viewer;

@@ -88,7 +88,16 @@ async fn every_write(app: &TestApp, token: &str, id: &str) -> Vec<(String, u16, 
             "set_shipping_option_enabled",
             vec![("token", token), ("id", id), ("enabled", "false")],
         ),
-        ("import_shipping_csv", vec![("token", token), ("csv", csv)]),
+        ("preview_shipping_csv", vec![("token", token), ("csv", csv)]),
+        (
+            "import_shipping_csv",
+            vec![("token", token), ("csv", csv), ("based_on", "0")],
+        ),
+        (
+            "save_shipping_zone",
+            vec![("token", token), ("form[name]", "Pwned"), ("form[countries]", "US")],
+        ),
+        ("delete_shipping_zone", vec![("token", token), ("id", id)]),
         ("retry_registrations", vec![("token", token)]),
         ("send_test_callback", vec![("token", token), ("message", "hi")]),
     ];
@@ -142,6 +151,12 @@ async fn a_dri_alone_opens_the_pages_read_only_and_changes_nothing() {
         .expect("as the test set it up");
     db.close().await;
     assert_eq!((kept[0].title.as_str(), kept[0].enabled), ("Standard", true));
+    let db = app.db().await;
+    let zones = domain::shipping::list_zones(&db, dri)
+        .await
+        .expect("as the test set it up");
+    db.close().await;
+    assert!(zones.is_empty(), "no zone was added");
     assert_eq!(changes(&app, dri).await.len(), before, "no change recorded");
 
     // The page itself says why, and offers the sign-in.
@@ -586,11 +601,18 @@ async fn options_imports_and_calls_to_fluid_are_bounded() {
         .await;
     assert_eq!(status, 422, "{body}");
     assert!(body.to_string().contains("at most 2 shipping options"), "{body}");
-    let csv = "title,price,currency,delivery_estimate,countries,subtotal_min,subtotal_max,free_above,weight_min,weight_max,weight_unit,enabled\nA,1,USD,,,,,,,,kg,true\n";
-    let (status, body) = app
-        .server_fn("import_shipping_csv", &[("token", &token), ("csv", csv)], None)
-        .await;
-    assert_eq!(status, 422, "{body}");
+    let csv = "title,price,currency\nA,1,USD\nB,1,USD\nC,1,USD\n";
+    for function in ["preview_shipping_csv", "import_shipping_csv"] {
+        let (status, body) = app
+            .server_fn(
+                function,
+                &[("token", &token), ("csv", csv), ("based_on", "0")],
+                None,
+            )
+            .await;
+        assert_eq!(status, 422, "{function}: {body}");
+        assert!(body.to_string().contains("at most 2 shipping options, and an import lists at most as many"), "{body}");
+    }
     assert_eq!(options(&app, dri).await, 2);
 
     let (status, body) = app
