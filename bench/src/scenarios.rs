@@ -1099,9 +1099,7 @@ mod tests {
         let options: Vec<ShippingOption> = inputs
             .iter()
             .zip(1..)
-            .map(|(input, id)| {
-                validate(input).expect("valid").with_id(id, id)
-            })
+            .map(|(input, id)| validate(input).expect("valid").with_id(id, id))
             .collect();
         assert_eq!(options.len(), 500);
         let cart = cart_of(&super::bench_cart());

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
-import { ACME, framed, shopCompany, signIn } from '../fixtures';
+import { ACME, framed, shopCompany, signIn, sim } from '../fixtures';
 
 const ARTIFACTS = 'artifacts';
 
@@ -92,30 +93,101 @@ for (const [name, path] of [
   });
 }
 
-test('a CSV export imports back, and a bad line is reported by number with nothing saved', async ({ page }) => {
-  await signIn(page, shopCompany());
-  await page.goto(`/shipping?dri=${shopCompany()}`);
-  await expect(page.locator('[data-hydrated="true"]')).toBeVisible();
-  await page.getByLabel('Title').fill('Pallet');
-  await page.getByLabel('Price').fill('80');
-  await page.getByRole('button', { name: 'Add option' }).click();
-  await expect(page.locator('tr[data-option="Pallet"]')).toHaveCount(1);
+test('a zone is defined once and used by two options; a CSV file shows what it changes before it is applied', async ({ page }) => {
+  // A company of its own: an import makes the options what the file lists.
+  const company = await sim('POST', '/installations', { company_name: 'Golf Imports', shape: 'v2_flat' });
+  expect(company.delivery.answer.status).toBe('active');
+  const dri: string = company.droplet_installation_uuid;
+  await signIn(page, dri);
+  await page.goto(`/shipping?dri=${dri}`);
+  await expect(page.locator('[data-hydrated="true"]').first()).toBeVisible();
 
+  // The zone, once.
+  const zones = page.getByTestId('zones');
+  await zones.getByLabel('Zone name').fill('West Coast');
+  await zones.getByLabel('Region codes (ISO 3166-2)').fill('US-CA, US-OR');
+  await zones.getByLabel('Leave out postal codes').fill('96*');
+  await zones.getByRole('button', { name: 'Add zone' }).click();
+  await expect(zones.locator('li[data-zone="West Coast"]')).toContainText('US-CA, US-OR; except 96*');
+
+  // Two options use it; the option's own destination fields step aside.
+  for (const [title, price] of [['Coast ground', '6'], ['Coast express', '15']]) {
+    await page.getByLabel('Title').fill(title);
+    await page.getByLabel('Price').fill(price);
+    await page.getByLabel('Saved zone').selectOption('West Coast');
+    await expect(page.getByLabel('Countries (empty: everywhere)')).toBeHidden();
+    await page.getByRole('button', { name: 'Add option' }).click();
+    await expect(page.locator(`tr[data-option="${title}"]`)).toContainText('West Coast: US-CA, US-OR; except 96*');
+  }
+  await expect(zones.locator('li[data-zone="West Coast"]')).toContainText('Used by Coast ground, Coast express');
+
+  // Changed in one place, both options ship to Washington.
+  await zones.getByRole('button', { name: 'Edit zone West Coast' }).click();
+  await zones.getByLabel('Region codes (ISO 3166-2)').fill('US-CA, US-OR, US-WA');
+  await zones.getByRole('button', { name: 'Save zone' }).click();
+  await expect(zones.getByTestId('zone-notice')).toHaveText('Zone saved.');
+  for (const title of ['Coast ground', 'Coast express']) {
+    await expect(page.locator(`tr[data-option="${title}"]`)).toContainText('US-CA, US-OR, US-WA');
+  }
+  // In use, it is not deleted, and the merchant is told why.
+  await zones.getByRole('button', { name: 'Delete zone West Coast' }).click();
+  await expect(zones.getByTestId('zone-refusal')).toHaveText(
+    'The zone West Coast is used by Coast ground, Coast express; choose another zone for them first.',
+  );
+
+  // The export downloads as a file, and picking it again changes nothing.
   await page.getByRole('button', { name: 'Export current options' }).click();
-  const csv = page.getByLabel('CSV', { exact: true });
-  await expect(csv).toHaveValue(/^title,enabled,currency,rate_type/);
-  await expect(csv).toHaveValue(/Pallet,true,USD,flat,80,/);
-  const rows = await page.locator('tbody tr').count();
-  await page.getByRole('button', { name: 'Import' }).click();
-  await expect(page.getByRole('status')).toHaveText(`Imported ${rows} option(s).`);
-  await expect(page.locator('tr[data-option="Pallet"]')).toHaveCount(2);
+  const [download] = await Promise.all([
+    page.waitForEvent('download'),
+    page.getByRole('link', { name: 'Download shipping-options.csv' }).click(),
+  ]);
+  expect(download.suggestedFilename()).toBe('shipping-options.csv');
+  const exported = readFileSync(await download.path());
+  expect(exported.toString()).toMatch(/^title,enabled,currency,rate_type,/);
+  await page.locator('#csv-file').setInputFiles({ name: download.suggestedFilename(), mimeType: 'text/csv', buffer: exported });
+  const plan = page.getByTestId('import-plan');
+  await expect(plan.getByRole('heading', { level: 3 })).toHaveText('shipping-options.csv: no change');
+  await expect(plan.getByRole('button', { name: 'Apply import' })).toBeDisabled();
+  await plan.getByRole('button', { name: 'Cancel' }).click();
+  await expect(plan).toHaveCount(0);
 
-  const header = 'title,price,currency,delivery_estimate,countries,subtotal_min,subtotal_max,free_above,weight_min,weight_max,weight_unit,enabled';
-  await csv.fill(`${header}\nFine,1,USD,,,,,,,,kg,true\nWrong,1,USD,,XX,,,,,,kg,true`);
-  await page.getByRole('button', { name: 'Import' }).click();
+  // A file dropped on the card: Coast ground costs more, Coast express goes, Pickup comes.
+  const edited = 'title,price,currency,zone\nCoast ground,7.50,USD,West Coast\nPickup,0,USD,\n';
+  const dataTransfer = await page.evaluateHandle((text) => {
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([text], 'spring-rates.csv', { type: 'text/csv' }));
+    return transfer;
+  }, edited);
+  await page.dispatchEvent('label.drop-zone', 'drop', { dataTransfer });
+  await expect(plan.getByRole('heading', { level: 3 })).toHaveText('spring-rates.csv: 1 added, 1 changed, 1 removed');
+  await expect(plan.getByTestId('plan-added')).toHaveText('Pickup');
+  await expect(plan.getByTestId('plan-changed')).toContainText('price: 6 → 7.5');
+  await expect(plan.getByTestId('plan-removed')).toHaveText('Coast express');
+  // Nothing is applied yet.
+  await expect(page.locator('tr[data-option="Coast express"]')).toHaveCount(1);
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-import-plan.png`, fullPage: true });
+  await page.setViewportSize({ width: 360, height: 800 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow).toBeLessThanOrEqual(0);
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-import-plan-360.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+
+  await plan.getByRole('button', { name: 'Apply import' }).click();
+  await expect(page.getByTestId('csv-notice')).toHaveText('Imported: 1 added, 1 changed, 1 removed.');
+  await expect(page.locator('tr[data-option="Coast express"]')).toHaveCount(0);
+  await expect(page.locator('tr[data-option="Coast ground"]')).toContainText('$7.50');
+  await expect(page.locator('tr[data-option="Pickup"]')).toHaveCount(1);
+
+  // A bad line is reported by number, and nothing is applied.
+  await page.locator('#csv-file').setInputFiles({
+    name: 'broken.csv',
+    mimeType: 'text/csv',
+    buffer: Buffer.from('title,price,currency,countries\nFine,1,USD,\nWrong,1,USD,XX\n'),
+  });
   await expect(page.locator('.import-report')).toContainText('line 3: countries: XX is not an ISO 3166-1 alpha-2 country code');
-  await page.screenshot({ path: `${ARTIFACTS}/shipping-csv.png`, fullPage: true });
+  await expect(plan).toHaveCount(0);
   await expect(page.locator('tr[data-option="Fine"]')).toHaveCount(0);
+  await page.screenshot({ path: `${ARTIFACTS}/shipping-csv.png`, fullPage: true });
 });
 
 test('tampered server function arguments are rejected', async ({ request }) => {

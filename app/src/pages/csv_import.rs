@@ -45,7 +45,9 @@ pub fn CsvCard(
         picked.set(None);
         let name = file.name();
         if file.size() > MAX_FILE_BYTES {
-            problem.set(Some(format!("{name} is larger than 512 KB; split it or remove unused columns.")));
+            problem.set(Some(format!(
+                "{name} is larger than 512 KB; split it or remove unused columns."
+            )));
             return;
         }
         spawn_local(async move {
@@ -101,7 +103,7 @@ pub fn CsvCard(
             <p class="muted" hidden=!can_write>
                 "One column per field of the editor (title, enabled, currency, rate_type, price, … zone, countries, … item_name_pattern: an export lists them all; the README documents each). An import makes your options what the file lists: options are matched by title, new titles are added and options the file leaves out are removed. You see every change before it is applied."
             </p>
-            <p class="notice" role="status">{move || notice.get()}</p>
+            <p class="notice" aria-live="polite" data-testid="csv-notice">{move || notice.get()}</p>
             {can_write.then(|| view! {
                 <label
                     class="drop-zone"
@@ -181,7 +183,8 @@ fn ImportPlan(
     on_cancel: Callback<()>,
 ) -> impl IntoView {
     let based_on = plan.based_on;
-    let nothing = plan.added.is_empty() && plan.changed.is_empty() && plan.removed.is_empty() && !plan.reordered;
+    let nothing =
+        plan.added.is_empty() && plan.changed.is_empty() && plan.removed.is_empty() && !plan.reordered;
     let titles = |titles: Vec<String>| titles.into_iter().map(|t| view! { <li>{t}</li> }).collect_view();
     view! {
         <div class="import-plan" data-testid="import-plan" aria-labelledby="import-plan-title" role="region">

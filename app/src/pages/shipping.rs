@@ -9,9 +9,9 @@ use crate::{
     dri::validate_dri,
     error::AppError,
     shipping::{
-        ChangeView, DeleteShippingOption, MoveShippingOption, PreviewView, SampleCartForm, SaveShippingOption,
-        SetShippingOptionEnabled, ShippingOptionForm, ShippingOptionView, load_shipping, shipping_history,
-        zones::ZoneView,
+        ChangeView, DeleteShippingOption, MoveShippingOption, PreviewView, SampleCartForm,
+        SaveShippingOption, SetShippingOptionEnabled, ShippingOptionForm, ShippingOptionView, load_shipping,
+        shipping_history, zones::ZoneView,
     },
 };
 
@@ -242,7 +242,12 @@ fn ShippingEditor(
         Some(Err(AppError::Invalid(problems))) => problems,
         _ => Vec::new(),
     };
-    let zone_problem = move || problems().into_iter().find(|p| p.field == "zone").map(|p| p.message);
+    let zone_problem = move || {
+        problems()
+            .into_iter()
+            .find(|p| p.field == "zone")
+            .map(|p| p.message)
+    };
     let save_failure = move || match save.value().get() {
         Some(Err(error)) => Some(error.to_string()),
         _ => None,

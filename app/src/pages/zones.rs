@@ -23,6 +23,7 @@ pub fn ZonesCard(
     let form = RwSignal::new(ZoneForm::default());
     let editing = RwSignal::new(None::<i64>);
     let notice = RwSignal::new(None::<String>);
+    let refusal = RwSignal::new(None::<String>);
     let save = ServerAction::<SaveShippingZone>::new();
     let remove = ServerAction::<DeleteShippingZone>::new();
     Effect::new(move |_| {
@@ -42,7 +43,7 @@ pub fn ZonesCard(
             notice.set(Some("Zone deleted.".into()));
             changed.run(());
         }
-        Some(Err(error)) => notice.set(Some(error.to_string())),
+        Some(Err(error)) => refusal.set(Some(error.to_string())),
         None => {}
     });
     let problems = move || match save.value().get() {
@@ -56,6 +57,7 @@ pub fn ZonesCard(
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
         notice.set(None);
+        refusal.set(None);
         save.dispatch(SaveShippingZone {
             token: token.get_value(),
             id: editing.get(),
@@ -69,7 +71,12 @@ pub fn ZonesCard(
                       write: fn(&mut ZoneForm, String)| {
         let id = format!("zone-{name}");
         let error_id = format!("{id}-error");
-        let message = move || problems().into_iter().find(|p| p.field == name).map(|p| p.message);
+        let message = move || {
+            problems()
+                .into_iter()
+                .find(|p| p.field == name)
+                .map(|p| p.message)
+        };
         view! {
             <div class="field" class:field-invalid=move || message().is_some()>
                 <label for=id.clone()>{label}</label>
@@ -90,7 +97,8 @@ pub fn ZonesCard(
         <section class="card" aria-labelledby="zones-title" data-testid="zones">
             <h2 id="zones-title">"Zones"</h2>
             <p class="muted">"Define where you ship once, by name, and choose it in any option. Changing a zone changes every option that uses it."</p>
-            <p class="notice" role="status">{move || notice.get()}</p>
+            <p class="notice" aria-live="polite" data-testid="zone-notice">{move || notice.get()}</p>
+            <p class="inline-error" role="alert" data-testid="zone-refusal" hidden=move || refusal.with(Option::is_none)>{move || refusal.get()}</p>
             {move || {
                 let list = zones.get();
                 if list.is_empty() {
@@ -101,10 +109,20 @@ pub fn ZonesCard(
                         {list.into_iter().map(|zone| {
                             let id = zone.id;
                             let for_edit = zone.form.clone();
-                            let used = if zone.used_by.is_empty() {
-                                "Not used yet".to_owned()
-                            } else {
-                                format!("Used by {}", zone.used_by.join(", "))
+                            // From the options as they stand, so it follows every option saved.
+                            let name = zone.name.clone();
+                            let used = move || {
+                                let users: Vec<String> = options.with(|list| {
+                                    list.iter()
+                                        .filter(|o| o.form.zone.eq_ignore_ascii_case(&name))
+                                        .map(|o| o.title.clone())
+                                        .collect()
+                                });
+                                if users.is_empty() {
+                                    "Not used yet".to_owned()
+                                } else {
+                                    format!("Used by {}", users.join(", "))
+                                }
                             };
                             view! {
                                 <li data-zone=zone.name.clone()>
@@ -133,6 +151,7 @@ pub fn ZonesCard(
                                             aria-label=format!("Delete zone {}", zone.name)
                                             on:click=move |_| {
                                                 notice.set(None);
+                                                refusal.set(None);
                                                 remove.dispatch(DeleteShippingZone { token: token.get_value(), id });
                                             }
                                         >

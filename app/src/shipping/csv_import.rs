@@ -46,6 +46,10 @@ pub async fn preview_shipping_csv(token: String, csv: String) -> Result<ImportPl
 /// Makes the options what `csv` lists, as previewed at `based_on`; refused (409) when the options
 /// changed since the preview, and nothing saved if any line is wrong.
 #[server(prefix = "/api/ui", endpoint = "import_shipping_csv")]
-pub async fn import_shipping_csv(token: String, csv: String, based_on: i64) -> Result<ImportedView, AppError> {
+pub async fn import_shipping_csv(
+    token: String,
+    csv: String,
+    based_on: i64,
+) -> Result<ImportedView, AppError> {
     crate::error::with_status(super::ssr::csv_import::apply(&token, &csv, based_on).await)
 }

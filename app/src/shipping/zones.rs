@@ -25,8 +25,6 @@ pub struct ZoneView {
     pub name: String,
     /// The destinations in words.
     pub places: String,
-    /// Titles of the options using it.
-    pub used_by: Vec<String>,
     pub form: ZoneForm,
 }
 

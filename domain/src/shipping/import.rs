@@ -150,7 +150,8 @@ pub async fn import(
             .await?;
     }
     let after = list_on(&mut *tx, uuid).await?;
-    let all = |options: &[ShippingOption]| serde_json::Value::Array(options.iter().map(store::snapshot).collect());
+    let all =
+        |options: &[ShippingOption]| serde_json::Value::Array(options.iter().map(store::snapshot).collect());
     let change = Change {
         action: Action::OptionsImported,
         subject: planned.plan.summary(),
@@ -213,7 +214,10 @@ async fn plan_in(
                 }),
             }
         }
-        if let Some(first) = lines.iter().position(|l| name_key(&l.option.title) == name_key(&option.title)) {
+        if let Some(first) = lines
+            .iter()
+            .position(|l| name_key(&l.option.title) == name_key(&option.title))
+        {
             errors.push(LineError {
                 line,
                 problems: vec![super::FieldError {
@@ -273,7 +277,11 @@ async fn plan_in(
         .filter(|o| removed.contains(&o.id))
         .map(|o| o.title.clone())
         .collect();
-    let kept_order: Vec<i64> = before.iter().map(|o| o.id).filter(|id| !removed.contains(id)).collect();
+    let kept_order: Vec<i64> = before
+        .iter()
+        .map(|o| o.id)
+        .filter(|id| !removed.contains(id))
+        .collect();
     let file_order: Vec<i64> = lines.iter().filter_map(|l| l.target).collect();
     plan.reordered = kept_order != file_order;
     Ok(Planned {

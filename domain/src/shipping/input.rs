@@ -289,7 +289,12 @@ pub(super) struct ZoneFields<'a> {
 /// Checks the destination fields into a zone, one error per bad field.
 pub(super) fn zone_of(c: &mut Check, fields: &ZoneFields<'_>) -> Zone {
     Zone {
-        countries: c.list("countries", fields.countries, CODE_SEPARATORS, zone::parse_country),
+        countries: c.list(
+            "countries",
+            fields.countries,
+            CODE_SEPARATORS,
+            zone::parse_country,
+        ),
         regions: c.list("regions", fields.regions, CODE_SEPARATORS, regions::parse_code),
         postal_codes: c.list(
             "postal_codes",

@@ -163,7 +163,8 @@ pub(super) async fn zones_on(
 }
 
 fn stored(zone: &Zone) -> Result<String, DbError> {
-    serde_json::to_string(zone).map_err(|error| DbError::Unreadable(format!("the zone does not serialize: {error}")))
+    serde_json::to_string(zone)
+        .map_err(|error| DbError::Unreadable(format!("the zone does not serialize: {error}")))
 }
 
 fn snapshot(zone: &SavedZone) -> serde_json::Value {

