@@ -449,18 +449,36 @@ async fn seed_shipping(
         .json()
         .await?;
     let token = loaded["page_token"].as_str().context("page token")?.to_owned();
-    let imported = client
-        .post(format!("{base_url}/api/ui/import_shipping_csv"))
-        .header("origin", base_url)
-        .header("cookie", cookie)
-        .form(&[("token", token.as_str()), ("csv", csv)])
-        .send()
-        .await?;
+    // As the page does it: what the file changes, then exactly that.
+    let call = |function: &str, args: &[(&str, &str)]| {
+        client
+            .post(format!("{base_url}/api/ui/{function}"))
+            .header("origin", base_url)
+            .header("cookie", cookie.as_str())
+            .form(args)
+            .send()
+    };
+    let previewed = call("preview_shipping_csv", &[("token", token.as_str()), ("csv", csv)]).await?;
+    let status = previewed.status();
+    let plan: Value = previewed.json().await.unwrap_or(Value::Null);
+    anyhow::ensure!(status == 200, "the CSV preview answered {status}: {plan}");
+    let version = plan["version"].to_string();
+    let file = plan["file"].as_str().context("the file's digest")?;
+    let imported = call(
+        "import_shipping_csv",
+        &[
+            ("token", token.as_str()),
+            ("csv", csv),
+            ("version", &version),
+            ("file", file),
+        ],
+    )
+    .await?;
     let status = imported.status();
     let answer: Value = imported.json().await.unwrap_or(Value::Null);
     anyhow::ensure!(status == 200, "the CSV import answered {status}: {answer}");
     anyhow::ensure!(
-        answer.as_array().map(Vec::len) == Some(count),
+        answer["options"].as_array().map(Vec::len) == Some(count),
         "{count} options expected: {answer}"
     );
     Ok(())

@@ -8,18 +8,20 @@ use crate::{
     error::AppError,
     shipping::{
         ExportShippingCsv, ShippingOptionView,
-        csv_import::{ImportPlanView, ImportShippingCsv, PreviewShippingCsv},
+        csv_import::{ImportPlanView, ImportShippingCsv, preview_shipping_csv},
     },
 };
 
-/// The largest file the page sends (the server takes at most 1 MiB per request).
-const MAX_FILE_BYTES: f64 = 512.0 * 1024.0;
+/// The largest file the page sends: the server takes at most 1 MiB per request, and the file
+/// travels URL-encoded (a comma takes three bytes).
+const MAX_FILE_BYTES: f64 = 256.0 * 1024.0;
 
-/// A file the merchant picked, as read.
+/// A file the merchant picked, as read, and what importing it would change.
 #[derive(Clone)]
 struct Picked {
     name: String,
     text: String,
+    plan: ImportPlanView,
 }
 
 /// The CSV card. `changed` is told after an import is applied.
@@ -32,35 +34,49 @@ pub fn CsvCard(
 ) -> impl IntoView {
     let picked = RwSignal::new(None::<Picked>);
     let problem = RwSignal::new(None::<String>);
+    let problems = RwSignal::new(Vec::<String>::new());
     let notice = RwSignal::new(None::<String>);
     let dragging = RwSignal::new(false);
-    let preview = ServerAction::<PreviewShippingCsv>::new();
+    let reading = RwSignal::new(false);
+    // Each file read is numbered: only the latest one's plan is shown, whatever order the
+    // previews answer in.
+    let latest = StoredValue::new(0_u64);
     let apply = ServerAction::<ImportShippingCsv>::new();
     let export = ServerAction::<ExportShippingCsv>::new();
 
-    // Reads the file in the browser, then asks what importing it would change.
-    let read = move |file: web_sys::File| {
+    let clear = move || {
         notice.set(None);
         problem.set(None);
+        problems.set(Vec::new());
         picked.set(None);
+    };
+    // Reads the file in the browser, then asks what importing it would change.
+    let read = move |file: web_sys::File| {
+        clear();
         let name = file.name();
         if file.size() > MAX_FILE_BYTES {
             problem.set(Some(format!(
-                "{name} is larger than 512 KB; split it or remove unused columns."
+                "{name} is larger than 256 KB; split it, or leave out columns you do not use."
             )));
             return;
         }
+        latest.update_value(|n| *n += 1);
+        let this = latest.get_value();
+        reading.set(true);
         spawn_local(async move {
-            let text = JsFuture::from(file.text()).await.ok().and_then(|t| t.as_string());
-            match text {
-                Some(text) => {
-                    preview.dispatch(PreviewShippingCsv {
-                        token: token.get_value(),
-                        csv: text.clone(),
-                    });
-                    picked.set(Some(Picked { name, text }));
-                }
-                None => problem.set(Some(format!("{name} could not be read as text."))),
+            let Some(text) = JsFuture::from(file.text()).await.ok().and_then(|t| t.as_string()) else {
+                reading.set(false);
+                problem.set(Some(format!("{name} could not be read as text.")));
+                return;
+            };
+            let answer = preview_shipping_csv(token.get_value(), text.clone()).await;
+            if latest.get_value() != this {
+                return;
+            }
+            reading.set(false);
+            match answer {
+                Ok(plan) => picked.set(Some(Picked { name, text, plan })),
+                Err(error) => problems.set(lines_of(error)),
             }
         });
     };
@@ -68,30 +84,17 @@ pub fn CsvCard(
         Some(Ok(done)) => {
             options.set(done.options);
             picked.set(None);
-            preview.value().set(None);
+            export.value().set(None);
             notice.set(Some(format!("Imported: {}.", done.summary)));
             changed.run(());
         }
         Some(Err(error)) => {
-            // A refused import (the options changed meanwhile) needs a fresh preview.
+            // Refused: the file needs a fresh preview.
             picked.set(None);
-            preview.value().set(None);
-            problem.set(Some(error.to_string()));
+            problems.set(lines_of(error));
         }
         None => {}
     });
-    let report = move || match preview.value().get() {
-        Some(Err(AppError::Invalid(problems))) => problems
-            .into_iter()
-            .map(|p| format!("{}: {}", p.field, p.message))
-            .collect(),
-        Some(Err(error)) => vec![error.to_string()],
-        _ => Vec::<String>::new(),
-    };
-    let plan = move || match preview.value().get() {
-        Some(Ok(plan)) if picked.with(Option::is_some) => Some(plan),
-        _ => None,
-    };
     let download = move || match export.value().get() {
         Some(Ok(text)) => Some(format!("data:text/csv;charset=utf-8,{}", percent_encode(&text))),
         _ => None,
@@ -138,25 +141,29 @@ pub fn CsvCard(
             })}
             <p class="inline-error" role="alert" hidden=move || problem.with(Option::is_none)>{move || problem.get()}</p>
             <ul class="import-report" role="alert">
-                {move || report().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                {move || problems.get().into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
             </ul>
-            <p class="muted" hidden=move || !preview.pending().get()>"Reading the file…"</p>
-            {move || plan().map(|plan| view! {
-                <ImportPlan
-                    plan
-                    file=picked.with(|p| p.as_ref().map(|p| p.name.clone()).unwrap_or_default())
-                    pending=apply.pending()
-                    on_apply=Callback::new(move |based_on: i64| {
-                        if let Some(file) = picked.get_untracked() {
-                            apply.dispatch(ImportShippingCsv { token: token.get_value(), csv: file.text, based_on });
-                        }
-                    })
-                    on_cancel=Callback::new(move |()| {
-                        picked.set(None);
-                        preview.value().set(None);
-                    })
-                />
-            })}
+            <div aria-live="polite">
+                <p class="muted" hidden=move || !reading.get()>"Reading the file…"</p>
+                {move || picked.get().map(|file| view! {
+                    <ImportPlan
+                        plan=file.plan.clone()
+                        file=file.name.clone()
+                        pending=apply.pending()
+                        on_apply=Callback::new(move |()| {
+                            if let Some(file) = picked.get_untracked() {
+                                apply.dispatch(ImportShippingCsv {
+                                    token: token.get_value(),
+                                    csv: file.text,
+                                    version: file.plan.version,
+                                    file: file.plan.file,
+                                });
+                            }
+                        })
+                        on_cancel=Callback::new(move |()| clear())
+                    />
+                })}
+            </div>
             <div class="form-actions">
                 <button
                     type="button"
@@ -179,12 +186,10 @@ fn ImportPlan(
     plan: ImportPlanView,
     file: String,
     pending: Memo<bool>,
-    on_apply: Callback<i64>,
+    on_apply: Callback<()>,
     on_cancel: Callback<()>,
 ) -> impl IntoView {
-    let based_on = plan.based_on;
-    let nothing =
-        plan.added.is_empty() && plan.changed.is_empty() && plan.removed.is_empty() && !plan.reordered;
+    let nothing = plan.empty;
     let titles = |titles: Vec<String>| titles.into_iter().map(|t| view! { <li>{t}</li> }).collect_view();
     view! {
         <div class="import-plan" data-testid="import-plan" aria-labelledby="import-plan-title" role="region">
@@ -219,13 +224,24 @@ fn ImportPlan(
                     type="button"
                     class="button"
                     disabled=move || nothing || pending.get()
-                    on:click=move |_| on_apply.run(based_on)
+                    on:click=move |_| on_apply.run(())
                 >
                     {move || if pending.get() { "Applying…" } else { "Apply import" }}
                 </button>
                 <button type="button" class="button-secondary" on:click=move |_| on_cancel.run(())>"Cancel"</button>
             </div>
         </div>
+    }
+}
+
+/// A refusal as the lines of the report: each bad line's problem, else the sentence.
+fn lines_of(error: AppError) -> Vec<String> {
+    match error {
+        AppError::Invalid(problems) => problems
+            .into_iter()
+            .map(|p| format!("{}: {}", p.field, p.message))
+            .collect(),
+        error => vec![error.to_string()],
     }
 }
 

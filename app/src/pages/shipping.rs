@@ -255,10 +255,23 @@ fn ShippingEditor(
     let submit = move |event: SubmitEvent| {
         event.prevent_default();
         notice.set(None);
+        let mut form = form.get();
+        if !form.zone.is_empty() {
+            // The saved zone says where it ships; the hidden destination fields step aside.
+            for destination in [
+                &mut form.countries,
+                &mut form.regions,
+                &mut form.postal_codes,
+                &mut form.excluded_regions,
+                &mut form.excluded_postal_codes,
+            ] {
+                destination.clear();
+            }
+        }
         save.dispatch(SaveShippingOption {
             token: token.get_value(),
             id: editing.get(),
-            form: form.get(),
+            form,
         });
     };
     let move_button = move |title: &str, id: i64, up: bool, at_end: bool| {
@@ -438,6 +451,7 @@ fn ShippingEditor(
                         <select
                             id="field-rate_type"
                             name="form[rate_type]"
+                            prop:value=move || form.with(|f| if f.rate_type.is_empty() { "flat".to_owned() } else { f.rate_type.clone() })
                             on:change=move |ev| form.update(|f| f.rate_type = event_target_value(&ev))
                         >
                             {RATE_TYPES.into_iter().map(|(value, label)| view! {
@@ -476,6 +490,10 @@ fn ShippingEditor(
                             id="field-zone"
                             name="form[zone]"
                             aria-describedby="field-zone-error"
+                            aria-invalid=move || zone_problem().is_some().to_string()
+                            // A browser keeps the option the user picked whatever `selected` says
+                            // later: the property follows the form.
+                            prop:value=move || form.with(|f| f.zone.clone())
                             on:change=move |ev| form.update(|f| f.zone = event_target_value(&ev))
                         >
                             <option value="" selected=move || form.with(|f| f.zone.is_empty())>"None: the destinations below"</option>

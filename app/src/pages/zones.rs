@@ -24,6 +24,9 @@ pub fn ZonesCard(
     let editing = RwSignal::new(None::<i64>);
     let notice = RwSignal::new(None::<String>);
     let refusal = RwSignal::new(None::<String>);
+    // The form is sent by the island only: until it is hydrated, its button waits.
+    let hydrated = RwSignal::new(false);
+    Effect::new(move |_| hydrated.set(true));
     let save = ServerAction::<SaveShippingZone>::new();
     let remove = ServerAction::<DeleteShippingZone>::new();
     Effect::new(move |_| {
@@ -38,6 +41,14 @@ pub fn ZonesCard(
     });
     Effect::new(move |_| match remove.value().get() {
         Some(Ok(both)) => {
+            // The zone being edited may be the one deleted.
+            if editing
+                .get_untracked()
+                .is_some_and(|id| !both.zones.iter().any(|z| z.id == id))
+            {
+                editing.set(None);
+                form.set(ZoneForm::default());
+            }
             zones.set(both.zones);
             options.set(both.options);
             notice.set(Some("Zone deleted.".into()));
@@ -149,6 +160,7 @@ pub fn ZonesCard(
                                             type="button"
                                             class="button-danger"
                                             aria-label=format!("Delete zone {}", zone.name)
+                                            disabled=move || remove.pending().get()
                                             on:click=move |_| {
                                                 notice.set(None);
                                                 refusal.set(None);
@@ -177,7 +189,7 @@ pub fn ZonesCard(
                     </div>
                     <p class="inline-error" role="alert" hidden=move || failure().is_none()>{failure}</p>
                     <div class="form-actions">
-                        <button type="submit" class="button" disabled=move || save.pending().get()>
+                        <button type="submit" class="button" disabled=move || !hydrated.get() || save.pending().get()>
                             {move || if save.pending().get() { "Saving…" } else if editing.get().is_some() { "Save zone" } else { "Add zone" }}
                         </button>
                         <button

@@ -10,8 +10,10 @@ use crate::error::AppError;
 /// What an import would change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImportPlanView {
-    /// Passed back to apply the import: it applies only if nothing changed meanwhile.
-    pub based_on: i64,
+    /// Passed back to apply the import: the installation's settings version and the file's
+    /// digest, so that exactly this file applies, and only if nothing changed meanwhile.
+    pub version: i64,
+    pub file: String,
     pub added: Vec<String>,
     pub changed: Vec<OptionChangeView>,
     pub removed: Vec<String>,
@@ -19,6 +21,8 @@ pub struct ImportPlanView {
     pub reordered: bool,
     /// `2 added, 1 changed, 0 removed`, or `no change`.
     pub summary: String,
+    /// Whether applying it changes nothing.
+    pub empty: bool,
 }
 
 /// An option the import changes.
@@ -43,13 +47,15 @@ pub async fn preview_shipping_csv(token: String, csv: String) -> Result<ImportPl
     crate::error::with_status(super::ssr::csv_import::preview(&token, &csv).await)
 }
 
-/// Makes the options what `csv` lists, as previewed at `based_on`; refused (409) when the options
-/// changed since the preview, and nothing saved if any line is wrong.
+/// Makes the options what `csv` lists, as previewed (`version` and `file` from the preview);
+/// refused (409) for another file or when the shipping settings changed since the preview, and
+/// nothing saved if any line is wrong.
 #[server(prefix = "/api/ui", endpoint = "import_shipping_csv")]
 pub async fn import_shipping_csv(
     token: String,
     csv: String,
-    based_on: i64,
+    version: i64,
+    file: String,
 ) -> Result<ImportedView, AppError> {
-    crate::error::with_status(super::ssr::csv_import::apply(&token, &csv, based_on).await)
+    crate::error::with_status(super::ssr::csv_import::apply(&token, &csv, version, file).await)
 }

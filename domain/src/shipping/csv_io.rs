@@ -152,6 +152,40 @@ pub fn export(options: &[ShippingOption]) -> String {
     String::from_utf8(writer.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
+/// Line numbers of byte offsets of one text, asked in increasing order.
+struct LineCounter<'a> {
+    text: &'a [u8],
+    byte: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text: text.as_bytes(),
+            byte: 0,
+            line: 1,
+        }
+    }
+
+    /// The line of the first character at or after `byte` that is not a line break (the reader
+    /// reports a record from where it started looking, blank lines included).
+    fn at(&mut self, byte: u64) -> usize {
+        let mut start = usize::try_from(byte).unwrap_or(usize::MAX).min(self.text.len());
+        while self.text.get(start).is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            start += 1;
+        }
+        if start >= self.byte {
+            self.line += self.text[self.byte..start]
+                .iter()
+                .filter(|b| **b == b'\n')
+                .count();
+            self.byte = start;
+        }
+        self.line
+    }
+}
+
 fn problem(field: &str, message: impl Into<String>) -> FieldError {
     FieldError {
         field: field.into(),
@@ -185,6 +219,11 @@ fn columns(header: &csv::StringRecord) -> Result<Vec<String>, String> {
 /// Parses and validates every line; the inputs when all are valid, else every line's problems.
 /// A byte-order mark (as spreadsheets write) is skipped.
 pub fn parse(text: &str) -> Result<Vec<ShippingOptionInput>, Vec<LineError>> {
+    Ok(lines(text)?.into_iter().map(|(_, input)| input).collect())
+}
+
+/// As [`parse`], each input with the number of the line it starts on.
+pub fn lines(text: &str) -> Result<Vec<(usize, ShippingOptionInput)>, Vec<LineError>> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
@@ -203,11 +242,14 @@ pub fn parse(text: &str) -> Result<Vec<ShippingOptionInput>, Vec<LineError>> {
     };
     let mut inputs = Vec::new();
     let mut errors = Vec::new();
+    let mut lines = LineCounter::new(text);
     for (index, record) in reader.records().enumerate() {
-        let line = index + 2;
+        // Blank lines are skipped and a quoted field may span lines: the record's place in the
+        // text says which line it starts on.
         let record = match record {
             Ok(record) => record,
             Err(error) => {
+                let line = error.position().map_or(index + 2, |p| lines.at(p.byte()));
                 errors.push(LineError {
                     line,
                     problems: vec![problem("line", error.to_string())],
@@ -215,6 +257,7 @@ pub fn parse(text: &str) -> Result<Vec<ShippingOptionInput>, Vec<LineError>> {
                 continue;
             }
         };
+        let line = record.position().map_or(index + 2, |p| lines.at(p.byte()));
         if record.len() != names.len() {
             let message = format!("has {} columns; expected {}", record.len(), names.len());
             errors.push(LineError {
@@ -242,7 +285,7 @@ pub fn parse(text: &str) -> Result<Vec<ShippingOptionInput>, Vec<LineError>> {
         );
         problems.sort_by_key(|p| names.iter().position(|n| *n == p.field).unwrap_or(usize::MAX));
         if problems.is_empty() {
-            inputs.push(input);
+            inputs.push((line, input));
         } else {
             errors.push(LineError { line, problems });
         }
@@ -380,5 +423,17 @@ mod tests {
         assert_eq!(parse("name,price\nx,1\n").unwrap_err()[0].line, 1);
         let tiers = "title,currency,rate_type,tiers\nT,USD,tiered_subtotal,50:5; 20:9\n";
         assert_eq!(parse(tiers).unwrap_err()[0].problems[0].field, "tiers");
+    }
+
+    #[test]
+    fn a_line_is_numbered_where_it_is_in_the_file_past_blank_lines_and_quoted_line_breaks() {
+        let csv = "title,currency,delivery_estimate,price\n\
+                   \n\
+                   Good,USD,\"two\nlines\",1\n\
+                   Bad,USD,,-1\n";
+        let errors = parse(csv).unwrap_err();
+        assert_eq!(errors[0].line, 5, "{errors:?}");
+        let good = lines("title,currency,price\n\nA,USD,1\n").unwrap();
+        assert_eq!(good[0].0, 3);
     }
 }

@@ -1,11 +1,13 @@
 //! A CSV import makes the installation's options what the file lists. Lines are matched to the
-//! current options by title (regardless of case): a title the installation has updates that
-//! option (which keeps its id), a new title adds one, and an option the file does not name is
-//! removed; the options end in the file's order. [`plan_import`] says what would change and
-//! changes nothing; [`import`] applies it in one transaction — all or nothing — and only when the
-//! options are still those the plan was made from.
+//! current options by title (regardless of case; options sharing a title are matched in order): a
+//! title the installation has updates that option (which keeps its id), a new title adds one, and
+//! an option the file does not name is removed; the options end in the file's order.
+//! [`plan_import`] says what would change and changes nothing; [`import`] applies it in one
+//! transaction — all or nothing — and only for the very file previewed, with the installation's
+//! shipping settings still as they were then.
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::{
     ShippingOption, ValidOption,
@@ -23,9 +25,9 @@ use crate::{
 /// What an import changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ImportPlan {
-    /// The installation's settings version the plan was made against (after [`import`]: the
-    /// version it wrote).
-    pub based_on: i64,
+    /// What applying the plan must present: the installation's settings version and the file
+    /// the plan was made from.
+    pub based_on: Previewed,
     /// Titles of the options the file adds.
     pub added: Vec<String>,
     pub changed: Vec<OptionChange>,
@@ -60,6 +62,23 @@ impl ImportPlan {
     }
 }
 
+/// The state an import was previewed against.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Previewed {
+    /// The installation's `settings_version`.
+    pub version: i64,
+    /// SHA-256 of the file, hex.
+    pub file: String,
+}
+
+/// The file's digest, as [`Previewed::file`] holds it.
+fn digest(csv: &str) -> String {
+    Sha256::digest(csv.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
 /// An option the file changes, field by field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OptionChange {
@@ -83,8 +102,10 @@ pub enum ImportError {
     Lines(Vec<LineError>),
     #[error("an installation has at most {0} shipping options, and an import lists at most as many")]
     TooMany(usize),
-    #[error("the options changed since this import was previewed; preview the file again")]
+    #[error("the shipping settings changed since this import was previewed; preview the file again")]
     Stale,
+    #[error("this is not the file that was previewed; preview it again")]
+    OtherFile,
     #[error(transparent)]
     Db(#[from] DbError),
 }
@@ -97,28 +118,43 @@ impl From<sqlx::Error> for ImportError {
 
 /// What an import of `csv` would change, read in one transaction; nothing is written.
 pub async fn plan_import(db: &Db, uuid: &str, csv: &str, max: usize) -> Result<ImportPlan, ImportError> {
+    let lines = read_file(csv, max)?;
     let mut tx = db.pool().begin().await?;
-    let planned = plan_in(&mut tx, uuid, csv, max).await?;
+    let version = settings_version(&mut tx, uuid).await?;
+    let planned = plan_in(&mut tx, uuid, lines).await?;
     tx.commit().await?;
-    Ok(planned.plan)
+    Ok(ImportPlan {
+        based_on: Previewed {
+            version,
+            file: digest(csv),
+        },
+        ..planned.plan
+    })
 }
 
-/// Applies the import of `csv`, planned at settings version `based_on`, recorded as `actor`'s;
-/// [`ImportError::Stale`] when the options changed since. Returns what it changed.
+/// Applies the import of `csv` as previewed (`previewed`), recorded as `actor`'s:
+/// [`ImportError::OtherFile`] for another file, [`ImportError::Stale`] when the shipping settings
+/// changed since. Returns what it changed.
 pub async fn import(
     db: &Db,
     uuid: &str,
     actor: &Actor,
     csv: &str,
-    based_on: i64,
+    previewed: &Previewed,
     max: usize,
 ) -> Result<ImportPlan, ImportError> {
+    // The file is read before the write starts: the installation's settings are held no longer
+    // than the write itself.
+    let lines = read_file(csv, max)?;
+    if digest(csv) != previewed.file {
+        return Err(ImportError::OtherFile);
+    }
     let mut tx = begin_write(db, uuid).await?;
-    let planned = plan_in(&mut tx, uuid, csv, max).await?;
     // `begin_write` moved the version on by one: anything else wrote in between.
-    if planned.plan.based_on != based_on.saturating_add(1) {
+    if settings_version(&mut tx, uuid).await? != previewed.version.saturating_add(1) {
         return Err(ImportError::Stale);
     }
+    let planned = plan_in(&mut tx, uuid, lines).await?;
     if planned.plan.is_empty() {
         // Dropping the transaction leaves the version where it was.
         return Ok(planned.plan);
@@ -133,6 +169,7 @@ pub async fn import(
     let mut order = Vec::with_capacity(planned.lines.len());
     for line in &planned.lines {
         let id = match line.target {
+            Some(id) if !line.changed => id,
             Some(id) => {
                 store::replace(&mut tx, uuid, id, &line.option, line.zone_id).await?;
                 id
@@ -163,12 +200,48 @@ pub async fn import(
     Ok(planned.plan)
 }
 
+async fn settings_version(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+) -> Result<i64, DbError> {
+    let (version,): (i64,) = sqlx::query_as("SELECT settings_version FROM installations WHERE uuid = $1")
+        .bind(uuid)
+        .fetch_one(&mut **tx)
+        .await?;
+    Ok(version)
+}
+
+/// The file's lines, each validated, with its line number; at most `max`.
+fn read_file(csv: &str, max: usize) -> Result<Vec<(usize, ValidOption)>, ImportError> {
+    let lines = csv_io::lines(csv).map_err(ImportError::Lines)?;
+    if lines.len() > max {
+        return Err(ImportError::TooMany(max));
+    }
+    let mut valid = Vec::with_capacity(lines.len());
+    let mut errors = Vec::new();
+    for (line, input) in lines {
+        // `lines` validated each already; a line that no longer validates is reported, never
+        // unwrapped.
+        match validate(&input) {
+            Ok(option) => valid.push((line, option)),
+            Err(problems) => errors.push(LineError { line, problems }),
+        }
+    }
+    if errors.is_empty() {
+        Ok(valid)
+    } else {
+        Err(ImportError::Lines(errors))
+    }
+}
+
 /// One line of the file, ready to write.
 struct Line {
     option: ValidOption,
     zone_id: Option<i64>,
     /// The option it updates; none when it adds one.
     target: Option<i64>,
+    /// Whether it changes the option it updates.
+    changed: bool,
 }
 
 struct Planned {
@@ -178,29 +251,18 @@ struct Planned {
     before: Vec<ShippingOption>,
 }
 
-/// Reads the file and the installation's options and zones in `tx`, and matches them.
+/// Matches the file's lines with the installation's options and zones as `tx` reads them.
 async fn plan_in(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,
     uuid: &str,
-    csv: &str,
-    max: usize,
+    file: Vec<(usize, ValidOption)>,
 ) -> Result<Planned, ImportError> {
-    let inputs = csv_io::parse(csv).map_err(ImportError::Lines)?;
-    if inputs.len() > max {
-        return Err(ImportError::TooMany(max));
-    }
-    let (version,): (i64,) = sqlx::query_as("SELECT settings_version FROM installations WHERE uuid = $1")
-        .bind(uuid)
-        .fetch_one(&mut **tx)
-        .await?;
     let before = list_on(&mut **tx, uuid).await?;
     let zones = zones_on(tx, uuid).await?;
 
     let mut errors = Vec::new();
-    let mut lines: Vec<Line> = Vec::with_capacity(inputs.len());
-    for (index, input) in inputs.iter().enumerate() {
-        let line = index + 2;
-        let mut option = validate(input).expect("checked by parse");
+    let mut lines: Vec<Line> = Vec::with_capacity(file.len());
+    for (line, mut option) in file {
         let mut zone_id = None;
         if let Some(name) = &option.zone_name {
             match zones.iter().find(|z| name_key(&z.name) == name_key(name)) {
@@ -214,38 +276,21 @@ async fn plan_in(
                 }),
             }
         }
-        if let Some(first) = lines
-            .iter()
-            .position(|l| name_key(&l.option.title) == name_key(&option.title))
-        {
-            errors.push(LineError {
-                line,
-                problems: vec![super::FieldError {
-                    field: "title".into(),
-                    message: format!(
-                        "is also the title of line {}; an import matches options by title, so each appears once",
-                        first + 2
-                    ),
-                }],
-            });
-        }
         lines.push(Line {
             option,
             zone_id,
             target: None,
+            changed: true,
         });
     }
     if !errors.is_empty() {
-        errors.sort_by_key(|e| e.line);
         return Err(ImportError::Lines(errors));
     }
 
-    let mut plan = ImportPlan {
-        based_on: version,
-        ..ImportPlan::default()
-    };
+    let mut plan = ImportPlan::default();
     let mut matched = vec![false; before.len()];
     for line in &mut lines {
+        // Options sharing a title are matched in order, so an export always imports back.
         let found = before
             .iter()
             .enumerate()
@@ -257,6 +302,7 @@ async fn plan_in(
         matched[at] = true;
         line.target = Some(current.id);
         let fields = differences(current, &line.option);
+        line.changed = !fields.is_empty();
         if fields.is_empty() {
             plan.unchanged += 1;
         } else {

@@ -38,8 +38,8 @@ pub struct ShippingOptionInput {
     pub delivery_estimate: String,
     pub delivery_min_days: String,
     pub delivery_max_days: String,
-    /// The name of a saved zone: when given, the option ships where that zone says and the
-    /// destination fields below are ignored.
+    /// The name of a saved zone: when given, the option ships where that zone says, and the
+    /// destination fields below must be blank.
     pub zone: String,
     /// Codes separated by commas or spaces; with `regions` empty too, everywhere.
     pub countries: String,
@@ -219,6 +219,19 @@ pub fn validate(input: &ShippingOptionInput) -> Result<ValidOption, Vec<FieldErr
             },
         )
     } else {
+        let destinations = [
+            &input.countries,
+            &input.regions,
+            &input.postal_codes,
+            &input.excluded_regions,
+            &input.excluded_postal_codes,
+        ];
+        if destinations.iter().any(|d| !d.trim().is_empty()) {
+            c.fail(
+                "zone",
+                "a saved zone says where the option ships: leave the destinations blank, or choose no zone",
+            );
+        }
         Zone::default()
     };
 

@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 pub use backup::{BackupRate, BackupRateInput, backup_rate, set_backup_rate};
 pub use cache::{Cache, ShippingSettings};
 pub use conditions::{Conditions, ItemCondition, Quantifier};
-pub use import::{FieldChange, ImportError, ImportPlan, OptionChange, import, plan_import};
+pub use import::{FieldChange, ImportError, ImportPlan, OptionChange, Previewed, import, plan_import};
 pub use input::{FieldError, ShippingOptionInput, input_of, validate};
 pub use matching::{
     Cart, CartItem, Decision, Outcome, answer, answer_cart, cart_of, decide, matching_options, read_cart,

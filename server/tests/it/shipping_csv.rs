@@ -21,6 +21,15 @@ async fn options(app: &TestApp, dri: &str) -> Vec<domain::shipping::ShippingOpti
     options
 }
 
+/// Each option's price in words, in order.
+async fn prices(app: &TestApp, dri: &str) -> Vec<String> {
+    options(app, dri)
+        .await
+        .iter()
+        .map(|o| o.rules.rate.describe("USD", domain::shipping::WeightUnit::Kg))
+        .collect()
+}
+
 async fn changes(app: &TestApp, dri: &str) -> Vec<domain::audit::Entry> {
     let db = app.db().await;
     let entries = domain::audit::recent(&db, dri, 100).await.expect("audit");
@@ -33,11 +42,18 @@ async fn preview(app: &TestApp, token: &str, csv: &str) -> (u16, Value) {
         .await
 }
 
-async fn apply(app: &TestApp, token: &str, csv: &str, based_on: &Value) -> (u16, Value) {
-    let based_on = based_on.to_string();
+/// Applies `csv` as `plan` (a preview's answer) says it was previewed.
+async fn apply(app: &TestApp, token: &str, csv: &str, plan: &Value) -> (u16, Value) {
+    let version = plan["version"].to_string();
+    let file = plan["file"].as_str().unwrap_or_default();
     app.server_fn(
         "import_shipping_csv",
-        &[("token", token), ("csv", csv), ("based_on", &based_on)],
+        &[
+            ("token", token),
+            ("csv", csv),
+            ("version", &version),
+            ("file", file),
+        ],
         None,
     )
     .await
@@ -79,7 +95,7 @@ async fn an_import_shows_what_it_adds_changes_and_removes_and_applies_exactly_th
     assert_eq!(plan["summary"], "no change");
     assert_eq!(plan["unchanged"], 3);
     let history = changes(&app, &dri).await.len();
-    let (status, done) = apply(&app, &token, &csv, &plan["based_on"]).await;
+    let (status, done) = apply(&app, &token, &csv, &plan).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(changes(&app, &dri).await.len(), history, "nothing recorded");
     assert_eq!(options(&app, &dri).await, before);
@@ -107,7 +123,7 @@ async fn an_import_shows_what_it_adds_changes_and_removes_and_applies_exactly_th
     assert_eq!(plan["summary"], "1 added, 1 changed, 1 removed");
     assert_eq!(options(&app, &dri).await, before, "a preview saves nothing");
 
-    let (status, done) = apply(&app, &token, edited, &plan["based_on"]).await;
+    let (status, done) = apply(&app, &token, edited, &plan).await;
     assert_eq!(status, 200, "{done}");
     assert_eq!(done["summary"], "1 added, 1 changed, 1 removed");
     let after = options(&app, &dri).await;
@@ -158,7 +174,7 @@ async fn an_import_previewed_before_another_change_is_refused_and_saves_nothing(
     assert_eq!(status, 200, "{plan}");
     // Someone else saves meanwhile.
     app.seed_options(&dri, &[flat("Express", "9")]).await;
-    let (status, body) = apply(&app, &token, csv, &plan["based_on"]).await;
+    let (status, body) = apply(&app, &token, csv, &plan).await;
     assert_eq!(status, 409, "{body}");
     assert!(
         body.to_string()
@@ -174,7 +190,7 @@ async fn an_import_previewed_before_another_change_is_refused_and_saves_nothing(
     // Previewed again, it applies.
     let (_, plan) = preview(&app, &token, csv).await;
     assert_eq!(plan["removed"], json!(["Express"]));
-    let (status, body) = apply(&app, &token, csv, &plan["based_on"]).await;
+    let (status, body) = apply(&app, &token, csv, &plan).await;
     assert_eq!(status, 200, "{body}");
     app.stop().await;
 }
@@ -191,13 +207,9 @@ async fn a_bad_file_is_reported_by_line_and_saves_nothing() {
             json!({"field": "line 3: price", "message": "must not be negative"}),
         ),
         (
-            "title,price,currency\nTwice,1,USD\ntwice,2,USD\n",
-            json!({"field": "line 3: title",
-                   "message": "is also the title of line 2; an import matches options by title, so each appears once"}),
-        ),
-        (
-            "title,price,currency,zone\nZoned,1,USD,Nowhere\n",
-            json!({"field": "line 2: zone", "message": "no saved zone is named Nowhere; add it under Zones first"}),
+            "title,price,currency,zone,countries\nBoth,1,USD,Somewhere,FR\n",
+            json!({"field": "line 2: zone",
+                   "message": "a saved zone says where the option ships: leave the destinations blank, or choose no zone"}),
         ),
         (
             "title,cost,currency\nA,1,USD\n",
@@ -210,7 +222,7 @@ async fn a_bad_file_is_reported_by_line_and_saves_nothing() {
             let (status, body) = app
                 .server_fn(
                     function,
-                    &[("token", &token), ("csv", csv), ("based_on", "0")],
+                    &[("token", &token), ("csv", csv), ("version", "0"), ("file", "")],
                     None,
                 )
                 .await;
@@ -218,6 +230,50 @@ async fn a_bad_file_is_reported_by_line_and_saves_nothing() {
             assert_eq!(body["Invalid"][0], problem, "{function} {csv}");
         }
     }
+    // A zone is looked up once the file is known to be the one previewed.
+    let csv = "title,price,currency,zone\nZoned,1,USD,Nowhere\n";
+    let (status, body) = preview(&app, &token, csv).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["Invalid"][0],
+        json!({"field": "line 2: zone", "message": "no saved zone is named Nowhere; add it under Zones first"})
+    );
     assert_eq!(options(&app, &dri).await, before, "nothing saved");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn only_the_file_previewed_applies_and_options_sharing_a_title_import_back() {
+    let app = TestApp::spawn().await;
+    let (dri, token) = signed_in(&app, "Twins Co").await;
+    app.seed_options(&dri, &[flat("Standard", "5"), flat("standard", "6")])
+        .await;
+    let (_, csv) = app
+        .server_fn("export_shipping_csv", &[("token", &token)], None)
+        .await;
+    let csv = csv.as_str().expect("text").to_owned();
+    let (status, plan) = preview(&app, &token, &csv).await;
+    assert_eq!(status, 200, "{plan}");
+    assert_eq!(plan["summary"], "no change", "matched in order");
+
+    // A plan shown for one file does not apply another.
+    let other = "title,price,currency\nStandard,1,USD\n";
+    let (status, body) = apply(&app, &token, other, &plan).await;
+    assert_eq!(status, 409, "{body}");
+    assert_eq!(
+        body["Conflict"],
+        "This is not the file that was previewed; preview it again."
+    );
+    let prices = prices(&app, &dri).await;
+    assert_eq!(prices, ["$5.00", "$6.00"]);
+
+    // The second of the two is the one changed.
+    let edited = "title,price,currency\nStandard,5,USD\nstandard,7,USD\n";
+    let (_, plan) = preview(&app, &token, edited).await;
+    assert_eq!(plan["summary"], "0 added, 1 changed, 0 removed");
+    let (status, body) = apply(&app, &token, edited, &plan).await;
+    assert_eq!(status, 200, "{body}");
+    let prices = prices(&app, &dri).await;
+    assert_eq!(prices, ["$5.00", "$7.00"]);
     app.stop().await;
 }

@@ -35,8 +35,7 @@ async fn save_option(app: &TestApp, token: &str, title: &str, price: &str, zone:
             ("form[price]", price),
             ("form[currency]", "USD"),
             ("form[zone]", zone),
-            // Ignored: the saved zone says where the option ships.
-            ("form[countries]", "FR"),
+            ("form[countries]", ""),
             ("form[enabled]", "true"),
         ],
         None,
@@ -157,6 +156,27 @@ async fn zone_names_are_unique_an_unknown_zone_is_refused_and_an_unused_zone_del
         .filter_map(|p| p["field"].as_str())
         .collect();
     assert_eq!(fields, ["name", "regions"]);
+
+    // A zone and destinations of its own would be two answers to one question.
+    let (status, body) = app
+        .server_fn(
+            "save_shipping_option",
+            &[
+                ("token", &token),
+                ("form[title]", "Both"),
+                ("form[price]", "5"),
+                ("form[currency]", "USD"),
+                ("form[zone]", "Mainland"),
+                ("form[countries]", "FR"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["Invalid"],
+        json!([{"field": "zone", "message": "a saved zone says where the option ships: leave the destinations blank, or choose no zone"}])
+    );
 
     let (status, body) = save_option(&app, &token, "Lost", "5", "Atlantis").await;
     assert_eq!(status, 422, "{body}");

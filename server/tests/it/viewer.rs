@@ -91,7 +91,7 @@ async fn every_write(app: &TestApp, token: &str, id: &str) -> Vec<(String, u16, 
         ("preview_shipping_csv", vec![("token", token), ("csv", csv)]),
         (
             "import_shipping_csv",
-            vec![("token", token), ("csv", csv), ("based_on", "0")],
+            vec![("token", token), ("csv", csv), ("version", "0"), ("file", "")],
         ),
         (
             "save_shipping_zone",
@@ -610,7 +610,7 @@ async fn options_imports_and_calls_to_fluid_are_bounded() {
         let (status, body) = app
             .server_fn(
                 function,
-                &[("token", &token), ("csv", csv), ("based_on", "0")],
+                &[("token", &token), ("csv", csv), ("version", "0"), ("file", "")],
                 None,
             )
             .await;

@@ -1,6 +1,6 @@
 //! Server side of the CSV import: preview, then apply.
 
-use domain::shipping::{self, ImportError, ImportPlan};
+use domain::shipping::{self, ImportError, ImportPlan, Previewed};
 
 use super::{listed, max_options, sentence};
 use crate::{
@@ -17,9 +17,10 @@ pub async fn preview(token: &str, csv: &str) -> Result<ImportPlanView, AppError>
     Ok(view(plan))
 }
 
-pub async fn apply(token: &str, csv: &str, based_on: i64) -> Result<ImportedView, AppError> {
+pub async fn apply(token: &str, csv: &str, version: i64, file: String) -> Result<ImportedView, AppError> {
     let Writer { db, uuid, actor } = scope::writer(token).await?;
-    let plan = shipping::import(&db, &uuid, &actor, csv, based_on, max_options()?)
+    let previewed = Previewed { version, file };
+    let plan = shipping::import(&db, &uuid, &actor, csv, &previewed, max_options()?)
         .await
         .map_err(refused)?;
     Ok(ImportedView {
@@ -42,7 +43,7 @@ fn refused(error: ImportError) -> AppError {
                 .collect(),
         ),
         ImportError::TooMany(_) => AppError::Limit(sentence(&error)),
-        ImportError::Stale => AppError::Conflict(sentence(&error)),
+        ImportError::Stale | ImportError::OtherFile => AppError::Conflict(sentence(&error)),
         ImportError::Db(error) => internal(error),
     }
 }
@@ -50,7 +51,9 @@ fn refused(error: ImportError) -> AppError {
 fn view(plan: ImportPlan) -> ImportPlanView {
     ImportPlanView {
         summary: plan.summary(),
-        based_on: plan.based_on,
+        empty: plan.is_empty(),
+        version: plan.based_on.version,
+        file: plan.based_on.file,
         added: plan.added,
         changed: plan
             .changed
