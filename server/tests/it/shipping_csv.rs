@@ -264,8 +264,7 @@ async fn only_the_file_previewed_applies_and_options_sharing_a_title_import_back
         body["Conflict"],
         "This is not the file that was previewed; preview it again."
     );
-    let prices = prices(&app, &dri).await;
-    assert_eq!(prices, ["$5.00", "$6.00"]);
+    assert_eq!(prices(&app, &dri).await, ["$5.00", "$6.00"]);
 
     // The second of the two is the one changed.
     let edited = "title,price,currency\nStandard,5,USD\nstandard,7,USD\n";
@@ -273,7 +272,6 @@ async fn only_the_file_previewed_applies_and_options_sharing_a_title_import_back
     assert_eq!(plan["summary"], "0 added, 1 changed, 0 removed");
     let (status, body) = apply(&app, &token, edited, &plan).await;
     assert_eq!(status, 200, "{body}");
-    let prices = prices(&app, &dri).await;
-    assert_eq!(prices, ["$5.00", "$7.00"]);
+    assert_eq!(prices(&app, &dri).await, ["$5.00", "$7.00"]);
     app.stop().await;
 }
