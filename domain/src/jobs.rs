@@ -26,6 +26,8 @@ crate::stored_enum! {
         /// Bring the installation's drop zones on Fluid to what the manifest and the merchant's
         /// checkout widget settings want (the name stays for the jobs already stored).
         RegisterDropZones = "register_drop_zones",
+        /// Compare what Fluid holds with what the droplet wants, and repair the drift.
+        Reconcile = "reconcile",
     }
 }
 

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod key_rotation;
 pub mod lifecycle;
 pub mod page_tokens;
+pub mod reconcile;
 pub mod registrations;
 pub mod shipping;
 #[cfg(test)]

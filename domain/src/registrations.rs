@@ -116,6 +116,12 @@ pub fn callback_url(public_url: &str, uuid: &str, definition: &str) -> String {
     format!("{public_url}/api/callbacks/{uuid}/{definition}")
 }
 
+/// Whether `url` is one of ours for installation `uuid`'s callbacks, whatever its host (an earlier
+/// `PUBLIC_URL`'s included).
+pub fn is_our_callback(url: &str, uuid: &str) -> bool {
+    url.contains(&format!("/api/callbacks/{uuid}/"))
+}
+
 /// Where Fluid should send installation `uuid`'s company webhooks.
 pub fn webhook_url(public_url: &str, uuid: &str) -> String {
     format!("{public_url}/api/webhooks/companies/{uuid}")
@@ -167,8 +173,14 @@ pub async fn register_callbacks(
         };
         let created = match fluid.create_callback_registration(&token, &request).await {
             Err(FluidError::Rejected { status: 409, .. }) => {
+                // Only ours go (recognised by URL path): another service's registration of the
+                // definition is never touched, and the creation then fails with Fluid's word.
                 let existing = fluid.list_callback_registrations(&token).await?;
-                for stale in existing.iter().filter(|r| r.definition_name == *definition) {
+                let ours = |r: &&fluid::client::CallbackRegistration| {
+                    r.definition_name == *definition
+                        && r.url.as_deref().is_some_and(|u| is_our_callback(u, uuid))
+                };
+                for stale in existing.iter().filter(ours) {
                     fluid.delete_callback_registration(&token, &stale.uuid).await?;
                 }
                 fluid.create_callback_registration(&token, &request).await
@@ -277,6 +289,65 @@ pub async fn register_webhooks(
         }
     }
     first_error.map_or(Ok(()), Err)
+}
+
+/// The callback registrations whose `cvt_` the droplet holds for installation `uuid`, as
+/// (definition, Fluid's uuid).
+pub async fn held_callbacks(db: &Db, uuid: &str) -> Result<Vec<(String, String)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT definition_name, fluid_uuid FROM callback_registrations \
+         WHERE installation_uuid = $1 AND status = 'registered' \
+         AND verification_token_sealed IS NOT NULL AND fluid_uuid IS NOT NULL",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Marks `definition`'s registration for installation `uuid` as gone from Fluid (its token with
+/// it), so that registering creates it again.
+pub async fn forget_callback(db: &Db, uuid: &str, definition: &str) -> Result<(), DbError> {
+    update_callback(
+        db,
+        uuid,
+        definition,
+        "status = 'pending', verification_token_sealed = NULL, last_error = NULL",
+        "",
+    )
+    .await
+}
+
+/// Records that `definition`'s registration for installation `uuid` is as wanted again.
+pub async fn mark_callback_registered(db: &Db, uuid: &str, definition: &str) -> Result<(), DbError> {
+    update_callback(
+        db,
+        uuid,
+        definition,
+        "status = 'registered', last_error = NULL",
+        "AND verification_token_sealed IS NOT NULL",
+    )
+    .await
+}
+
+/// Sets `set` on `definition`'s registration row of installation `uuid` (where `also` holds);
+/// `set` and `also` are constants of this module, never input.
+async fn update_callback(
+    db: &Db,
+    uuid: &str,
+    definition: &str,
+    set: &str,
+    also: &str,
+) -> Result<(), DbError> {
+    sqlx::query(&format!(
+        "UPDATE callback_registrations SET {set}, updated_at = $3 \
+         WHERE installation_uuid = $1 AND definition_name = $2 {also}"
+    ))
+    .bind(uuid)
+    .bind(definition)
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// Whether `definition` is registered for installation `uuid`, with its `cvt_` held.

@@ -114,7 +114,41 @@ pub struct CallbackRegistration {
     #[serde(default)]
     pub url: Option<String>,
     #[serde(default)]
+    pub timeout_in_seconds: Option<u32>,
+    #[serde(default)]
+    pub active: Option<bool>,
+    /// The countries it is called for; none or empty: all.
+    #[serde(default)]
+    pub country_codes: Option<Vec<String>>,
+    #[serde(default)]
     pub verification_token: Option<Secret>,
+}
+
+/// What to change of a callback registration (`PUT /api/callback/registrations/{uuid}`); the
+/// verification token stays.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct CallbackRegistrationUpdate {
+    pub url: String,
+    pub timeout_in_seconds: u32,
+    pub active: bool,
+    /// Empty: every country.
+    pub country_codes: Vec<String>,
+}
+
+/// What to change of a company webhook (`PUT /api/company/webhooks/{id}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct CompanyWebhookUpdate {
+    pub url: String,
+    pub http_method: String,
+    pub active: bool,
+}
+
+/// An installation as Fluid describes it to the installation itself (never its credentials).
+#[derive(Debug, Clone, Deserialize)]
+pub struct DropletInstallation {
+    pub uuid: String,
+    #[serde(default)]
+    pub active: Option<bool>,
 }
 
 /// A company webhook to create (`POST /api/company/webhooks`).
@@ -135,7 +169,23 @@ pub struct CompanyWebhook {
     pub event: String,
     #[serde(default)]
     pub url: Option<String>,
+    #[serde(default)]
+    pub http_method: Option<String>,
+    #[serde(default)]
+    pub active: Option<bool>,
 }
+
+impl CompanyWebhook {
+    /// Its id as text (Fluid gives a number).
+    pub fn id_text(&self) -> String {
+        self.id.to_string().trim_matches('"').to_owned()
+    }
+}
+
+/// How many entries a listing asks for at once, and the most pages read (a listing longer than
+/// that is an error, never silently cut).
+const PAGE_SIZE: usize = 100;
+const MAX_PAGES: u32 = 100;
 
 /// One attempt of a call to Fluid, as observers see it.
 #[derive(Debug, Clone, Copy)]
@@ -172,6 +222,7 @@ impl std::fmt::Debug for FluidClient {
 fn endpoint(path: &str) -> &'static str {
     const ENDPOINTS: &[(&str, &str)] = &[
         ("/api/droplet_installations/exchange", "exchange"),
+        ("/api/droplet_installations/", "droplet_installations"),
         ("/api/callback/registrations", "callback_registrations"),
         ("/api/callback/test", "callback_test"),
         ("/api/company/webhooks", "company_webhooks"),
@@ -275,20 +326,67 @@ impl FluidClient {
         Ok(wrapped.inner)
     }
 
-    /// The company's callback registrations.
+    /// The company's callback registrations, every page of them.
     pub async fn list_callback_registrations(
         &self,
         token: &Secret,
     ) -> Result<Vec<CallbackRegistration>, FluidError> {
-        let list: CallbackRegistrationList = self
+        self.every_page(
+            "/api/callback/registrations",
+            token,
+            |list: CallbackRegistrationList| list.callback_registrations,
+        )
+        .await
+    }
+
+    /// Reads `path` page by page (from 1) to the end: Fluid's company listings are paged, and a
+    /// company carries other droplets' entries too.
+    async fn every_page<L: DeserializeOwned, T>(
+        &self,
+        path: &str,
+        token: &Secret,
+        entries: impl Fn(L) -> Vec<T>,
+    ) -> Result<Vec<T>, FluidError> {
+        let mut all = Vec::new();
+        for page in 1..=MAX_PAGES {
+            let list: L = self
+                .call(
+                    reqwest::Method::GET,
+                    &format!("{path}?page={page}&per_page={PAGE_SIZE}"),
+                    Some(token),
+                    None,
+                )
+                .await?;
+            let entries = entries(list);
+            let last = entries.len() < PAGE_SIZE;
+            all.extend(entries);
+            if last {
+                return Ok(all);
+            }
+        }
+        Err(FluidError::Malformed(format!(
+            "{path} lists more than {} entries",
+            PAGE_SIZE * MAX_PAGES as usize
+        )))
+    }
+
+    /// Changes one of the company's callback registrations (its token stays).
+    pub async fn update_callback_registration(
+        &self,
+        token: &Secret,
+        uuid: &str,
+        update: &CallbackRegistrationUpdate,
+    ) -> Result<(), FluidError> {
+        let body = serde_json::json!({ "uuid": uuid, "callback_registration": update });
+        let _: serde_json::Value = self
             .call(
-                reqwest::Method::GET,
-                "/api/callback/registrations",
+                reqwest::Method::PUT,
+                &format!("/api/callback/registrations/{uuid}"),
                 Some(token),
-                None,
+                Some(&body),
             )
             .await?;
-        Ok(list.callback_registrations)
+        Ok(())
     }
 
     /// Deletes one of the company's callback registrations.
@@ -318,12 +416,66 @@ impl FluidClient {
         Ok(wrapped.webhook)
     }
 
-    /// The company's webhooks.
+    /// The company's webhooks, every page of them (other droplets' included).
     pub async fn list_company_webhooks(&self, token: &Secret) -> Result<Vec<CompanyWebhook>, FluidError> {
-        let list: CompanyWebhookList = self
-            .call(reqwest::Method::GET, "/api/company/webhooks", Some(token), None)
+        self.every_page("/api/company/webhooks", token, |list: CompanyWebhookList| {
+            list.webhooks
+        })
+        .await
+    }
+
+    /// Changes one of the company's webhooks.
+    pub async fn update_company_webhook(
+        &self,
+        token: &Secret,
+        id: &str,
+        update: &CompanyWebhookUpdate,
+    ) -> Result<(), FluidError> {
+        let body = serde_json::json!({ "webhook": update });
+        let _: serde_json::Value = self
+            .call(
+                reqwest::Method::PUT,
+                &format!("/api/company/webhooks/{id}"),
+                Some(token),
+                Some(&body),
+            )
             .await?;
-        Ok(list.webhooks)
+        Ok(())
+    }
+
+    /// Deletes one of the company's webhooks.
+    pub async fn delete_company_webhook(&self, token: &Secret, id: &str) -> Result<(), FluidError> {
+        let _: serde_json::Value = self
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/api/company/webhooks/{id}"),
+                Some(token),
+                None,
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// Installation `uuid` as Fluid describes it, asked with its own `dit_`: a 401 or 404 means
+    /// Fluid no longer knows it.
+    pub async fn droplet_installation(
+        &self,
+        token: &Secret,
+        uuid: &str,
+    ) -> Result<DropletInstallation, FluidError> {
+        #[derive(Deserialize)]
+        struct Wrapper {
+            droplet_installation: DropletInstallation,
+        }
+        let wrapped: Wrapper = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/droplet_installations/{uuid}"),
+                Some(token),
+                None,
+            )
+            .await?;
+        Ok(wrapped.droplet_installation)
     }
 
     /// Asks Fluid to send `message` to the company's `test_callback_system` registration and

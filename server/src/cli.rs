@@ -41,6 +41,9 @@ pub enum Command {
         #[command(subcommand)]
         command: KeysCommand,
     },
+    /// Compare what Fluid holds for each installation (callback registrations, company webhooks)
+    /// with what the droplet wants; print the drift, and with --apply repair it.
+    Reconcile(ReconcileArgs),
     /// The droplet's own definition on Fluid, from droplet.toml (owner company token).
     Droplet {
         #[command(subcommand)]
@@ -52,6 +55,31 @@ pub enum Command {
     /// Play Fluid locally, so development and tests need neither a tunnel nor a Fluid account.
     /// Plain `droplet sim` serves the simulated Fluid.
     Sim(SimArgs),
+}
+
+/// Settings of `droplet reconcile`.
+#[derive(Debug, Clone, Args)]
+pub struct ReconcileArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Only this installation (droplet_installation_uuid, dri_…); all active ones without it.
+    #[arg(long)]
+    pub installation: Option<String>,
+    /// Repair the drift (through the durable jobs); without it nothing is changed.
+    #[arg(long)]
+    pub apply: bool,
+    /// The service's public base URL, as `serve` has it: where registrations should point.
+    #[arg(long, env = "PUBLIC_URL")]
+    pub public_url: String,
+    /// Fluid's API.
+    #[arg(long, env = "FLUID_API_BASE_URL", default_value = "https://api.fluid.app")]
+    pub fluid_api_base_url: String,
+    /// The manifest whose company webhooks each installation should have.
+    #[arg(long, env = "DROPLET_MANIFEST", default_value = "droplet.toml")]
+    pub droplet_manifest: String,
+    /// Base64 of 32 random bytes; comma-separated: encrypt with the first, decrypt with any.
+    #[arg(long, env = "DROPLET_ENCRYPTION_KEY", hide_env_values = true)]
+    pub droplet_encryption_key: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -521,6 +549,10 @@ pub struct ServeArgs {
     /// Days to keep company webhook events and callback records.
     #[arg(long, env = "EVENT_RETENTION_DAYS", default_value = "30")]
     pub event_retention_days: String,
+    /// Minutes between two checks of every installation's registrations against Fluid (the first
+    /// at start; once across instances); 0 turns the periodic check off.
+    #[arg(long, env = "RECONCILE_INTERVAL_MINUTES", default_value = "60")]
+    pub reconcile_interval_minutes: String,
     /// Most database connections this instance opens (size it so every instance's sum stays
     /// under PostgreSQL's max_connections).
     #[arg(long, env = "DATABASE_MAX_CONNECTIONS", default_value = "10")]

@@ -211,6 +211,27 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let fluid_api = config::http_url("FLUID_API_BASE_URL", &fluid_api_base_url)?;
             commands::callbacks::test(&url, &keyring, &fluid_api, &installation, &message).await?;
         }
+        Command::Reconcile(args) => {
+            let url = config::database_url(&args.database.database_url)?;
+            let keyring = config::keyring(args.droplet_encryption_key.as_deref())?;
+            let fluid_api = config::http_url("FLUID_API_BASE_URL", &args.fluid_api_base_url)?;
+            let public_url = config::http_url("PUBLIC_URL", &args.public_url)?;
+            let (webhooks, _) = config::per_install(&args.droplet_manifest, &public_url)?;
+            let wanted = domain::reconcile::Wanted {
+                public_url,
+                callbacks: domain::callbacks::implemented(),
+                webhooks: webhooks.to_vec(),
+            };
+            commands::reconcile::run(
+                &url,
+                keyring,
+                &fluid_api,
+                wanted,
+                args.installation.as_deref(),
+                args.apply,
+            )
+            .await?;
+        }
         Command::Keys {
             command:
                 KeysCommand::Rotate {

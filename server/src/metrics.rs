@@ -143,6 +143,13 @@ struct JobLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct DriftLabels {
+    kind: &'static str,
+    /// `fixed`, or `reported` when reconciling leaves it alone (another service's).
+    outcome: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
     outcome: &'static str,
 }
@@ -164,6 +171,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Histogram, fn() -> Histogram>,
     fluid_calls: Family<FluidLabels, Histogram, fn() -> Histogram>,
     jobs: Family<JobLabels, Counter>,
+    drift: Family<DriftLabels, Counter>,
     company_events: Family<OutcomeLabels, Counter>,
     installs: Family<OutcomeLabels, Counter>,
     shed: Family<ShedLabels, Counter>,
@@ -193,6 +201,12 @@ impl Default for Metrics {
         );
         let jobs = Family::default();
         registry.register("jobs", "Background job runs, by kind and outcome", jobs.clone());
+        let drift = Family::default();
+        registry.register(
+            "registration_drift",
+            "Differences found between what Fluid holds and what the droplet wants, by kind (callback_missing, callback_duplicate, callback_orphan, callback_wrong, callback_taken, webhook_missing, webhook_duplicate, webhook_orphan, webhook_wrong) and outcome (fixed, reported)",
+            drift.clone(),
+        );
         let company_events = Family::default();
         registry.register(
             "company_events",
@@ -238,6 +252,7 @@ impl Default for Metrics {
             requests,
             fluid_calls,
             jobs,
+            drift,
             company_events,
             installs,
             shed,
@@ -274,6 +289,12 @@ impl Metrics {
     /// A job of `kind` ran to `outcome` (`done`, `retry`, `failed`, `cancelled`).
     pub fn job(&self, kind: &'static str, outcome: &'static str) {
         self.jobs.get_or_create(&JobLabels { kind, outcome }).inc();
+    }
+
+    /// Reconciling found drift of `kind`, and fixed it (or only reported it).
+    pub fn drift(&self, kind: &'static str, fixed: bool) {
+        let outcome = if fixed { "fixed" } else { "reported" };
+        self.drift.get_or_create(&DriftLabels { kind, outcome }).inc();
     }
 
     /// A company event was acknowledged: `stored` or `duplicate`.

@@ -52,6 +52,7 @@ pub async fn serve(
         public_url: config.public_url.clone(),
         wake: wake_worker.clone(),
         retention: config.event_retention,
+        reconcile_every: config.reconcile_every,
         company_webhooks: config.company_webhooks.clone(),
         drop_zones: config.drop_zones.clone(),
         lease: config.job_lease,

@@ -32,6 +32,8 @@ pub struct Worker {
     pub wake: Arc<Notify>,
     /// Company events and callback records older than this are deleted.
     pub retention: Duration,
+    /// How often every active installation is reconciled with Fluid; `None`: never on its own.
+    pub reconcile_every: Option<Duration>,
     /// The manifest's company webhooks, subscribed for each install.
     pub company_webhooks: Arc<[domain::registrations::CompanyWebhook]>,
     /// The manifest's drop zones, kept on Fluid for each install.
@@ -48,6 +50,7 @@ impl Worker {
     pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
             let mut next_prune = tokio::time::Instant::now();
+            let mut next_reconcile = tokio::time::Instant::now();
             let mut drop_zones_queued = false;
             loop {
                 if *shutdown.borrow() {
@@ -59,6 +62,13 @@ impl Worker {
                 if self.db.is_migrated() && tokio::time::Instant::now() >= next_prune {
                     self.prune().await;
                     next_prune += PRUNE_EVERY;
+                }
+                if let Some(every) = self.reconcile_every
+                    && self.db.is_migrated()
+                    && tokio::time::Instant::now() >= next_reconcile
+                    && self.queue_reconcile(every).await
+                {
+                    next_reconcile = tokio::time::Instant::now() + every;
                 }
                 // Until the database is migrated (PostgreSQL still starting), there is nothing to claim.
                 if self.db.is_migrated() {
@@ -98,6 +108,31 @@ impl Worker {
             }
             Err(error) => {
                 tracing::warn!(%error, "could not queue the drop zone sync");
+                false
+            }
+        }
+    }
+
+    /// Queues a reconcile of every active installation for the current period of `every`; the
+    /// period's dedupe key makes it once across instances and restarts. The key names the
+    /// `PUBLIC_URL` too, so a start with a new one checks at once. False when the database could
+    /// not be asked (tried again on the next round).
+    async fn queue_reconcile(&self, every: Duration) -> bool {
+        let period = domain::time::now() / i64::try_from(every.as_secs().max(1)).unwrap_or(i64::MAX);
+        let key = format!("every-{}s-{period}-{}", every.as_secs(), self.public_url);
+        match domain::reconcile::queue_all(&self.db, &key).await {
+            Ok(queued) => {
+                if queued > 0 {
+                    tracing::info!(
+                        installations = queued,
+                        "registrations queued for a check against Fluid"
+                    );
+                    self.wake.notify_one();
+                }
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not queue the reconcile of the installations");
                 false
             }
         }
@@ -212,6 +247,21 @@ impl Worker {
                     uuid,
                 )
                 .await
+            }
+            Some(JobKind::Reconcile) => {
+                let wanted = domain::reconcile::Wanted {
+                    public_url: self.public_url.clone(),
+                    callbacks: domain::callbacks::implemented(),
+                    webhooks: self.company_webhooks.to_vec(),
+                };
+                domain::reconcile::fix(&self.db, &self.keyring, &self.fluid, &wanted, uuid)
+                    .await
+                    .map(|found| {
+                        for drift in &found {
+                            tracing::info!(installation = %uuid, kind = drift.kind(), "{}", drift.describe());
+                            self.metrics.drift(drift.kind(), drift.fixable());
+                        }
+                    })
             }
             None => Err(RegistrationError::Permanent("unknown job kind".into())),
         };

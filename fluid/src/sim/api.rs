@@ -1,15 +1,16 @@
 //! The simulated Fluid API: the endpoints a droplet calls, answering as Fluid's docs say.
 
-use std::{sync::Arc, time::Instant};
+use std::{collections::HashMap, sync::Arc, time::Instant};
 
 use axum::{
     Json, Router,
-    extract::{Path, State as Extract},
+    body::Bytes,
+    extract::{Path, Query, State as Extract},
     http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
-    routing::{delete, get, post},
+    routing::{delete, get, post, put},
 };
-use serde::Deserialize;
+use serde::{Deserialize, de::DeserializeOwned};
 use serde_json::{Value, json};
 use tokio::sync::Mutex;
 
@@ -24,12 +25,22 @@ pub(super) struct ApiState {
 pub(super) fn router(state: ApiState) -> Router {
     Router::new()
         .route("/api/droplet_installations/exchange", post(exchange))
+        .route("/api/droplet_installations/{uuid}", get(show_installation))
         .route(
             "/api/callback/registrations",
             post(create_registration).get(list_registrations),
         )
-        .route("/api/callback/registrations/{uuid}", delete(delete_registration))
+        .route(
+            "/api/callback/registrations/{uuid}",
+            get(show_registration)
+                .put(update_registration)
+                .delete(delete_registration),
+        )
         .route("/api/company/webhooks", post(create_webhook).get(list_webhooks))
+        .route(
+            "/api/company/webhooks/{id}",
+            put(update_webhook).delete(delete_webhook),
+        )
         .route("/api/callback/test", post(test_callback))
         .route("/api/company/v1/companies/me", get(company_me))
         .route("/api/drop_zones", post(create_drop_zone).get(list_drop_zones))
@@ -42,6 +53,73 @@ pub(super) fn router(state: ApiState) -> Router {
 
 pub(super) fn error(status: StatusCode, message: &str) -> Response {
     (status, Json(json!({ "error": message }))).into_response()
+}
+
+/// A request refused with 422 and one line saying why.
+#[derive(Debug)]
+pub(super) struct Unprocessable(String);
+
+impl IntoResponse for Unprocessable {
+    fn into_response(self) -> Response {
+        error(StatusCode::UNPROCESSABLE_ENTITY, &self.0)
+    }
+}
+
+/// The request's JSON body as `T`; anything else (no body, not JSON, the wrong shape) is refused
+/// with 422 and one line saying why.
+pub(super) fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, Unprocessable> {
+    serde_json::from_slice(body).map_err(|e| Unprocessable(format!("invalid JSON body: {e}")))
+}
+
+/// How many entries a page of a company listing holds unless `per_page` says otherwise.
+const DEFAULT_PER_PAGE: usize = 30;
+/// The most entries a page holds; a larger `per_page` is clamped to this.
+const MAX_PER_PAGE: usize = 100;
+
+/// One page of a company listing, as Fluid pages them (`?page=&per_page=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Page {
+    /// From 1.
+    number: usize,
+    /// 1 to [`MAX_PER_PAGE`].
+    per_page: usize,
+}
+
+impl Page {
+    /// `page` (default 1) and `per_page` (default 30, at most 100) from the query; 0 or anything
+    /// but a whole number is refused with 422.
+    fn from_query(query: &HashMap<String, String>) -> Result<Self, Unprocessable> {
+        Ok(Self {
+            number: page_parameter(query, "page", 1)?,
+            per_page: page_parameter(query, "per_page", DEFAULT_PER_PAGE)?.min(MAX_PER_PAGE),
+        })
+    }
+
+    /// This page's share of `entries`, in their order; empty past the end.
+    fn of<T>(self, entries: Vec<T>) -> Vec<T> {
+        let skip = self.number.saturating_sub(1).saturating_mul(self.per_page);
+        entries.into_iter().skip(skip).take(self.per_page).collect()
+    }
+}
+
+/// The positive whole number `name` of the query, `default` when it is absent.
+fn page_parameter(
+    query: &HashMap<String, String>,
+    name: &str,
+    default: usize,
+) -> Result<usize, Unprocessable> {
+    let Some(text) = query.get(name) else {
+        return Ok(default);
+    };
+    let refusal = || Unprocessable(format!("{name} must be a whole number from 1"));
+    if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(refusal());
+    }
+    // Only digits: a number too large for `usize` is still a (very) large number.
+    match text.parse::<usize>().unwrap_or(usize::MAX) {
+        0 => Err(refusal()),
+        number => Ok(number),
+    }
 }
 
 /// Applies the next queued fault: `Some(response)` replaces the real answer.
@@ -165,6 +243,33 @@ async fn company_me(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Resp
     .into_response()
 }
 
+/// `GET /api/droplet_installations/{uuid}`: the token's own installation, never its credentials;
+/// 404 for any other installation, 401 for an unknown or revoked token (after an uninstall).
+async fn show_installation(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let state = api.state.lock().await;
+    let Some(installation) = state.installations.get(&dri).filter(|_| dri == uuid) else {
+        return error(StatusCode::NOT_FOUND, "Droplet installation not found");
+    };
+    Json(json!({
+        "droplet_installation": {
+            "uuid": installation.droplet_installation_uuid,
+            "droplet_uuid": installation.droplet_uuid,
+            "company_id": installation.fluid_company_id,
+            "company_name": installation.company_name,
+            "active": installation.active,
+        }
+    }))
+    .into_response()
+}
+
 #[derive(Deserialize)]
 struct NewRegistration {
     callback_registration: Option<RegistrationFields>,
@@ -176,8 +281,50 @@ struct RegistrationFields {
     url: Option<String>,
     timeout_in_seconds: Option<u64>,
     active: Option<bool>,
+    country_codes: Option<Vec<String>>,
 }
 
+/// `PUT /api/callback/registrations/{uuid}`'s body: `{"uuid", "callback_registration": {…}}`.
+#[derive(Deserialize)]
+struct RegistrationUpdate {
+    uuid: Option<String>,
+    callback_registration: Option<RegistrationChange>,
+}
+
+/// What a `PUT` changes of a callback registration; absent fields stay as they are.
+#[derive(Deserialize)]
+struct RegistrationChange {
+    url: Option<String>,
+    timeout_in_seconds: Option<u64>,
+    active: Option<bool>,
+    country_codes: Option<Vec<String>>,
+}
+
+/// Refuses a callback timeout outside Fluid's 1 to 20 seconds.
+fn check_timeout(timeout_in_seconds: u64) -> Result<(), Unprocessable> {
+    if (1..=20).contains(&timeout_in_seconds) {
+        Ok(())
+    } else {
+        Err(Unprocessable(
+            "timeout_in_seconds must be between 1 and 20".into(),
+        ))
+    }
+}
+
+/// Refuses anything but ISO 3166-1 alpha-2 country codes (`US`, `CA`).
+fn check_country_codes(country_codes: &[String]) -> Result<(), Unprocessable> {
+    match country_codes
+        .iter()
+        .find(|code| code.len() != 2 || !code.bytes().all(|b| b.is_ascii_uppercase()))
+    {
+        Some(bad) => Err(Unprocessable(format!(
+            "country_codes: {bad:?} is not an ISO 3166-1 alpha-2 code such as \"US\""
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// A registration as Fluid describes it; its `cvt_` only when `with_token` (the create call).
 fn registration_json(registration: &Registration, with_token: bool) -> Value {
     let mut value = json!({
         "uuid": registration.uuid,
@@ -185,6 +332,7 @@ fn registration_json(registration: &Registration, with_token: bool) -> Value {
         "url": registration.url,
         "timeout_in_seconds": registration.timeout_in_seconds,
         "active": registration.active,
+        "country_codes": registration.country_codes,
         "created_at": "2026-01-01T00:00:00Z",
     });
     if with_token {
@@ -217,11 +365,12 @@ async fn create_registration(
         );
     };
     let timeout_in_seconds = fields.timeout_in_seconds.unwrap_or(10);
-    if timeout_in_seconds == 0 || timeout_in_seconds > 20 {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "timeout_in_seconds must be between 1 and 20",
-        );
+    if let Err(refusal) = check_timeout(timeout_in_seconds) {
+        return refusal.into_response();
+    }
+    let country_codes = fields.country_codes.unwrap_or_default();
+    if let Err(refusal) = check_country_codes(&country_codes) {
+        return refusal.into_response();
     }
     let mut state = api.state.lock().await;
     if state
@@ -241,6 +390,7 @@ async fn create_registration(
         url,
         timeout_in_seconds,
         active: fields.active.unwrap_or(true),
+        country_codes,
         verification_token: token("cvt_"),
     };
     state.registrations.push(registration.clone());
@@ -251,9 +401,14 @@ async fn create_registration(
     (StatusCode::CREATED, Json(body)).into_response()
 }
 
-/// `GET /api/callback/registrations`: the company's registrations, without their tokens.
-async fn list_registrations(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
-    company_list(&api, &headers, "callback_registrations", |state, dri| {
+/// `GET /api/callback/registrations?page=&per_page=`: a page of the company's registrations, in
+/// creation order, without their tokens.
+async fn list_registrations(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    company_list(&api, &headers, &query, "callback_registrations", |state, dri| {
         state
             .registrations
             .iter()
@@ -264,10 +419,12 @@ async fn list_registrations(Extract(api): Extract<ApiState>, headers: HeaderMap)
     .await
 }
 
-/// Answers `{key: [...]}` with what `pick` lists for the token's company.
+/// Answers `{key: [...]}` with the page `query` asks for of what `pick` lists for the token's
+/// company.
 async fn company_list(
     api: &ApiState,
     headers: &HeaderMap,
+    query: &HashMap<String, String>,
     key: &str,
     pick: impl Fn(&State, &str) -> Vec<Value>,
 ) -> Response {
@@ -275,8 +432,99 @@ async fn company_list(
         Ok(dri) => dri,
         Err(response) => return response,
     };
-    let listed = pick(&*api.state.lock().await, &dri);
+    let page = match Page::from_query(query) {
+        Ok(page) => page,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let listed = page.of(pick(&*api.state.lock().await, &dri));
     Json(json!({ key: listed })).into_response()
+}
+
+/// `GET /api/callback/registrations/{uuid}`: one of the company's registrations, without its
+/// token.
+async fn show_registration(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let state = api.state.lock().await;
+    match state
+        .registrations
+        .iter()
+        .find(|r| r.dri == dri && r.uuid == uuid)
+    {
+        Some(registration) => Json(json!({
+            "callback_registration": registration_json(registration, false),
+        }))
+        .into_response(),
+        None => error(StatusCode::NOT_FOUND, "Callback registration not found"),
+    }
+}
+
+/// `PUT /api/callback/registrations/{uuid} {"uuid", "callback_registration": {url?,
+/// timeout_in_seconds?, active?, country_codes?}}`: changes only the fields given; the `cvt_`
+/// stays and is not shown.
+async fn update_registration(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(uuid): Path<String>,
+    body: Bytes,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let update: RegistrationUpdate = match json_body(&body) {
+        Ok(update) => update,
+        Err(refusal) => return refusal.into_response(),
+    };
+    if update.uuid.as_ref().is_some_and(|given| *given != uuid) {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "uuid does not match the registration addressed",
+        );
+    }
+    let Some(change) = update.callback_registration else {
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "callback_registration is required",
+        );
+    };
+    if let Err(refusal) = change.timeout_in_seconds.map_or(Ok(()), check_timeout) {
+        return refusal.into_response();
+    }
+    if let Err(refusal) = change
+        .country_codes
+        .as_deref()
+        .map_or(Ok(()), check_country_codes)
+    {
+        return refusal.into_response();
+    }
+    let mut state = api.state.lock().await;
+    let Some(registration) = state
+        .registrations
+        .iter_mut()
+        .find(|r| r.dri == dri && r.uuid == uuid)
+    else {
+        return error(StatusCode::NOT_FOUND, "Callback registration not found");
+    };
+    if let Some(url) = change.url {
+        registration.url = url;
+    }
+    if let Some(timeout_in_seconds) = change.timeout_in_seconds {
+        registration.timeout_in_seconds = timeout_in_seconds;
+    }
+    if let Some(active) = change.active {
+        registration.active = active;
+    }
+    if let Some(country_codes) = change.country_codes {
+        registration.country_codes = country_codes;
+    }
+    Json(json!({ "callback_registration": registration_json(registration, false) })).into_response()
 }
 
 /// `DELETE /api/callback/registrations/{uuid}`.
@@ -312,6 +560,36 @@ struct WebhookFields {
     active: Option<bool>,
 }
 
+/// `PUT /api/company/webhooks/{id}`'s body: `{"webhook": {…}}`.
+#[derive(Deserialize)]
+struct WebhookUpdate {
+    webhook: Option<WebhookChange>,
+}
+
+/// What a `PUT` changes of a company webhook; absent fields stay as they are.
+#[derive(Deserialize)]
+struct WebhookChange {
+    url: Option<String>,
+    active: Option<bool>,
+    http_method: Option<String>,
+}
+
+/// Refuses an HTTP method Fluid does not deliver webhooks with.
+fn check_http_method(http_method: &str) -> Result<(), Unprocessable> {
+    if matches!(http_method, "post" | "put" | "get") {
+        Ok(())
+    } else {
+        Err(Unprocessable("http_method must be post, put or get".into()))
+    }
+}
+
+/// Where webhook `id` is among all webhooks, if it is one of company `dri`'s.
+fn company_webhook(state: &State, dri: &str, id: &str) -> Option<usize> {
+    let id: u64 = id.parse().ok()?;
+    state.webhooks.iter().position(|w| w.id == id && w.dri == dri)
+}
+
+/// A company webhook as Fluid describes it.
 fn webhook_json(webhook: &SimWebhook) -> Value {
     json!({
         "id": webhook.id, "resource": webhook.resource, "event": webhook.event, "url": webhook.url,
@@ -353,11 +631,8 @@ async fn create_webhook(
         );
     }
     let http_method = fields.http_method.unwrap_or_else(|| "post".into());
-    if !matches!(http_method.as_str(), "post" | "put" | "get") {
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "http_method must be post, put or get",
-        );
+    if let Err(refusal) = check_http_method(&http_method) {
+        return refusal.into_response();
     }
     let mut state = api.state.lock().await;
     if state
@@ -385,9 +660,14 @@ async fn create_webhook(
         .into_response()
 }
 
-/// `GET /api/company/webhooks`: the company's webhooks.
-async fn list_webhooks(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
-    company_list(&api, &headers, "webhooks", |state, dri| {
+/// `GET /api/company/webhooks?page=&per_page=`: a page of the company's webhooks (every
+/// droplet's), in creation order.
+async fn list_webhooks(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    company_list(&api, &headers, &query, "webhooks", |state, dri| {
         state
             .webhooks
             .iter()
@@ -396,6 +676,63 @@ async fn list_webhooks(Extract(api): Extract<ApiState>, headers: HeaderMap) -> R
             .collect()
     })
     .await
+}
+
+/// `PUT /api/company/webhooks/{id} {"webhook": {url?, active?, http_method?}}`: changes only the
+/// fields given of one of the company's webhooks.
+async fn update_webhook(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let update: WebhookUpdate = match json_body(&body) {
+        Ok(update) => update,
+        Err(refusal) => return refusal.into_response(),
+    };
+    let Some(change) = update.webhook else {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "webhook is required");
+    };
+    if let Err(refusal) = change.http_method.as_deref().map_or(Ok(()), check_http_method) {
+        return refusal.into_response();
+    }
+    let mut state = api.state.lock().await;
+    let Some(index) = company_webhook(&state, &dri, &id) else {
+        return error(StatusCode::NOT_FOUND, "Webhook not found");
+    };
+    let webhook = &mut state.webhooks[index];
+    if let Some(url) = change.url {
+        webhook.url = url;
+    }
+    if let Some(active) = change.active {
+        webhook.active = active;
+    }
+    if let Some(http_method) = change.http_method {
+        webhook.http_method = http_method;
+    }
+    Json(json!({ "webhook": webhook_json(webhook) })).into_response()
+}
+
+/// `DELETE /api/company/webhooks/{id}`: only the company's own; `{"deleted": true}`.
+async fn delete_webhook(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let dri = match authorised(&api, &headers).await {
+        Ok(dri) => dri,
+        Err(response) => return response,
+    };
+    let mut state = api.state.lock().await;
+    let Some(index) = company_webhook(&state, &dri, &id) else {
+        return error(StatusCode::NOT_FOUND, "Webhook not found");
+    };
+    state.webhooks.remove(index);
+    Json(json!({ "deleted": true })).into_response()
 }
 
 /// `POST /api/callback/test`: forwards `{message}` to the company's `test_callback_system`
@@ -495,9 +832,13 @@ async fn create_drop_zone(
     (StatusCode::CREATED, Json(json!({ "drop_zone": answer }))).into_response()
 }
 
-/// `GET /api/drop_zones`: the company's drop zones.
-async fn list_drop_zones(Extract(api): Extract<ApiState>, headers: HeaderMap) -> Response {
-    company_list(&api, &headers, "drop_zones", |state, dri| {
+/// `GET /api/drop_zones?page=&per_page=`: a page of the company's drop zones, in creation order.
+async fn list_drop_zones(
+    Extract(api): Extract<ApiState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    company_list(&api, &headers, &query, "drop_zones", |state, dri| {
         state
             .drop_zones
             .iter()

@@ -12,7 +12,7 @@ use axum::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Chaos, Fault, Shape, Simulator};
+use super::{Chaos, Drift, Fault, Shape, Simulator};
 
 pub(super) fn router(simulator: Simulator) -> Router {
     Router::new()
@@ -94,14 +94,19 @@ struct NewInstallation {
     shape: Shape,
     /// Scopes granted to the installation token; all when absent.
     scopes: Option<Vec<String>>,
+    /// Fluid loses this install webhook (drift): the installation exists on Fluid's side, the
+    /// droplet hears nothing.
+    #[serde(default)]
+    drop_delivery: bool,
 }
 
 fn v2_flat() -> Shape {
     Shape::V2Flat
 }
 
-/// `POST /_sim/installations {company_name, shape?, scopes?}`: a company installs the droplet; Fluid
-/// sends the install webhook and reports the droplet's answer.
+/// `POST /_sim/installations {company_name, shape?, scopes?, drop_delivery?}`: a company installs
+/// the droplet; Fluid sends the install webhook (unless `drop_delivery`: then it is lost, and
+/// `delivery` says `"dropped": true`) and reports the droplet's answer.
 async fn install(State(sim): State<Simulator>, body: Option<Json<NewInstallation>>) -> Response {
     let Some(Json(request)) = body else {
         return problem(
@@ -114,6 +119,13 @@ async fn install(State(sim): State<Simulator>, body: Option<Json<NewInstallation
         sim.restrict_scopes(&company.droplet_installation_uuid, scopes)
             .await;
     }
+    if request.drop_delivery
+        && let Err(error) = sim
+            .drift(&company.droplet_installation_uuid, Drift::DropNextLifecycle)
+            .await
+    {
+        return problem(StatusCode::INTERNAL_SERVER_ERROR, error);
+    }
     match sim
         .install(&company.droplet_installation_uuid, request.shape)
         .await
@@ -123,7 +135,7 @@ async fn install(State(sim): State<Simulator>, body: Option<Json<NewInstallation
             Json(json!({
                 "droplet_installation_uuid": company.droplet_installation_uuid,
                 "company_name": company.company_name,
-                "delivery": { "status": delivery.status, "answer": delivery.json() },
+                "delivery": delivery.report(),
             })),
         )
             .into_response(),
@@ -142,7 +154,7 @@ struct Delivery {
 }
 
 /// `POST /_sim/installations/{dri}/uninstall {envelope?}`: the company uninstalls; Fluid revokes
-/// its token and sends the uninstall webhook.
+/// its token and sends the uninstall webhook (`delivery` says `"dropped": true` when drift lost it).
 async fn uninstall(
     State(sim): State<Simulator>,
     Path(dri): Path<String>,
@@ -151,8 +163,8 @@ async fn uninstall(
     let envelope = body.is_some_and(|Json(b)| b.envelope);
     match sim.uninstall_with_chaos(&dri, envelope).await {
         Ok((delivery, late)) => Json(json!({
-            "delivery": { "status": delivery.status, "answer": delivery.json() },
-            "late_install": late.map(|d| json!({ "status": d.status, "answer": d.json() })),
+            "delivery": delivery.report(),
+            "late_install": late.map(|d| d.report()),
         }))
         .into_response(),
 
@@ -172,8 +184,9 @@ fn set_path(target: &mut Value, path: &str, value: Value) {
     *at = value;
 }
 
-/// `GET /_sim/installations/{dri}/registrations`: the callbacks the droplet registered (never
-/// their tokens).
+/// `GET /_sim/installations/{dri}/registrations`: what Fluid holds for the company, every entry
+/// unpaged (the droplet's and any other service's): its callback registrations (never their
+/// tokens) and its company webhooks.
 async fn registrations(State(sim): State<Simulator>, Path(dri): Path<String>) -> Response {
     let listed: Vec<Value> = sim
         .registrations(&dri)
@@ -186,10 +199,26 @@ async fn registrations(State(sim): State<Simulator>, Path(dri): Path<String>) ->
                 "url": r.url,
                 "timeout_in_seconds": r.timeout_in_seconds,
                 "active": r.active,
+                "country_codes": r.country_codes,
             })
         })
         .collect();
-    Json(json!({ "callback_registrations": listed })).into_response()
+    let webhooks: Vec<Value> = sim
+        .webhooks(&dri)
+        .await
+        .into_iter()
+        .map(|w| {
+            json!({
+                "id": w.id,
+                "resource": w.resource,
+                "event": w.event,
+                "url": w.url,
+                "http_method": w.http_method,
+                "active": w.active,
+            })
+        })
+        .collect();
+    Json(json!({ "callback_registrations": listed, "webhooks": webhooks })).into_response()
 }
 
 /// `GET /_sim/installations/{dri}/drop_zones`: the drop zones the droplet created for the company.

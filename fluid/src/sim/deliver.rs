@@ -34,14 +34,37 @@ impl Shape {
 /// What the droplet answered a delivery.
 #[derive(Debug, Clone)]
 pub struct Delivery {
+    /// The droplet's status; 0 when the delivery was dropped.
     pub status: u16,
     pub body: String,
+    /// Fluid lost this delivery (drift, [`super::Drift::DropNextLifecycle`]): nothing was sent
+    /// and nothing answered.
+    pub dropped: bool,
 }
 
 impl Delivery {
+    /// A delivery Fluid lost on its way: never sent, no answer.
+    fn lost() -> Self {
+        Self {
+            status: 0,
+            body: String::new(),
+            dropped: true,
+        }
+    }
+
     /// The answer's JSON body (`Null` when it is not JSON).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    /// The delivery as the control API reports it: `{"status", "answer", "dropped"}`, with
+    /// `status` and `answer` null for a dropped one.
+    pub fn report(&self) -> Value {
+        json!({
+            "status": (!self.dropped).then_some(self.status),
+            "answer": self.json(),
+            "dropped": self.dropped,
+        })
     }
 }
 
@@ -130,14 +153,24 @@ impl Simulator {
         })
     }
 
-    /// Sends the install webhook for `dri` in `shape` to the droplet's install URL.
+    /// Sends the install webhook for `dri` in `shape` to the droplet's install URL; when drift
+    /// dropped it, Fluid's side changes as usual (a v2 shape issues its exchange token) and the
+    /// delivery is [`Delivery::dropped`].
     pub async fn install(&self, dri: &str, shape: Shape) -> Result<Delivery, String> {
         let payload = self
             .install_payload(dri, shape)
             .await
             .ok_or_else(|| format!("unknown installation {dri}"))?;
+        if self.lifecycle_dropped(dri).await {
+            return Ok(Delivery::lost());
+        }
         self.deliver(&self.config.install_webhook_url, payload.to_string().as_bytes())
             .await
+    }
+
+    /// Whether drift dropped the installation's next lifecycle webhook; asking uses the drop up.
+    async fn lifecycle_dropped(&self, dri: &str) -> bool {
+        self.state.lock().await.dropped_lifecycle.remove(dri)
     }
 
     /// Uninstalls on Fluid's side (the `dit_` stops working) and sends the uninstall webhook.
@@ -146,7 +179,9 @@ impl Simulator {
     }
 
     /// [`Self::uninstall`]; with `reorder` chaos the company's install, signed before the
-    /// uninstall, arrives after it, and its delivery is the second answer.
+    /// uninstall, arrives after it, and its delivery is the second answer. When drift dropped the
+    /// uninstall webhook, the token is revoked all the same and the first answer is
+    /// [`Delivery::dropped`].
     pub async fn uninstall_with_chaos(
         &self,
         dri: &str,
@@ -161,9 +196,12 @@ impl Simulator {
             false => None,
         };
         self.mark_uninstalled(dri).await;
-        let delivery = self
-            .deliver(&self.config.uninstall_webhook_url, payload.to_string().as_bytes())
-            .await?;
+        let delivery = if self.lifecycle_dropped(dri).await {
+            Delivery::lost()
+        } else {
+            self.deliver(&self.config.uninstall_webhook_url, payload.to_string().as_bytes())
+                .await?
+        };
         let Some(install) = late_install else {
             return Ok((delivery, None));
         };
@@ -324,7 +362,11 @@ impl Simulator {
                 .map_err(|e| format!("delivery to {url} failed: {e}"))?;
             let status = response.status().as_u16();
             let body = response.text().await.unwrap_or_default();
-            first.get_or_insert(Delivery { status, body });
+            first.get_or_insert(Delivery {
+                status,
+                body,
+                dropped: false,
+            });
         }
         first.ok_or_else(|| format!("delivery to {url} was not sent"))
     }

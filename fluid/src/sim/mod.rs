@@ -1,13 +1,15 @@
 //! A stand-in for Fluid, over real HTTP, written from Fluid's documentation: it keeps companies
 //! and their droplet installations, serves the credential exchange, callback registrations and
 //! company webhooks, drop zones and shoppers' carts (with a checkout page framing the drop zones), and signs and delivers lifecycle webhooks the way Fluid does. Faults (5xx,
-//! 429, delays) can be queued for tests. Used by the integration tests and by `droplet sim`.
+//! 429, delays) can be queued for tests, and drift (what Fluid holds changed behind the droplet's
+//! back) applied. Used by the integration tests and by `droplet sim`.
 
 mod api;
 mod callbacks;
 mod carts;
 mod control;
 mod deliver;
+mod drift;
 mod droplets;
 mod state;
 mod viewer;
@@ -19,6 +21,7 @@ use tokio::{net::TcpListener, sync::Mutex};
 pub use callbacks::CallbackResult;
 pub use carts::{CartChange, CartsChaos, SimCart, SimCartItem};
 pub use deliver::{Delivery, Shape};
+pub use drift::Drift;
 use state::State;
 pub use state::{Chaos, Fault, Registration, SimDropZone, SimInstallation, SimWebhook};
 pub use viewer::{ViewerChaos, user_of};
@@ -81,6 +84,7 @@ impl Simulator {
         };
         let router = api::router(api::ApiState { state, http })
             .merge(control::router(simulator.clone()))
+            .merge(drift::router(simulator.clone()))
             .merge(droplets::router(simulator.clone()))
             .merge(viewer::router(simulator.clone()))
             .merge(carts::router(simulator.clone()));

@@ -1,7 +1,7 @@
 //! What the simulated Fluid remembers.
 
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{HashMap, HashSet, VecDeque},
     time::{Duration, Instant},
 };
 
@@ -80,6 +80,8 @@ pub struct Registration {
     pub url: String,
     pub timeout_in_seconds: u64,
     pub active: bool,
+    /// The countries (ISO 3166-1 alpha-2) it is called for; empty: every country.
+    pub country_codes: Vec<String>,
     /// `cvt_…`
     pub verification_token: String,
 }
@@ -135,6 +137,9 @@ pub(super) struct State {
     pub carts: HashMap<String, super::SimCart>,
     /// How many times the Carts API was asked for a cart.
     pub cart_reads: usize,
+    /// Installations whose next lifecycle webhook (install or uninstall) Fluid loses (drift):
+    /// one-shot, used up by that delivery.
+    pub dropped_lifecycle: HashSet<String>,
     next_id: u64,
 }
 

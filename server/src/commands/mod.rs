@@ -8,4 +8,5 @@ pub mod events;
 pub mod installations;
 pub mod keys;
 pub mod migrate;
+pub mod reconcile;
 pub mod sim;

@@ -55,6 +55,8 @@ pub struct Config {
     pub frame_ancestors: String,
     /// How long company events and callback records are kept.
     pub event_retention: Duration,
+    /// How often every installation is reconciled with Fluid; `None`: never on its own.
+    pub reconcile_every: Option<Duration>,
     /// The database pool's size and timeouts.
     pub pool: PoolSettings,
     /// How long a claimed job stays reserved without a renewal.
@@ -111,6 +113,15 @@ impl Config {
                 "days",
             )? * 86_400,
         );
+        let reconcile_every = match number(
+            "RECONCILE_INTERVAL_MINUTES",
+            &args.reconcile_interval_minutes,
+            0..=10_080,
+            "minutes",
+        )? {
+            0 => None,
+            minutes => Some(Duration::from_secs(minutes * 60)),
+        };
         let pool = PoolSettings {
             max_connections: u32::try_from(number(
                 "DATABASE_MAX_CONNECTIONS",
@@ -203,6 +214,7 @@ impl Config {
             droplet_uuid,
             keyring: Arc::new(keyring),
             frame_ancestors,
+            reconcile_every,
             event_retention,
             pool,
             job_lease,
@@ -221,14 +233,14 @@ impl Config {
 }
 
 /// The company webhooks and drop zones registered per install.
-type PerInstall = (
+pub(crate) type PerInstall = (
     Arc<[domain::registrations::CompanyWebhook]>,
     Arc<[domain::drop_zones::DropZoneSpec]>,
 );
 
 /// What the manifest at `path` registers per install: its company webhooks and drop zones; the
 /// default webhooks and no drop zones when the file does not exist, an error when it is invalid.
-fn per_install(path: &str, public_url: &str) -> Result<PerInstall, ConfigError> {
+pub(crate) fn per_install(path: &str, public_url: &str) -> Result<PerInstall, ConfigError> {
     let path = std::path::Path::new(path.trim());
     if path.as_os_str().is_empty() || !path.exists() {
         let webhooks = domain::registrations::default_company_webhooks();

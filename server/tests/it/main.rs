@@ -23,6 +23,7 @@ mod migrations;
 mod ordering;
 mod process;
 mod readiness;
+mod reconcile;
 mod shipping_csv;
 mod shipping_rules;
 mod shipping_zones;

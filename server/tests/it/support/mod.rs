@@ -65,6 +65,9 @@ pub fn serve_args(database: &str) -> ServeArgs {
         fluid_frame_ancestors: "https://*.fluid.app".into(),
         log_format: "text".into(),
         event_retention_days: "30".into(),
+        // Off unless a test turns it on: a check at start would add Fluid calls to tests that
+        // count them.
+        reconcile_interval_minutes: "0".into(),
         database_max_connections: "10".into(),
         database_acquire_timeout_secs: "5".into(),
         database_statement_timeout_secs: "30".into(),
@@ -105,6 +108,28 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
+    }
+
+    /// The environment an operator's command needs to act on this service's database and Fluid:
+    /// `DATABASE_URL`, `DROPLET_ENCRYPTION_KEY`, `FLUID_API_BASE_URL`, `PUBLIC_URL`,
+    /// `DROPLET_MANIFEST`.
+    pub fn operator_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("DATABASE_URL", self.database_url.clone()),
+            (
+                "DROPLET_ENCRYPTION_KEY",
+                self.args.droplet_encryption_key.clone().unwrap_or_default(),
+            ),
+            ("FLUID_API_BASE_URL", self.args.fluid_api_base_url.clone()),
+            (
+                "PUBLIC_URL",
+                self.args
+                    .public_url
+                    .clone()
+                    .unwrap_or_else(|| self.base_url.clone()),
+            ),
+            ("DROPLET_MANIFEST", self.args.droplet_manifest.clone()),
+        ]
     }
 
     pub async fn spawn_with(adjust: impl FnOnce(&mut ServeArgs)) -> Self {

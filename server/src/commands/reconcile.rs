@@ -1,0 +1,192 @@
+//! `droplet reconcile`: what drifted between Fluid and what the droplet wants, per installation;
+//! with `--apply`, repaired through the durable jobs (this process works them, alongside any
+//! running service: a job runs once), then checked again.
+
+use std::{sync::Arc, time::Duration};
+
+use anyhow::Context as _;
+use domain::{
+    DatabaseUrl, Db, Keyring,
+    db::PoolSettings,
+    installations::{self, Status},
+    jobs::{self, JobKind, JobStatus},
+    reconcile::{self, Drift, Wanted},
+};
+use fluid::client::{FluidClient, RetryPolicy};
+use tokio::sync::{Notify, watch};
+
+/// How long `--apply` waits for its jobs.
+const APPLY_WAIT: Duration = Duration::from_secs(120);
+
+/// Prints the drift of `installation` (or every active one) and, when `apply`, repairs it; an
+/// error when Fluid could not be asked or drift remains after `--apply`.
+pub async fn run(
+    url: &DatabaseUrl,
+    keyring: Keyring,
+    fluid_api: &str,
+    wanted: Wanted,
+    installation: Option<&str>,
+    apply: bool,
+) -> anyhow::Result<()> {
+    let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
+    let outcome = reconcile_all(&db, Arc::new(keyring), fluid_api, &wanted, installation, apply).await;
+    db.close().await;
+    outcome
+}
+
+async fn reconcile_all(
+    db: &Db,
+    keyring: Arc<Keyring>,
+    fluid_api: &str,
+    wanted: &Wanted,
+    installation: Option<&str>,
+    apply: bool,
+) -> anyhow::Result<()> {
+    let fluid = FluidClient::new(fluid_api, RetryPolicy::default())?;
+    let uuids: Vec<String> = match installation {
+        Some(uuid) => {
+            let found = installations::find(db, uuid).await?.with_context(|| {
+                format!("no installation {uuid}; `droplet installations list` shows the known ones")
+            })?;
+            anyhow::ensure!(
+                found.status == Status::Active,
+                "installation {uuid} is {}, not active",
+                found.status.as_str()
+            );
+            vec![uuid.to_owned()]
+        }
+        None => installations::list(db)
+            .await?
+            .into_iter()
+            .filter(|i| i.status == Status::Active)
+            .map(|i| i.droplet_installation_uuid)
+            .collect(),
+    };
+    let plans = inspect_each(db, &keyring, &fluid, wanted, &uuids).await;
+    print(&plans);
+    if !apply {
+        return failed(&plans);
+    }
+    let drifted: Vec<String> = plans
+        .iter()
+        .filter(|(_, plan)| plan.as_ref().is_ok_and(|drift| drift.iter().any(Drift::fixable)))
+        .map(|(uuid, _)| uuid.clone())
+        .collect();
+    if drifted.is_empty() {
+        return failed(&plans);
+    }
+    let key = format!("reconcile-{}", domain::time::now_ms());
+    for uuid in &drifted {
+        jobs::enqueue(db, uuid, JobKind::Reconcile, &key).await?;
+    }
+    work_until_done(db, keyring.clone(), fluid.clone(), wanted, &drifted).await?;
+    println!("\nAfter --apply:");
+    let after = inspect_each(db, &keyring, &fluid, wanted, &drifted).await;
+    print(&after);
+    let remaining = after
+        .iter()
+        .filter(|(_, plan)| {
+            plan.as_ref()
+                .map_or(true, |drift| drift.iter().any(Drift::fixable))
+        })
+        .count();
+    anyhow::ensure!(
+        remaining == 0,
+        "{remaining} installation(s) still drift; see above"
+    );
+    Ok(())
+}
+
+type Plans = Vec<(String, Result<Vec<Drift>, String>)>;
+
+async fn inspect_each(
+    db: &Db,
+    keyring: &Keyring,
+    fluid: &FluidClient,
+    wanted: &Wanted,
+    uuids: &[String],
+) -> Plans {
+    let mut plans = Vec::with_capacity(uuids.len());
+    for uuid in uuids {
+        let plan = reconcile::inspect(db, keyring, fluid, wanted, uuid)
+            .await
+            .map_err(|error| error.to_string());
+        plans.push((uuid.clone(), plan));
+    }
+    plans
+}
+
+fn print(plans: &Plans) {
+    if plans.is_empty() {
+        println!("No active installations.");
+    }
+    for (uuid, plan) in plans {
+        match plan {
+            Ok(drift) if drift.is_empty() => println!("{uuid}: in sync with Fluid"),
+            Ok(drift) => {
+                println!("{uuid}: {} difference(s)", drift.len());
+                for d in drift {
+                    println!("  - {}", d.describe());
+                }
+            }
+            Err(error) => println!("{uuid}: could not ask Fluid: {error}"),
+        }
+    }
+}
+
+fn failed(plans: &Plans) -> anyhow::Result<()> {
+    let failed = plans.iter().filter(|(_, plan)| plan.is_err()).count();
+    anyhow::ensure!(
+        failed == 0,
+        "{failed} installation(s) could not be checked; see above"
+    );
+    Ok(())
+}
+
+/// Works the queued reconcile jobs of `uuids` here until none is pending or running.
+async fn work_until_done(
+    db: &Db,
+    keyring: Arc<Keyring>,
+    fluid: FluidClient,
+    wanted: &Wanted,
+    uuids: &[String],
+) -> anyhow::Result<()> {
+    let (stop, stopped) = watch::channel(false);
+    let worker = crate::worker::Worker {
+        db: db.clone(),
+        keyring,
+        fluid,
+        public_url: wanted.public_url.clone(),
+        wake: Arc::new(Notify::new()),
+        retention: Duration::from_secs(u64::MAX / 4),
+        reconcile_every: None,
+        company_webhooks: Arc::from(wanted.webhooks.clone()),
+        drop_zones: Arc::from(Vec::new()),
+        lease: Duration::from_secs(60),
+        metrics: Arc::default(),
+    }
+    .spawn(stopped);
+    let deadline = tokio::time::Instant::now() + APPLY_WAIT;
+    let outcome = loop {
+        let mut busy = false;
+        for uuid in uuids {
+            busy |= jobs::list_for(db, uuid).await?.iter().any(|job| {
+                job.kind == JobKind::Reconcile.as_str()
+                    && matches!(job.status, JobStatus::Pending | JobStatus::Running)
+            });
+        }
+        if !busy {
+            break Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            break Err(anyhow::anyhow!(
+                "the reconcile jobs did not finish within {} s; they go on in the service",
+                APPLY_WAIT.as_secs()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let _ = stop.send(true);
+    let _ = worker.await;
+    outcome
+}
