@@ -12,6 +12,7 @@ pub mod db;
 pub mod drop_zones;
 pub mod events;
 pub mod exchange_claims;
+pub mod fleet;
 pub mod installations;
 pub mod jobs;
 pub mod key_rotation;

@@ -77,6 +77,14 @@ pub struct ReconcileArgs {
     /// The manifest whose company webhooks each installation should have.
     #[arg(long, env = "DROPLET_MANIFEST", default_value = "droplet.toml")]
     pub droplet_manifest: String,
+    /// The owner company's API token: with it (and FLUID_DROPLET_UUID), the installations are
+    /// also checked against the companies Fluid lists, so missed install and uninstall webhooks
+    /// show.
+    #[arg(long, env = "FLUID_OWNER_TOKEN", hide_env_values = true)]
+    pub fluid_owner_token: Option<String>,
+    /// This droplet's `drp_…`.
+    #[arg(long, env = "FLUID_DROPLET_UUID")]
+    pub fluid_droplet_uuid: Option<String>,
     /// Base64 of 32 random bytes; comma-separated: encrypt with the first, decrypt with any.
     #[arg(long, env = "DROPLET_ENCRYPTION_KEY", hide_env_values = true)]
     pub droplet_encryption_key: Option<String>,

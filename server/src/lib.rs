@@ -222,13 +222,22 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
                 callbacks: domain::callbacks::implemented(),
                 webhooks: webhooks.to_vec(),
             };
+            let fleet = match (&args.fluid_owner_token, &args.fluid_droplet_uuid) {
+                (Some(token), Some(droplet)) if !token.is_empty() && !droplet.is_empty() => {
+                    Some((fluid::Secret::new(token.clone()), droplet.clone()))
+                }
+                _ => None,
+            };
             commands::reconcile::run(
                 &url,
                 keyring,
                 &fluid_api,
                 wanted,
-                args.installation.as_deref(),
-                args.apply,
+                commands::reconcile::Scope {
+                    installation: args.installation.as_deref(),
+                    fleet,
+                    apply: args.apply,
+                },
             )
             .await?;
         }

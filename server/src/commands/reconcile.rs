@@ -18,20 +18,94 @@ use tokio::sync::{Notify, watch};
 /// How long `--apply` waits for its jobs.
 const APPLY_WAIT: Duration = Duration::from_secs(120);
 
-/// Prints the drift of `installation` (or every active one) and, when `apply`, repairs it; an
+/// What to reconcile.
+pub struct Scope<'a> {
+    /// One installation, or every active one.
+    pub installation: Option<&'a str>,
+    /// The owner token and droplet uuid: the installations are checked against Fluid's list too.
+    pub fleet: Option<(fluid::Secret, String)>,
+    /// Repair, or only say.
+    pub apply: bool,
+}
+
+/// Prints the drift of the installations in `scope` and, when it says `apply`, repairs it; an
 /// error when Fluid could not be asked or drift remains after `--apply`.
 pub async fn run(
     url: &DatabaseUrl,
     keyring: Keyring,
     fluid_api: &str,
     wanted: Wanted,
-    installation: Option<&str>,
-    apply: bool,
+    scope: Scope<'_>,
 ) -> anyhow::Result<()> {
     let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
-    let outcome = reconcile_all(&db, Arc::new(keyring), fluid_api, &wanted, installation, apply).await;
+    let keyring = Arc::new(keyring);
+    let outcome = async {
+        let gone = match &scope.fleet {
+            Some((owner_token, droplet_uuid)) => {
+                check_fleet(
+                    &db,
+                    keyring.clone(),
+                    fluid_api,
+                    owner_token,
+                    droplet_uuid,
+                    scope.apply,
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
+        reconcile_all(
+            &db,
+            keyring,
+            fluid_api,
+            &wanted,
+            scope.installation,
+            &gone,
+            scope.apply,
+        )
+        .await
+    }
+    .await;
     db.close().await;
     outcome
+}
+
+/// The installations against the companies Fluid lists; with `apply`, the ones Fluid confirmed
+/// gone are uninstalled here. Returns those (nothing of theirs is left to reconcile).
+async fn check_fleet(
+    db: &Db,
+    keyring: Arc<Keyring>,
+    fluid_api: &str,
+    owner_token: &fluid::Secret,
+    droplet_uuid: &str,
+    apply: bool,
+) -> anyhow::Result<Vec<String>> {
+    let deps = domain::lifecycle::Deps {
+        db: db.clone(),
+        keyring,
+        fluid: FluidClient::new(fluid_api, RetryPolicy::default())?,
+        droplet_uuid: droplet_uuid.to_owned(),
+        installs: tokio_util::task::TaskTracker::new(),
+    };
+    let findings = domain::fleet::check(&deps, owner_token, droplet_uuid)
+        .await
+        .map_err(|error| anyhow::anyhow!("could not compare the installations with Fluid's list: {error}"))?;
+    if findings.is_empty() {
+        println!("Installations: as Fluid lists them");
+    }
+    for finding in &findings {
+        println!("{}", finding.describe());
+    }
+    if apply {
+        domain::fleet::apply(&deps, &findings).await?;
+    }
+    Ok(findings
+        .into_iter()
+        .filter_map(|finding| match finding {
+            domain::fleet::Finding::UninstallMissed { uuid } => Some(uuid),
+            domain::fleet::Finding::InstallMissed { .. } => None,
+        })
+        .collect())
 }
 
 async fn reconcile_all(
@@ -40,6 +114,7 @@ async fn reconcile_all(
     fluid_api: &str,
     wanted: &Wanted,
     installation: Option<&str>,
+    gone: &[String],
     apply: bool,
 ) -> anyhow::Result<()> {
     let fluid = FluidClient::new(fluid_api, RetryPolicy::default())?;
@@ -58,7 +133,7 @@ async fn reconcile_all(
         None => installations::list(db)
             .await?
             .into_iter()
-            .filter(|i| i.status == Status::Active)
+            .filter(|i| i.status == Status::Active && !gone.contains(&i.droplet_installation_uuid))
             .map(|i| i.droplet_installation_uuid)
             .collect(),
     };

@@ -24,15 +24,26 @@ async fn drift(app: &TestApp, dri: &str, change: Value) {
     );
 }
 
-/// Runs `droplet reconcile` with `args` against this service's database and Fluid, off the
-/// runtime (the simulator answers on it); returns (exit code, stdout, stderr).
+/// Runs `droplet reconcile` with `args` against this service's database and Fluid.
 async fn reconcile(app: &TestApp, args: &[&str]) -> (i32, String, String) {
-    let env = app.operator_env();
-    let args: Vec<String> = std::iter::once("reconcile".to_owned())
-        .chain(args.iter().map(|a| (*a).to_owned()))
-        .collect();
+    let args: Vec<&str> = std::iter::once("reconcile").chain(args.iter().copied()).collect();
+    droplet(app, &args, &[]).await
+}
+
+/// Runs `droplet` with `args`, the operator's environment and `more`, in a directory holding the
+/// repository's manifest, off the runtime (the simulator answers on it); returns (exit code,
+/// stdout, stderr).
+async fn droplet(app: &TestApp, args: &[&str], more: &[(&'static str, &str)]) -> (i32, String, String) {
+    let mut env = app.operator_env();
+    env.extend(more.iter().map(|(k, v)| (*k, (*v).to_owned())));
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
     tokio::task::spawn_blocking(move || {
         let binary = Binary::new();
+        std::fs::write(
+            binary.dir.path().join("droplet.toml"),
+            include_str!("../../../droplet.toml"),
+        )
+        .expect("manifest");
         let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         binary.run(&args, &env)
@@ -183,5 +194,91 @@ async fn a_restart_with_a_new_public_url_moves_every_registration_to_it() {
         metrics.contains("droplet_registration_drift_total{kind=\"callback_wrong\",outcome=\"fixed\"}"),
         "{metrics}"
     );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_missed_install_and_a_missed_uninstall_are_found_and_the_uninstall_is_done_here() {
+    let app = TestApp::spawn().await;
+    let owner = [
+        ("FLUID_OWNER_TOKEN", OWNER_TOKEN),
+        ("FLUID_DROPLET_UUID", DROPLET_UUID),
+    ];
+    // Fluid knows the droplet (its owner created it).
+    let create = [&owner[..], &[("DROPLET_MANIFEST", "droplet.toml")]].concat();
+    let (code, _, err) = droplet(&app, &["droplet", "create"], &create).await;
+    assert_eq!(code, 0, "{err}");
+    let kept = settled(&app, "Kept Co").await;
+    let gone = settled(&app, "Gone Co").await;
+
+    // Fluid installs one company and uninstalls another, and neither webhook arrives.
+    let missed = app
+        .sim
+        .create_installation("Missed Co")
+        .await
+        .droplet_installation_uuid;
+    drift(&app, &missed, json!({"kind": "drop_next_lifecycle"})).await;
+    let delivery = app
+        .sim
+        .install(&missed, fluid::sim::Shape::V2Flat)
+        .await
+        .expect("install");
+    assert!(delivery.dropped);
+    drift(&app, &gone, json!({"kind": "drop_next_lifecycle"})).await;
+    let delivery = app.sim.uninstall(&gone, false).await.expect("uninstall");
+    assert!(delivery.dropped);
+
+    let (code, plan, err) = droplet(&app, &["reconcile"], &owner).await;
+    assert_eq!(code, 0, "{plan}\n{err}");
+    assert!(
+        plan.contains(&format!(
+            "{missed} (Missed Co): install webhook missed: ask the merchant to reinstall the droplet"
+        )),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!(
+            "{gone}: uninstall webhook missed: Fluid no longer knows it; uninstall it here"
+        )),
+        "{plan}"
+    );
+    assert!(plan.contains(&format!("{kept}: in sync with Fluid")), "{plan}");
+    let status = |uuid: String| {
+        let app = &app;
+        async move {
+            let db = app.db().await;
+            let found = domain::installations::find(&db, &uuid).await.expect("db");
+            db.close().await;
+            found.map(|i| i.status)
+        }
+    };
+    assert_eq!(
+        status(gone.clone()).await,
+        Some(domain::installations::Status::Active),
+        "a plan changes nothing"
+    );
+
+    let (code, out, err) = droplet(&app, &["reconcile", "--apply"], &owner).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(
+        status(gone.clone()).await,
+        Some(domain::installations::Status::Uninstalled)
+    );
+    assert_eq!(
+        status(kept.clone()).await,
+        Some(domain::installations::Status::Active)
+    );
+    assert_eq!(
+        status(missed.clone()).await,
+        None,
+        "no credentials without an exchange"
+    );
+    // Its tokens went with it, as with an uninstall webhook.
+    let db = app.db().await;
+    let held = domain::registrations::held_callbacks(&db, &gone)
+        .await
+        .expect("db");
+    db.close().await;
+    assert!(held.is_empty(), "{held:?}");
     app.stop().await;
 }
