@@ -282,3 +282,48 @@ async fn a_missed_install_and_a_missed_uninstall_are_found_and_the_uninstall_is_
     assert!(held.is_empty(), "{held:?}");
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_checking_at_once_fix_each_drift_once() {
+    let mut fleet = Fleet::start(1, 60).await;
+    fleet.public_url = Some(fleet.instances[0].base_url.clone());
+    let dri = fleet.install_via(0, "Shared Co").await.droplet_installation_uuid;
+    fleet.settled_jobs(&dri, Duration::from_secs(30)).await;
+    let response = reqwest::Client::new()
+        .post(format!("{}/_sim/installations/{dri}/drift", fleet.sim.base_url()))
+        .json(&json!({"kind": "duplicate_callback", "definition": "update_cart_shipping"}))
+        .send()
+        .await
+        .expect("sim");
+    assert_eq!(response.status(), 200);
+
+    // Two more instances start at once, each checking every installation as it starts.
+    fleet.reconcile_minutes = "60".into();
+    let (first, second) = (fleet.spawn(free_port()), fleet.spawn(free_port()));
+    for index in [first, second] {
+        wait_ready(&fleet.instances[index].base_url).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let jobs = fleet.settled_jobs(&dri, Duration::from_secs(20)).await;
+        let reconciled = jobs.iter().any(|j| j.kind == "reconcile");
+        let registered = fleet
+            .sim
+            .registrations(&dri)
+            .await
+            .iter()
+            .filter(|r| r.definition_name == "update_cart_shipping")
+            .count();
+        if reconciled && registered == 1 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not reconciled: {jobs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let fixed: usize = fleet
+        .logs()
+        .iter()
+        .map(|log| log.matches("duplicate registration").count())
+        .sum();
+    assert_eq!(fixed, 1, "the duplicate was deleted once, by one instance");
+}

@@ -14,6 +14,11 @@ pub struct Fleet {
     pub instances: Vec<Instance>,
     lease_secs: u64,
     encryption_key: String,
+    /// `RECONCILE_INTERVAL_MINUTES` of the instances spawned from now on ("0": off, so that no
+    /// test's Fluid calls change unless it asks).
+    pub reconcile_minutes: String,
+    /// `PUBLIC_URL` of the instances spawned from now on; each its own address when `None`.
+    pub public_url: Option<String>,
 }
 
 pub struct Instance {
@@ -35,6 +40,8 @@ impl Fleet {
             instances: Vec::new(),
             lease_secs,
             encryption_key: key(7),
+            reconcile_minutes: "0".into(),
+            public_url: None,
         };
         for port in ports {
             fleet.spawn(port);
@@ -52,7 +59,13 @@ impl Fleet {
         let address = format!("127.0.0.1:{port}");
         let lease = self.lease_secs.to_string();
         let sim_url = self.sim.base_url();
+        let public_url = self
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}"));
         let env = [
+            ("RECONCILE_INTERVAL_MINUTES", self.reconcile_minutes.as_str()),
+            ("PUBLIC_URL", public_url.as_str()),
             ("DATABASE_URL", self.database.url.as_str()),
             ("LEPTOS_SITE_ADDR", address.as_str()),
             ("FLUID_API_BASE_URL", sim_url.as_str()),
