@@ -15,7 +15,7 @@
 use fluid::client::{
     CallbackRegistration, CallbackRegistrationUpdate, CompanyWebhook, CompanyWebhookUpdate, FluidClient,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::{
     Db, Keyring,
@@ -34,7 +34,7 @@ pub struct Wanted {
 }
 
 /// One difference between what Fluid holds and what the droplet wants.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Drift {
     /// No registration of ours for a callback the droplet implements.
@@ -417,7 +417,71 @@ pub async fn fix(
             Drift::CallbackTaken { .. } => {}
         }
     }
+    record(db, uuid, &found).await?;
     Ok(found)
+}
+
+/// The last check of an installation against Fluid.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LastCheck {
+    /// Unix seconds.
+    pub checked_at: i64,
+    /// What differed; what could be was repaired by that check.
+    pub found: Vec<Drift>,
+}
+
+impl LastCheck {
+    /// What the last check left as it was (another service's registrations).
+    pub fn left(&self) -> Vec<&Drift> {
+        self.found.iter().filter(|d| !d.fixable()).collect()
+    }
+
+    /// How many differences it repaired.
+    pub fn fixed(&self) -> usize {
+        self.found.iter().filter(|d| d.fixable()).count()
+    }
+}
+
+/// Records that installation `uuid` was checked now and `found` was repaired.
+async fn record(db: &Db, uuid: &str, found: &[Drift]) -> Result<(), crate::DbError> {
+    let found = serde_json::to_string(found).unwrap_or_else(|_| "[]".into());
+    sqlx::query(
+        "INSERT INTO reconcile_checks (installation_uuid, checked_at, found) VALUES ($1, $2, $3) \
+         ON CONFLICT (installation_uuid) DO UPDATE SET checked_at = excluded.checked_at, found = excluded.found",
+    )
+    .bind(uuid)
+    .bind(crate::time::now())
+    .bind(found)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The last check of installation `uuid`, if it was ever checked.
+pub async fn last_check(db: &Db, uuid: &str) -> Result<Option<LastCheck>, crate::DbError> {
+    let row: Option<(i64, String)> =
+        sqlx::query_as("SELECT checked_at, found FROM reconcile_checks WHERE installation_uuid = $1")
+            .bind(uuid)
+            .fetch_optional(db.pool())
+            .await?;
+    row.map(|(checked_at, found)| {
+        let found = serde_json::from_str(&found)
+            .map_err(|error| crate::DbError::Unreadable(format!("reconcile check of {uuid}: {error}")))?;
+        Ok(LastCheck { checked_at, found })
+    })
+    .transpose()
+}
+
+/// Queues a check of installation `uuid` now (a merchant's "Fix now"); false when one is queued
+/// already under the same key.
+pub async fn queue_now(db: &Db, uuid: &str) -> Result<bool, crate::DbError> {
+    crate::jobs::enqueue(
+        db,
+        uuid,
+        crate::jobs::JobKind::Reconcile,
+        &format!("now-{}", crate::time::now_ms()),
+    )
+    .await
 }
 
 #[cfg(test)]

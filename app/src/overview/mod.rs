@@ -30,8 +30,21 @@ pub struct OverviewData {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RegistrationsSnapshot {
     pub items: Vec<RegistrationHealth>,
+    /// The last check against what Fluid holds.
+    pub sync: SyncView,
     /// When the server read them, `HH:MM:SS.mmm` UTC: shows a refresh happened.
     pub checked_at: String,
+}
+
+/// The last check of the registrations against what Fluid holds, in words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncView {
+    /// Nothing left differing from what the droplet wants.
+    pub in_sync: bool,
+    /// `In sync with Fluid (checked 12 min ago)`, `Not checked against Fluid yet`, …
+    pub summary: String,
+    /// What the check left as it was, a line each (another service holds a callback).
+    pub left: Vec<String>,
 }
 
 /// One registration with Fluid (a callback, or a company webhook as `resource.event`).
@@ -76,6 +89,12 @@ pub async fn load_overview(dri: String) -> Result<OverviewData, AppError> {
 #[server(prefix = "/api/ui", endpoint = "refresh_registrations")]
 pub async fn refresh_registrations(token: String) -> Result<RegistrationsSnapshot, AppError> {
     crate::error::with_status(ssr::refresh(&token).await)
+}
+
+/// Queues a check against Fluid that repairs what differs, then answers the registrations.
+#[server(prefix = "/api/ui", endpoint = "reconcile_now")]
+pub async fn reconcile_now(token: String) -> Result<RegistrationsSnapshot, AppError> {
+    crate::error::with_status(ssr::reconcile_now(&token).await)
 }
 
 /// Registers again what failed, then answers the registrations as they are now.

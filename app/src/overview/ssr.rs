@@ -67,6 +67,47 @@ pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
     snapshot(&scope.db, &scope.uuid).await
 }
 
+pub async fn reconcile_now(token: &str) -> Result<RegistrationsSnapshot, AppError> {
+    let scope = scope::writer(token).await?;
+    scope::fluid_action(&scope.uuid)?;
+    domain::reconcile::queue_now(&scope.db, &scope.uuid)
+        .await
+        .map_err(internal)?;
+    tracing::info!(installation = %scope.uuid, "merchant asked for a check against Fluid");
+    if let Ok(WorkerWaker(wake)) = scope::context::<WorkerWaker>() {
+        wake();
+    }
+    snapshot(&scope.db, &scope.uuid).await
+}
+
+/// The last check against Fluid, in words.
+async fn sync(db: &Db, uuid: &str) -> Result<super::SyncView, AppError> {
+    let Some(check) = domain::reconcile::last_check(db, uuid).await.map_err(internal)? else {
+        return Ok(super::SyncView {
+            in_sync: false,
+            summary: "Not checked against Fluid yet".into(),
+            left: Vec::new(),
+        });
+    };
+    let minutes = (domain::time::now() - check.checked_at).max(0) / 60;
+    let ago = match minutes {
+        0 => "just now".to_owned(),
+        1..=119 => format!("{minutes} min ago"),
+        _ => format!("{} h ago", minutes / 60),
+    };
+    let left: Vec<String> = check.left().into_iter().map(|d| d.describe()).collect();
+    let summary = match (left.is_empty(), check.fixed()) {
+        (true, 0) => format!("In sync with Fluid (checked {ago})"),
+        (true, fixed) => format!("In sync with Fluid (checked {ago}; {fixed} difference(s) fixed)"),
+        (false, _) => format!("Differs from Fluid (checked {ago})"),
+    };
+    Ok(super::SyncView {
+        in_sync: left.is_empty(),
+        summary,
+        left,
+    })
+}
+
 /// Every registration the droplet makes, in the order it makes them (one not attempted yet is
 /// `pending`), then the drop zones created from the manifest.
 async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError> {
@@ -100,6 +141,7 @@ async fn snapshot(db: &Db, uuid: &str) -> Result<RegistrationsSnapshot, AppError
         .collect();
     Ok(RegistrationsSnapshot {
         items,
+        sync: sync(db, uuid).await?,
         checked_at: domain::time::time_of_day_now(),
     })
 }

@@ -9,7 +9,8 @@ use super::{activity_chart::ActivityChart, nav::Nav};
 use crate::{
     dri::validate_dri,
     overview::{
-        OverviewData, RefreshRegistrations, RegistrationsSnapshot, RetryRegistrations, load_overview,
+        OverviewData, ReconcileNow, RefreshRegistrations, RegistrationsSnapshot, RetryRegistrations,
+        load_overview,
     },
 };
 
@@ -71,10 +72,11 @@ fn Overview(data: OverviewData) -> impl IntoView {
 fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot, can_write: bool) -> impl IntoView {
     let refresh = ServerAction::<RefreshRegistrations>::new();
     let retry = ServerAction::<RetryRegistrations>::new();
+    let fix = ServerAction::<ReconcileNow>::new();
     let token = StoredValue::new(token);
     let current = RwSignal::new(initial);
     let failure = RwSignal::new(None::<String>);
-    for action in [refresh.value(), retry.value()] {
+    for action in [refresh.value(), retry.value(), fix.value()] {
         Effect::new(move |_| match action.get() {
             Some(Ok(fresh)) => {
                 current.set(fresh);
@@ -84,12 +86,21 @@ fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot, can_write: 
             None => {}
         });
     }
-    let busy = move || refresh.pending().get() || retry.pending().get();
+    let busy = move || refresh.pending().get() || retry.pending().get() || fix.pending().get();
     let any_failed = move || current.with(|s| s.items.iter().any(|r| r.status == "failed"));
     view! {
         <section class="card" aria-labelledby="registrations-title" data-hydrated=super::hydrated_marker()>
             <h2 id="registrations-title">"Registrations with Fluid"</h2>
             {move || current.with(registrations_list)}
+            <div class="sync" data-testid="sync" class:sync-differs=move || current.with(|s| !s.sync.in_sync)>
+                <p><strong>{move || current.with(|s| s.sync.summary.clone())}</strong></p>
+                <ul>
+                    {move || current.with(|s| s.sync.left.clone()).into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
+                </ul>
+                <p class="muted" hidden=move || fix.value().with(|v| !matches!(v, Some(Ok(_))))>
+                    "Checking with Fluid: refresh in a moment to see the result."
+                </p>
+            </div>
             <p class="inline-error" role="alert">{move || failure.get()}</p>
             <footer class="card-footer">
                 <span class="muted" data-testid="checked-at">
@@ -106,6 +117,17 @@ fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot, can_write: 
                         }
                     >
                         {move || if retry.pending().get() { "Retrying…" } else { "Retry failed" }}
+                    </button>
+                    <button
+                        type="button"
+                        class="button-secondary"
+                        hidden=!can_write
+                        disabled=busy
+                        on:click=move |_| {
+                            fix.dispatch(ReconcileNow { token: token.get_value() });
+                        }
+                    >
+                        {move || if fix.pending().get() { "Queuing…" } else { "Fix now" }}
                     </button>
                     <button
                         type="button"

@@ -23,6 +23,7 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
     let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
     let found = domain::installations::find(&db, installation).await?;
     let registrations = domain::registrations::states(&db, installation).await?;
+    let check = domain::reconcile::last_check(&db, installation).await?;
     db.close().await;
     let Some(found) = found else {
         anyhow::bail!("no installation {installation}; `droplet installations list` shows the known ones");
@@ -32,6 +33,10 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
             let mut value = json_rows(std::slice::from_ref(&found))[0].take();
             value["failure_reason"] = json!(found.failure_reason);
             value["registrations"] = serde_json::to_value(&registrations)?;
+            value["last_reconcile"] = check.as_ref().map_or(
+                json!(null),
+                |c| json!({ "checked_at": domain::time::rfc3339(c.checked_at), "found": c.found }),
+            );
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
         Format::Table => {
@@ -47,6 +52,21 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
                     r.status.as_str(),
                     r.last_error.as_deref().unwrap_or("")
                 );
+            }
+            println!();
+            match &check {
+                None => println!("last reconcile: never (droplet reconcile checks now)"),
+                Some(check) => {
+                    println!(
+                        "last reconcile: {}, {} difference(s) found and fixed, {} left",
+                        domain::time::rfc3339(check.checked_at),
+                        check.fixed(),
+                        check.left().len()
+                    );
+                    for drift in check.left() {
+                        println!("  - {}", drift.describe());
+                    }
+                }
             }
         }
     }

@@ -131,6 +131,23 @@ async fn each_drift_kind_is_planned_fixed_by_apply_and_gone_on_a_second_run() {
         "a second run finds nothing"
     );
 
+    // The operator and the merchant see the check.
+    let (code, show, err) = droplet(&app, &["installations", "show", "--installation", &dri], &[]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(show.contains("difference(s) found and fixed, 0 left"), "{show}");
+    app.sign_in(&dri).await;
+    let (status, overview) = app.server_fn("load_overview", &[("dri", &dri)], None).await;
+    assert_eq!(status, 200, "{overview}");
+    let summary = overview["registrations"]["sync"]["summary"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        summary.starts_with("In sync with Fluid (checked just now;")
+            && summary.ends_with("difference(s) fixed)"),
+        "{summary}"
+    );
+
     // Another service's registrations are where they were.
     let after = held(&app, &dri).await;
     let text = after.to_string();
@@ -326,4 +343,45 @@ async fn two_instances_checking_at_once_fix_each_drift_once() {
         .map(|log| log.matches("duplicate registration").count())
         .sum();
     assert_eq!(fixed, 1, "the duplicate was deleted once, by one instance");
+}
+
+#[tokio::test]
+async fn fix_now_on_the_overview_repairs_the_drift_for_a_signed_in_merchant() {
+    let app = TestApp::spawn().await;
+    let dri = settled(&app, "Fix Now Co").await;
+    drift(
+        &app,
+        &dri,
+        json!({"kind": "deactivate_callback", "definition": "update_cart_shipping"}),
+    )
+    .await;
+    app.sign_in(&dri).await;
+    let (_, overview) = app.server_fn("load_overview", &[("dri", &dri)], None).await;
+    assert_eq!(
+        overview["registrations"]["sync"]["summary"],
+        "Not checked against Fluid yet"
+    );
+    let token = overview["page_token"].as_str().expect("token").to_owned();
+    let (status, body) = app.server_fn("reconcile_now", &[("token", &token)], None).await;
+    assert_eq!(status, 200, "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, snapshot) = app
+            .server_fn("refresh_registrations", &[("token", &token)], None)
+            .await;
+        if snapshot["sync"]["summary"] == "In sync with Fluid (checked just now; 1 difference(s) fixed)" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{snapshot}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let active = app
+        .sim
+        .registrations(&dri)
+        .await
+        .iter()
+        .find(|r| r.definition_name == "update_cart_shipping")
+        .map(|r| r.active);
+    assert_eq!(active, Some(true));
+    app.stop().await;
 }

@@ -103,6 +103,7 @@ async fn every_write(app: &TestApp, token: &str, id: &str) -> Vec<(String, u16, 
         ),
         ("delete_shipping_zone", vec![("token", token), ("id", id)]),
         ("retry_registrations", vec![("token", token)]),
+        ("reconcile_now", vec![("token", token)]),
         ("send_test_callback", vec![("token", token), ("message", "hi")]),
     ];
     let mut answers = Vec::new();
