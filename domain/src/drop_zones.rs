@@ -60,6 +60,31 @@ struct Stored {
     embed_url: Option<String>,
 }
 
+/// The installation's zones recorded as on Fluid, as (name, Fluid's uuid, embed URL).
+pub async fn registered(db: &Db, uuid: &str) -> Result<Vec<(String, String, String)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT name, fluid_uuid, embed_url FROM drop_zones WHERE installation_uuid = $1 \
+         AND status = 'registered' AND fluid_uuid IS NOT NULL AND embed_url IS NOT NULL ORDER BY name",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Marks zone `name` as to be put on Fluid again (its id kept: the next sync updates it in place,
+/// or creates it when Fluid no longer has it).
+pub async fn mark_pending(db: &Db, uuid: &str, name: &str) -> Result<(), DbError> {
+    sqlx::query(
+        "UPDATE drop_zones SET status = 'pending', updated_at = $3 WHERE installation_uuid = $1 AND name = $2",
+    )
+    .bind(uuid)
+    .bind(name)
+    .bind(time::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
 async fn stored(db: &Db, uuid: &str, name: &str) -> Result<Option<Stored>, DbError> {
     let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
         "SELECT status, fluid_uuid, embed_url FROM drop_zones WHERE installation_uuid = $1 AND name = $2",

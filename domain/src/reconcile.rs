@@ -31,6 +31,8 @@ pub struct Wanted {
     pub public_url: String,
     pub callbacks: Vec<CallbackRegistrationSpec>,
     pub webhooks: Vec<WantedWebhook>,
+    /// The manifest's drop zones.
+    pub drop_zones: Vec<crate::drop_zones::DropZoneSpec>,
 }
 
 /// One difference between what Fluid holds and what the droplet wants.
@@ -71,6 +73,10 @@ pub enum Drift {
         id: String,
         wrong: Vec<String>,
     },
+    /// A drop zone recorded as on Fluid that Fluid no longer has.
+    DropZoneMissing { name: String },
+    /// Ours on Fluid, pointing elsewhere than recorded, or switched off.
+    DropZoneWrong { name: String, wrong: Vec<String> },
 }
 
 impl Drift {
@@ -86,6 +92,8 @@ impl Drift {
             Self::WebhookDuplicate { .. } => "webhook_duplicate",
             Self::WebhookOrphan { .. } => "webhook_orphan",
             Self::WebhookWrong { .. } => "webhook_wrong",
+            Self::DropZoneMissing { .. } => "drop_zone_missing",
+            Self::DropZoneWrong { .. } => "drop_zone_wrong",
         }
     }
 
@@ -125,6 +133,10 @@ impl Drift {
                 "webhook {resource}.{event}: wrong {}; update it",
                 wrong.join(", ")
             ),
+            Self::DropZoneMissing { name } => format!("drop zone {name}: missing on Fluid; create it"),
+            Self::DropZoneWrong { name, wrong } => {
+                format!("drop zone {name}: wrong {}; update it", wrong.join(", "))
+            }
         }
     }
 
@@ -150,11 +162,38 @@ fn our_webhook(url: &str, uuid: &str) -> bool {
 }
 
 /// What the droplet holds locally for an installation: the Fluid ids of the callback
-/// registrations whose `cvt_` it keeps.
+/// registrations whose `cvt_` it keeps, and the drop zones it put on Fluid.
 #[derive(Debug, Clone, Default)]
 pub struct Held {
     /// (definition, Fluid's uuid).
     pub callbacks: Vec<(String, String)>,
+    /// (name, Fluid's uuid, embed URL).
+    pub drop_zones: Vec<(String, String, String)>,
+}
+
+/// The drift of the drop zones the droplet put on Fluid (`held`) against Fluid's list.
+pub fn compare_drop_zones(held: &Held, on_fluid: &[fluid::drop_zones::DropZone]) -> Vec<Drift> {
+    let mut drift = Vec::new();
+    for (name, fluid_uuid, embed_url) in &held.drop_zones {
+        let Some(zone) = on_fluid.iter().find(|z| z.uuid == *fluid_uuid) else {
+            drift.push(Drift::DropZoneMissing { name: name.clone() });
+            continue;
+        };
+        let mut wrong = Vec::new();
+        if zone.zone.embed_url != *embed_url {
+            wrong.push("embed_url".to_owned());
+        }
+        if !zone.zone.active {
+            wrong.push("active".to_owned());
+        }
+        if !wrong.is_empty() {
+            drift.push(Drift::DropZoneWrong {
+                name: name.clone(),
+                wrong,
+            });
+        }
+    }
+    drift
 }
 
 /// The drift between what Fluid holds (`callbacks`, `webhooks`: the company's, every service's)
@@ -337,10 +376,15 @@ async fn drift_with_token(
     let token = registrations::company_token(db, keyring, uuid).await?;
     let held = Held {
         callbacks: registrations::held_callbacks(db, uuid).await?,
+        drop_zones: crate::drop_zones::registered(db, uuid).await?,
     };
     let callbacks = fluid.list_callback_registrations(&token).await?;
     let webhooks = fluid.list_company_webhooks(&token).await?;
-    let drift = compare(wanted, uuid, &held, &callbacks, &webhooks);
+    let mut drift = compare(wanted, uuid, &held, &callbacks, &webhooks);
+    if !held.drop_zones.is_empty() {
+        let zones = fluid.list_drop_zones(&token).await?;
+        drift.extend(compare_drop_zones(&held, &zones));
+    }
     Ok((token, drift))
 }
 
@@ -414,8 +458,17 @@ pub async fn fix(
                 };
                 fluid.update_company_webhook(&token, id, &update).await?;
             }
+            Drift::DropZoneMissing { name } | Drift::DropZoneWrong { name, .. } => {
+                crate::drop_zones::mark_pending(db, uuid, name).await?;
+            }
             Drift::CallbackTaken { .. } => {}
         }
+    }
+    if found
+        .iter()
+        .any(|d| matches!(d, Drift::DropZoneMissing { .. } | Drift::DropZoneWrong { .. }))
+    {
+        crate::drop_zones::sync(db, keyring, fluid, &wanted.public_url, &wanted.drop_zones, uuid).await?;
     }
     record(db, uuid, &found).await?;
     Ok(found)
@@ -493,6 +546,7 @@ mod tests {
             public_url: "https://new.example".into(),
             callbacks: vec![("update_cart_shipping", 5), ("test_callback_system", 5)],
             webhooks: vec![("order".into(), "created".into())],
+            drop_zones: Vec::new(),
         }
     }
 
@@ -526,6 +580,7 @@ mod tests {
                 ("update_cart_shipping".into(), "cbr_1".into()),
                 ("test_callback_system".into(), "cbr_2".into()),
             ],
+            ..Held::default()
         };
         let fine = [
             registration(

@@ -424,6 +424,20 @@ impl FluidClient {
         .await
     }
 
+    /// The company's drop zones, every page of them.
+    pub async fn list_drop_zones(
+        &self,
+        token: &Secret,
+    ) -> Result<Vec<crate::drop_zones::DropZone>, FluidError> {
+        #[derive(Deserialize)]
+        struct List {
+            #[serde(default)]
+            drop_zones: Vec<crate::drop_zones::DropZone>,
+        }
+        self.every_page("/api/drop_zones", token, |list: List| list.drop_zones)
+            .await
+    }
+
     /// Changes one of the company's webhooks.
     pub async fn update_company_webhook(
         &self,

@@ -253,6 +253,7 @@ impl Worker {
                     public_url: self.public_url.clone(),
                     callbacks: domain::callbacks::implemented(),
                     webhooks: self.company_webhooks.to_vec(),
+                    drop_zones: self.drop_zones.to_vec(),
                 };
                 domain::reconcile::fix(&self.db, &self.keyring, &self.fluid, &wanted, uuid)
                     .await

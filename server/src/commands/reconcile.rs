@@ -236,7 +236,7 @@ async fn work_until_done(
         retention: Duration::from_secs(u64::MAX / 4),
         reconcile_every: None,
         company_webhooks: Arc::from(wanted.webhooks.clone()),
-        drop_zones: Arc::from(Vec::new()),
+        drop_zones: Arc::from(wanted.drop_zones.clone()),
         lease: Duration::from_secs(60),
         metrics: Arc::default(),
     }

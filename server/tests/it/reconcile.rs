@@ -385,3 +385,47 @@ async fn fix_now_on_the_overview_repairs_the_drift_for_a_signed_in_merchant() {
     assert_eq!(active, Some(true));
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_drop_zone_deleted_on_fluid_is_put_back() {
+    let dir = tempfile::tempdir().expect("dir");
+    let manifest = dir.path().join("droplet.toml");
+    std::fs::write(
+        &manifest,
+        "name = \"Zones\"\n[marketplace_page]\ntitle = \"Zones\"\nsummary = \"Zones\"\n\
+         [details_page]\ntitle = \"Zones\"\nsummary = \"Zones\"\n\
+         [[drop_zones]]\nname = \"Shipping estimate\"\npage = \"checkout\"\nzone = \"above_fast_checkout\"\npriority = 2\n",
+    )
+    .expect("manifest");
+    let app = TestApp::spawn_with(|args| args.droplet_manifest = manifest.display().to_string()).await;
+    let company = app.installed("Zone Drift Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let db = app.db().await;
+    settled_jobs(&db, &dri, Duration::from_secs(10))
+        .await
+        .expect("settled");
+    db.close().await;
+    let zone = app.sim.drop_zones(&dri).await.remove(0);
+    let deleted = app
+        .client
+        .delete(format!("{}/api/drop_zones/{}", app.sim.base_url(), zone.uuid))
+        .bearer_auth(&company.authentication_token)
+        .send()
+        .await
+        .expect("sim");
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    assert!(app.sim.drop_zones(&dri).await.is_empty());
+
+    let (code, plan, err) = reconcile(&app, &["--installation", &dri]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        plan.contains("drop zone Shipping estimate: missing on Fluid; create it"),
+        "{plan}"
+    );
+    let (code, out, err) = reconcile(&app, &["--installation", &dri, "--apply"]).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    let zones = app.sim.drop_zones(&dri).await;
+    assert_eq!(zones.len(), 1, "put back once");
+    assert_eq!(zones[0].zone.embed_url, zone.zone.embed_url);
+    app.stop().await;
+}
