@@ -68,3 +68,32 @@ test('company events Fluid delivers are listed and open in detail', async ({ pag
   await expect(overview.locator('[data-registration="update_cart_shipping"] .badge')).toHaveText('registered');
   await page.screenshot({ path: `${ARTIFACTS}/overview-sim.png`, fullPage: true });
 });
+
+test('the overview says whether Fluid holds what the droplet registered, and Fix now repairs drift', async ({ page }) => {
+  // A company of its own: the drift below must not touch another test's registrations.
+  const company = await sim('POST', '/installations', { company_name: 'Hotel Supplies', shape: 'v2_flat' });
+  expect(company.delivery.answer.status).toBe('active');
+  const dri: string = company.droplet_installation_uuid;
+  for (;;) {
+    const { callback_registrations } = await sim('GET', `/installations/${dri}/registrations`);
+    if (callback_registrations.length >= 2) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  // Someone switches the shipping callback off in Fluid's admin.
+  await sim('POST', `/installations/${dri}/drift`, { kind: 'deactivate_callback', definition: 'update_cart_shipping' });
+
+  const frame = await framed(page, `/?dri=${dri}`);
+  const sync = frame.getByTestId('sync');
+  await expect(sync).toContainText('Not checked against Fluid yet');
+  await frame.getByRole('button', { name: 'Fix now' }).click();
+  await expect(sync).toContainText('Checking with Fluid');
+  await expect(async () => {
+    await frame.getByRole('button', { name: 'Refresh' }).click();
+    await expect(sync).toContainText('In sync with Fluid (checked just now; 1 difference(s) fixed)', { timeout: 1000 });
+  }).toPass({ timeout: 15_000 });
+  await expect(sync).not.toContainText('Checking with Fluid');
+  const { callback_registrations } = await sim('GET', `/installations/${dri}/registrations`);
+  const shipping = callback_registrations.find((r: { definition_name: string }) => r.definition_name === 'update_cart_shipping');
+  expect(shipping.active).toBe(true);
+  await page.screenshot({ path: `${ARTIFACTS}/overview-sync.png`, fullPage: true });
+});

@@ -86,6 +86,12 @@ fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot, can_write: 
             None => {}
         });
     }
+    // Once a refresh shows the check's result, the hint that it is coming goes.
+    Effect::new(move |_| {
+        if let Some(Ok(_)) = refresh.value().get() {
+            fix.value().set(None);
+        }
+    });
     let busy = move || refresh.pending().get() || retry.pending().get() || fix.pending().get();
     let any_failed = move || current.with(|s| s.items.iter().any(|r| r.status == "failed"));
     view! {
