@@ -81,7 +81,11 @@ pub async fn check(
 pub async fn apply(deps: &Deps, findings: &[Finding]) -> Result<(), DbError> {
     for finding in findings {
         if let Finding::UninstallMissed { uuid } = finding {
-            lifecycle::uninstall(deps, uuid, crate::time::now()).await?;
+            let (_, last_token) = lifecycle::uninstall(deps, uuid, crate::time::now()).await?;
+            // As after an uninstall webhook: the drop zones go too, best effort.
+            if let Some(token) = last_token {
+                crate::drop_zones::remove_all(&deps.db, &deps.fluid, &token, uuid).await?;
+            }
         }
     }
     Ok(())

@@ -356,3 +356,28 @@ mod tests {
         }
     }
 }
+
+/// Whether installation `uuid` has a registration job (callbacks, webhooks, drop zones) pending or
+/// running: a reconcile waits for them, or it would see their work half done.
+pub async fn registering(db: &Db, uuid: &str) -> Result<bool, DbError> {
+    let (busy,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE installation_uuid = $1 AND status IN ('pending', 'running') \
+         AND kind IN ('register_callbacks', 'register_webhooks', 'register_drop_zones')",
+    )
+    .bind(uuid)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(busy > 0)
+}
+
+/// Deletes the finished reconcile jobs last changed before `cutoff` (one is queued per
+/// installation and period: they would pile up); other kinds are kept, their keys guard redeliveries.
+pub async fn prune_reconciles(db: &Db, cutoff: i64) -> Result<u64, DbError> {
+    let done = sqlx::query(
+        "DELETE FROM jobs WHERE kind = 'reconcile' AND status IN ('done', 'failed', 'cancelled') AND updated_at < $1",
+    )
+    .bind(cutoff)
+    .execute(db.pool())
+    .await?;
+    Ok(done.rows_affected())
+}

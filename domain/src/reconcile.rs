@@ -146,6 +146,27 @@ impl Drift {
     }
 }
 
+/// The scheme and host of `url` (`https://other.example`), nothing of its path or query.
+fn host_of(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = host.rsplit_once('@').map_or(host, |(_, host)| host);
+    if scheme.is_empty() {
+        host.to_owned()
+    } else {
+        format!("{scheme}://{host}")
+    }
+}
+
+/// A deletion Fluid says is done already (404) is as good as done: a retried call or another
+/// instance got there first.
+fn gone_is_done(result: Result<(), fluid::client::FluidError>) -> Result<(), fluid::client::FluidError> {
+    match result {
+        Err(fluid::client::FluidError::Rejected { status: 404, .. }) => Ok(()),
+        other => other,
+    }
+}
+
 /// The definition a callback URL of ours names for installation `uuid`, whatever its host.
 fn our_callback(url: &str, uuid: &str) -> Option<String> {
     if !registrations::is_our_callback(url, uuid) {
@@ -227,7 +248,8 @@ pub fn compare(
         match kept {
             None if !theirs.is_empty() => drift.push(Drift::CallbackTaken {
                 definition: definition.to_string(),
-                url: theirs[0].url.clone().unwrap_or_default(),
+                // The host alone: another service's URL may carry a secret of its own.
+                url: host_of(theirs[0].url.as_deref().unwrap_or_default()),
             }),
             None => drift.push(Drift::CallbackMissing {
                 definition: definition.to_string(),
@@ -405,12 +427,23 @@ pub async fn fix(
         match drift {
             Drift::CallbackDuplicate { uuid: fluid_uuid, .. }
             | Drift::CallbackOrphan { uuid: fluid_uuid, .. } => {
-                fluid.delete_callback_registration(&token, fluid_uuid).await?;
+                gone_is_done(fluid.delete_callback_registration(&token, fluid_uuid).await)?;
             }
             Drift::CallbackMissing { definition } => {
                 let Some(spec) = wanted.callbacks.iter().find(|(d, _)| d == definition) else {
                     continue;
                 };
+                // The token held is forgotten only once Fluid says its registration is gone: a
+                // listing that missed it must never leave Fluid calling with a token we dropped.
+                if let Some((_, held)) = registrations::held_callbacks(db, uuid)
+                    .await?
+                    .into_iter()
+                    .find(|(d, _)| d == definition)
+                    && fluid.callback_registration_exists(&token, &held).await?
+                {
+                    tracing::warn!(installation = %uuid, definition = %definition, "Fluid's listing left out a registration it holds; kept");
+                    continue;
+                }
                 registrations::forget_callback(db, uuid, definition).await?;
                 registrations::register_callbacks(db, keyring, fluid, &wanted.public_url, &[*spec], uuid)
                     .await?;
@@ -448,7 +481,7 @@ pub async fn fix(
                 .await?;
             }
             Drift::WebhookDuplicate { id, .. } | Drift::WebhookOrphan { id, .. } => {
-                fluid.delete_company_webhook(&token, id).await?;
+                gone_is_done(fluid.delete_company_webhook(&token, id).await)?;
             }
             Drift::WebhookWrong { id, .. } => {
                 let update = CompanyWebhookUpdate {
@@ -517,12 +550,29 @@ pub async fn last_check(db: &Db, uuid: &str) -> Result<Option<LastCheck>, crate:
             .bind(uuid)
             .fetch_optional(db.pool())
             .await?;
-    row.map(|(checked_at, found)| {
-        let found = serde_json::from_str(&found)
-            .map_err(|error| crate::DbError::Unreadable(format!("reconcile check of {uuid}: {error}")))?;
-        Ok(LastCheck { checked_at, found })
-    })
-    .transpose()
+    Ok(row.map(|(checked_at, found)| {
+        // A kind a newer version recorded is left out, never an error that hides the page.
+        let found: Vec<serde_json::Value> = serde_json::from_str(&found).unwrap_or_default();
+        LastCheck {
+            checked_at,
+            found: found
+                .into_iter()
+                .filter_map(|d| serde_json::from_value(d).ok())
+                .collect(),
+        }
+    }))
+}
+
+/// Whether a check of installation `uuid` is queued or running.
+pub async fn checking(db: &Db, uuid: &str) -> Result<bool, crate::DbError> {
+    let (count,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM jobs WHERE installation_uuid = $1 AND kind = 'reconcile' \
+         AND status IN ('pending', 'running')",
+    )
+    .bind(uuid)
+    .fetch_one(db.pool())
+    .await?;
+    Ok(count > 0)
 }
 
 /// Queues a check of installation `uuid` now (a merchant's "Fix now"); false when one is queued
@@ -667,6 +717,15 @@ mod tests {
     }
 
     #[test]
+    fn another_services_url_is_named_by_its_host_alone() {
+        assert_eq!(
+            host_of("https://user:pw@other.example/hook/sk_live_1?t=2"),
+            "https://other.example"
+        );
+        assert_eq!(host_of("other.example/x"), "other.example");
+    }
+
+    #[test]
     fn a_missing_callback_is_created_unless_another_service_holds_it() {
         let held = Held::default();
         let theirs = [registration(
@@ -678,6 +737,10 @@ mod tests {
         assert_eq!(
             drift.iter().map(Drift::kind).collect::<Vec<_>>(),
             ["callback_taken", "callback_missing", "webhook_missing"]
+        );
+        assert_eq!(
+            drift[0].describe(),
+            "callback update_cart_shipping: held by another service (https://other.example); left alone"
         );
         assert!(!drift[0].fixable());
         // Ours, but without a token we hold: it cannot verify Fluid's calls, so it goes and a new one comes.

@@ -335,19 +335,23 @@ impl FluidClient {
             "/api/callback/registrations",
             token,
             |list: CallbackRegistrationList| list.callback_registrations,
+            |r| r.uuid.clone(),
         )
         .await
     }
 
-    /// Reads `path` page by page (from 1) to the end: Fluid's company listings are paged, and a
-    /// company carries other droplets' entries too.
+    /// Reads `path` page by page (from 1) until a page adds nothing: Fluid's company listings are
+    /// paged (perhaps fewer to a page than asked for), and a company carries other droplets'
+    /// entries too. `id` names an entry, so a page seen already (a server ignoring `page`) ends it.
     async fn every_page<L: DeserializeOwned, T>(
         &self,
         path: &str,
         token: &Secret,
         entries: impl Fn(L) -> Vec<T>,
+        id: impl Fn(&T) -> String,
     ) -> Result<Vec<T>, FluidError> {
-        let mut all = Vec::new();
+        let mut all: Vec<T> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         for page in 1..=MAX_PAGES {
             let list: L = self
                 .call(
@@ -357,10 +361,13 @@ impl FluidClient {
                     None,
                 )
                 .await?;
-            let entries = entries(list);
-            let last = entries.len() < PAGE_SIZE;
-            all.extend(entries);
-            if last {
+            let before = all.len();
+            for entry in entries(list) {
+                if seen.insert(id(&entry)) {
+                    all.push(entry);
+                }
+            }
+            if all.len() == before {
                 return Ok(all);
             }
         }
@@ -368,6 +375,23 @@ impl FluidClient {
             "{path} lists more than {} entries",
             PAGE_SIZE * MAX_PAGES as usize
         )))
+    }
+
+    /// Whether the company's callback registration `uuid` is on Fluid: only a 404 says it is not.
+    pub async fn callback_registration_exists(&self, token: &Secret, uuid: &str) -> Result<bool, FluidError> {
+        let answer: Result<serde_json::Value, FluidError> = self
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/callback/registrations/{uuid}"),
+                Some(token),
+                None,
+            )
+            .await;
+        match answer {
+            Ok(_) => Ok(true),
+            Err(FluidError::Rejected { status: 404, .. }) => Ok(false),
+            Err(error) => Err(error),
+        }
     }
 
     /// Changes one of the company's callback registrations (its token stays).
@@ -418,9 +442,12 @@ impl FluidClient {
 
     /// The company's webhooks, every page of them (other droplets' included).
     pub async fn list_company_webhooks(&self, token: &Secret) -> Result<Vec<CompanyWebhook>, FluidError> {
-        self.every_page("/api/company/webhooks", token, |list: CompanyWebhookList| {
-            list.webhooks
-        })
+        self.every_page(
+            "/api/company/webhooks",
+            token,
+            |list: CompanyWebhookList| list.webhooks,
+            CompanyWebhook::id_text,
+        )
         .await
     }
 
@@ -434,8 +461,13 @@ impl FluidClient {
             #[serde(default)]
             drop_zones: Vec<crate::drop_zones::DropZone>,
         }
-        self.every_page("/api/drop_zones", token, |list: List| list.drop_zones)
-            .await
+        self.every_page(
+            "/api/drop_zones",
+            token,
+            |list: List| list.drop_zones,
+            |z: &crate::drop_zones::DropZone| z.uuid.clone(),
+        )
+        .await
     }
 
     /// Changes one of the company's webhooks.

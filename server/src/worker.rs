@@ -141,6 +141,9 @@ impl Worker {
     /// Applies the retention to company events and the hourly activity counts.
     async fn prune(&self) {
         let cutoff = domain::time::now() - i64::try_from(self.retention.as_secs()).unwrap_or(i64::MAX);
+        if let Err(error) = jobs::prune_reconciles(&self.db, cutoff).await {
+            tracing::warn!(%error, "pruning old reconcile jobs failed");
+        }
         match (
             domain::events::prune(&self.db, cutoff).await,
             domain::activity::prune(&self.db, cutoff).await,
@@ -191,6 +194,25 @@ impl Worker {
     }
 
     async fn run(&self, job: ClaimedJob) {
+        if job.kind == Some(JobKind::Reconcile) {
+            match jobs::registering(&self.db, &job.installation_uuid).await {
+                Ok(false) => {}
+                Ok(true) => {
+                    tracing::info!(
+                        job = job.id,
+                        "registrations of the installation are under way; the check waits"
+                    );
+                    if let Err(error) = jobs::postpone(&self.db, &job, Duration::from_secs(2)).await {
+                        tracing::warn!(job = job.id, %error, "could not postpone the job; it runs again after its lease");
+                    }
+                    return;
+                }
+                Err(error) => {
+                    tracing::warn!(job = job.id, %error, "could not see the installation's other jobs; the check runs again after its lease");
+                    return;
+                }
+            }
+        }
         let exclusive = match jobs::exclusive(&self.db, &job).await {
             Ok(Some(exclusive)) => exclusive,
             Ok(None) => {

@@ -45,6 +45,8 @@ pub struct SyncView {
     pub summary: String,
     /// What the check left as it was, a line each (another service holds a callback).
     pub left: Vec<String>,
+    /// A check is queued or running now.
+    pub checking: bool,
 }
 
 /// One registration with Fluid (a callback, or a company webhook as `resource.event`).

@@ -82,11 +82,13 @@ pub async fn reconcile_now(token: &str) -> Result<RegistrationsSnapshot, AppErro
 
 /// The last check against Fluid, in words.
 async fn sync(db: &Db, uuid: &str) -> Result<super::SyncView, AppError> {
+    let checking = domain::reconcile::checking(db, uuid).await.map_err(internal)?;
     let Some(check) = domain::reconcile::last_check(db, uuid).await.map_err(internal)? else {
         return Ok(super::SyncView {
             in_sync: false,
             summary: "Not checked against Fluid yet".into(),
             left: Vec::new(),
+            checking,
         });
     };
     let minutes = (domain::time::now() - check.checked_at).max(0) / 60;
@@ -105,6 +107,7 @@ async fn sync(db: &Db, uuid: &str) -> Result<super::SyncView, AppError> {
         in_sync: left.is_empty(),
         summary,
         left,
+        checking,
     })
 }
 

@@ -86,12 +86,6 @@ fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot, can_write: 
             None => {}
         });
     }
-    // Once a refresh shows the check's result, the hint that it is coming goes.
-    Effect::new(move |_| {
-        if let Some(Ok(_)) = refresh.value().get() {
-            fix.value().set(None);
-        }
-    });
     let busy = move || refresh.pending().get() || retry.pending().get() || fix.pending().get();
     let any_failed = move || current.with(|s| s.items.iter().any(|r| r.status == "failed"));
     view! {
@@ -103,7 +97,7 @@ fn RegistrationsPanel(token: String, initial: RegistrationsSnapshot, can_write: 
                 <ul>
                     {move || current.with(|s| s.sync.left.clone()).into_iter().map(|line| view! { <li>{line}</li> }).collect_view()}
                 </ul>
-                <p class="muted" hidden=move || fix.value().with(|v| !matches!(v, Some(Ok(_))))>
+                <p class="muted" hidden=move || !current.with(|s| s.sync.checking)>
                     "Checking with Fluid: refresh in a moment to see the result."
                 </p>
             </div>

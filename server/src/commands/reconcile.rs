@@ -40,8 +40,9 @@ pub async fn run(
     let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
     let keyring = Arc::new(keyring);
     let outcome = async {
-        let gone = match &scope.fleet {
-            Some((owner_token, droplet_uuid)) => {
+        // The fleet check is about every installation: not with one named.
+        let gone = match (&scope.fleet, scope.installation) {
+            (Some((owner_token, droplet_uuid)), None) => {
                 check_fleet(
                     &db,
                     keyring.clone(),
@@ -52,7 +53,7 @@ pub async fn run(
                 )
                 .await?
             }
-            None => Vec::new(),
+            _ => Vec::new(),
         };
         reconcile_all(
             &db,

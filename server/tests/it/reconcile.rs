@@ -369,7 +369,9 @@ async fn fix_now_on_the_overview_repairs_the_drift_for_a_signed_in_merchant() {
         let (_, snapshot) = app
             .server_fn("refresh_registrations", &[("token", &token)], None)
             .await;
-        if snapshot["sync"]["summary"] == "In sync with Fluid (checked just now; 1 difference(s) fixed)" {
+        if snapshot["sync"]["summary"] == "In sync with Fluid (checked just now; 1 difference(s) fixed)"
+            && snapshot["sync"]["checking"] == false
+        {
             break;
         }
         assert!(tokio::time::Instant::now() < deadline, "{snapshot}");
