@@ -343,20 +343,6 @@ pub async fn list_for(db: &Db, uuid: &str) -> Result<Vec<JobView>, DbError> {
         .collect()
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_is_capped() {
-        for attempts in 1..=12 {
-            let base = Duration::from_secs(1 << (attempts - 1).min(20)).min(Duration::from_secs(300));
-            let wait = backoff(attempts);
-            assert!(wait >= base && wait <= base + base / 4, "{attempts}: {wait:?}");
-        }
-    }
-}
-
 /// Whether installation `uuid` has a registration job (callbacks, webhooks, drop zones) pending or
 /// running: a reconcile waits for them, or it would see their work half done.
 pub async fn registering(db: &Db, uuid: &str) -> Result<bool, DbError> {
@@ -380,4 +366,18 @@ pub async fn prune_reconciles(db: &Db, cutoff: i64) -> Result<u64, DbError> {
     .execute(db.pool())
     .await?;
     Ok(done.rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_is_capped() {
+        for attempts in 1..=12 {
+            let base = Duration::from_secs(1 << (attempts - 1).min(20)).min(Duration::from_secs(300));
+            let wait = backoff(attempts);
+            assert!(wait >= base && wait <= base + base / 4, "{attempts}: {wait:?}");
+        }
+    }
 }
