@@ -169,17 +169,12 @@ fn gone_is_done(result: Result<(), fluid::client::FluidError>) -> Result<(), flu
 
 /// The definition a callback URL of ours names for installation `uuid`, whatever its host.
 fn our_callback(url: &str, uuid: &str) -> Option<String> {
-    if !registrations::is_our_callback(url, uuid) {
-        return None;
-    }
-    let marker = format!("/api/callbacks/{uuid}/");
-    let definition = url.split_once(&marker)?.1;
-    Some(definition.to_owned())
+    registrations::our_callback_definition(url, uuid)
 }
 
 /// Whether a webhook URL is ours for installation `uuid`, whatever its host.
 fn our_webhook(url: &str, uuid: &str) -> bool {
-    url.ends_with(&format!("/api/webhooks/companies/{uuid}"))
+    !url.contains(['?', '#']) && url.ends_with(&format!("/api/webhooks/companies/{uuid}"))
 }
 
 /// What the droplet holds locally for an installation: the Fluid ids of the callback

@@ -116,10 +116,20 @@ pub fn callback_url(public_url: &str, uuid: &str, definition: &str) -> String {
     format!("{public_url}/api/callbacks/{uuid}/{definition}")
 }
 
-/// Whether `url` is one of ours for installation `uuid`'s callbacks, whatever its host (an earlier
-/// `PUBLIC_URL`'s included).
+/// The definition `url` names if it is one of ours for installation `uuid`'s callbacks, whatever
+/// its host (an earlier `PUBLIC_URL`'s included): its path, without query or fragment, ends in
+/// `/api/callbacks/{uuid}/{definition}`. Our path inside another service's query is not ours.
+pub fn our_callback_definition(url: &str, uuid: &str) -> Option<String> {
+    if url.contains(['?', '#']) {
+        return None;
+    }
+    let (_, definition) = url.rsplit_once(&format!("/api/callbacks/{uuid}/"))?;
+    (!definition.is_empty() && !definition.contains('/')).then(|| definition.to_owned())
+}
+
+/// Whether `url` is one of ours for installation `uuid`'s callbacks (see [`our_callback_definition`]).
 pub fn is_our_callback(url: &str, uuid: &str) -> bool {
-    url.contains(&format!("/api/callbacks/{uuid}/"))
+    our_callback_definition(url, uuid).is_some()
 }
 
 /// Where Fluid should send installation `uuid`'s company webhooks.
