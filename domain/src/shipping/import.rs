@@ -178,14 +178,7 @@ pub async fn import(
         };
         order.push(id);
     }
-    for (position, id) in order.iter().enumerate() {
-        sqlx::query("UPDATE shipping_options SET position = $3 WHERE installation_uuid = $1 AND id = $2")
-            .bind(uuid)
-            .bind(id)
-            .bind(i64::try_from(position).unwrap_or(i64::MAX) + 1)
-            .execute(&mut *tx)
-            .await?;
-    }
+    store::set_positions(&mut tx, uuid, &order).await?;
     let after = list_on(&mut *tx, uuid).await?;
     let all =
         |options: &[ShippingOption]| serde_json::Value::Array(options.iter().map(store::snapshot).collect());

@@ -371,6 +371,23 @@ pub async fn move_option(db: &Db, uuid: &str, actor: &Actor, id: i64, up: bool) 
     reorder_in(tx, uuid, actor, &before, &ids).await
 }
 
+/// Numbers the installation's options `ids` 1, 2, … in that order, in `tx`.
+pub(super) async fn set_positions(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+    ids: &[i64],
+) -> Result<(), sqlx::Error> {
+    for (position, id) in ids.iter().enumerate() {
+        sqlx::query("UPDATE shipping_options SET position = $3 WHERE installation_uuid = $1 AND id = $2")
+            .bind(uuid)
+            .bind(id)
+            .bind(i64::try_from(position).unwrap_or(i64::MAX) + 1)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Writes the order `ids` over `before` (the options as `tx` read them), records it and commits.
 async fn reorder_in(
     mut tx: sqlx::Transaction<'static, sqlx::Any>,
@@ -392,14 +409,7 @@ async fn reorder_in(
             .copied();
         return Err(ShippingError::NotFound(missing.unwrap_or_default()));
     }
-    for (position, id) in ids.iter().enumerate() {
-        sqlx::query("UPDATE shipping_options SET position = $3 WHERE installation_uuid = $1 AND id = $2")
-            .bind(uuid)
-            .bind(id)
-            .bind(i64::try_from(position).unwrap_or(i64::MAX) + 1)
-            .execute(&mut *tx)
-            .await?;
-    }
+    set_positions(&mut tx, uuid, ids).await?;
     let titles = |ids: &[i64]| -> serde_json::Value {
         let by_id = |id: &i64| before.iter().find(|o| o.id == *id).map(|o| o.title.clone());
         ids.iter().filter_map(by_id).collect()

@@ -59,16 +59,6 @@ async fn apply(app: &TestApp, token: &str, csv: &str, plan: &Value) -> (u16, Val
     .await
 }
 
-fn flat(title: &str, price: &str) -> domain::shipping::ShippingOptionInput {
-    domain::shipping::ShippingOptionInput {
-        title: title.into(),
-        price: price.into(),
-        currency: "USD".into(),
-        enabled: true,
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn an_import_shows_what_it_adds_changes_and_removes_and_applies_exactly_that() {
     let app = TestApp::spawn().await;

@@ -36,16 +36,6 @@ async fn offered(app: &TestApp, dri: &str, request: &Value) -> Vec<(String, f64)
         .collect()
 }
 
-fn flat(title: &str, price: &str) -> ShippingOptionInput {
-    ShippingOptionInput {
-        title: title.into(),
-        price: price.into(),
-        currency: "USD".into(),
-        enabled: true,
-        ..Default::default()
-    }
-}
-
 #[tokio::test]
 async fn a_cart_to_a_region_gets_the_regional_option_and_not_the_one_excluding_it() {
     let app = TestApp::spawn().await;

@@ -516,3 +516,14 @@ pub async fn settled_jobs(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// A flat-priced option in USD, offered everywhere: the starting point of shipping tests.
+pub fn flat(title: &str, price: &str) -> domain::shipping::ShippingOptionInput {
+    domain::shipping::ShippingOptionInput {
+        title: title.into(),
+        price: price.into(),
+        currency: "USD".into(),
+        enabled: true,
+        ..Default::default()
+    }
+}
