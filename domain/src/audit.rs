@@ -56,6 +56,7 @@ crate::stored_enum! {
         ZoneAdded = "shipping_zone_added",
         ZoneChanged = "shipping_zone_changed",
         ZoneDeleted = "shipping_zone_deleted",
+        SyncRequested = "fluid_sync_requested",
     }
 }
 
@@ -75,6 +76,7 @@ impl Action {
             Self::ZoneAdded => "added a shipping zone",
             Self::ZoneChanged => "changed a shipping zone",
             Self::ZoneDeleted => "deleted a shipping zone",
+            Self::SyncRequested => "asked for a check against Fluid",
         }
     }
 }

@@ -209,6 +209,19 @@ async fn take_down(
     Ok(())
 }
 
+/// Deletes installation `uuid`'s zone `name` on Fluid (one the manifest no longer names; gone
+/// already is as good) and records it deleted.
+pub async fn remove(
+    db: &Db,
+    fluid: &FluidClient,
+    token: &Secret,
+    uuid: &str,
+    name: &str,
+) -> Result<(), RegistrationError> {
+    let now = stored(db, uuid, name).await?;
+    take_down(db, fluid, token, uuid, name, now).await
+}
+
 /// After an uninstall: asks Fluid to delete the installation's drop zones with its last token —
 /// best effort, since Fluid may have revoked it already — and records them as deleted either way.
 pub async fn remove_all(db: &Db, fluid: &FluidClient, token: &Secret, uuid: &str) -> Result<usize, DbError> {

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod key_rotation;
 pub mod lifecycle;
 pub mod page_tokens;
+pub mod public_urls;
 pub mod reconcile;
 pub mod registrations;
 pub mod shipping;

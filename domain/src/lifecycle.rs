@@ -459,8 +459,8 @@ async fn pause_for_tests(point: PausePoint) {
 
 /// Handles a verified uninstall of installation `uuid`, signed by Fluid at `signed_at`: in one
 /// transaction, the installation is marked uninstalled (unless installed after that), its tokens
-/// and any stored exchange answer erased, its jobs cancelled and its checkout decisions (what
-/// shoppers were offered) deleted. Returns what changed, and the
+/// and any stored exchange answer erased, its jobs cancelled, its checkout decisions (what
+/// shoppers were offered) and its last check against Fluid deleted. Returns what changed, and the
 /// last `dit_` when the uninstall applied (to remove the drop zones with, best effort).
 pub async fn uninstall(
     deps: &Deps,
@@ -484,6 +484,7 @@ pub async fn uninstall(
         exchange_claims::end_for_uninstall(&mut tx, uuid, signed_at).await?;
         jobs::cancel_for(&mut tx, uuid).await?;
         crate::shipping::decisions::forget(&mut tx, uuid).await?;
+        crate::reconcile::forget(&mut tx, uuid).await?;
     }
     tx.commit().await?;
     let outcome = match (applied, before) {

@@ -5,10 +5,12 @@
 //! webhooks on Fluid (every page), compares them with what the droplet wants and says what drifted;
 //! [`fix`] does the same and repairs it, as the body of a durable [`JobKind::Reconcile`] job.
 //!
-//! Ours are recognised by URL path, whatever the host: a callback at
-//! `…/api/callbacks/{installation}/{definition}`, a webhook at `…/api/webhooks/companies/{installation}`
-//! (the installation's id is unguessable, so no other service's URL has it). Another service's
-//! registrations are never touched.
+//! Ours are those whose Fluid id the droplet holds, and those at one of the `PUBLIC_URL`s the
+//! service has started with ([`OurUrls`]) with our path for the installation: a callback at
+//! `{PUBLIC_URL}/api/callbacks/{installation}/{definition}`, a webhook at
+//! `{PUBLIC_URL}/api/webhooks/companies/{installation}`. Another service's registrations are never
+//! touched. Only an instance on the newest `PUBLIC_URL` repairs anything
+//! ([`crate::public_urls::newer_than`]).
 //!
 //! [`JobKind::Reconcile`]: crate::jobs::JobKind::Reconcile
 
@@ -20,8 +22,8 @@ use serde::{Deserialize, Serialize};
 use crate::{
     Db, Keyring,
     registrations::{
-        self, CallbackRegistrationSpec, CompanyWebhook as WantedWebhook, RegistrationError, callback_url,
-        webhook_url,
+        self, CallbackRegistrationSpec, CompanyWebhook as WantedWebhook, OurUrls, RegistrationError,
+        callback_url, webhook_url,
     },
 };
 
@@ -77,6 +79,8 @@ pub enum Drift {
     DropZoneMissing { name: String },
     /// Ours on Fluid, pointing elsewhere than recorded, or switched off.
     DropZoneWrong { name: String, wrong: Vec<String> },
+    /// Ours on Fluid, of a drop zone the manifest no longer names.
+    DropZoneOrphan { name: String },
 }
 
 impl Drift {
@@ -94,6 +98,7 @@ impl Drift {
             Self::WebhookWrong { .. } => "webhook_wrong",
             Self::DropZoneMissing { .. } => "drop_zone_missing",
             Self::DropZoneWrong { .. } => "drop_zone_wrong",
+            Self::DropZoneOrphan { .. } => "drop_zone_orphan",
         }
     }
 
@@ -137,12 +142,43 @@ impl Drift {
             Self::DropZoneWrong { name, wrong } => {
                 format!("drop zone {name}: wrong {}; update it", wrong.join(", "))
             }
+            Self::DropZoneOrphan { name } => {
+                format!("drop zone {name}: not in the manifest any more; delete it")
+            }
         }
     }
 
     /// Whether reconciling can do anything about it.
     pub fn fixable(&self) -> bool {
         !matches!(self, Self::CallbackTaken { .. })
+    }
+
+    /// Whether the fix moves a registration to the current `PUBLIC_URL` (its URL was another).
+    pub fn moves(&self) -> bool {
+        match self {
+            Self::CallbackWrong { wrong, .. } | Self::WebhookWrong { wrong, .. } => {
+                wrong.iter().any(|w| w == "url")
+            }
+            Self::DropZoneWrong { wrong, .. } => wrong.iter().any(|w| w == "embed_url"),
+            _ => false,
+        }
+    }
+
+    /// The registration row of ours a repair of it is recorded on, if one is.
+    fn registration(&self) -> Option<registrations::Registration<'_>> {
+        match self {
+            Self::CallbackMissing { definition } | Self::CallbackWrong { definition, .. } => {
+                Some(registrations::Registration::Callback(definition))
+            }
+            Self::WebhookMissing { resource, event }
+            | Self::WebhookDuplicate { resource, event, .. }
+            | Self::WebhookWrong { resource, event, .. } => {
+                Some(registrations::Registration::Webhook(resource, event))
+            }
+            // A duplicate or an orphan has no row of its own (the one kept has), an orphan
+            // webhook's row is the manifest's no more, and drop zones record their own.
+            _ => None,
+        }
     }
 }
 
@@ -167,30 +203,34 @@ fn gone_is_done(result: Result<(), fluid::client::FluidError>) -> Result<(), flu
     }
 }
 
-/// The definition a callback URL of ours names for installation `uuid`, whatever its host.
-fn our_callback(url: &str, uuid: &str) -> Option<String> {
-    registrations::our_callback_definition(url, uuid)
-}
-
-/// Whether a webhook URL is ours for installation `uuid`, whatever its host.
-fn our_webhook(url: &str, uuid: &str) -> bool {
-    !url.contains(['?', '#']) && url.ends_with(&format!("/api/webhooks/companies/{uuid}"))
-}
-
-/// What the droplet holds locally for an installation: the Fluid ids of the callback
-/// registrations whose `cvt_` it keeps, and the drop zones it put on Fluid.
+/// What the droplet holds locally for an installation: where its registrations may point, the
+/// Fluid ids of the callback registrations whose `cvt_` it keeps and of its webhooks, and the drop
+/// zones it put on Fluid.
 #[derive(Debug, Clone, Default)]
 pub struct Held {
+    /// Every `PUBLIC_URL` the service started with.
+    pub urls: OurUrls,
     /// (definition, Fluid's uuid).
     pub callbacks: Vec<(String, String)>,
+    /// (resource, event, Fluid's id).
+    pub webhooks: Vec<(String, String, String)>,
     /// (name, Fluid's uuid, embed URL).
     pub drop_zones: Vec<(String, String, String)>,
 }
 
-/// The drift of the drop zones the droplet put on Fluid (`held`) against Fluid's list.
-pub fn compare_drop_zones(held: &Held, on_fluid: &[fluid::drop_zones::DropZone]) -> Vec<Drift> {
+/// The drift of the drop zones the droplet put on Fluid (`held`) against Fluid's list and the
+/// manifest's zones (`wanted`).
+pub fn compare_drop_zones(
+    held: &Held,
+    wanted: &[crate::drop_zones::DropZoneSpec],
+    on_fluid: &[fluid::drop_zones::DropZone],
+) -> Vec<Drift> {
     let mut drift = Vec::new();
     for (name, fluid_uuid, embed_url) in &held.drop_zones {
+        if !wanted.iter().any(|spec| spec.name == *name) {
+            drift.push(Drift::DropZoneOrphan { name: name.clone() });
+            continue;
+        }
         let Some(zone) = on_fluid.iter().find(|z| z.uuid == *fluid_uuid) else {
             drift.push(Drift::DropZoneMissing { name: name.clone() });
             continue;
@@ -222,11 +262,17 @@ pub fn compare(
     webhooks: &[CompanyWebhook],
 ) -> Vec<Drift> {
     let mut drift = Vec::new();
+    let our_callback = |r: &CallbackRegistration| {
+        held.callbacks.iter().any(|(_, id)| *id == r.uuid)
+            || r.url
+                .as_deref()
+                .is_some_and(|u| held.urls.callback_definition(u, uuid).is_some())
+    };
     for (definition, timeout) in &wanted.callbacks {
         let (ours, theirs): (Vec<_>, Vec<_>) = callbacks
             .iter()
             .filter(|r| r.definition_name == *definition)
-            .partition(|r| r.url.as_deref().and_then(|u| our_callback(u, uuid)).is_some());
+            .partition(|r| our_callback(r));
         let held_uuid = held
             .callbacks
             .iter()
@@ -273,17 +319,14 @@ pub fn compare(
             }
         }
     }
-    for registration in callbacks {
-        let Some(named) = registration.url.as_deref().and_then(|u| our_callback(u, uuid)) else {
-            continue;
-        };
+    for registration in callbacks.iter().filter(|r| our_callback(r)) {
         if !wanted
             .callbacks
             .iter()
             .any(|(d, _)| *d == registration.definition_name)
         {
             drift.push(Drift::CallbackOrphan {
-                definition: named,
+                definition: registration.definition_name.clone(),
                 uuid: registration.uuid.clone(),
             });
         }
@@ -292,20 +335,34 @@ pub fn compare(
     let url = webhook_url(&wanted.public_url, uuid);
     let ours: Vec<&CompanyWebhook> = webhooks
         .iter()
-        .filter(|w| w.url.as_deref().is_some_and(|u| our_webhook(u, uuid)))
+        .filter(|w| {
+            held.webhooks.iter().any(|(_, _, id)| *id == w.id_text())
+                || w.url.as_deref().is_some_and(|u| held.urls.is_webhook(u, uuid))
+        })
         .collect();
     for (resource, event) in &wanted.webhooks {
-        let mut same = ours
+        let same: Vec<&&CompanyWebhook> = ours
             .iter()
-            .filter(|w| w.resource == *resource && w.event == *event);
-        let Some(kept) = same.next() else {
+            .filter(|w| w.resource == *resource && w.event == *event)
+            .collect();
+        let held_id = held
+            .webhooks
+            .iter()
+            .find(|(r, e, _)| r == resource && e == event)
+            .map(|(_, _, id)| id.as_str());
+        // The one recorded is kept; otherwise the first Fluid lists.
+        let Some(kept) = same
+            .iter()
+            .find(|w| Some(w.id_text().as_str()) == held_id)
+            .or(same.first())
+        else {
             drift.push(Drift::WebhookMissing {
                 resource: resource.clone(),
                 event: event.clone(),
             });
             continue;
         };
-        for other in same {
+        for other in same.iter().filter(|w| w.id_text() != kept.id_text()) {
             drift.push(Drift::WebhookDuplicate {
                 resource: resource.clone(),
                 event: event.clone(),
@@ -392,7 +449,9 @@ async fn drift_with_token(
 ) -> Result<(fluid::Secret, Vec<Drift>), RegistrationError> {
     let token = registrations::company_token(db, keyring, uuid).await?;
     let held = Held {
+        urls: OurUrls::load(db, &wanted.public_url).await?,
         callbacks: registrations::held_callbacks(db, uuid).await?,
+        webhooks: registrations::held_webhooks(db, uuid).await?,
         drop_zones: crate::drop_zones::registered(db, uuid).await?,
     };
     let callbacks = fluid.list_callback_registrations(&token).await?;
@@ -400,13 +459,15 @@ async fn drift_with_token(
     let mut drift = compare(wanted, uuid, &held, &callbacks, &webhooks);
     if !held.drop_zones.is_empty() {
         let zones = fluid.list_drop_zones(&token).await?;
-        drift.extend(compare_drop_zones(&held, &zones));
+        drift.extend(compare_drop_zones(&held, &wanted.drop_zones, &zones));
     }
     Ok((token, drift))
 }
 
 /// Repairs what drifted for installation `uuid` and returns what it found (a second run finds
-/// nothing fixable). Each repair ends recorded on its registration.
+/// nothing fixable). Each repair ends recorded on its registration: as wanted again, or why it
+/// failed; a repair that fails does not stop the others, and the check is recorded with the
+/// first failure, which is returned (the job retries).
 pub async fn fix(
     db: &Db,
     keyring: &Keyring,
@@ -418,88 +479,124 @@ pub async fn fix(
     // Deletions first: a missing callback is created only once its stale copies are gone.
     let mut ordered: Vec<&Drift> = found.iter().collect();
     ordered.sort_by_key(|d| !matches!(d, Drift::CallbackDuplicate { .. } | Drift::CallbackOrphan { .. }));
+    let mut first_error = None;
     for drift in ordered {
-        match drift {
-            Drift::CallbackDuplicate { uuid: fluid_uuid, .. }
-            | Drift::CallbackOrphan { uuid: fluid_uuid, .. } => {
-                gone_is_done(fluid.delete_callback_registration(&token, fluid_uuid).await)?;
+        if let Err(error) = repair(db, keyring, fluid, wanted, uuid, &token, drift).await {
+            let message = error.to_string();
+            tracing::warn!(installation = %uuid, kind = drift.kind(), error = %message, "a repair failed; it is tried again");
+            if let Some(row) = drift.registration() {
+                registrations::note_repair_failure(db, uuid, row, &message).await?;
             }
-            Drift::CallbackMissing { definition } => {
-                let Some(spec) = wanted.callbacks.iter().find(|(d, _)| d == definition) else {
-                    continue;
-                };
-                // The token held is forgotten only once Fluid says its registration is gone: a
-                // listing that missed it must never leave Fluid calling with a token we dropped.
-                if let Some((_, held)) = registrations::held_callbacks(db, uuid)
-                    .await?
-                    .into_iter()
-                    .find(|(d, _)| d == definition)
-                    && fluid.callback_registration_exists(&token, &held).await?
-                {
-                    tracing::warn!(installation = %uuid, definition = %definition, "Fluid's listing left out a registration it holds; kept");
-                    continue;
-                }
-                registrations::forget_callback(db, uuid, definition).await?;
-                registrations::register_callbacks(db, keyring, fluid, &wanted.public_url, &[*spec], uuid)
-                    .await?;
-            }
-            Drift::CallbackWrong {
-                definition,
-                uuid: fluid_uuid,
-                ..
-            } => {
-                let timeout = wanted
-                    .callbacks
-                    .iter()
-                    .find(|(d, _)| d == definition)
-                    .map_or(10, |(_, t)| *t);
-                let update = CallbackRegistrationUpdate {
-                    url: callback_url(&wanted.public_url, uuid, definition),
-                    timeout_in_seconds: timeout,
-                    active: true,
-                    country_codes: Vec::new(),
-                };
-                fluid
-                    .update_callback_registration(&token, fluid_uuid, &update)
-                    .await?;
-                registrations::mark_callback_registered(db, uuid, definition).await?;
-            }
-            Drift::WebhookMissing { resource, event } => {
-                registrations::register_webhooks(
-                    db,
-                    keyring,
-                    fluid,
-                    &wanted.public_url,
-                    &[(resource.clone(), event.clone())],
-                    uuid,
-                )
-                .await?;
-            }
-            Drift::WebhookDuplicate { id, .. } | Drift::WebhookOrphan { id, .. } => {
-                gone_is_done(fluid.delete_company_webhook(&token, id).await)?;
-            }
-            Drift::WebhookWrong { id, .. } => {
-                let update = CompanyWebhookUpdate {
-                    url: webhook_url(&wanted.public_url, uuid),
-                    http_method: "post".into(),
-                    active: true,
-                };
-                fluid.update_company_webhook(&token, id, &update).await?;
-            }
-            Drift::DropZoneMissing { name } | Drift::DropZoneWrong { name, .. } => {
-                crate::drop_zones::mark_pending(db, uuid, name).await?;
-            }
-            Drift::CallbackTaken { .. } => {}
+            first_error.get_or_insert(error);
         }
     }
     if found
         .iter()
         .any(|d| matches!(d, Drift::DropZoneMissing { .. } | Drift::DropZoneWrong { .. }))
+        && let Err(error) =
+            crate::drop_zones::sync(db, keyring, fluid, &wanted.public_url, &wanted.drop_zones, uuid).await
     {
-        crate::drop_zones::sync(db, keyring, fluid, &wanted.public_url, &wanted.drop_zones, uuid).await?;
+        first_error.get_or_insert(error);
     }
-    record(db, uuid, &found).await?;
-    Ok(found)
+    record(
+        db,
+        uuid,
+        &found,
+        first_error.as_ref().map(ToString::to_string).as_deref(),
+    )
+    .await?;
+    first_error.map_or(Ok(found), Err)
+}
+
+/// Repairs one difference with Fluid, recording the outcome on its registration.
+async fn repair(
+    db: &Db,
+    keyring: &Keyring,
+    fluid: &FluidClient,
+    wanted: &Wanted,
+    uuid: &str,
+    token: &fluid::Secret,
+    drift: &Drift,
+) -> Result<(), RegistrationError> {
+    match drift {
+        Drift::CallbackDuplicate { uuid: fluid_uuid, .. }
+        | Drift::CallbackOrphan { uuid: fluid_uuid, .. } => {
+            gone_is_done(fluid.delete_callback_registration(token, fluid_uuid).await)?;
+        }
+        Drift::CallbackMissing { definition } => {
+            let Some(spec) = wanted.callbacks.iter().find(|(d, _)| d == definition) else {
+                return Ok(());
+            };
+            // The token held is forgotten only once Fluid says its registration is gone: a
+            // listing that missed it must never leave Fluid calling with a token we dropped.
+            if let Some((_, held)) = registrations::held_callbacks(db, uuid)
+                .await?
+                .into_iter()
+                .find(|(d, _)| d == definition)
+                && fluid.callback_registration_exists(token, &held).await?
+            {
+                tracing::warn!(installation = %uuid, definition = %definition, "Fluid's listing left out a registration it holds; kept");
+                return Ok(());
+            }
+            registrations::forget_callback(db, uuid, definition).await?;
+            registrations::register_callbacks(db, keyring, fluid, &wanted.public_url, &[*spec], uuid).await?;
+        }
+        Drift::CallbackWrong {
+            definition,
+            uuid: fluid_uuid,
+            ..
+        } => {
+            let timeout = wanted
+                .callbacks
+                .iter()
+                .find(|(d, _)| d == definition)
+                .map_or(10, |(_, t)| *t);
+            let update = CallbackRegistrationUpdate {
+                url: callback_url(&wanted.public_url, uuid, definition),
+                timeout_in_seconds: timeout,
+                active: true,
+                country_codes: Vec::new(),
+            };
+            fluid
+                .update_callback_registration(token, fluid_uuid, &update)
+                .await?;
+            registrations::mark_callback_registered(db, uuid, definition).await?;
+        }
+        Drift::WebhookMissing { resource, event } => {
+            registrations::register_webhooks(
+                db,
+                keyring,
+                fluid,
+                &wanted.public_url,
+                &[(resource.clone(), event.clone())],
+                uuid,
+            )
+            .await?;
+        }
+        Drift::WebhookDuplicate { id, .. } | Drift::WebhookOrphan { id, .. } => {
+            gone_is_done(fluid.delete_company_webhook(token, id).await)?;
+        }
+        Drift::WebhookWrong {
+            resource, event, id, ..
+        } => {
+            let update = CompanyWebhookUpdate {
+                url: webhook_url(&wanted.public_url, uuid),
+                http_method: "post".into(),
+                active: true,
+            };
+            fluid.update_company_webhook(token, id, &update).await?;
+            registrations::mark_webhook_registered(db, uuid, (resource, event), id).await?;
+        }
+        Drift::DropZoneMissing { name } | Drift::DropZoneWrong { name, .. } => {
+            // Put back by the drop zone sync that follows, which records its own outcome.
+            crate::drop_zones::mark_pending(db, uuid, name).await?;
+        }
+        Drift::DropZoneOrphan { name } => {
+            crate::drop_zones::remove(db, fluid, token, uuid, name).await?;
+        }
+        Drift::CallbackTaken { .. } => {}
+    }
+    Ok(())
 }
 
 /// The last check of an installation against Fluid.
@@ -507,8 +604,10 @@ pub async fn fix(
 pub struct LastCheck {
     /// Unix seconds.
     pub checked_at: i64,
-    /// What differed; what could be was repaired by that check.
+    /// What differed; what could be was repaired by that check, but for `error`.
     pub found: Vec<Drift>,
+    /// Why that check could not repair everything (tried again by its job).
+    pub error: Option<String>,
 }
 
 impl LastCheck {
@@ -523,29 +622,43 @@ impl LastCheck {
     }
 }
 
-/// Records that installation `uuid` was checked now and `found` was repaired.
-async fn record(db: &Db, uuid: &str, found: &[Drift]) -> Result<(), crate::DbError> {
+/// Records that installation `uuid` was checked now and `found` was repaired, but for `error`.
+async fn record(db: &Db, uuid: &str, found: &[Drift], error: Option<&str>) -> Result<(), crate::DbError> {
     let found = serde_json::to_string(found).unwrap_or_else(|_| "[]".into());
     sqlx::query(
-        "INSERT INTO reconcile_checks (installation_uuid, checked_at, found) VALUES ($1, $2, $3) \
-         ON CONFLICT (installation_uuid) DO UPDATE SET checked_at = excluded.checked_at, found = excluded.found",
+        "INSERT INTO reconcile_checks (installation_uuid, checked_at, found, error) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (installation_uuid) DO UPDATE SET checked_at = excluded.checked_at, \
+         found = excluded.found, error = excluded.error",
     )
     .bind(uuid)
     .bind(crate::time::now())
     .bind(found)
+    .bind(error)
     .execute(db.pool())
     .await?;
     Ok(())
 }
 
+/// Forgets installation `uuid`'s last check (it was uninstalled: a reinstall starts unchecked).
+pub async fn forget(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    uuid: &str,
+) -> Result<(), crate::DbError> {
+    sqlx::query("DELETE FROM reconcile_checks WHERE installation_uuid = $1")
+        .bind(uuid)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// The last check of installation `uuid`, if it was ever checked.
 pub async fn last_check(db: &Db, uuid: &str) -> Result<Option<LastCheck>, crate::DbError> {
-    let row: Option<(i64, String)> =
-        sqlx::query_as("SELECT checked_at, found FROM reconcile_checks WHERE installation_uuid = $1")
+    let row: Option<(i64, String, Option<String>)> =
+        sqlx::query_as("SELECT checked_at, found, error FROM reconcile_checks WHERE installation_uuid = $1")
             .bind(uuid)
             .fetch_optional(db.pool())
             .await?;
-    Ok(row.map(|(checked_at, found)| {
+    Ok(row.map(|(checked_at, found, error)| {
         // A kind a newer version recorded is left out, never an error that hides the page.
         let found: Vec<serde_json::Value> = serde_json::from_str(&found).unwrap_or_default();
         LastCheck {
@@ -554,6 +667,7 @@ pub async fn last_check(db: &Db, uuid: &str) -> Result<Option<LastCheck>, crate:
                 .into_iter()
                 .filter_map(|d| serde_json::from_value(d).ok())
                 .collect(),
+            error,
         }
     }))
 }
@@ -570,16 +684,29 @@ pub async fn checking(db: &Db, uuid: &str) -> Result<bool, crate::DbError> {
     Ok(count > 0)
 }
 
-/// Queues a check of installation `uuid` now (a merchant's "Fix now"); false when one is queued
+/// Queues a check of installation `uuid` now, asked by `actor` (a merchant's "Fix now"),
+/// recorded in the installation's history in the same transaction; false when one is queued
 /// already under the same key.
-pub async fn queue_now(db: &Db, uuid: &str) -> Result<bool, crate::DbError> {
-    crate::jobs::enqueue(
-        db,
+pub async fn queue_now(db: &Db, uuid: &str, actor: &crate::audit::Actor) -> Result<bool, crate::DbError> {
+    let mut tx = db.pool().begin().await?;
+    let queued = crate::jobs::enqueue_with(
+        &mut *tx,
         uuid,
         crate::jobs::JobKind::Reconcile,
         &format!("now-{}", crate::time::now_ms()),
     )
-    .await
+    .await?;
+    if queued {
+        let change = crate::audit::Change {
+            action: crate::audit::Action::SyncRequested,
+            subject: "the registrations with Fluid".into(),
+            before: None,
+            after: None,
+        };
+        crate::audit::record(&mut *tx, uuid, actor, &change).await?;
+    }
+    tx.commit().await?;
+    Ok(queued)
 }
 
 #[cfg(test)]
@@ -593,6 +720,10 @@ mod tests {
             webhooks: vec![("order".into(), "created".into())],
             drop_zones: Vec::new(),
         }
+    }
+
+    fn urls() -> OurUrls {
+        OurUrls::new(vec!["https://new.example".into(), "https://old.example".into()])
     }
 
     fn registration(uuid: &str, definition: &str, url: &str) -> CallbackRegistration {
@@ -621,6 +752,7 @@ mod tests {
     #[test]
     fn what_fluid_holds_as_wanted_is_no_drift_and_each_kind_is_found() {
         let held = Held {
+            urls: urls(),
             callbacks: vec![
                 ("update_cart_shipping".into(), "cbr_1".into()),
                 ("test_callback_system".into(), "cbr_2".into()),
@@ -661,11 +793,21 @@ mod tests {
             "cart_item_added",
             "https://old.example/api/callbacks/dri_a/cart_item_added",
         ));
-        // Another service's, and another installation's: never ours.
+        // Another service's (even with our path), and another installation's: never ours.
         drifted.push(registration(
             "cbr_5",
             "cart_item_added",
             "https://other.example/hook",
+        ));
+        drifted.push(registration(
+            "cbr_7",
+            "cart_item_added",
+            "https://other.example/api/callbacks/dri_a/cart_item_added",
+        ));
+        drifted.push(registration(
+            "cbr_8",
+            "cart_item_added",
+            "https://new.example/relay?to=https://new.example/api/callbacks/dri_a/cart_item_added",
         ));
         drifted.push(registration(
             "cbr_6",
@@ -692,6 +834,12 @@ mod tests {
                 "https://new.example/api/webhooks/companies/dri_a",
             ),
             webhook(10, "order", "updated", "https://other.example/hook"),
+            webhook(
+                11,
+                "order",
+                "updated",
+                "https://other.example/api/webhooks/companies/dri_a",
+            ),
         ];
         let kinds: Vec<String> = compare(&wanted(), "dri_a", &held, &drifted, &hooks)
             .iter()
@@ -712,6 +860,36 @@ mod tests {
     }
 
     #[test]
+    fn the_recorded_webhook_is_kept_and_one_we_hold_is_ours_wherever_it_points() {
+        let held = Held {
+            urls: urls(),
+            webhooks: vec![("order".into(), "created".into(), "8".into())],
+            ..Held::default()
+        };
+        let hooks = [
+            webhook(
+                7,
+                "order",
+                "created",
+                "https://new.example/api/webhooks/companies/dri_a",
+            ),
+            webhook(8, "order", "created", "https://moved-by-hand.example/x"),
+        ];
+        let kinds: Vec<String> = compare(&wanted(), "dri_a", &held, &[], &hooks)
+            .iter()
+            .filter(|d| d.kind().starts_with("webhook"))
+            .map(Drift::describe)
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "webhook order.created: duplicate subscription 7; delete it",
+                "webhook order.created: wrong url; update it",
+            ]
+        );
+    }
+
+    #[test]
     fn another_services_url_is_named_by_its_host_alone() {
         assert_eq!(
             host_of("https://user:pw@other.example/hook/sk_live_1?t=2"),
@@ -722,7 +900,10 @@ mod tests {
 
     #[test]
     fn a_missing_callback_is_created_unless_another_service_holds_it() {
-        let held = Held::default();
+        let held = Held {
+            urls: urls(),
+            ..Held::default()
+        };
         let theirs = [registration(
             "cbr_9",
             "update_cart_shipping",

@@ -116,20 +116,41 @@ pub fn callback_url(public_url: &str, uuid: &str, definition: &str) -> String {
     format!("{public_url}/api/callbacks/{uuid}/{definition}")
 }
 
-/// The definition `url` names if it is one of ours for installation `uuid`'s callbacks, whatever
-/// its host (an earlier `PUBLIC_URL`'s included): its path, without query or fragment, ends in
-/// `/api/callbacks/{uuid}/{definition}`. Our path inside another service's query is not ours.
-pub fn our_callback_definition(url: &str, uuid: &str) -> Option<String> {
-    if url.contains(['?', '#']) {
-        return None;
-    }
-    let (_, definition) = url.rsplit_once(&format!("/api/callbacks/{uuid}/"))?;
-    (!definition.is_empty() && !definition.contains('/')).then(|| definition.to_owned())
-}
+/// Where the droplet's registrations may point: every `PUBLIC_URL` the service has started with
+/// (the current one included). A URL is ours only at one of them, with our path for the
+/// installation; another service's URL, even one carrying our path, never is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OurUrls(Vec<String>);
 
-/// Whether `url` is one of ours for installation `uuid`'s callbacks (see [`our_callback_definition`]).
-pub fn is_our_callback(url: &str, uuid: &str) -> bool {
-    our_callback_definition(url, uuid).is_some()
+impl OurUrls {
+    /// `urls`, as given (tests and callers that know them).
+    pub fn new(urls: Vec<String>) -> Self {
+        Self(urls)
+    }
+
+    /// The `PUBLIC_URL`s recorded in the database, and `current`.
+    pub async fn load(db: &Db, current: &str) -> Result<Self, DbError> {
+        let mut urls = crate::public_urls::known(db).await?;
+        if !urls.iter().any(|u| u == current) {
+            urls.push(current.to_owned());
+        }
+        Ok(Self(urls))
+    }
+
+    /// The definition `url` names if it is one of our callback URLs for installation `uuid`:
+    /// `{PUBLIC_URL}/api/callbacks/{uuid}/{definition}` for one of ours, nothing after it.
+    pub fn callback_definition(&self, url: &str, uuid: &str) -> Option<String> {
+        let path = format!("/api/callbacks/{uuid}/");
+        self.0.iter().find_map(|base| {
+            let definition = url.strip_prefix(base.as_str())?.strip_prefix(path.as_str())?;
+            (!definition.is_empty() && !definition.contains(['/', '?', '#'])).then(|| definition.to_owned())
+        })
+    }
+
+    /// Whether `url` is our company webhook URL for installation `uuid` at one of ours.
+    pub fn is_webhook(&self, url: &str, uuid: &str) -> bool {
+        self.0.iter().any(|base| url == webhook_url(base, uuid))
+    }
 }
 
 /// Where Fluid should send installation `uuid`'s company webhooks.
@@ -183,12 +204,15 @@ pub async fn register_callbacks(
         };
         let created = match fluid.create_callback_registration(&token, &request).await {
             Err(FluidError::Rejected { status: 409, .. }) => {
-                // Only ours go (recognised by URL path): another service's registration of the
+                // Only ours go (at one of our `PUBLIC_URL`s): another service's registration of the
                 // definition is never touched, and the creation then fails with Fluid's word.
                 let existing = fluid.list_callback_registrations(&token).await?;
+                let our_urls = OurUrls::load(db, public_url).await?;
                 let ours = |r: &&fluid::client::CallbackRegistration| {
                     r.definition_name == *definition
-                        && r.url.as_deref().is_some_and(|u| is_our_callback(u, uuid))
+                        && r.url
+                            .as_deref()
+                            .is_some_and(|u| our_urls.callback_definition(u, uuid).is_some())
                 };
                 for stale in existing.iter().filter(ours) {
                     fluid.delete_callback_registration(&token, &stale.uuid).await?;
@@ -312,6 +336,74 @@ pub async fn held_callbacks(db: &Db, uuid: &str) -> Result<Vec<(String, String)>
     .bind(uuid)
     .fetch_all(db.pool())
     .await?)
+}
+
+/// The company webhooks the droplet subscribed for installation `uuid` whose Fluid id it
+/// recorded, as (resource, event, Fluid's id).
+pub async fn held_webhooks(db: &Db, uuid: &str) -> Result<Vec<(String, String, String)>, DbError> {
+    Ok(sqlx::query_as(
+        "SELECT resource, event, fluid_id FROM company_webhooks \
+         WHERE installation_uuid = $1 AND fluid_id IS NOT NULL",
+    )
+    .bind(uuid)
+    .fetch_all(db.pool())
+    .await?)
+}
+
+/// Records that the `resource`.`event` subscription of installation `uuid` is Fluid's `fluid_id`,
+/// as wanted again.
+pub async fn mark_webhook_registered(
+    db: &Db,
+    uuid: &str,
+    (resource, event): (&str, &str),
+    fluid_id: &str,
+) -> Result<(), DbError> {
+    save_webhook(
+        db,
+        uuid,
+        resource,
+        event,
+        Some(fluid_id),
+        RegistrationStatus::Registered,
+        None,
+    )
+    .await
+}
+
+/// Records why repairing a registration of installation `uuid` failed, on its row (`callback`
+/// names a definition, `webhook` a resource and event); its status stays what it is on Fluid.
+pub async fn note_repair_failure(
+    db: &Db,
+    uuid: &str,
+    registration: Registration<'_>,
+    error: &str,
+) -> Result<(), DbError> {
+    let query = match registration {
+        Registration::Callback(definition) => sqlx::query(
+            "UPDATE callback_registrations SET last_error = $3, updated_at = $4 \
+             WHERE installation_uuid = $1 AND definition_name = $2",
+        )
+        .bind(uuid)
+        .bind(definition),
+        Registration::Webhook(resource, event) => sqlx::query(
+            "UPDATE company_webhooks SET last_error = $4, updated_at = $5 \
+             WHERE installation_uuid = $1 AND resource = $2 AND event = $3",
+        )
+        .bind(uuid)
+        .bind(resource)
+        .bind(event),
+    };
+    query.bind(error).bind(time::now()).execute(db.pool()).await?;
+    Ok(())
+}
+
+/// One of an installation's registration rows.
+#[derive(Debug, Clone, Copy)]
+pub enum Registration<'a> {
+    /// A callback registration, by definition.
+    Callback(&'a str),
+    /// A company webhook, by resource and event.
+    Webhook(&'a str, &'a str),
 }
 
 /// Marks `definition`'s registration for installation `uuid` as gone from Fluid (its token with

@@ -172,6 +172,7 @@ pub struct Metrics {
     fluid_calls: Family<FluidLabels, Histogram, fn() -> Histogram>,
     jobs: Family<JobLabels, Counter>,
     drift: Family<DriftLabels, Counter>,
+    moved: Counter,
     company_events: Family<OutcomeLabels, Counter>,
     installs: Family<OutcomeLabels, Counter>,
     shed: Family<ShedLabels, Counter>,
@@ -204,8 +205,14 @@ impl Default for Metrics {
         let drift = Family::default();
         registry.register(
             "registration_drift",
-            "Differences found between what Fluid holds and what the droplet wants, by kind (callback_missing, callback_duplicate, callback_orphan, callback_wrong, callback_taken, webhook_missing, webhook_duplicate, webhook_orphan, webhook_wrong) and outcome (fixed, reported)",
+            "Differences found between what Fluid holds and what the droplet wants, by kind (callback_missing, callback_duplicate, callback_orphan, callback_wrong, callback_taken, webhook_missing, webhook_duplicate, webhook_orphan, webhook_wrong, drop_zone_missing, drop_zone_wrong, drop_zone_orphan) and outcome (fixed, reported)",
             drift.clone(),
+        );
+        let moved = Counter::default();
+        registry.register(
+            "registrations_moved",
+            "Registrations on Fluid moved to this instance's PUBLIC_URL from another (a deploy at a new URL)",
+            moved.clone(),
         );
         let company_events = Family::default();
         registry.register(
@@ -253,6 +260,7 @@ impl Default for Metrics {
             fluid_calls,
             jobs,
             drift,
+            moved,
             company_events,
             installs,
             shed,
@@ -295,6 +303,11 @@ impl Metrics {
     pub fn drift(&self, kind: &'static str, fixed: bool) {
         let outcome = if fixed { "fixed" } else { "reported" };
         self.drift.get_or_create(&DriftLabels { kind, outcome }).inc();
+    }
+
+    /// `count` registrations were moved to this instance's `PUBLIC_URL`.
+    pub fn moved(&self, count: usize) {
+        self.moved.inc_by(u64::try_from(count).unwrap_or(u64::MAX));
     }
 
     /// A company event was acknowledged: `stored` or `duplicate`.

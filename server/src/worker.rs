@@ -52,9 +52,13 @@ impl Worker {
             let mut next_prune = tokio::time::Instant::now();
             let mut next_reconcile = tokio::time::Instant::now();
             let mut drop_zones_queued = false;
+            let mut start_recorded = false;
             loop {
                 if *shutdown.borrow() {
                     return;
+                }
+                if !start_recorded && self.db.is_migrated() {
+                    start_recorded = self.record_start().await;
                 }
                 if !drop_zones_queued && self.db.is_migrated() {
                     drop_zones_queued = self.queue_drop_zone_sync().await;
@@ -91,6 +95,19 @@ impl Worker {
                 }
             }
         })
+    }
+
+    /// Records that this instance serves at its `PUBLIC_URL` from now: registrations elsewhere
+    /// are moved here, and instances at an older one leave them alone. False when the database
+    /// could not be asked (tried again on the next round).
+    async fn record_start(&self) -> bool {
+        match domain::public_urls::record_start(&self.db, &self.public_url).await {
+            Ok(()) => true,
+            Err(error) => {
+                tracing::warn!(%error, "could not record this instance's PUBLIC_URL");
+                false
+            }
+        }
     }
 
     /// Queues a drop zone sync for each active install whose zones on Fluid are not what this
@@ -195,20 +212,11 @@ impl Worker {
 
     async fn run(&self, job: ClaimedJob) {
         if job.kind == Some(JobKind::Reconcile) {
-            match jobs::registering(&self.db, &job.installation_uuid).await {
-                Ok(false) => {}
-                Ok(true) => {
-                    tracing::info!(
-                        job = job.id,
-                        "registrations of the installation are under way; the check waits"
-                    );
-                    if let Err(error) = jobs::postpone(&self.db, &job, Duration::from_secs(2)).await {
-                        tracing::warn!(job = job.id, %error, "could not postpone the job; it runs again after its lease");
-                    }
-                    return;
-                }
+            match self.reconcile_waits(&job).await {
+                Ok(None) => {}
+                Ok(Some((by, why))) => return self.postpone(&job, by, &why).await,
                 Err(error) => {
-                    tracing::warn!(job = job.id, %error, "could not see the installation's other jobs; the check runs again after its lease");
+                    tracing::warn!(job = job.id, %error, "could not tell whether the check may run; it runs again after its lease");
                     return;
                 }
             }
@@ -216,14 +224,8 @@ impl Worker {
         let exclusive = match jobs::exclusive(&self.db, &job).await {
             Ok(Some(exclusive)) => exclusive,
             Ok(None) => {
-                tracing::info!(
-                    job = job.id,
-                    "a job of the same installation and kind runs elsewhere; postponed"
-                );
-                if let Err(error) = jobs::postpone(&self.db, &job, Duration::from_secs(1)).await {
-                    tracing::warn!(job = job.id, %error, "could not postpone the job; it runs again after its lease");
-                }
-                return;
+                let why = "a job of the same installation and kind runs elsewhere; postponed";
+                return self.postpone(&job, Duration::from_secs(1), why).await;
             }
             Err(error) => {
                 tracing::warn!(job = job.id, %error, "could not lock the job's installation and kind; it runs again after its lease");
@@ -232,6 +234,29 @@ impl Worker {
         };
         self.run_alone(job).await;
         exclusive.release().await;
+    }
+
+    /// Why a check against Fluid waits, and how long: an instance started later at another
+    /// `PUBLIC_URL` does it (a rolling deploy: this one is the old), or the installation's
+    /// registrations are under way.
+    async fn reconcile_waits(&self, job: &ClaimedJob) -> Result<Option<(Duration, String)>, domain::DbError> {
+        if let Some(newest) = domain::public_urls::newer_than(&self.db, &self.public_url).await? {
+            let why = format!("an instance started later at {newest}; the check is left to it");
+            return Ok(Some((Duration::from_secs(30), why)));
+        }
+        if jobs::registering(&self.db, &job.installation_uuid).await? {
+            let why = "registrations of the installation are under way; the check waits";
+            return Ok(Some((Duration::from_secs(2), why.to_owned())));
+        }
+        Ok(None)
+    }
+
+    /// Gives `job` back to run again in `by`, saying why.
+    async fn postpone(&self, job: &ClaimedJob, by: Duration, why: &str) {
+        tracing::info!(job = job.id, "{why}");
+        if let Err(error) = jobs::postpone(&self.db, job, by).await {
+            tracing::warn!(job = job.id, %error, "could not postpone the job; it runs again after its lease");
+        }
     }
 
     async fn run_alone(&self, job: ClaimedJob) {
@@ -283,6 +308,11 @@ impl Worker {
                         for drift in &found {
                             tracing::info!(installation = %uuid, kind = drift.kind(), "{}", drift.describe());
                             self.metrics.drift(drift.kind(), drift.fixable());
+                        }
+                        let moved = found.iter().filter(|d| d.moves()).count();
+                        if moved > 0 {
+                            self.metrics.moved(moved);
+                            tracing::info!(installation = %uuid, moved, public_url = %self.public_url, "registrations moved to this PUBLIC_URL");
                         }
                     })
             }

@@ -70,7 +70,7 @@ pub async fn retry(token: &str) -> Result<RegistrationsSnapshot, AppError> {
 pub async fn reconcile_now(token: &str) -> Result<RegistrationsSnapshot, AppError> {
     let scope = scope::writer(token).await?;
     scope::fluid_action(&scope.uuid)?;
-    domain::reconcile::queue_now(&scope.db, &scope.uuid)
+    domain::reconcile::queue_now(&scope.db, &scope.uuid, &scope.actor)
         .await
         .map_err(internal)?;
     tracing::info!(installation = %scope.uuid, "merchant asked for a check against Fluid");
@@ -97,7 +97,10 @@ async fn sync(db: &Db, uuid: &str) -> Result<super::SyncView, AppError> {
         1..=119 => format!("{minutes} min ago"),
         _ => format!("{} h ago", minutes / 60),
     };
-    let left: Vec<String> = check.left().into_iter().map(|d| d.describe()).collect();
+    let mut left: Vec<String> = check.left().into_iter().map(|d| d.describe()).collect();
+    if let Some(error) = &check.error {
+        left.push(format!("A repair failed (the next check tries again): {error}"));
+    }
     let summary = match (left.is_empty(), check.fixed()) {
         (true, 0) => format!("In sync with Fluid (checked {ago})"),
         (true, fixed) => format!("In sync with Fluid (checked {ago}; {fixed} difference(s) fixed)"),

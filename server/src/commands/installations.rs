@@ -35,7 +35,7 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
             value["registrations"] = serde_json::to_value(&registrations)?;
             value["last_reconcile"] = check.as_ref().map_or(
                 json!(null),
-                |c| json!({ "checked_at": domain::time::rfc3339(c.checked_at), "found": c.found }),
+                |c| json!({ "checked_at": domain::time::rfc3339(c.checked_at), "found": c.found, "error": c.error }),
             );
             println!("{}", serde_json::to_string_pretty(&value)?);
         }
@@ -65,6 +65,9 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
                     );
                     for drift in check.left() {
                         println!("  - {}", drift.describe());
+                    }
+                    if let Some(error) = &check.error {
+                        println!("  - a repair failed (the next check tries again): {error}");
                     }
                 }
             }

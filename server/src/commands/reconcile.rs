@@ -118,6 +118,17 @@ async fn reconcile_all(
     gone: &[String],
     apply: bool,
 ) -> anyhow::Result<()> {
+    if let Some(newest) = domain::public_urls::newer_than(db, &wanted.public_url).await? {
+        anyhow::ensure!(
+            !apply,
+            "PUBLIC_URL is {}, but the service last started at {newest}: --apply would move the registrations back; run it with the service's PUBLIC_URL",
+            wanted.public_url
+        );
+        println!(
+            "Note: the service last started at {newest}, not at this PUBLIC_URL ({}); registrations are compared with the latter.\n",
+            wanted.public_url
+        );
+    }
     let fluid = FluidClient::new(fluid_api, RetryPolicy::default())?;
     let uuids: Vec<String> = match installation {
         Some(uuid) => {

@@ -67,6 +67,22 @@ async fn held(app: &TestApp, dri: &str) -> Value {
         .expect("json")
 }
 
+/// Whether Fluid holds installation `dri`'s `update_cart_shipping` registration active.
+async fn shipping_callback_active(app: &TestApp, dri: &str) -> Option<bool> {
+    app.sim
+        .registrations(dri)
+        .await
+        .iter()
+        .find(|r| r.definition_name == "update_cart_shipping")
+        .map(|r| r.active)
+}
+
+/// Someone switches installation `dri`'s `update_cart_shipping` registration off in Fluid's admin.
+async fn deactivate_shipping_callback(app: &TestApp, dri: &str) {
+    let change = json!({"kind": "deactivate_callback", "definition": "update_cart_shipping"});
+    drift(app, dri, change).await;
+}
+
 /// An installation whose registrations are all done.
 async fn settled(app: &TestApp, company: &str) -> String {
     let dri = app.installed(company).await.droplet_installation_uuid;
@@ -85,16 +101,30 @@ async fn each_drift_kind_is_planned_fixed_by_apply_and_gone_on_a_second_run() {
     let (code, out, err) = reconcile(&app, &["--installation", &dri]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), format!("{dri}: in sync with Fluid"));
+    // The service served at https://old.example before its current URL.
+    let db = app.db().await;
+    domain::public_urls::record_start(&db, "https://old.example")
+        .await
+        .expect("recorded");
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    domain::public_urls::record_start(&db, &app.base_url)
+        .await
+        .expect("recorded");
+    db.close().await;
 
     for change in [
         json!({"kind": "delete_callback", "definition": "test_callback_system"}),
+        // Left at the old URL: a second registration, and the one whose token we hold.
+        json!({"kind": "duplicate_callback", "definition": "update_cart_shipping"}),
         json!({"kind": "callback_url", "definition": "update_cart_shipping", "url": format!("https://old.example/api/callbacks/{dri}/update_cart_shipping")}),
         json!({"kind": "country_codes", "definition": "update_cart_shipping", "country_codes": ["US"]}),
-        json!({"kind": "duplicate_callback", "definition": "update_cart_shipping"}),
         json!({"kind": "foreign_callback", "definition": "cart_item_added", "url": "https://other.example/hook"}),
         json!({"kind": "deactivate_webhook", "resource": "order", "event": "created"}),
         json!({"kind": "delete_webhook", "resource": "order", "event": "updated"}),
         json!({"kind": "foreign_webhook", "resource": "order", "event": "updated", "url": "https://other.example/orders"}),
+        // Our path at a host that was never our PUBLIC_URL: another service's all the same.
+        json!({"kind": "foreign_callback", "definition": "cart_item_removed", "url": format!("https://other.example/api/callbacks/{dri}/cart_item_removed")}),
+        json!({"kind": "foreign_webhook", "resource": "order", "event": "refunded", "url": format!("https://other.example/api/webhooks/companies/{dri}")}),
     ] {
         drift(&app, &dri, change).await;
     }
@@ -151,10 +181,14 @@ async fn each_drift_kind_is_planned_fixed_by_apply_and_gone_on_a_second_run() {
     // Another service's registrations are where they were.
     let after = held(&app, &dri).await;
     let text = after.to_string();
-    assert!(
-        text.contains("https://other.example/hook") && text.contains("https://other.example/orders"),
-        "{after}"
-    );
+    for theirs in [
+        "https://other.example/hook".to_owned(),
+        "https://other.example/orders".to_owned(),
+        format!("https://other.example/api/callbacks/{dri}/cart_item_removed"),
+        format!("https://other.example/api/webhooks/companies/{dri}"),
+    ] {
+        assert!(text.contains(&theirs), "{theirs} gone: {after}");
+    }
 
     // Fluid calls the repaired callbacks, and the droplet answers them.
     let answer = app
@@ -211,6 +245,71 @@ async fn a_restart_with_a_new_public_url_moves_every_registration_to_it() {
         metrics.contains("droplet_registration_drift_total{kind=\"callback_wrong\",outcome=\"fixed\"}"),
         "{metrics}"
     );
+    // Every registration moved, and counted.
+    let moved = held(&app, &dri).await.to_string().matches(&new).count();
+    assert!(
+        moved >= 4 && metrics.contains(&format!("droplet_registrations_moved_total {moved}\n")),
+        "{moved}: {metrics}"
+    );
+
+    // Run with the old URL, the command refuses to move them back; the plan only warns.
+    let at_old = [("PUBLIC_URL", old.as_str())];
+    let (code, out, err) = droplet(&app, &["reconcile", "--apply"], &at_old).await;
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains(&format!(
+            "the service last started at {new}: --apply would move the registrations back"
+        )),
+        "{err}"
+    );
+    let (code, out, _) = droplet(&app, &["reconcile"], &at_old).await;
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with(&format!("Note: the service last started at {new}")),
+        "{out}"
+    );
+    assert!(!held(&app, &dri).await.to_string().contains(&old));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_instance_on_an_older_public_url_leaves_the_check_to_the_newest() {
+    let app = TestApp::spawn().await;
+    let dri = settled(&app, "Rolling Co").await;
+    deactivate_shipping_callback(&app, &dri).await;
+    // An instance of the next deploy started at another URL: this one is the stale one now.
+    let db = app.db().await;
+    domain::public_urls::record_start(&db, "https://next-deploy.example")
+        .await
+        .expect("recorded");
+    let operator = domain::audit::Actor::verified("1", "Ops");
+    assert!(
+        domain::reconcile::queue_now(&db, &dri, &operator)
+            .await
+            .expect("queued")
+    );
+    db.close().await;
+    let pool = raw_pool(&app.database_url).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        // Looked at and postponed, never run here.
+        let (attempts, run_at): (i64, i64) = sqlx::query_as(
+            "SELECT attempts, run_at FROM jobs WHERE installation_uuid = $1 AND kind = 'reconcile'",
+        )
+        .bind(&dri)
+        .fetch_one(&pool)
+        .await
+        .expect("the job");
+        if run_at > domain::time::now_ms() + 20_000 {
+            assert_eq!(attempts, 0);
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "not postponed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    pool.close().await;
+    let active = shipping_callback_active(&app, &dri).await;
+    assert_eq!(active, Some(false), "left for the newest instance to repair");
     app.stop().await;
 }
 
@@ -349,12 +448,7 @@ async fn two_instances_checking_at_once_fix_each_drift_once() {
 async fn fix_now_on_the_overview_repairs_the_drift_for_a_signed_in_merchant() {
     let app = TestApp::spawn().await;
     let dri = settled(&app, "Fix Now Co").await;
-    drift(
-        &app,
-        &dri,
-        json!({"kind": "deactivate_callback", "definition": "update_cart_shipping"}),
-    )
-    .await;
+    deactivate_shipping_callback(&app, &dri).await;
     app.sign_in(&dri).await;
     let (_, overview) = app.server_fn("load_overview", &[("dri", &dri)], None).await;
     assert_eq!(
@@ -377,14 +471,12 @@ async fn fix_now_on_the_overview_repairs_the_drift_for_a_signed_in_merchant() {
         assert!(tokio::time::Instant::now() < deadline, "{snapshot}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let active = app
-        .sim
-        .registrations(&dri)
-        .await
-        .iter()
-        .find(|r| r.definition_name == "update_cart_shipping")
-        .map(|r| r.active);
+    let active = shipping_callback_active(&app, &dri).await;
     assert_eq!(active, Some(true));
+    // The history says who asked.
+    let (code, history, err) = droplet(&app, &["audit", "list", "--installation", &dri], &[]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(history.contains("fluid_sync_requested"), "{history}");
     app.stop().await;
 }
 
@@ -429,5 +521,81 @@ async fn a_drop_zone_deleted_on_fluid_is_put_back() {
     let zones = app.sim.drop_zones(&dri).await;
     assert_eq!(zones.len(), 1, "put back once");
     assert_eq!(zones[0].zone.embed_url, zone.zone.embed_url);
+
+    // The zone leaves the manifest: the next reconcile takes it off Fluid, no reinstall needed.
+    let without = dir.path().join("without-zones.toml");
+    std::fs::write(
+        &without,
+        "name = \"Zones\"\n[marketplace_page]\ntitle = \"Zones\"\nsummary = \"Zones\"\n\
+         [details_page]\ntitle = \"Zones\"\nsummary = \"Zones\"\n",
+    )
+    .expect("manifest");
+    let without = without.display().to_string();
+    let manifest = [("DROPLET_MANIFEST", without.as_str())];
+    let (code, plan, err) = droplet(&app, &["reconcile", "--installation", &dri], &manifest).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        plan.contains("drop zone Shipping estimate: not in the manifest any more; delete it"),
+        "{plan}"
+    );
+    let (code, out, err) = droplet(&app, &["reconcile", "--installation", &dri, "--apply"], &manifest).await;
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(app.sim.drop_zones(&dri).await.is_empty(), "taken off Fluid");
+    let (code, again, _) = droplet(&app, &["reconcile", "--installation", &dri], &manifest).await;
+    assert_eq!(code, 0);
+    assert_eq!(again.trim(), format!("{dri}: in sync with Fluid"));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_repair_fluid_refuses_is_recorded_and_does_not_stop_the_others() {
+    let app = TestApp::spawn().await;
+    let dri = settled(&app, "Narrowed Co").await;
+    // The merchant narrowed the droplet's scopes since: new webhooks cannot be created.
+    app.sim.restrict_scopes(&dri, vec!["orders".into()]).await;
+    drift(
+        &app,
+        &dri,
+        json!({"kind": "delete_webhook", "resource": "order", "event": "created"}),
+    )
+    .await;
+    deactivate_shipping_callback(&app, &dri).await;
+
+    let (code, out, err) = reconcile(&app, &["--installation", &dri, "--apply"]).await;
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("1 installation(s) still drift"), "{err}");
+    assert!(
+        out.ends_with(&format!(
+            "After --apply:\n{dri}: 1 difference(s)\n  - webhook order.created: missing on Fluid; subscribe it\n"
+        )),
+        "{out}"
+    );
+    let active = shipping_callback_active(&app, &dri).await;
+    assert_eq!(active, Some(true), "the callback was repaired all the same");
+
+    // Recorded on the registration, the check, the operator's and the merchant's views.
+    let scope = "Token does not have the required scope: settings";
+    let (code, show, err) = droplet(&app, &["installations", "show", "--installation", &dri], &[]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        show.lines()
+            .any(|l| l.starts_with("order.created") && l.contains(scope)),
+        "{show}"
+    );
+    assert!(
+        show.contains("  - a repair failed (the next check tries again): ") && show.contains(scope),
+        "{show}"
+    );
+    app.sign_in(&dri).await;
+    let (_, overview) = app.server_fn("load_overview", &[("dri", &dri)], None).await;
+    let sync = &overview["registrations"]["sync"];
+    assert_eq!(sync["in_sync"], false, "{sync}");
+    assert!(
+        sync["summary"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Differs from Fluid (checked just now")),
+        "{sync}"
+    );
+    assert!(sync["left"].to_string().contains(scope), "{sync}");
     app.stop().await;
 }
