@@ -57,10 +57,11 @@ pub async fn check(
     let mut findings = Vec::new();
     let held = installations::list(&deps.db).await?;
     for (uuid, company) in &listed {
-        let active = held
-            .iter()
-            .any(|i| i.droplet_installation_uuid == *uuid && i.status == Status::Active);
-        if !active {
+        // Active, or its install under way (the exchange in flight): nothing missed.
+        let arrived = held.iter().any(|i| {
+            i.droplet_installation_uuid == *uuid && matches!(i.status, Status::Active | Status::Pending)
+        });
+        if !arrived {
             findings.push(Finding::InstallMissed {
                 uuid: uuid.clone(),
                 company: company.clone(),
@@ -91,24 +92,27 @@ pub async fn apply(deps: &Deps, findings: &[Finding]) -> Result<(), DbError> {
     Ok(())
 }
 
-/// Every company Fluid lists as using the droplet, as (installation, company name).
+/// Every company Fluid lists as using the droplet, as (installation, company name): page by page
+/// (from 0, as Fluid numbers this listing) until a page adds nothing, so a page smaller than asked
+/// for, or a server ignoring `page`, cannot cut the list short.
 async fn listed_companies(
     fluid: &FluidClient,
     owner_token: &Secret,
     droplet_uuid: &str,
 ) -> Result<Vec<(String, String)>, RegistrationError> {
-    let mut listed = Vec::new();
+    let mut listed: Vec<(String, String)> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for page in 0..MAX_PAGES {
         let companies = fluid
             .droplet_companies(owner_token, droplet_uuid, page, PER_PAGE)
             .await?;
-        let last = companies.len() < PER_PAGE as usize;
-        listed.extend(
-            companies
-                .into_iter()
-                .map(|c| (c.droplet_installation_uuid, c.name)),
-        );
-        if last {
+        let before = listed.len();
+        for company in companies {
+            if seen.insert(company.droplet_installation_uuid.clone()) {
+                listed.push((company.droplet_installation_uuid, company.name));
+            }
+        }
+        if listed.len() == before {
             return Ok(listed);
         }
     }

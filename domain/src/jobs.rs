@@ -122,11 +122,16 @@ pub async fn enqueue_registrations(
     Ok(())
 }
 
-/// Claims the next due job (or one whose worker's lease ran out), if any, for `lease`.
+/// Claims the next due job (or one whose worker's lease ran out), if any, for `lease`; only one
+/// queued under `only_key` when given (a command working the jobs it queued, and no others).
 ///
 /// Each claim counts an attempt, and that count is the claim's fencing token: a worker whose
 /// lease ran out and was taken over can no longer renew it nor record an outcome.
-pub async fn claim_due(db: &Db, lease: Duration) -> Result<Option<ClaimedJob>, DbError> {
+pub async fn claim_due(
+    db: &Db,
+    lease: Duration,
+    only_key: Option<&str>,
+) -> Result<Option<ClaimedJob>, DbError> {
     let now = time::now_ms();
     let due = "(status = 'pending' AND run_at <= $1) OR (status = 'running' AND locked_until < $1)";
     // PostgreSQL: concurrent claimers skip the rows others are locking instead of queueing
@@ -135,18 +140,20 @@ pub async fn claim_due(db: &Db, lease: Duration) -> Result<Option<ClaimedJob>, D
         Backend::Postgres => "FOR UPDATE SKIP LOCKED",
         Backend::Sqlite => "",
     };
-    // A job waits while another of its installation and kind runs under a live lease: two
-    // workers never change the same registrations with Fluid at once.
+    // A job waits while another of its installation runs under a live lease: two workers never
+    // change the same registrations with Fluid at once (every kind touches them).
     let alone = "NOT EXISTS (SELECT 1 FROM jobs r WHERE r.installation_uuid = j.installation_uuid \
-                 AND r.kind = j.kind AND r.id <> j.id AND r.status = 'running' AND r.locked_until >= $1)";
+                 AND r.id <> j.id AND r.status = 'running' AND r.locked_until >= $1)";
+    let only = "COALESCE($4, j.dedupe_key) = j.dedupe_key";
     let row: Option<(i64, String, String, i64, i64)> = sqlx::query_as(&format!(
         "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_until = $2, updated_at = $3 \
-         WHERE id = (SELECT id FROM jobs j WHERE ({due}) AND {alone} ORDER BY run_at, id LIMIT 1 {lock}) AND ({due}) \
+         WHERE id = (SELECT id FROM jobs j WHERE ({due}) AND {alone} AND {only} ORDER BY run_at, id LIMIT 1 {lock}) AND ({due}) \
          RETURNING id, installation_uuid, kind, attempts, max_attempts"
     ))
     .bind(now)
     .bind(now + millis(lease))
     .bind(time::now())
+    .bind(only_key)
     .fetch_optional(db.pool())
     .await?;
     Ok(row.map(
@@ -243,14 +250,15 @@ impl Exclusive {
     }
 }
 
-/// The lock on `job`'s installation and kind, or `None` while another instance holds it.
+/// The lock on `job`'s installation's registrations, or `None` while another instance holds it.
 pub async fn exclusive(db: &Db, job: &ClaimedJob) -> Result<Option<Exclusive>, DbError> {
     if db.backend() == Backend::Sqlite {
         return Ok(Some(Exclusive { held: None }));
     }
     use sha2::{Digest, Sha256};
-    let kind = job.kind.map_or("unknown", JobKind::as_str);
-    let digest = Sha256::digest(format!("job:{}:{kind}", job.installation_uuid).as_bytes());
+    // Every kind registers an installation's registrations with Fluid or checks them: one job at
+    // a time per installation, so a repair and a registration never race on the same one.
+    let digest = Sha256::digest(format!("job:{}:registrations", job.installation_uuid).as_bytes());
     let mut bytes = [0u8; 8];
     bytes.copy_from_slice(&digest[..8]);
     let key = i64::from_be_bytes(bytes);
@@ -347,10 +355,15 @@ pub async fn list_for(db: &Db, uuid: &str) -> Result<Vec<JobView>, DbError> {
 /// running: a reconcile waits for them, or it would see their work half done.
 pub async fn registering(db: &Db, uuid: &str) -> Result<bool, DbError> {
     let (busy,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM jobs WHERE installation_uuid = $1 AND status IN ('pending', 'running') \
-         AND kind IN ('register_callbacks', 'register_webhooks', 'register_drop_zones')",
+        "SELECT COUNT(*) FROM jobs WHERE installation_uuid = $1 \
+         AND (status = 'running' OR (status = 'pending' AND run_at <= $2)) \
+         AND kind IN ($3, $4, $5)",
     )
     .bind(uuid)
+    .bind(time::now_ms())
+    .bind(JobKind::RegisterCallbacks.as_str())
+    .bind(JobKind::RegisterWebhooks.as_str())
+    .bind(JobKind::RegisterDropZones.as_str())
     .fetch_one(db.pool())
     .await?;
     Ok(busy > 0)
@@ -379,5 +392,58 @@ mod tests {
             let wait = backoff(attempts);
             assert!(wait >= base && wait <= base + base / 4, "{attempts}: {wait:?}");
         }
+    }
+
+    #[tokio::test]
+    async fn a_command_claims_only_its_own_jobs() {
+        let (_dir, db) = crate::testing::db_with_installation().await;
+        enqueue(&db, "dri_a", JobKind::RegisterWebhooks, "install-1")
+            .await
+            .unwrap();
+        enqueue(&db, "dri_a", JobKind::Reconcile, "reconcile-7")
+            .await
+            .unwrap();
+        let lease = Duration::from_secs(60);
+        let mine = claim_due(&db, lease, Some("reconcile-7"))
+            .await
+            .unwrap()
+            .expect("its job");
+        assert_eq!(mine.kind, Some(JobKind::Reconcile));
+        // The installation's other job waits for it, and is never the command's.
+        assert!(claim_due(&db, lease, None).await.unwrap().is_none());
+        assert!(
+            claim_due(&db, lease, Some("reconcile-7"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        succeed(&db, &mine).await.unwrap();
+        assert!(
+            claim_due(&db, lease, Some("reconcile-7"))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        let other = claim_due(&db, lease, None).await.unwrap().expect("the service's");
+        assert_eq!(other.kind, Some(JobKind::RegisterWebhooks));
+    }
+
+    #[tokio::test]
+    async fn a_registration_waiting_out_its_backoff_does_not_hold_up_a_check() {
+        let (_dir, db) = crate::testing::db_with_installation().await;
+        enqueue(&db, "dri_a", JobKind::RegisterWebhooks, "install-1")
+            .await
+            .unwrap();
+        assert!(registering(&db, "dri_a").await.unwrap(), "due");
+        let job = claim_due(&db, Duration::from_secs(60), None)
+            .await
+            .unwrap()
+            .expect("job");
+        assert!(registering(&db, "dri_a").await.unwrap(), "running");
+        fail(&db, &job, "Fluid unavailable", false).await.unwrap();
+        assert!(
+            !registering(&db, "dri_a").await.unwrap(),
+            "waiting out its backoff"
+        );
     }
 }

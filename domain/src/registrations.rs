@@ -128,9 +128,9 @@ impl OurUrls {
         Self(urls)
     }
 
-    /// The `PUBLIC_URL`s recorded in the database, and `current`.
+    /// The `PUBLIC_URL`s the service has run at, and `current`.
     pub async fn load(db: &Db, current: &str) -> Result<Self, DbError> {
-        let mut urls = crate::public_urls::known(db).await?;
+        let mut urls = crate::deployments::known_urls(db).await?;
         if !urls.iter().any(|u| u == current) {
             urls.push(current.to_owned());
         }

@@ -124,12 +124,14 @@ pub struct CallbackRegistration {
     pub verification_token: Option<Secret>,
 }
 
-/// What to change of a callback registration (`PUT /api/callback/registrations/{uuid}`); the
-/// verification token stays.
+/// What to change of a callback registration (`PUT /api/callback/registrations/{uuid}`): all
+/// Fluid lets a PUT change; the verification token and the timeout stay (a timeout is set at
+/// creation only).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct CallbackRegistrationUpdate {
+    /// Where Fluid sends the callback.
     pub url: String,
-    pub timeout_in_seconds: u32,
+    /// Whether Fluid sends it.
     pub active: bool,
     /// Empty: every country.
     pub country_codes: Vec<String>,
@@ -138,15 +140,20 @@ pub struct CallbackRegistrationUpdate {
 /// What to change of a company webhook (`PUT /api/company/webhooks/{id}`).
 #[derive(Debug, Clone, Serialize)]
 pub struct CompanyWebhookUpdate {
+    /// Where Fluid sends the events.
     pub url: String,
+    /// `post`.
     pub http_method: String,
+    /// Whether Fluid sends them.
     pub active: bool,
 }
 
 /// An installation as Fluid describes it to the installation itself (never its credentials).
 #[derive(Debug, Clone, Deserialize)]
 pub struct DropletInstallation {
+    /// The installation's `dri_…`.
     pub uuid: String,
+    /// Whether Fluid holds it active, when it says.
     #[serde(default)]
     pub active: Option<bool>,
 }
@@ -377,9 +384,18 @@ impl FluidClient {
         )))
     }
 
-    /// Whether the company's callback registration `uuid` is on Fluid: only a 404 says it is not.
-    pub async fn callback_registration_exists(&self, token: &Secret, uuid: &str) -> Result<bool, FluidError> {
-        let answer: Result<serde_json::Value, FluidError> = self
+    /// The company's callback registration `uuid` as Fluid holds it; `None` only when Fluid
+    /// answers 404.
+    pub async fn callback_registration(
+        &self,
+        token: &Secret,
+        uuid: &str,
+    ) -> Result<Option<CallbackRegistration>, FluidError> {
+        #[derive(Deserialize)]
+        struct Shown {
+            callback_registration: CallbackRegistration,
+        }
+        let answer: Result<Shown, FluidError> = self
             .call(
                 reqwest::Method::GET,
                 &format!("/api/callback/registrations/{uuid}"),
@@ -388,8 +404,8 @@ impl FluidClient {
             )
             .await;
         match answer {
-            Ok(_) => Ok(true),
-            Err(FluidError::Rejected { status: 404, .. }) => Ok(false),
+            Ok(shown) => Ok(Some(shown.callback_registration)),
+            Err(FluidError::Rejected { status: 404, .. }) => Ok(None),
             Err(error) => Err(error),
         }
     }

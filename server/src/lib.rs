@@ -217,12 +217,7 @@ pub async fn run(cli: Cli) -> Result<(), Failure> {
             let fluid_api = config::http_url("FLUID_API_BASE_URL", &args.fluid_api_base_url)?;
             let public_url = config::http_url("PUBLIC_URL", &args.public_url)?;
             let (webhooks, drop_zones) = config::per_install(&args.droplet_manifest, &public_url)?;
-            let wanted = domain::reconcile::Wanted {
-                public_url,
-                callbacks: domain::callbacks::implemented(),
-                webhooks: webhooks.to_vec(),
-                drop_zones: drop_zones.to_vec(),
-            };
+            let wanted = domain::reconcile::Wanted::new(&public_url, &webhooks, &drop_zones);
             let fleet = match (&args.fluid_owner_token, &args.fluid_droplet_uuid) {
                 (Some(token), Some(droplet)) if !token.is_empty() && !droplet.is_empty() => {
                     Some((fluid::Secret::new(token.clone()), droplet.clone()))

@@ -57,6 +57,7 @@ pub async fn serve(
         drop_zones: config.drop_zones.clone(),
         lease: config.job_lease,
         metrics: metrics.clone(),
+        only_key: None,
     }
     .spawn(worker_stopped);
     let callbacks =

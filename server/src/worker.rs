@@ -42,6 +42,18 @@ pub struct Worker {
     pub lease: Duration,
     /// Job outcomes are counted here.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// `Some`: a command's worker, which claims only the jobs queued under this key and does none
+    /// of a service's own work (recording its configuration, queueing checks and syncs, pruning).
+    pub only_key: Option<String>,
+}
+
+/// When a service's worker next does each of its own tasks; `None`: at once.
+#[derive(Default)]
+struct Chores {
+    next_heartbeat: Option<tokio::time::Instant>,
+    next_prune: Option<tokio::time::Instant>,
+    next_reconcile: Option<tokio::time::Instant>,
+    drop_zones_queued: bool,
 }
 
 impl Worker {
@@ -49,37 +61,20 @@ impl Worker {
     /// past that it is left, and runs again once its lease runs out.
     pub fn spawn(self, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
         tokio::spawn(async move {
-            let mut next_prune = tokio::time::Instant::now();
-            let mut next_reconcile = tokio::time::Instant::now();
-            let mut drop_zones_queued = false;
-            let mut start_recorded = false;
+            let mut chores = Chores::default();
             loop {
                 if *shutdown.borrow() {
                     return;
                 }
-                if !start_recorded && self.db.is_migrated() {
-                    start_recorded = self.record_start().await;
-                }
-                if !drop_zones_queued && self.db.is_migrated() {
-                    drop_zones_queued = self.queue_drop_zone_sync().await;
-                }
-                if self.db.is_migrated() && tokio::time::Instant::now() >= next_prune {
-                    self.prune().await;
-                    next_prune += PRUNE_EVERY;
-                }
-                if let Some(every) = self.reconcile_every
-                    && self.db.is_migrated()
-                    && tokio::time::Instant::now() >= next_reconcile
-                    && self.queue_reconcile(every).await
-                {
-                    next_reconcile = tokio::time::Instant::now() + every;
+                if self.only_key.is_none() && self.db.is_migrated() {
+                    self.do_chores(&mut chores).await;
                 }
                 // Until the database is migrated (PostgreSQL still starting), there is nothing to claim.
                 if self.db.is_migrated() {
                     // Never raced against shutdown: a claim dropped in flight may still land in
                     // the database, leaving its job "running" until the lease runs out. A job
                     // claimed as the service stops gets the grace like any other.
-                    match jobs::claim_due(&self.db, self.lease).await {
+                    match jobs::claim_due(&self.db, self.lease, self.only_key.as_deref()).await {
                         Ok(Some(job)) => {
                             self.run_leased(job, &mut shutdown).await;
                             continue;
@@ -97,14 +92,41 @@ impl Worker {
         })
     }
 
-    /// Records that this instance serves at its `PUBLIC_URL` from now: registrations elsewhere
-    /// are moved here, and instances at an older one leave them alone. False when the database
-    /// could not be asked (tried again on the next round).
-    async fn record_start(&self) -> bool {
-        match domain::public_urls::record_start(&self.db, &self.public_url).await {
+    /// A service's own work besides jobs, each when due: saying which configuration it runs,
+    /// queueing the drop zone syncs this configuration needs (once), pruning, queueing checks.
+    async fn do_chores(&self, chores: &mut Chores) {
+        let now = tokio::time::Instant::now();
+        if chores.next_heartbeat.is_none_or(|next| now >= next) && self.heartbeat().await {
+            chores.next_heartbeat = Some(now + domain::deployments::HEARTBEAT);
+        }
+        if !chores.drop_zones_queued {
+            chores.drop_zones_queued = self.queue_drop_zone_sync().await;
+        }
+        if chores.next_prune.is_none_or(|next| now >= next) {
+            self.prune().await;
+            chores.next_prune = Some(now + PRUNE_EVERY);
+        }
+        if let Some(every) = self.reconcile_every
+            && chores.next_reconcile.is_none_or(|next| now >= next)
+            && self.queue_reconcile(every).await
+        {
+            chores.next_reconcile = Some(now + every);
+        }
+    }
+
+    /// What this instance registers for every installation.
+    fn wanted(&self) -> domain::reconcile::Wanted {
+        domain::reconcile::Wanted::new(&self.public_url, &self.company_webhooks, &self.drop_zones)
+    }
+
+    /// Records that this instance runs its configuration now: registrations elsewhere are moved
+    /// to it, and instances of an older one leave them alone. False when the database could not
+    /// be asked (tried again on the next round).
+    async fn heartbeat(&self) -> bool {
+        match domain::deployments::seen(&self.db, &self.wanted().deployment()).await {
             Ok(()) => true,
             Err(error) => {
-                tracing::warn!(%error, "could not record this instance's PUBLIC_URL");
+                tracing::warn!(%error, "could not record this instance's configuration");
                 false
             }
         }
@@ -132,11 +154,18 @@ impl Worker {
 
     /// Queues a reconcile of every active installation for the current period of `every`; the
     /// period's dedupe key makes it once across instances and restarts. The key names the
-    /// `PUBLIC_URL` too, so a start with a new one checks at once. False when the database could
+    /// configuration too (`PUBLIC_URL`, what it registers), so a deploy that changes either checks
+    /// at once. False when the database could
     /// not be asked (tried again on the next round).
     async fn queue_reconcile(&self, every: Duration) -> bool {
         let period = domain::time::now() / i64::try_from(every.as_secs().max(1)).unwrap_or(i64::MAX);
-        let key = format!("every-{}s-{period}-{}", every.as_secs(), self.public_url);
+        let deployment = self.wanted().deployment();
+        let key = format!(
+            "every-{}s-{period}-{}-{}",
+            every.as_secs(),
+            deployment.public_url,
+            deployment.short()
+        );
         match domain::reconcile::queue_all(&self.db, &key).await {
             Ok(queued) => {
                 if queued > 0 {
@@ -224,7 +253,7 @@ impl Worker {
         let exclusive = match jobs::exclusive(&self.db, &job).await {
             Ok(Some(exclusive)) => exclusive,
             Ok(None) => {
-                let why = "a job of the same installation and kind runs elsewhere; postponed";
+                let why = "another job on the installation's registrations runs elsewhere; postponed";
                 return self.postpone(&job, Duration::from_secs(1), why).await;
             }
             Err(error) => {
@@ -236,12 +265,17 @@ impl Worker {
         exclusive.release().await;
     }
 
-    /// Why a check against Fluid waits, and how long: an instance started later at another
-    /// `PUBLIC_URL` does it (a rolling deploy: this one is the old), or the installation's
-    /// registrations are under way.
+    /// Why a check against Fluid waits, and how long: an instance of a newer configuration runs
+    /// (a rolling deploy: this one is the old; it must neither move registrations back nor undo
+    /// a manifest change), or the installation's registrations are under way.
     async fn reconcile_waits(&self, job: &ClaimedJob) -> Result<Option<(Duration, String)>, domain::DbError> {
-        if let Some(newest) = domain::public_urls::newer_than(&self.db, &self.public_url).await? {
-            let why = format!("an instance started later at {newest}; the check is left to it");
+        let mine = self.wanted().deployment();
+        if let Some(newest) = domain::deployments::superseded_by(&self.db, &mine).await? {
+            let why = format!(
+                "an instance of a newer configuration runs ({}, {}); the check is left to it",
+                newest.public_url,
+                newest.short()
+            );
             return Ok(Some((Duration::from_secs(30), why)));
         }
         if jobs::registering(&self.db, &job.installation_uuid).await? {
@@ -249,6 +283,21 @@ impl Worker {
             return Ok(Some((Duration::from_secs(2), why.to_owned())));
         }
         Ok(None)
+    }
+
+    /// Logs and counts what a check of installation `uuid` found; its outcome is the first repair
+    /// that failed, if one did.
+    fn count(&self, uuid: &str, checked: domain::reconcile::Checked) -> Result<(), RegistrationError> {
+        for drift in &checked.found {
+            tracing::info!(installation = %uuid, kind = drift.kind(), "{}", drift.describe());
+            self.metrics.drift(drift.kind(), drift.fixable());
+        }
+        let moved = checked.found.iter().filter(|d| d.moves()).count();
+        if moved > 0 {
+            self.metrics.moved(moved);
+            tracing::info!(installation = %uuid, moved, public_url = %self.public_url, "registrations moved to this PUBLIC_URL");
+        }
+        checked.failed.map_or(Ok(()), Err)
     }
 
     /// Gives `job` back to run again in `by`, saying why.
@@ -296,25 +345,9 @@ impl Worker {
                 .await
             }
             Some(JobKind::Reconcile) => {
-                let wanted = domain::reconcile::Wanted {
-                    public_url: self.public_url.clone(),
-                    callbacks: domain::callbacks::implemented(),
-                    webhooks: self.company_webhooks.to_vec(),
-                    drop_zones: self.drop_zones.to_vec(),
-                };
-                domain::reconcile::fix(&self.db, &self.keyring, &self.fluid, &wanted, uuid)
+                domain::reconcile::fix(&self.db, &self.keyring, &self.fluid, &self.wanted(), uuid)
                     .await
-                    .map(|found| {
-                        for drift in &found {
-                            tracing::info!(installation = %uuid, kind = drift.kind(), "{}", drift.describe());
-                            self.metrics.drift(drift.kind(), drift.fixable());
-                        }
-                        let moved = found.iter().filter(|d| d.moves()).count();
-                        if moved > 0 {
-                            self.metrics.moved(moved);
-                            tracing::info!(installation = %uuid, moved, public_url = %self.public_url, "registrations moved to this PUBLIC_URL");
-                        }
-                    })
+                    .and_then(|checked| self.count(uuid, checked))
             }
             None => Err(RegistrationError::Permanent("unknown job kind".into())),
         };

@@ -99,7 +99,7 @@ async fn sync(db: &Db, uuid: &str) -> Result<super::SyncView, AppError> {
     };
     let mut left: Vec<String> = check.left().into_iter().map(|d| d.describe()).collect();
     if let Some(error) = &check.error {
-        left.push(format!("A repair failed (the next check tries again): {error}"));
+        left.push(format!("{error} (the next check tries again)"));
     }
     let summary = match (left.is_empty(), check.fixed()) {
         (true, 0) => format!("In sync with Fluid (checked {ago})"),

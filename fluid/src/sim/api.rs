@@ -291,11 +291,11 @@ struct RegistrationUpdate {
     callback_registration: Option<RegistrationChange>,
 }
 
-/// What a `PUT` changes of a callback registration; absent fields stay as they are.
+/// What a `PUT` changes of a callback registration; absent fields stay as they are (any other,
+/// such as `timeout_in_seconds`, is not Fluid's to change there and is ignored).
 #[derive(Deserialize)]
 struct RegistrationChange {
     url: Option<String>,
-    timeout_in_seconds: Option<u64>,
     active: Option<bool>,
     country_codes: Option<Vec<String>>,
 }
@@ -465,9 +465,9 @@ async fn show_registration(
     }
 }
 
-/// `PUT /api/callback/registrations/{uuid} {"uuid", "callback_registration": {url?,
-/// timeout_in_seconds?, active?, country_codes?}}`: changes only the fields given; the `cvt_`
-/// stays and is not shown.
+/// `PUT /api/callback/registrations/{uuid} {"uuid", "callback_registration": {url?, active?,
+/// country_codes?}}`: changes only the fields given; the `cvt_` stays and is not shown. Fluid's PUT
+/// changes only these: a `timeout_in_seconds` sent along is ignored (set at creation only).
 async fn update_registration(
     Extract(api): Extract<ApiState>,
     headers: HeaderMap,
@@ -494,9 +494,6 @@ async fn update_registration(
             "callback_registration is required",
         );
     };
-    if let Err(refusal) = change.timeout_in_seconds.map_or(Ok(()), check_timeout) {
-        return refusal.into_response();
-    }
     if let Err(refusal) = change
         .country_codes
         .as_deref()
@@ -514,9 +511,6 @@ async fn update_registration(
     };
     if let Some(url) = change.url {
         registration.url = url;
-    }
-    if let Some(timeout_in_seconds) = change.timeout_in_seconds {
-        registration.timeout_in_seconds = timeout_in_seconds;
     }
     if let Some(active) = change.active {
         registration.active = active;

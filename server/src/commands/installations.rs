@@ -67,7 +67,7 @@ pub async fn show(url: &DatabaseUrl, installation: &str, format: Format) -> anyh
                         println!("  - {}", drift.describe());
                     }
                     if let Some(error) = &check.error {
-                        println!("  - a repair failed (the next check tries again): {error}");
+                        println!("  - {error} (the next check tries again)");
                     }
                 }
             }

@@ -40,6 +40,7 @@ pub async fn run(
     let db = Db::connect_and_migrate(url, &PoolSettings::default()).await?;
     let keyring = Arc::new(keyring);
     let outcome = async {
+        same_configuration_as_the_service(&db, &wanted, scope.apply).await?;
         // The fleet check is about every installation: not with one named.
         let gone = match (&scope.fleet, scope.installation) {
             (Some((owner_token, droplet_uuid)), None) => {
@@ -69,6 +70,35 @@ pub async fn run(
     .await;
     db.close().await;
     outcome
+}
+
+/// Refuses `--apply` when the service runs another configuration than this command's (another
+/// `PUBLIC_URL`, or a manifest that registers other webhooks or drop zones — run from the wrong
+/// directory, say): repairing with it would move registrations back or delete what the service
+/// added. Without `--apply`, a note says the plan is against this configuration.
+async fn same_configuration_as_the_service(db: &Db, wanted: &Wanted, apply: bool) -> anyhow::Result<()> {
+    let mine = wanted.deployment();
+    let Some(running) = domain::deployments::superseded_by(db, &mine).await? else {
+        return Ok(());
+    };
+    let differs = if running.public_url == mine.public_url {
+        format!(
+            "its manifest registers other webhooks or drop zones ({} here, {} there)",
+            mine.short(),
+            running.short()
+        )
+    } else {
+        format!(
+            "it runs at {}, this PUBLIC_URL is {}",
+            running.public_url, mine.public_url
+        )
+    };
+    anyhow::ensure!(
+        !apply,
+        "the service runs another configuration: {differs}; --apply would undo it: run with the service's PUBLIC_URL and DROPLET_MANIFEST"
+    );
+    println!("Note: the service runs another configuration: {differs}; this plan is against this one.\n");
+    Ok(())
 }
 
 /// The installations against the companies Fluid lists; with `apply`, the ones Fluid confirmed
@@ -118,17 +148,6 @@ async fn reconcile_all(
     gone: &[String],
     apply: bool,
 ) -> anyhow::Result<()> {
-    if let Some(newest) = domain::public_urls::newer_than(db, &wanted.public_url).await? {
-        anyhow::ensure!(
-            !apply,
-            "PUBLIC_URL is {}, but the service last started at {newest}: --apply would move the registrations back; run it with the service's PUBLIC_URL",
-            wanted.public_url
-        );
-        println!(
-            "Note: the service last started at {newest}, not at this PUBLIC_URL ({}); registrations are compared with the latter.\n",
-            wanted.public_url
-        );
-    }
     let fluid = FluidClient::new(fluid_api, RetryPolicy::default())?;
     let uuids: Vec<String> = match installation {
         Some(uuid) => {
@@ -154,6 +173,7 @@ async fn reconcile_all(
     if !apply {
         return failed(&plans);
     }
+    // Those that could not be asked are not repaired; the command fails for them at the end.
     let drifted: Vec<String> = plans
         .iter()
         .filter(|(_, plan)| plan.as_ref().is_ok_and(|drift| drift.iter().any(Drift::fixable)))
@@ -166,7 +186,7 @@ async fn reconcile_all(
     for uuid in &drifted {
         jobs::enqueue(db, uuid, JobKind::Reconcile, &key).await?;
     }
-    work_until_done(db, keyring.clone(), fluid.clone(), wanted, &drifted).await?;
+    work_until_done(db, keyring.clone(), fluid.clone(), wanted, &key, &drifted).await?;
     println!("\nAfter --apply:");
     let after = inspect_each(db, &keyring, &fluid, wanted, &drifted).await;
     print(&after);
@@ -181,7 +201,7 @@ async fn reconcile_all(
         remaining == 0,
         "{remaining} installation(s) still drift; see above"
     );
-    Ok(())
+    failed(&plans)
 }
 
 type Plans = Vec<(String, Result<Vec<Drift>, String>)>;
@@ -230,12 +250,14 @@ fn failed(plans: &Plans) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Works the queued reconcile jobs of `uuids` here until none is pending or running.
+/// Works the reconcile jobs queued under `key` for `uuids` here (and no other job) until none is
+/// pending or running; a running service may take some of them, which is as good.
 async fn work_until_done(
     db: &Db,
     keyring: Arc<Keyring>,
     fluid: FluidClient,
     wanted: &Wanted,
+    key: &str,
     uuids: &[String],
 ) -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
@@ -251,6 +273,7 @@ async fn work_until_done(
         drop_zones: Arc::from(wanted.drop_zones.clone()),
         lease: Duration::from_secs(60),
         metrics: Arc::default(),
+        only_key: Some(key.to_owned()),
     }
     .spawn(stopped);
     let deadline = tokio::time::Instant::now() + APPLY_WAIT;

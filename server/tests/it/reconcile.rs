@@ -101,16 +101,16 @@ async fn each_drift_kind_is_planned_fixed_by_apply_and_gone_on_a_second_run() {
     let (code, out, err) = reconcile(&app, &["--installation", &dri]).await;
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.trim(), format!("{dri}: in sync with Fluid"));
-    // The service served at https://old.example before its current URL.
-    let db = app.db().await;
-    domain::public_urls::record_start(&db, "https://old.example")
-        .await
-        .expect("recorded");
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    domain::public_urls::record_start(&db, &app.base_url)
-        .await
-        .expect("recorded");
-    db.close().await;
+    // The service ran at https://old.example before its current URL (last seen long ago).
+    let pool = raw_pool(&app.database_url).await;
+    sqlx::query(
+        "INSERT INTO deployments (public_url, wanted_sha256, first_started_at, last_seen_at) \
+         VALUES ('https://old.example', 'an-old-manifest', 0, 0)",
+    )
+    .execute(&pool)
+    .await
+    .expect("recorded");
+    pool.close().await;
 
     for change in [
         json!({"kind": "delete_callback", "definition": "test_callback_system"}),
@@ -118,7 +118,10 @@ async fn each_drift_kind_is_planned_fixed_by_apply_and_gone_on_a_second_run() {
         json!({"kind": "duplicate_callback", "definition": "update_cart_shipping"}),
         json!({"kind": "callback_url", "definition": "update_cart_shipping", "url": format!("https://old.example/api/callbacks/{dri}/update_cart_shipping")}),
         json!({"kind": "country_codes", "definition": "update_cart_shipping", "country_codes": ["US"]}),
+        json!({"kind": "callback_timeout", "definition": "update_cart_shipping", "timeout_in_seconds": 3}),
         json!({"kind": "foreign_callback", "definition": "cart_item_added", "url": "https://other.example/hook"}),
+        json!({"kind": "duplicate_webhook", "resource": "order", "event": "created"}),
+        json!({"kind": "webhook_url", "resource": "order", "event": "created", "url": format!("https://old.example/api/webhooks/companies/{dri}")}),
         json!({"kind": "deactivate_webhook", "resource": "order", "event": "created"}),
         json!({"kind": "delete_webhook", "resource": "order", "event": "updated"}),
         json!({"kind": "foreign_webhook", "resource": "order", "event": "updated", "url": "https://other.example/orders"}),
@@ -134,9 +137,10 @@ async fn each_drift_kind_is_planned_fixed_by_apply_and_gone_on_a_second_run() {
     assert_eq!(code, 0, "{err}");
     for expected in [
         "callback test_callback_system: missing on Fluid; create it",
-        "callback update_cart_shipping: wrong url, country_codes; update it",
+        "callback update_cart_shipping: wrong url, timeout, country_codes; create it again",
         "callback update_cart_shipping: duplicate registration",
-        "webhook order.created: wrong active; update it",
+        "webhook order.created: duplicate subscription",
+        "webhook order.created: wrong url, active; update it",
         "webhook order.updated: missing on Fluid; subscribe it",
     ] {
         assert!(plan.contains(expected), "{expected} not in:\n{plan}");
@@ -160,6 +164,16 @@ async fn each_drift_kind_is_planned_fixed_by_apply_and_gone_on_a_second_run() {
         format!("{dri}: in sync with Fluid"),
         "a second run finds nothing"
     );
+    let shipping: Vec<_> = app
+        .sim
+        .registrations(&dri)
+        .await
+        .into_iter()
+        .filter(|r| r.definition_name == "update_cart_shipping")
+        .collect();
+    assert_eq!(shipping.len(), 1, "{shipping:?}");
+    let wanted_timeout = domain::callbacks::callback_timeout("update_cart_shipping");
+    assert_eq!(shipping[0].timeout_in_seconds, u64::from(wanted_timeout));
 
     // The operator and the merchant see the check.
     let (code, show, err) = droplet(&app, &["installations", "show", "--installation", &dri], &[]).await;
@@ -258,14 +272,16 @@ async fn a_restart_with_a_new_public_url_moves_every_registration_to_it() {
     assert_ne!(code, 0, "{out}");
     assert!(
         err.contains(&format!(
-            "the service last started at {new}: --apply would move the registrations back"
+            "the service runs another configuration: it runs at {new}, this PUBLIC_URL is {old}; --apply would undo it"
         )),
         "{err}"
     );
     let (code, out, _) = droplet(&app, &["reconcile"], &at_old).await;
     assert_eq!(code, 0);
     assert!(
-        out.starts_with(&format!("Note: the service last started at {new}")),
+        out.starts_with(&format!(
+            "Note: the service runs another configuration: it runs at {new}"
+        )),
         "{out}"
     );
     assert!(!held(&app, &dri).await.to_string().contains(&old));
@@ -279,9 +295,8 @@ async fn an_instance_on_an_older_public_url_leaves_the_check_to_the_newest() {
     deactivate_shipping_callback(&app, &dri).await;
     // An instance of the next deploy started at another URL: this one is the stale one now.
     let db = app.db().await;
-    domain::public_urls::record_start(&db, "https://next-deploy.example")
-        .await
-        .expect("recorded");
+    let next = domain::deployments::Deployment::new("https://next-deploy.example", Vec::new());
+    domain::deployments::seen(&db, &next).await.expect("recorded");
     let operator = domain::audit::Actor::verified("1", "Ops");
     assert!(
         domain::reconcile::queue_now(&db, &dri, &operator)
@@ -491,7 +506,7 @@ async fn a_drop_zone_deleted_on_fluid_is_put_back() {
          [[drop_zones]]\nname = \"Shipping estimate\"\npage = \"checkout\"\nzone = \"above_fast_checkout\"\npriority = 2\n",
     )
     .expect("manifest");
-    let app = TestApp::spawn_with(|args| args.droplet_manifest = manifest.display().to_string()).await;
+    let mut app = TestApp::spawn_with(|args| args.droplet_manifest = manifest.display().to_string()).await;
     let company = app.installed("Zone Drift Co").await;
     let dri = company.droplet_installation_uuid.clone();
     let db = app.db().await;
@@ -531,7 +546,22 @@ async fn a_drop_zone_deleted_on_fluid_is_put_back() {
     )
     .expect("manifest");
     let without = without.display().to_string();
+    // Run with the new manifest while the service runs the old one (from the wrong directory,
+    // say), the command will not undo the service's zones; once the service restarted with it,
+    // the zone goes.
     let manifest = [("DROPLET_MANIFEST", without.as_str())];
+    let (code, out, err) = droplet(&app, &["reconcile", "--apply"], &manifest).await;
+    assert_ne!(code, 0, "{out}");
+    assert!(
+        err.contains(
+            "the service runs another configuration: its manifest registers other webhooks or drop zones"
+        ),
+        "{err}"
+    );
+    assert_eq!(app.sim.drop_zones(&dri).await.len(), 1);
+    let restart_with = without.clone();
+    app.restart_with(|args| args.droplet_manifest = restart_with)
+        .await;
     let (code, plan, err) = droplet(&app, &["reconcile", "--installation", &dri], &manifest).await;
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -583,7 +613,9 @@ async fn a_repair_fluid_refuses_is_recorded_and_does_not_stop_the_others() {
         "{show}"
     );
     assert!(
-        show.contains("  - a repair failed (the next check tries again): ") && show.contains(scope),
+        show.contains("  - A repair failed: ")
+            && show.contains(scope)
+            && show.contains("(the next check tries again)"),
         "{show}"
     );
     app.sign_in(&dri).await;
