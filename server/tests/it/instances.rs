@@ -354,41 +354,43 @@ async fn a_company_event_delivered_to_every_instance_is_stored_once() {
 }
 
 #[tokio::test]
-async fn jobs_of_one_installation_and_kind_never_run_at_once_on_two_connections() {
+async fn jobs_of_one_installation_never_run_at_once_on_two_connections() {
     use domain::jobs::{self, ClaimedJob, JobKind};
     let app = TestApp::spawn().await;
     let db = app.db().await;
-    let job = |id: i64, kind: JobKind| ClaimedJob {
+    let job = |id: i64, installation: &str, kind: JobKind| ClaimedJob {
         id,
-        installation_uuid: "dri_twice".into(),
+        installation_uuid: installation.into(),
         kind: Some(kind),
         attempts: 1,
         max_attempts: jobs::MAX_ATTEMPTS,
     };
-    let first = jobs::exclusive(&db, &job(1, JobKind::RegisterDropZones))
-        .await
-        .expect("lock");
-    let second = jobs::exclusive(&db, &job(2, JobKind::RegisterDropZones))
-        .await
-        .expect("lock");
-    let other_kind = jobs::exclusive(&db, &job(3, JobKind::RegisterWebhooks))
-        .await
-        .expect("lock");
-    assert!(first.is_some() && other_kind.is_some());
+    let lock = |claimed: ClaimedJob| {
+        let db = db.clone();
+        async move { jobs::exclusive(&db, &claimed).await.expect("lock") }
+    };
+    let first = lock(job(1, "dri_twice", JobKind::RegisterDropZones)).await;
+    let same_kind = lock(job(2, "dri_twice", JobKind::RegisterDropZones)).await;
+    // A check against Fluid and a registration touch the same registrations.
+    let check = lock(job(3, "dri_twice", JobKind::Reconcile)).await;
+    let other_installation = lock(job(4, "dri_other", JobKind::RegisterDropZones)).await;
+    assert!(first.is_some() && other_installation.is_some());
     // SQLite serves one instance, whose worker runs one job at a time: nothing to lock.
     assert_eq!(
-        second.is_none(),
+        same_kind.is_none(),
         on_postgres(),
-        "a second run of the same installation and kind"
+        "a second run of the same kind"
     );
+    assert_eq!(check.is_none(), on_postgres(), "a check while registering");
     if let Some(first) = first {
         first.release().await;
     }
-    let again = jobs::exclusive(&db, &job(2, JobKind::RegisterDropZones))
-        .await
-        .expect("lock");
+    let again = lock(job(3, "dri_twice", JobKind::Reconcile)).await;
     assert!(again.is_some(), "released, the next run may go");
-    for held in [second, other_kind, again].into_iter().flatten() {
+    for held in [same_kind, check, other_installation, again]
+        .into_iter()
+        .flatten()
+    {
         held.release().await;
     }
     db.close().await;
