@@ -73,14 +73,17 @@ pub async fn known_urls(db: &Db) -> Result<Vec<String>, DbError> {
     Ok(rows.into_iter().map(|(url,)| url).collect())
 }
 
-/// The newest configuration still running somewhere (first started most recently among those
-/// seen within [`LIVE_FOR`]), when it is not `mine`: registrations are its to repair. `None` when
-/// `mine` is the newest live one, or none runs.
+/// The configuration registrations belong to, when it is not `mine`: the newest still running
+/// somewhere (first started most recently among those seen within [`LIVE_FOR`]), or, when none
+/// runs, the newest ever recorded (a command run while the service is down must not undo it).
+/// `None` when that is `mine`, or none was ever recorded.
 pub async fn superseded_by(db: &Db, mine: &Deployment) -> Result<Option<Deployment>, DbError> {
     let live_since = time::now_ms() - i64::try_from(LIVE_FOR.as_millis()).unwrap_or(i64::MAX);
+    // Live ones first, then the newest first.
     let newest: Option<(String, String)> = sqlx::query_as(
-        "SELECT public_url, wanted_sha256 FROM deployments WHERE last_seen_at >= $1 \
-         ORDER BY first_started_at DESC, public_url, wanted_sha256 LIMIT 1",
+        "SELECT public_url, wanted_sha256 FROM deployments \
+         ORDER BY CASE WHEN last_seen_at >= $1 THEN 0 ELSE 1 END, first_started_at DESC, \
+         public_url, wanted_sha256 LIMIT 1",
     )
     .bind(live_since)
     .fetch_optional(db.pool())
@@ -124,7 +127,7 @@ mod tests {
         let (_dir, db) = crate::testing::db_with_installation().await;
         let old = at("https://a.example", "v1");
         let new = at("https://b.example", "v1");
-        assert_eq!(superseded_by(&db, &old).await.unwrap(), None, "none runs");
+        assert_eq!(superseded_by(&db, &old).await.unwrap(), None, "none recorded");
         seen(&db, &old).await.unwrap();
         tokio::time::sleep(Duration::from_millis(2)).await;
         seen(&db, &new).await.unwrap();
@@ -145,6 +148,13 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(superseded_by(&db, &new).await.unwrap(), None);
+        // Nothing runs at all (the service is down): the newest recorded still decides.
+        sqlx::query("UPDATE deployments SET last_seen_at = 0")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(superseded_by(&db, &new).await.unwrap(), Some(changed.clone()));
+        assert_eq!(superseded_by(&db, &changed).await.unwrap(), None);
         assert_eq!(
             known_urls(&db).await.unwrap(),
             ["https://a.example", "https://b.example"]

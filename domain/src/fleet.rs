@@ -93,8 +93,8 @@ pub async fn apply(deps: &Deps, findings: &[Finding]) -> Result<(), DbError> {
 }
 
 /// Every company Fluid lists as using the droplet, as (installation, company name): page by page
-/// (from 0, as Fluid numbers this listing) until a page adds nothing, so a page smaller than asked
-/// for, or a server ignoring `page`, cannot cut the list short.
+/// (from 0, as Fluid numbers this listing) until a page is empty or two add nothing, so a page
+/// smaller than asked for, a server numbering from 1 or one ignoring `page` cannot cut it short.
 async fn listed_companies(
     fluid: &FluidClient,
     owner_token: &Secret,
@@ -102,18 +102,29 @@ async fn listed_companies(
 ) -> Result<Vec<(String, String)>, RegistrationError> {
     let mut listed: Vec<(String, String)> = Vec::new();
     let mut seen = std::collections::HashSet::new();
+    let mut stale = 0;
     for page in 0..MAX_PAGES {
         let companies = fluid
             .droplet_companies(owner_token, droplet_uuid, page, PER_PAGE)
             .await?;
+        if companies.is_empty() {
+            return Ok(listed);
+        }
         let before = listed.len();
         for company in companies {
             if seen.insert(company.droplet_installation_uuid.clone()) {
                 listed.push((company.droplet_installation_uuid, company.name));
             }
         }
+        // A page that adds nothing once may be page 1 repeating page 0 (a server numbering
+        // from 1); twice in a row, the server ignores `page`.
         if listed.len() == before {
-            return Ok(listed);
+            stale += 1;
+            if stale == 2 {
+                return Ok(listed);
+            }
+        } else {
+            stale = 0;
         }
     }
     Err(RegistrationError::Permanent(

@@ -237,8 +237,8 @@ pub struct Exclusive {
 
 impl Exclusive {
     /// Lets go of the lock; a connection that cannot say so is closed, which lets go too.
-    pub async fn release(self) {
-        if let Some((mut connection, key)) = self.held {
+    pub async fn release(mut self) {
+        if let Some((mut connection, key)) = self.held.take() {
             let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
                 .bind(key)
                 .execute(&mut *connection)
@@ -246,6 +246,17 @@ impl Exclusive {
             if unlocked.is_err() {
                 let _ = connection.close().await;
             }
+        }
+    }
+}
+
+impl Drop for Exclusive {
+    /// Dropped unreleased (its job abandoned: a lost lease, the shutdown grace over), the lock's
+    /// connection is taken out of the pool and closed, which lets go of the lock; back in the pool
+    /// it would hold the installation's lock for as long as the connection lives.
+    fn drop(&mut self) {
+        if let Some((connection, _)) = self.held.take() {
+            drop(connection.detach());
         }
     }
 }

@@ -205,7 +205,7 @@ impl Default for Metrics {
         let drift = Family::default();
         registry.register(
             "registration_drift",
-            "Differences found between what Fluid holds and what the droplet wants, by kind (callback_missing, callback_duplicate, callback_orphan, callback_wrong, callback_taken, webhook_missing, webhook_duplicate, webhook_orphan, webhook_wrong, drop_zone_missing, drop_zone_wrong, drop_zone_orphan) and outcome (fixed, reported)",
+            "Differences found between what Fluid holds and what the droplet wants, by kind (callback_missing, callback_duplicate, callback_orphan, callback_wrong, callback_taken, webhook_missing, webhook_duplicate, webhook_orphan, webhook_wrong, drop_zone_missing, drop_zone_wrong, drop_zone_orphan) and outcome (fixed; failed: tried again by the next check; reported: another service's, left alone)",
             drift.clone(),
         );
         let moved = Counter::default();
@@ -299,9 +299,8 @@ impl Metrics {
         self.jobs.get_or_create(&JobLabels { kind, outcome }).inc();
     }
 
-    /// Reconciling found drift of `kind`, and fixed it (or only reported it).
-    pub fn drift(&self, kind: &'static str, fixed: bool) {
-        let outcome = if fixed { "fixed" } else { "reported" };
+    /// Reconciling found drift of `kind`, and it ended `outcome` (`fixed`, `failed`, `reported`).
+    pub fn drift(&self, kind: &'static str, outcome: &'static str) {
         self.drift.get_or_create(&DriftLabels { kind, outcome }).inc();
     }
 

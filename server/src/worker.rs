@@ -50,7 +50,9 @@ pub struct Worker {
 /// When a service's worker next does each of its own tasks; `None`: at once.
 #[derive(Default)]
 struct Chores {
-    next_heartbeat: Option<tokio::time::Instant>,
+    /// The heartbeat task, once the first heartbeat is recorded (no job is claimed before: the
+    /// instance would not know yet that its configuration is the newest).
+    heartbeat: Option<JoinHandle<()>>,
     next_prune: Option<tokio::time::Instant>,
     next_reconcile: Option<tokio::time::Instant>,
     drop_zones_queued: bool,
@@ -67,10 +69,11 @@ impl Worker {
                     return;
                 }
                 if self.only_key.is_none() && self.db.is_migrated() {
-                    self.do_chores(&mut chores).await;
+                    self.do_chores(&mut chores, &shutdown).await;
                 }
-                // Until the database is migrated (PostgreSQL still starting), there is nothing to claim.
-                if self.db.is_migrated() {
+                // Until the database is migrated (PostgreSQL still starting), there is nothing to
+                // claim; a service's worker claims once its configuration is recorded.
+                if self.db.is_migrated() && (self.only_key.is_some() || chores.heartbeat.is_some()) {
                     // Never raced against shutdown: a claim dropped in flight may still land in
                     // the database, leaving its job "running" until the lease runs out. A job
                     // claimed as the service stops gets the grace like any other.
@@ -94,10 +97,23 @@ impl Worker {
 
     /// A service's own work besides jobs, each when due: saying which configuration it runs,
     /// queueing the drop zone syncs this configuration needs (once), pruning, queueing checks.
-    async fn do_chores(&self, chores: &mut Chores) {
+    async fn do_chores(&self, chores: &mut Chores, shutdown: &watch::Receiver<bool>) {
         let now = tokio::time::Instant::now();
-        if chores.next_heartbeat.is_none_or(|next| now >= next) && self.heartbeat().await {
-            chores.next_heartbeat = Some(now + domain::deployments::HEARTBEAT);
+        if chores.heartbeat.is_none() {
+            if !self.heartbeat().await {
+                return;
+            }
+            // On its own task: a long job must not let this configuration look gone.
+            let (worker, mut shutdown) = (self.clone(), shutdown.clone());
+            chores.heartbeat = Some(tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = tokio::time::sleep(domain::deployments::HEARTBEAT) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                    worker.heartbeat().await;
+                }
+            }));
         }
         if !chores.drop_zones_queued {
             chores.drop_zones_queued = self.queue_drop_zone_sync().await;
@@ -136,6 +152,15 @@ impl Worker {
     /// configuration wants; `false` when the database could not be asked (tried again on the
     /// next round).
     async fn queue_drop_zone_sync(&self) -> bool {
+        match domain::deployments::superseded_by(&self.db, &self.wanted().deployment()).await {
+            Ok(None) => {}
+            // The drop zones are the newest configuration's to put where it wants them.
+            Ok(Some(_)) => return true,
+            Err(error) => {
+                tracing::warn!(%error, "could not read the newest configuration");
+                return false;
+            }
+        }
         match domain::drop_zones::queue_stale(&self.db, &self.public_url, &self.drop_zones).await {
             Ok(0) => true,
             Ok(queued) => {
@@ -240,14 +265,12 @@ impl Worker {
     }
 
     async fn run(&self, job: ClaimedJob) {
-        if job.kind == Some(JobKind::Reconcile) {
-            match self.reconcile_waits(&job).await {
-                Ok(None) => {}
-                Ok(Some((by, why))) => return self.postpone(&job, by, &why).await,
-                Err(error) => {
-                    tracing::warn!(job = job.id, %error, "could not tell whether the check may run; it runs again after its lease");
-                    return;
-                }
+        match self.waits(&job).await {
+            Ok(None) => {}
+            Ok(Some((by, why))) => return self.postpone(&job, by, &why).await,
+            Err(error) => {
+                tracing::warn!(job = job.id, %error, "could not tell whether the job may run; it runs again after its lease");
+                return;
             }
         }
         let exclusive = match jobs::exclusive(&self.db, &job).await {
@@ -265,20 +288,24 @@ impl Worker {
         exclusive.release().await;
     }
 
-    /// Why a check against Fluid waits, and how long: an instance of a newer configuration runs
-    /// (a rolling deploy: this one is the old; it must neither move registrations back nor undo
-    /// a manifest change), or the installation's registrations are under way.
-    async fn reconcile_waits(&self, job: &ClaimedJob) -> Result<Option<(Duration, String)>, domain::DbError> {
+    /// Why a job waits, and how long: an instance of a newer configuration runs (a rolling
+    /// deploy: this one is the old; it must neither move registrations back nor undo a manifest
+    /// change), or — for a service's check against Fluid — the installation's registrations are
+    /// under way (a command's check does not wait for jobs only a service would run).
+    async fn waits(&self, job: &ClaimedJob) -> Result<Option<(Duration, String)>, domain::DbError> {
         let mine = self.wanted().deployment();
         if let Some(newest) = domain::deployments::superseded_by(&self.db, &mine).await? {
             let why = format!(
-                "an instance of a newer configuration runs ({}, {}); the check is left to it",
+                "an instance of a newer configuration runs ({}, {}); the job is left to it",
                 newest.public_url,
                 newest.short()
             );
             return Ok(Some((Duration::from_secs(30), why)));
         }
-        if jobs::registering(&self.db, &job.installation_uuid).await? {
+        if job.kind == Some(JobKind::Reconcile)
+            && self.only_key.is_none()
+            && jobs::registering(&self.db, &job.installation_uuid).await?
+        {
             let why = "registrations of the installation are under way; the check waits";
             return Ok(Some((Duration::from_secs(2), why.to_owned())));
         }
@@ -288,11 +315,14 @@ impl Worker {
     /// Logs and counts what a check of installation `uuid` found; its outcome is the first repair
     /// that failed, if one did.
     fn count(&self, uuid: &str, checked: domain::reconcile::Checked) -> Result<(), RegistrationError> {
-        for drift in &checked.found {
-            tracing::info!(installation = %uuid, kind = drift.kind(), "{}", drift.describe());
-            self.metrics.drift(drift.kind(), drift.fixable());
+        for (drift, outcome) in checked.found.iter().zip(&checked.outcomes) {
+            let outcome = outcome.as_str();
+            tracing::info!(installation = %uuid, kind = drift.kind(), outcome, "{}", drift.describe());
+            self.metrics.drift(drift.kind(), outcome);
         }
-        let moved = checked.found.iter().filter(|d| d.moves()).count();
+        let moved = (checked.found.iter().zip(&checked.outcomes))
+            .filter(|(d, o)| d.moves() && **o == domain::reconcile::Outcome::Fixed)
+            .count();
         if moved > 0 {
             self.metrics.moved(moved);
             tracing::info!(installation = %uuid, moved, public_url = %self.public_url, "registrations moved to this PUBLIC_URL");

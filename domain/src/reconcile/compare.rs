@@ -21,20 +21,34 @@ pub struct Held {
     pub drop_zones: Vec<(String, String, String)>,
 }
 
-/// The drift of the drop zones the droplet put on Fluid (`held`) against Fluid's list and the
-/// manifest's zones (`wanted`).
+/// Where each of the manifest's drop zones should point for an installation, by name; `None`: it
+/// should not be on Fluid now (the checkout widget's zone while the merchant has it off, which
+/// the drop zone sync takes down).
+pub type DesiredZones = Vec<(String, Option<String>)>;
+
+/// The drift of the drop zones on Fluid against what the droplet recorded putting there (`held`)
+/// and what this configuration wants (`desired`).
 pub fn compare_drop_zones(
     held: &Held,
-    wanted: &[crate::drop_zones::DropZoneSpec],
+    desired: &DesiredZones,
     on_fluid: &[fluid::drop_zones::DropZone],
 ) -> Vec<Drift> {
     let mut drift = Vec::new();
-    for (name, fluid_uuid, embed_url) in &held.drop_zones {
-        if !wanted.iter().any(|spec| spec.name == *name) {
+    for (name, _, _) in &held.drop_zones {
+        if !desired.iter().any(|(wanted, _)| wanted == name) {
             drift.push(Drift::DropZoneOrphan { name: name.clone() });
-            continue;
         }
-        let Some(zone) = on_fluid.iter().find(|z| z.uuid == *fluid_uuid) else {
+    }
+    for (name, embed_url) in desired {
+        let Some(embed_url) = embed_url else { continue };
+        // Not recorded as on Fluid (never put there, failed, deleted while wanted), or recorded
+        // and gone from Fluid: missing.
+        let on_fluid = held
+            .drop_zones
+            .iter()
+            .find(|(held, _, _)| held == name)
+            .and_then(|(_, fluid_uuid, _)| on_fluid.iter().find(|z| z.uuid == *fluid_uuid));
+        let Some(zone) = on_fluid else {
             drift.push(Drift::DropZoneMissing { name: name.clone() });
             continue;
         };
@@ -413,6 +427,50 @@ mod tests {
                 "webhook order.created: wrong url; update it",
             ]
         );
+    }
+
+    #[test]
+    fn a_drop_zone_is_compared_with_where_this_configuration_wants_it() {
+        let zone = |uuid: &str, url: &str| fluid::drop_zones::DropZone {
+            uuid: uuid.into(),
+            zone: fluid::drop_zones::NewDropZone {
+                name: "Estimate".into(),
+                embed_url: url.into(),
+                active: true,
+                settings: fluid::drop_zones::DropZoneSettings {
+                    page: "checkout".into(),
+                    zone: "above_fast_checkout".into(),
+                    priority: 1,
+                    height: None,
+                },
+            },
+        };
+        let held = Held {
+            drop_zones: vec![
+                ("Estimate".into(), "dz_1".into(), "https://old.example/w/k".into()),
+                ("Gone".into(), "dz_2".into(), "https://old.example/w/g".into()),
+            ],
+            ..Held::default()
+        };
+        let desired: DesiredZones = vec![
+            ("Estimate".into(), Some("https://new.example/w/k".into())),
+            ("Added".into(), Some("https://new.example/w/a".into())),
+            ("Widget off".into(), None),
+        ];
+        let on_fluid = [
+            zone("dz_1", "https://old.example/w/k"),
+            zone("dz_2", "https://old.example/w/g"),
+        ];
+        let drift = compare_drop_zones(&held, &desired, &on_fluid);
+        assert_eq!(
+            drift.iter().map(Drift::describe).collect::<Vec<_>>(),
+            [
+                "drop zone Gone: not in the manifest any more; delete it",
+                "drop zone Estimate: wrong embed_url; update it",
+                "drop zone Added: missing on Fluid; create it",
+            ]
+        );
+        assert!(drift[1].moves() && !drift[2].moves());
     }
 
     #[test]

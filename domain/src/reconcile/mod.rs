@@ -23,8 +23,8 @@ mod repair;
 use serde::{Deserialize, Serialize};
 
 pub use checks::{LastCheck, forget, last_check};
-pub use compare::{Held, compare, compare_drop_zones};
-pub use repair::{Checked, fix, inspect};
+pub use compare::{DesiredZones, Held, compare, compare_drop_zones};
+pub use repair::{Checked, Outcome, fix, inspect};
 
 use crate::{
     Db,

@@ -2,7 +2,7 @@
 
 use fluid::client::{CallbackRegistrationUpdate, CompanyWebhookUpdate, FluidClient};
 
-use super::{Drift, Field, Held, Wanted, checks, compare, compare_drop_zones};
+use super::{DesiredZones, Drift, Field, Held, Wanted, checks, compare, compare_drop_zones};
 use crate::{
     Db, Keyring,
     registrations::{self, OurUrls, RegistrationError, callback_url, webhook_url},
@@ -46,20 +46,59 @@ async fn drift_with_token(
     let callbacks = fluid.list_callback_registrations(&token).await?;
     let webhooks = fluid.list_company_webhooks(&token).await?;
     let mut drift = compare(wanted, uuid, &held, &callbacks, &webhooks);
-    if !held.drop_zones.is_empty() {
+    if !held.drop_zones.is_empty() || !wanted.drop_zones.is_empty() {
+        let desired = desired_zones(db, wanted, uuid).await?;
         let zones = fluid.list_drop_zones(&token).await?;
-        drift.extend(compare_drop_zones(&held, &wanted.drop_zones, &zones));
+        drift.extend(compare_drop_zones(&held, &desired, &zones));
     }
     Ok((token, drift))
 }
 
-/// What a check found, and the first repair that failed, if one did.
+/// Where installation `uuid`'s drop zones should point under this configuration.
+async fn desired_zones(db: &Db, wanted: &Wanted, uuid: &str) -> Result<DesiredZones, RegistrationError> {
+    let widget = crate::checkout_widget::settings(db, uuid).await?;
+    Ok(wanted
+        .drop_zones
+        .iter()
+        .map(|spec| {
+            let on = !spec.is_widget() || widget.enabled;
+            let url = on.then(|| spec.for_installation(&wanted.public_url, &widget.key).embed_url);
+            (spec.name.clone(), url)
+        })
+        .collect())
+}
+
+/// What a check found, what became of each difference, and the first repair that failed.
 #[derive(Debug)]
 pub struct Checked {
-    /// Each difference found; those fixable were repaired, but for `failed`.
+    /// Each difference found.
     pub found: Vec<Drift>,
+    /// What became of each, in the order of `found`.
+    pub outcomes: Vec<Outcome>,
     /// The first repair that failed (the others were made all the same).
     pub failed: Option<RegistrationError>,
+}
+
+/// What became of one difference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Repaired.
+    Fixed,
+    /// Its repair failed; the next check tries again.
+    Failed,
+    /// Nothing reconciling may do about it (another service's registration): reported.
+    Reported,
+}
+
+impl Outcome {
+    /// As metrics name it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fixed => "fixed",
+            Self::Failed => "failed",
+            Self::Reported => "reported",
+        }
+    }
 }
 
 /// Repairs what drifted for installation `uuid` (a second run finds nothing fixable). Each repair
@@ -83,8 +122,19 @@ pub async fn fix(
         }
     };
     // Deletions first: a missing callback is created only once its stale copies are gone.
-    let mut ordered: Vec<&Drift> = found.iter().collect();
-    ordered.sort_by_key(|d| !matches!(d, Drift::CallbackDuplicate { .. } | Drift::CallbackOrphan { .. }));
+    let mut ordered: Vec<(usize, &Drift)> = found.iter().enumerate().collect();
+    ordered
+        .sort_by_key(|(_, d)| !matches!(d, Drift::CallbackDuplicate { .. } | Drift::CallbackOrphan { .. }));
+    let mut outcomes: Vec<Outcome> = found
+        .iter()
+        .map(|d| {
+            if d.fixable() {
+                Outcome::Fixed
+            } else {
+                Outcome::Reported
+            }
+        })
+        .collect();
     let repairs = Repairs {
         db,
         keyring,
@@ -94,8 +144,9 @@ pub async fn fix(
         token: &token,
     };
     let mut failed = None;
-    for drift in ordered {
+    for (index, drift) in ordered {
         if let Err(error) = repairs.repair(drift).await {
+            outcomes[index] = Outcome::Failed;
             let message = error.to_string();
             tracing::warn!(installation = %uuid, kind = drift.kind(), error = %message, "a repair failed; the next check tries again");
             if let Some(row) = drift.registration() {
@@ -104,17 +155,23 @@ pub async fn fix(
             failed.get_or_insert(error);
         }
     }
-    if found
-        .iter()
-        .any(|d| matches!(d, Drift::DropZoneMissing { .. } | Drift::DropZoneWrong { .. }))
+    let put_back = |d: &Drift| matches!(d, Drift::DropZoneMissing { .. } | Drift::DropZoneWrong { .. });
+    if found.iter().any(put_back)
         && let Err(error) =
             crate::drop_zones::sync(db, keyring, fluid, &wanted.public_url, &wanted.drop_zones, uuid).await
     {
+        for (outcome, _) in outcomes.iter_mut().zip(&found).filter(|(_, d)| put_back(d)) {
+            *outcome = Outcome::Failed;
+        }
         failed.get_or_insert(error);
     }
     let why = failed.as_ref().map(|error| format!("A repair failed: {error}"));
     checks::record(db, uuid, &found, why.as_deref()).await?;
-    Ok(Checked { found, failed })
+    Ok(Checked {
+        found,
+        outcomes,
+        failed,
+    })
 }
 
 /// What repairing installation `uuid`'s registrations needs, `token` its `dit_`.

@@ -592,10 +592,17 @@ async fn a_repair_fluid_refuses_is_recorded_and_does_not_stop_the_others() {
     let dri = settled(&app, "Narrowed Co").await;
     // The merchant narrowed the droplet's scopes since: new webhooks cannot be created.
     app.sim.restrict_scopes(&dri, vec!["orders".into()]).await;
+    // order.created's repair, which Fluid refuses, comes before order.updated's.
     drift(
         &app,
         &dri,
         json!({"kind": "delete_webhook", "resource": "order", "event": "created"}),
+    )
+    .await;
+    drift(
+        &app,
+        &dri,
+        json!({"kind": "deactivate_webhook", "resource": "order", "event": "updated"}),
     )
     .await;
     deactivate_shipping_callback(&app, &dri).await;
@@ -611,6 +618,18 @@ async fn a_repair_fluid_refuses_is_recorded_and_does_not_stop_the_others() {
     );
     let active = shipping_callback_active(&app, &dri).await;
     assert_eq!(active, Some(true), "the callback was repaired all the same");
+    let webhooks = held(&app, &dri).await["webhooks"].clone();
+    let updated = webhooks
+        .as_array()
+        .expect("webhooks")
+        .iter()
+        .find(|w| w["event"] == "updated")
+        .cloned();
+    assert_eq!(
+        updated.map(|w| w["active"].clone()),
+        Some(json!(true)),
+        "the webhook after the refused one was repaired: {webhooks}"
+    );
 
     // Recorded on the registration, the check, the operator's and the merchant's views.
     let scope = "Token does not have the required scope: settings";
