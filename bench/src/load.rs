@@ -7,6 +7,8 @@ use std::{fmt::Write as _, path::Path, process::Command, time::Duration};
 use anyhow::Context;
 use serde_json::Value;
 
+use crate::procs::Proc;
+
 /// One request wrk sends.
 pub struct Signed {
     pub body: String,
@@ -24,9 +26,17 @@ pub struct Figures {
     pub errors: u64,
     pub p50_ms: f64,
     pub p99_ms: f64,
+    /// CPU time the server process spent during the run (user + system), when measured.
+    pub server_cpu_secs: Option<f64>,
 }
 
 impl Figures {
+    /// Server CPU per request, in microseconds, when measured.
+    pub fn cpu_us_per_request(&self) -> Option<f64> {
+        let cpu = self.server_cpu_secs?;
+        (self.requests > 0).then(|| cpu * 1e6 / self.requests as f64)
+    }
+
     pub fn per_second(&self) -> f64 {
         if self.seconds > 0.0 {
             self.requests as f64 / self.seconds
@@ -119,8 +129,16 @@ pub fn get_script(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs wrk against `url` with `script`.
-pub fn wrk(url: &str, script: &Path, load: Load) -> anyhow::Result<Figures> {
+/// Runs wrk against `url` with `script`, measuring the CPU time of `server` (its process and
+/// threads: user + system) over the run.
+pub fn wrk(url: &str, script: &Path, load: Load, server: &Proc) -> anyhow::Result<Figures> {
+    let before = server.cpu_secs();
+    let mut figures = run_wrk(url, script, load)?;
+    figures.server_cpu_secs = before.zip(server.cpu_secs()).map(|(b, a)| a - b);
+    Ok(figures)
+}
+
+fn run_wrk(url: &str, script: &Path, load: Load) -> anyhow::Result<Figures> {
     let output = Command::new("wrk")
         .env("WRK_THREADS", load.threads.to_string())
         .args([
@@ -158,6 +176,7 @@ pub fn wrk(url: &str, script: &Path, load: Load) -> anyhow::Result<Figures> {
         errors: number("errors"),
         p50_ms: number("p50_us") as f64 / 1000.0,
         p99_ms: number("p99_us") as f64 / 1000.0,
+        server_cpu_secs: None,
     })
 }
 

@@ -22,6 +22,18 @@ impl Drop for Proc {
 }
 
 impl Proc {
+    /// CPU time the process has used so far (user + system, every thread), from
+    /// `/proc/{pid}/stat`; `None` where that cannot be read.
+    pub fn cpu_secs(&self) -> Option<f64> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // Fields after the command name (which may hold spaces) start after its closing ')'.
+        let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line: 12 and 13 after the name.
+        let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        // Counted in USER_HZ, which Linux fixes at 100 a second for every architecture it runs on.
+        Some(ticks as f64 / 100.0)
+    }
+
     /// Starts `program args` with `env`, output to `log`, serving at `port`.
     pub fn start(
         program: &str,

@@ -68,12 +68,12 @@ fn machine(settings: &Settings) -> Vec<(&'static str, String)> {
 fn table(out: &mut String, rows: &[Row], reference: Option<usize>, ceiling: Option<usize>, stored: bool) {
     let _ = writeln!(
         out,
-        "| target | requests/s | p50 ms | p99 ms | vs reference | vs ceiling | non-2xx / errors |{}",
+        "| target | requests/s | server CPU µs/request | p50 ms | p99 ms | vs reference | vs ceiling | non-2xx / errors |{}",
         if stored { " stored |" } else { "" }
     );
     let _ = writeln!(
         out,
-        "|---|---:|---:|---:|---:|---:|---:|{}",
+        "|---|---:|---:|---:|---:|---:|---:|---:|{}",
         if stored { "---:|" } else { "" }
     );
     let ratio = |row: &Row, other: Option<usize>| {
@@ -89,9 +89,11 @@ fn table(out: &mut String, rows: &[Row], reference: Option<usize>, ceiling: Opti
         let f = &row.figures;
         let _ = write!(
             out,
-            "| {} | {:.0} | {:.2} | {:.2} | {} | {} | {} / {} |",
+            "| {} | {:.0} | {} | {:.2} | {:.2} | {} | {} | {} / {} |",
             row.target,
             f.per_second(),
+            f.cpu_us_per_request()
+                .map_or_else(|| "—".to_owned(), |us| format!("{us:.0}")),
             f.p50_ms,
             f.p99_ms,
             ratio(row, reference),
@@ -124,7 +126,7 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
     }
     let _ = writeln!(
         out,
-        "\nLoad: `wrk -t2 -c{} -d{}s` per row unless said otherwise; latencies are wrk's (from the client, connection reuse on).\n",
+        "\nLoad: `wrk -t2 -c{} -d{}s` per row unless said otherwise; latencies are wrk's (from the client, connection reuse on). Server CPU µs/request is the serving process's CPU time (user + system, all threads, from `/proc`) over the run divided by the requests answered; on PostgreSQL the database server's own CPU is not in it.\n",
         settings.connections, settings.seconds
     );
 

@@ -151,6 +151,7 @@ async fn ingest(
         &events_url(&droplet.proc.base_url, &droplet.company),
         script,
         settings.load(),
+        &droplet.proc,
     )?;
     let stored = metric(
         &droplet.proc.base_url,
@@ -653,6 +654,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
             &events_url(&reference.base_url, &sqlite.company),
             &script_sqlite,
             settings.load(),
+            &reference,
         )?;
         let stored = psql(&url, "SELECT count(*) FROM events")?.parse().ok();
         results.notes.extend(outran(settings, "reference", &figures));
@@ -669,6 +671,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         &events_url(&ceiling.base_url, &sqlite.company),
         &script_sqlite,
         settings.load(),
+        &ceiling,
     )?;
     results.ingest.push(Row {
         target: "ceiling (bare axum, constant answer)".into(),
@@ -685,6 +688,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         &callback_url(&sqlite.proc.base_url, &sqlite.company),
         &script,
         settings.load(),
+        &sqlite.proc,
     )?;
     let fifty = figures.per_second();
     results.callbacks.push(Row {
@@ -708,6 +712,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         &callback_url(&sqlite.proc.base_url, &rules),
         &rules_script,
         settings.load(),
+        &sqlite.proc,
     )?;
     // What 450 more options, with zones, tiers and conditions, cost each answer.
     if fifty > 0.0 && figures.per_second() > 0.0 {
@@ -729,6 +734,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
             &callback_url(&pg.proc.base_url, &pg.company),
             &script,
             settings.load(),
+            &pg.proc,
         )?;
         results.callbacks.push(Row {
             target: "droplet, PostgreSQL".into(),
@@ -740,6 +746,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         &callback_url(&ceiling.base_url, &sqlite.company),
         &script,
         settings.load(),
+        &ceiling,
     )?;
     results.callbacks.push(Row {
         target: "ceiling (bare axum, constant answer)".into(),
@@ -753,7 +760,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
     let widget = widget_url(&sim, &sqlite).await?;
     let script = work.join("get.lua");
     load::get_script(&script)?;
-    let figures = load::wrk(&widget, &script, settings.load())?;
+    let figures = load::wrk(&widget, &script, settings.load(), &sqlite.proc)?;
     let shown = metric(
         &sqlite.proc.base_url,
         "droplet_checkout_widget_renders_total{outcome=\"shown\"}",
@@ -784,6 +791,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
             &callback_url(&sqlite.proc.base_url, &sqlite.company),
             &script,
             load,
+            &sqlite.proc,
         )?;
         results.saturation.push(Row {
             target: format!("{connections} connections"),
@@ -803,7 +811,12 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
             connections: 256,
             duration: Duration::from_secs(5),
         };
-        let figures = load::wrk(&events_url(&shed.proc.base_url, &shed.company), &script, load)?;
+        let figures = load::wrk(
+            &events_url(&shed.proc.base_url, &shed.company),
+            &script,
+            load,
+            &shed.proc,
+        )?;
         let stored = metric(
             &shed.proc.base_url,
             "droplet_company_events_total{outcome=\"stored\"}",
@@ -840,7 +853,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
             connections: 4,
             duration: Duration::from_secs(settings.seconds.min(5)),
         };
-        let figures = load::wrk(&url, &script, load)?;
+        let figures = load::wrk(&url, &script, load, &sqlite.proc)?;
         results.ssr.push(Row {
             target: format!("{path}?dri=…"),
             figures,

@@ -75,7 +75,7 @@ pub async fn serve(
     let installs = lifecycle.installs.clone();
     let cart_reads =
         crate::per_installation::PerInstallation::per_second(config.widget_cart_reads_per_second);
-    let state = AppState {
+    let state = AppState::new(crate::state::Shared {
         cart_reads,
         decisions_logged: crate::per_installation::PerInstallation::per_second(
             config.decisions_logged_per_second,
@@ -91,7 +91,7 @@ pub async fn serve(
         metrics,
         activity,
         events,
-    };
+    });
     match state.config.admin.startup_note() {
         (tracing::Level::WARN, note) => tracing::warn!("{note}"),
         (_, note) => tracing::info!("{note}"),

@@ -10,9 +10,46 @@ use tokio::sync::Notify;
 
 use crate::{config::Config, metrics::Metrics};
 
-/// Shared by every request. Cheap to clone.
-#[derive(Clone, FromRef)]
-pub struct AppState {
+/// Shared by every request: one pointer to [`Shared`], since every extractor and middleware
+/// takes its own clone of the state for each request.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    /// The state holding `shared`.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl FromRef<AppState> for LeptosOptions {
+    fn from_ref(state: &AppState) -> Self {
+        state.leptos_options.clone()
+    }
+}
+
+impl FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+/// What every request shares, built once at start-up.
+pub struct Shared {
     pub leptos_options: LeptosOptions,
     pub db: Db,
     pub config: Arc<Config>,
@@ -33,10 +70,8 @@ pub struct AppState {
     /// Company events, stored with group commit.
     pub events: crate::event_inbox::EventInbox,
     /// Carts API reads per installation, for the checkout widget.
-    #[from_ref(skip)]
     pub cart_reads: crate::per_installation::PerInstallation,
     /// Decisions logged per installation: under a flood of checkouts, a sample is explained and
     /// kept rather than every one.
-    #[from_ref(skip)]
     pub decisions_logged: crate::per_installation::PerInstallation,
 }
