@@ -281,6 +281,12 @@ pub fn markdown(settings: &Settings, results: &Results) -> String {
             let _ = writeln!(out, "- {note}");
         }
     }
+    // Profiles are read by a person from `perf`, not by this run: kept in a file of their own and
+    // carried into every report.
+    if let Ok(profile) = std::fs::read_to_string(&settings.profile) {
+        let _ = write!(out, "\n{}", profile.trim_end());
+        out.push('\n');
+    }
     let _ = writeln!(
         out,
         "\n## Reproduce\n\n```bash\nmake bench            # BENCH_SECONDS, BENCH_CONNECTIONS, BENCH_DATABASE_URL to vary\n```"

@@ -38,6 +38,8 @@ pub struct Settings {
     pub reference_dir: String,
     pub end2end_dir: Option<String>,
     pub events_per_script: usize,
+    /// What profiling found (hand-written from `perf`), carried into the report.
+    pub profile: String,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Settings {
             reference_dir: var("BENCH_REFERENCE_DIR", "bench/reference"),
             end2end_dir: Some(var("BENCH_END2END_DIR", "end2end")).filter(|d| !d.is_empty()),
             events_per_script: var("BENCH_EVENTS", "300000").parse().context("BENCH_EVENTS")?,
+            profile: var("BENCH_PROFILE", "bench/PROFILE.md"),
         })
     }
 
