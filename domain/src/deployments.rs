@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::{Db, DbError, time};
+use crate::{Db, DbError};
 
 /// How often a running instance says it still runs its configuration.
 pub const HEARTBEAT: Duration = Duration::from_secs(30);
@@ -48,17 +48,27 @@ impl Deployment {
     }
 }
 
+/// The database's clock in Unix milliseconds, as SQL: instances on several hosts compare their
+/// heartbeats by one clock, never each its own.
+fn database_now_ms(db: &Db) -> &'static str {
+    match db.backend() {
+        crate::db::Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)",
+        // One host: the process's clock and the database's are the same.
+        crate::db::Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000 AS INTEGER)",
+    }
+}
+
 /// Records that an instance runs `deployment` now (at start, then every [`HEARTBEAT`]).
 pub async fn seen(db: &Db, deployment: &Deployment) -> Result<(), DbError> {
-    let now = time::now_ms();
-    sqlx::query(
+    let now = database_now_ms(db);
+    // `now` is one of the constants above, never input.
+    sqlx::query(&format!(
         "INSERT INTO deployments (public_url, wanted_sha256, first_started_at, last_seen_at) \
-         VALUES ($1, $2, $3, $3) \
-         ON CONFLICT (public_url, wanted_sha256) DO UPDATE SET last_seen_at = excluded.last_seen_at",
-    )
+         VALUES ($1, $2, {now}, {now}) \
+         ON CONFLICT (public_url, wanted_sha256) DO UPDATE SET last_seen_at = excluded.last_seen_at"
+    ))
     .bind(&deployment.public_url)
     .bind(&deployment.wanted_sha256)
-    .bind(now)
     .execute(db.pool())
     .await?;
     Ok(())
@@ -78,14 +88,15 @@ pub async fn known_urls(db: &Db) -> Result<Vec<String>, DbError> {
 /// runs, the newest ever recorded (a command run while the service is down must not undo it).
 /// `None` when that is `mine`, or none was ever recorded.
 pub async fn superseded_by(db: &Db, mine: &Deployment) -> Result<Option<Deployment>, DbError> {
-    let live_since = time::now_ms() - i64::try_from(LIVE_FOR.as_millis()).unwrap_or(i64::MAX);
-    // Live ones first, then the newest first.
-    let newest: Option<(String, String)> = sqlx::query_as(
+    let live_for = i64::try_from(LIVE_FOR.as_millis()).unwrap_or(i64::MAX);
+    let now = database_now_ms(db);
+    // Live ones first, then the newest first. `now` is a constant of this module.
+    let newest: Option<(String, String)> = sqlx::query_as(&format!(
         "SELECT public_url, wanted_sha256 FROM deployments \
-         ORDER BY CASE WHEN last_seen_at >= $1 THEN 0 ELSE 1 END, first_started_at DESC, \
-         public_url, wanted_sha256 LIMIT 1",
-    )
-    .bind(live_since)
+         ORDER BY CASE WHEN last_seen_at >= {now} - $1 THEN 0 ELSE 1 END, first_started_at DESC, \
+         public_url, wanted_sha256 LIMIT 1"
+    ))
+    .bind(live_for)
     .fetch_optional(db.pool())
     .await?;
     Ok(newest
@@ -129,12 +140,12 @@ mod tests {
         let new = at("https://b.example", "v1");
         assert_eq!(superseded_by(&db, &old).await.unwrap(), None, "none recorded");
         seen(&db, &old).await.unwrap();
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
         seen(&db, &new).await.unwrap();
         assert_eq!(superseded_by(&db, &old).await.unwrap(), Some(new.clone()));
         assert_eq!(superseded_by(&db, &new).await.unwrap(), None);
         // An old instance restarting mid-deploy is seen again, and still not the newest.
-        tokio::time::sleep(Duration::from_millis(2)).await;
+        tokio::time::sleep(Duration::from_millis(5)).await;
         seen(&db, &old).await.unwrap();
         assert_eq!(superseded_by(&db, &old).await.unwrap(), Some(new.clone()));
         // The same URL with another manifest is another configuration.

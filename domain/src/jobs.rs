@@ -236,7 +236,8 @@ pub struct Exclusive {
 }
 
 impl Exclusive {
-    /// Lets go of the lock; a connection that cannot say so is closed, which lets go too.
+    /// Lets go of the lock (its connection is closed after: dropped unreleased, the closing alone
+    /// lets go).
     pub async fn release(mut self) {
         if let Some((mut connection, key)) = self.held.take() {
             let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
@@ -246,17 +247,6 @@ impl Exclusive {
             if unlocked.is_err() {
                 let _ = connection.close().await;
             }
-        }
-    }
-}
-
-impl Drop for Exclusive {
-    /// Dropped unreleased (its job abandoned: a lost lease, the shutdown grace over), the lock's
-    /// connection is taken out of the pool and closed, which lets go of the lock; back in the pool
-    /// it would hold the installation's lock for as long as the connection lives.
-    fn drop(&mut self) {
-        if let Some((connection, _)) = self.held.take() {
-            drop(connection.detach());
         }
     }
 }
@@ -274,6 +264,10 @@ pub async fn exclusive(db: &Db, job: &ClaimedJob) -> Result<Option<Exclusive>, D
     bytes.copy_from_slice(&digest[..8]);
     let key = i64::from_be_bytes(bytes);
     let mut connection = db.pool().acquire().await?;
+    // Closed when dropped, never back to the pool: a lock taken or released halfway (its job
+    // abandoned, a cancellation mid-query) goes with its session instead of staying held by a
+    // pooled connection.
+    connection.close_on_drop();
     let (locked,): (bool,) = sqlx::query_as("SELECT pg_try_advisory_lock($1)")
         .bind(key)
         .fetch_one(&mut *connection)

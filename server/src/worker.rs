@@ -51,8 +51,11 @@ pub struct Worker {
 #[derive(Default)]
 struct Chores {
     /// The heartbeat task, once the first heartbeat is recorded (no job is claimed before: the
-    /// instance would not know yet that its configuration is the newest).
-    heartbeat: Option<JoinHandle<()>>,
+    /// instance would not know yet that its configuration is the newest). Aborted with the
+    /// worker: a worker that died must not keep its configuration looking alive.
+    heartbeat: Option<tokio_util::task::AbortOnDropHandle<()>>,
+    /// Whether a newer configuration runs, and until when that reading holds.
+    superseded: Option<(bool, tokio::time::Instant)>,
     next_prune: Option<tokio::time::Instant>,
     next_reconcile: Option<tokio::time::Instant>,
     drop_zones_queued: bool,
@@ -72,8 +75,13 @@ impl Worker {
                     self.do_chores(&mut chores, &shutdown).await;
                 }
                 // Until the database is migrated (PostgreSQL still starting), there is nothing to
-                // claim; a service's worker claims once its configuration is recorded.
-                if self.db.is_migrated() && (self.only_key.is_some() || chores.heartbeat.is_some()) {
+                // claim; a service's worker claims once its configuration is recorded, and not
+                // while a newer one runs (it would only push each job back).
+                let may_claim = match self.only_key {
+                    Some(_) => true,
+                    None => chores.heartbeat.is_some() && !self.superseded(&mut chores).await,
+                };
+                if self.db.is_migrated() && may_claim {
                     // Never raced against shutdown: a claim dropped in flight may still land in
                     // the database, leaving its job "running" until the lease runs out. A job
                     // claimed as the service stops gets the grace like any other.
@@ -105,15 +113,17 @@ impl Worker {
             }
             // On its own task: a long job must not let this configuration look gone.
             let (worker, mut shutdown) = (self.clone(), shutdown.clone());
-            chores.heartbeat = Some(tokio::spawn(async move {
-                loop {
-                    tokio::select! {
-                        () = tokio::time::sleep(domain::deployments::HEARTBEAT) => {}
-                        _ = shutdown.changed() => return,
+            chores.heartbeat = Some(tokio_util::task::AbortOnDropHandle::new(tokio::spawn(
+                async move {
+                    loop {
+                        tokio::select! {
+                            () = tokio::time::sleep(domain::deployments::HEARTBEAT) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                        worker.heartbeat().await;
                     }
-                    worker.heartbeat().await;
-                }
-            }));
+                },
+            )));
         }
         if !chores.drop_zones_queued {
             chores.drop_zones_queued = self.queue_drop_zone_sync().await;
@@ -128,6 +138,27 @@ impl Worker {
         {
             chores.next_reconcile = Some(now + every);
         }
+    }
+
+    /// Whether a newer configuration than this instance's runs, read at most every few seconds.
+    async fn superseded(&self, chores: &mut Chores) -> bool {
+        let now = tokio::time::Instant::now();
+        if let Some((superseded, until)) = chores.superseded
+            && now < until
+        {
+            return superseded;
+        }
+        let superseded = match domain::deployments::superseded_by(&self.db, &self.wanted().deployment()).await
+        {
+            Ok(newest) => newest.is_some(),
+            // Unknown: claim, and let each job's own check decide.
+            Err(error) => {
+                tracing::warn!(%error, "could not read the newest configuration");
+                false
+            }
+        };
+        chores.superseded = Some((superseded, now + Duration::from_secs(5)));
+        superseded
     }
 
     /// What this instance registers for every installation.
@@ -154,8 +185,9 @@ impl Worker {
     async fn queue_drop_zone_sync(&self) -> bool {
         match domain::deployments::superseded_by(&self.db, &self.wanted().deployment()).await {
             Ok(None) => {}
-            // The drop zones are the newest configuration's to put where it wants them.
-            Ok(Some(_)) => return true,
+            // The drop zones are the newest configuration's to put where it wants them; asked
+            // again later, should this one become the newest (a rollback).
+            Ok(Some(_)) => return false,
             Err(error) => {
                 tracing::warn!(%error, "could not read the newest configuration");
                 return false;

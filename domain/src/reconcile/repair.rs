@@ -56,13 +56,21 @@ async fn drift_with_token(
 
 /// Where installation `uuid`'s drop zones should point under this configuration.
 async fn desired_zones(db: &Db, wanted: &Wanted, uuid: &str) -> Result<DesiredZones, RegistrationError> {
-    let widget = crate::checkout_widget::settings(db, uuid).await?;
+    // Read, never created here: a plan changes nothing. An installation without its widget row
+    // yet gets it from the drop zone sync; until then its widget zone is not judged.
+    let widget = crate::checkout_widget::find(db, uuid).await?;
     Ok(wanted
         .drop_zones
         .iter()
         .map(|spec| {
-            let on = !spec.is_widget() || widget.enabled;
-            let url = on.then(|| spec.for_installation(&wanted.public_url, &widget.key).embed_url);
+            let url = match &widget {
+                Some(widget) if !spec.is_widget() || widget.enabled => {
+                    Some(spec.for_installation(&wanted.public_url, &widget.key).embed_url)
+                }
+                Some(_) => None,
+                None if spec.is_widget() => None,
+                None => Some(spec.for_installation(&wanted.public_url, "").embed_url),
+            };
             (spec.name.clone(), url)
         })
         .collect())

@@ -387,12 +387,31 @@ async fn jobs_of_one_installation_never_run_at_once_on_two_connections() {
     }
     let again = lock(job(3, "dri_twice", JobKind::Reconcile)).await;
     assert!(again.is_some(), "released, the next run may go");
-    for held in [same_kind, check, other_installation, again]
-        .into_iter()
-        .flatten()
-    {
+    for held in [same_kind, check, other_installation].into_iter().flatten() {
         held.release().await;
     }
+    // A job abandoned with its lock (a lost lease, the shutdown grace over) does not leave the
+    // installation locked: the lock goes with its connection.
+    // Asked from another pool: a session holding an advisory lock may take it again, so the
+    // same pool could hand back the very connection that kept it.
+    drop(again);
+    let other = app.db().await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let next = jobs::exclusive(&other, &job(5, "dri_twice", JobKind::RegisterWebhooks))
+            .await
+            .expect("lock");
+        if let Some(next) = next {
+            next.release().await;
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "still locked after its holder was dropped"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    other.close().await;
     db.close().await;
     app.stop().await;
 }
