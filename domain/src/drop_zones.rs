@@ -200,10 +200,7 @@ async fn take_down(
         return Ok(());
     };
     if let Some(id) = &now.fluid_uuid {
-        match fluid.delete_drop_zone(token, id).await {
-            Ok(()) | Err(FluidError::Rejected { status: 404, .. }) => {}
-            Err(error) => return Err(error.into()),
-        }
+        fluid::client::deleted(fluid.delete_drop_zone(token, id).await)?;
     }
     save(db, uuid, name, None, None, RegistrationStatus::Deleted, None).await?;
     Ok(())

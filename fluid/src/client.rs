@@ -33,6 +33,15 @@ impl Default for RetryPolicy {
     }
 }
 
+/// A deletion's outcome with Fluid's 404 taken as done: a retried call, or another instance, got
+/// there first.
+pub fn deleted(result: Result<(), FluidError>) -> Result<(), FluidError> {
+    match result {
+        Err(FluidError::Rejected { status: 404, .. }) => Ok(()),
+        other => other,
+    }
+}
+
 /// A failed call to Fluid.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FluidError {

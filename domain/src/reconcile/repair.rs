@@ -8,15 +8,6 @@ use crate::{
     registrations::{self, OurUrls, RegistrationError, callback_url, webhook_url},
 };
 
-/// A deletion Fluid says is done already (404) is as good as done: a retried call or another
-/// instance got there first.
-fn gone_is_done(result: Result<(), fluid::client::FluidError>) -> Result<(), fluid::client::FluidError> {
-    match result {
-        Err(fluid::client::FluidError::Rejected { status: 404, .. }) => Ok(()),
-        other => other,
-    }
-}
-
 /// What drifted for installation `uuid`, asking Fluid with its `dit_`; nothing is changed.
 pub async fn inspect(
     db: &Db,
@@ -206,7 +197,7 @@ impl Repairs<'_> {
         match drift {
             Drift::CallbackDuplicate { uuid: fluid_uuid, .. }
             | Drift::CallbackOrphan { uuid: fluid_uuid, .. } => {
-                gone_is_done(fluid.delete_callback_registration(token, fluid_uuid).await)?;
+                fluid::client::deleted(fluid.delete_callback_registration(token, fluid_uuid).await)?;
             }
             Drift::CallbackMissing { definition } => {
                 let Some(spec) = wanted.callbacks.iter().find(|(d, _)| d == definition) else {
@@ -230,9 +221,7 @@ impl Repairs<'_> {
                     }
                     return self.callback(*spec, &held, &wrong).await;
                 }
-                registrations::forget_callback(db, uuid, definition).await?;
-                registrations::register_callbacks(db, keyring, fluid, &wanted.public_url, &[*spec], uuid)
-                    .await?;
+                self.register_again(*spec).await?;
             }
             Drift::CallbackWrong {
                 definition,
@@ -256,7 +245,7 @@ impl Repairs<'_> {
                 .await?;
             }
             Drift::WebhookDuplicate { id, .. } | Drift::WebhookOrphan { id, .. } => {
-                gone_is_done(fluid.delete_company_webhook(token, id).await)?;
+                fluid::client::deleted(fluid.delete_company_webhook(token, id).await)?;
             }
             Drift::WebhookWrong {
                 resource, event, id, ..
@@ -281,6 +270,25 @@ impl Repairs<'_> {
         Ok(())
     }
 
+    /// Lets go of the token held for `spec`'s definition (Fluid no longer has its registration)
+    /// and registers it anew, keeping the new token.
+    async fn register_again(
+        &self,
+        spec: registrations::CallbackRegistrationSpec,
+    ) -> Result<(), RegistrationError> {
+        let (definition, _) = spec;
+        registrations::forget_callback(self.db, self.uuid, definition).await?;
+        registrations::register_callbacks(
+            self.db,
+            self.keyring,
+            self.fluid,
+            &self.wanted.public_url,
+            &[spec],
+            self.uuid,
+        )
+        .await
+    }
+
     /// Brings our registration `fluid_uuid` of `definition` to what is wanted: updated in place, or —
     /// when its timeout is wrong, which Fluid sets at creation only — deleted and created again
     /// (with a new token, kept as the old one is let go).
@@ -292,18 +300,16 @@ impl Repairs<'_> {
     ) -> Result<(), RegistrationError> {
         let Self {
             db,
-            keyring,
             fluid,
             wanted,
             uuid,
             token,
+            ..
         } = *self;
         let (definition, _) = spec;
         if wrong.contains(&Field::Timeout) {
-            gone_is_done(fluid.delete_callback_registration(token, fluid_uuid).await)?;
-            registrations::forget_callback(db, uuid, definition).await?;
-            return registrations::register_callbacks(db, keyring, fluid, &wanted.public_url, &[spec], uuid)
-                .await;
+            fluid::client::deleted(fluid.delete_callback_registration(token, fluid_uuid).await)?;
+            return self.register_again(spec).await;
         }
         let update = CallbackRegistrationUpdate {
             url: callback_url(&wanted.public_url, uuid, definition),
