@@ -5,6 +5,8 @@
 //! confirmed with Fluid using its own token (401 or 404) before it is uninstalled locally, with
 //! the same cleanup as an uninstall webhook.
 
+use std::collections::HashSet;
+
 use fluid::{
     Secret,
     client::{FluidClient, FluidError},
@@ -56,12 +58,15 @@ pub async fn check(
     let listed = listed_companies(&deps.fluid, owner_token, droplet_uuid).await?;
     let mut findings = Vec::new();
     let held = installations::list(&deps.db).await?;
+    // Active, or its install under way (the exchange in flight): nothing missed.
+    let arrived: HashSet<&str> = held
+        .iter()
+        .filter(|i| matches!(i.status, Status::Active | Status::Pending))
+        .map(|i| i.droplet_installation_uuid.as_str())
+        .collect();
+    let listed_uuids: HashSet<&str> = listed.iter().map(|(uuid, _)| uuid.as_str()).collect();
     for (uuid, company) in &listed {
-        // Active, or its install under way (the exchange in flight): nothing missed.
-        let arrived = held.iter().any(|i| {
-            i.droplet_installation_uuid == *uuid && matches!(i.status, Status::Active | Status::Pending)
-        });
-        if !arrived {
+        if !arrived.contains(uuid.as_str()) {
             findings.push(Finding::InstallMissed {
                 uuid: uuid.clone(),
                 company: company.clone(),
@@ -70,7 +75,7 @@ pub async fn check(
     }
     for installation in held.iter().filter(|i| i.status == Status::Active) {
         let uuid = &installation.droplet_installation_uuid;
-        if listed.iter().any(|(listed, _)| listed == uuid) || !gone(deps, uuid).await? {
+        if listed_uuids.contains(uuid.as_str()) || !gone(deps, uuid).await? {
             continue;
         }
         findings.push(Finding::UninstallMissed { uuid: uuid.clone() });
@@ -101,7 +106,7 @@ async fn listed_companies(
     droplet_uuid: &str,
 ) -> Result<Vec<(String, String)>, RegistrationError> {
     let mut listed: Vec<(String, String)> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = HashSet::new();
     let mut stale = 0;
     for page in 0..MAX_PAGES {
         let companies = fluid
