@@ -125,7 +125,9 @@ impl Worker {
                 },
             )));
         }
-        if !chores.drop_zones_queued {
+        // The drop zones are the newest configuration's to put where it wants them; asked again
+        // while superseded, should this one become the newest (a rollback).
+        if !chores.drop_zones_queued && !self.superseded(chores).await {
             chores.drop_zones_queued = self.queue_drop_zone_sync().await;
         }
         if chores.next_prune.is_none_or(|next| now >= next) {
@@ -183,16 +185,6 @@ impl Worker {
     /// configuration wants; `false` when the database could not be asked (tried again on the
     /// next round).
     async fn queue_drop_zone_sync(&self) -> bool {
-        match domain::deployments::superseded_by(&self.db, &self.wanted().deployment()).await {
-            Ok(None) => {}
-            // The drop zones are the newest configuration's to put where it wants them; asked
-            // again later, should this one become the newest (a rollback).
-            Ok(Some(_)) => return false,
-            Err(error) => {
-                tracing::warn!(%error, "could not read the newest configuration");
-                return false;
-            }
-        }
         match domain::drop_zones::queue_stale(&self.db, &self.public_url, &self.drop_zones).await {
             Ok(0) => true,
             Ok(queued) => {
