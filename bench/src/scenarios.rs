@@ -40,6 +40,9 @@ pub struct Settings {
     pub events_per_script: usize,
     /// What profiling found (hand-written from `perf`), carried into the report.
     pub profile: String,
+    /// `BENCH_QUICK=1`: only the hot paths on SQLite (ingest, callbacks, the ceiling), for a
+    /// profiling loop; the report then says it is partial.
+    pub quick: bool,
 }
 
 impl Settings {
@@ -58,6 +61,7 @@ impl Settings {
             end2end_dir: Some(var("BENCH_END2END_DIR", "end2end")).filter(|d| !d.is_empty()),
             events_per_script: var("BENCH_EVENTS", "300000").parse().context("BENCH_EVENTS")?,
             profile: var("BENCH_PROFILE", "bench/PROFILE.md"),
+            quick: var("BENCH_QUICK", "") == "1",
         })
     }
 
@@ -602,6 +606,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
     results.memory.idle_kib = proc.rss_kib();
     let sqlite = install_company(&sim, proc, "Bench Outfitters").await?;
     let postgres = match &settings.postgres {
+        Some(_) if settings.quick => None,
         Some(admin) => {
             eprintln!("==> starting the droplet on PostgreSQL");
             let url = fresh_database(admin, "droplet_bench")?;
@@ -757,6 +762,13 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         stored: None,
     });
     drop(ceiling);
+    if settings.quick {
+        results.notes.push(
+            "BENCH_QUICK=1: only the hot paths on SQLite were measured; this is not a full report."
+                .into(),
+        );
+        return Ok(results);
+    }
 
     // The checkout widget: the Carts API read from the simulator, the same 50 options.
     eprintln!("==> checkout widget: a $38 cart to the US, 50 options");

@@ -227,6 +227,7 @@ mod tests {
                     name: None,
                 },
                 payload: "{}".into(),
+                verified_with: crate::testing::SEALED_WVT.into(),
             };
             crate::events::store_all(&db, &[event], at).await.unwrap();
         }

@@ -14,8 +14,9 @@ use serde_json::{Value, json};
 use crate::{
     Db, DbError, Keyring,
     activity::CallbackOutcome,
-    installations::{Denied, Installation},
-    registrations, shipping,
+    callers::Callers,
+    installations::Denied,
+    shipping,
 };
 
 /// A definition with its schemas compiled.
@@ -210,6 +211,8 @@ pub struct Deps<'a> {
     pub keyring: &'a Keyring,
     pub callbacks: &'a Callbacks,
     pub shipping: &'a shipping::Cache,
+    /// Reads who is calling, shared between the requests waiting.
+    pub callers: &'a Callers,
 }
 
 /// A callback's answer and how it was reached.
@@ -232,10 +235,10 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
         .callbacks
         .get(callback)
         .ok_or_else(|| Denied::NotRegistered(dri.to_owned(), callback.to_owned()))?;
-    let (installation, key) = registrations::callback_caller(deps.db, deps.keyring, dri, callback).await??;
+    let caller = deps.callers.caller(deps.db, deps.keyring, dri, callback).await??;
     request
         .signed
-        .verify(&[key.expose().as_bytes()], request.body, crate::time::now())?;
+        .verify(&[caller.key.expose().as_bytes()], request.body, crate::time::now())?;
     let body: Value =
         serde_json::from_slice(request.body).map_err(|e| CallbackError::InvalidJson(e.to_string()))?;
     let violations = compiled.request_violations(&body);
@@ -247,7 +250,7 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
     }
     // A handler's bug (a panic) is a failure like any other: the shopper's checkout still gets the
     // fallback answer rather than a dropped connection.
-    let handler = AssertUnwindSafe(handle(deps, &installation, callback, &body)).catch_unwind();
+    let handler = AssertUnwindSafe(handle(deps, dri, caller.settings_version, callback, &body)).catch_unwind();
     let handled = tokio::time::timeout(compiled.deadline, handler).await;
     let handled = match handled {
         Ok(Ok(Ok(handled))) => Some(handled),
@@ -267,7 +270,7 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
     let is_shipping = callback == SHIPPING;
     let Some((answer, shipping_basis)) = handled else {
         let backup = match is_shipping {
-            true => deps.shipping.backup_at(dri, installation.settings_version).await,
+            true => deps.shipping.backup_at(dri, caller.settings_version).await,
             false => None,
         };
         let (answer, basis) = match backup {
@@ -303,7 +306,8 @@ const SHIPPING: &str = "update_cart_shipping";
 /// settings it answered from and the cart as it read it.
 async fn handle(
     deps: Deps<'_>,
-    installation: &Installation,
+    dri: &str,
+    settings_version: i64,
     definition: &str,
     request: &Value,
 ) -> Result<(Value, Option<(Arc<shipping::ShippingSettings>, shipping::Cart)>), DbError> {
@@ -315,11 +319,7 @@ async fn handle(
         SHIPPING => {
             let settings = deps
                 .shipping
-                .settings(
-                    deps.db,
-                    &installation.droplet_installation_uuid,
-                    installation.settings_version,
-                )
+                .settings(deps.db, dri, settings_version)
                 .await?;
             #[cfg(feature = "test-faults")]
             if request["cart"]["email"] == OVERRUN_SHIPPING {

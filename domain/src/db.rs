@@ -255,6 +255,10 @@ impl Db {
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
+            // A SQLite connection is a file handle that cannot go stale, and the ping before each
+            // use was a second hand-off to its worker thread per query. A PostgreSQL connection
+            // can (a restart, an idle timeout), so it is still tried before it is handed out.
+            .test_before_acquire(backend == Backend::Postgres)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     match backend {

@@ -1,12 +1,12 @@
 //! The inbox of company webhook events: each stored durably before Fluid is answered, once per
 //! (installation, event). Every query names its installation.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use fluid::company_events::CompanyEvent;
 use serde::Serialize;
 
-use crate::{Db, DbError};
+use crate::{Db, DbError, db::Backend};
 
 /// Whether a delivery was new.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,6 +14,9 @@ pub enum Stored {
     New,
     /// Already in the inbox: a redelivery.
     Duplicate,
+    /// Not stored: the key it was verified with is no longer its installation's (uninstalled,
+    /// reinstalled or re-sealed since that key was read). Verify it again with a fresh key.
+    KeyChanged,
 }
 
 /// A stored event.
@@ -33,6 +36,10 @@ pub struct NewEvent {
     pub event: CompanyEvent,
     /// The signed body, as received.
     pub payload: String,
+    /// The installation's sealed `wvt_` (as stored) whose key verified the event: the event is
+    /// stored only while the installation is active and still holds exactly that value, so a key
+    /// kept in memory can never store an event its installation would no longer accept.
+    pub verified_with: String,
 }
 
 /// Most events in one statement: five parameters each, well inside both engines' limits.
@@ -41,24 +48,62 @@ pub const MAX_BATCH: usize = 1_000;
 /// Stores verified events received at `received_at` (Unix seconds) in one transaction, each
 /// unless already there, and counts the new ones in their installation's hour of
 /// `webhook_activity`; says, in their order, which were new. The same event twice in `events` is
-/// new once.
+/// new once. An event whose installation no longer holds the key it was verified with
+/// ([`NewEvent::verified_with`]) is not stored: [`Stored::KeyChanged`].
 pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result<Vec<Stored>, DbError> {
     let mut stored = vec![Stored::Duplicate; events.len()];
+    let mut refused: HashSet<&str> = HashSet::new();
+    loop {
+        let outcome = store_verified(db, events, &refused, received_at).await?;
+        match outcome {
+            Attempt::Committed(new) => {
+                for (i, event) in events.iter().enumerate() {
+                    if refused.contains(event.installation_uuid.as_str()) {
+                        stored[i] = Stored::KeyChanged;
+                    } else if new.contains(&i) {
+                        stored[i] = Stored::New;
+                    }
+                }
+                return Ok(stored);
+            }
+            // Rolled back: again without the installations whose key changed (each round
+            // refuses at least one more, so this ends).
+            Attempt::KeyChanged(more) => refused.extend(more),
+        }
+    }
+}
+
+/// One transaction of [`store_all`]: committed with the indexes of the new events, or rolled
+/// back naming the installations whose key changed.
+enum Attempt<'a> {
+    Committed(HashSet<usize>),
+    KeyChanged(Vec<&'a str>),
+}
+
+async fn store_verified<'a>(
+    db: &Db,
+    events: &'a [NewEvent],
+    refused: &HashSet<&str>,
+    received_at: i64,
+) -> Result<Attempt<'a>, DbError> {
     // The first occurrence of each (installation, event) is inserted; the rest are duplicates.
     let mut firsts: HashMap<(&str, &str), usize> = HashMap::new();
     for (i, new) in events.iter().enumerate() {
-        firsts
-            .entry((new.installation_uuid.as_str(), new.event.dedupe_key.as_str()))
-            .or_insert(i);
+        if !refused.contains(new.installation_uuid.as_str()) {
+            firsts
+                .entry((new.installation_uuid.as_str(), new.event.dedupe_key.as_str()))
+                .or_insert(i);
+        }
     }
     if firsts.is_empty() {
-        return Ok(stored);
+        return Ok(Attempt::Committed(HashSet::new()));
     }
     // In key order, so that writers inserting the same events at once (several instances, on
     // PostgreSQL) wait on each other in the same order instead of deadlocking.
     let mut rows: Vec<usize> = firsts.values().copied().collect();
     rows.sort_unstable_by_key(|&i| (&events[i].installation_uuid, &events[i].event.dedupe_key));
     let mut tx = db.pool().begin().await?;
+    let mut new = HashSet::new();
     let mut new_per_installation: BTreeMap<&str, i64> = BTreeMap::new();
     for chunk in rows.chunks(MAX_BATCH) {
         let sql = format!(
@@ -79,12 +124,20 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
         }
         for (uuid, dedupe_key) in query.fetch_all(&mut *tx).await? {
             if let Some(&i) = firsts.get(&(uuid.as_str(), dedupe_key.as_str())) {
-                stored[i] = Stored::New;
+                new.insert(i);
                 *new_per_installation
                     .entry(events[i].installation_uuid.as_str())
                     .or_default() += 1;
             }
         }
+    }
+    // After the insert: on SQLite the transaction now holds the write lock, so nothing commits
+    // between this read and the commit; on PostgreSQL the rows are locked against an uninstall
+    // or reinstall until the commit.
+    let changed = keys_changed(&mut tx, db.backend(), events, &rows).await?;
+    if !changed.is_empty() {
+        tx.rollback().await?;
+        return Ok(Attempt::KeyChanged(changed));
     }
     // In installation order, so that concurrent writers (several instances) lock alike.
     for (uuid, received) in new_per_installation {
@@ -100,7 +153,51 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
         .await?;
     }
     tx.commit().await?;
-    Ok(stored)
+    Ok(Attempt::Committed(new))
+}
+
+/// The installations among `rows`' events that are no longer active with the very sealed `wvt_`
+/// their events were verified with.
+async fn keys_changed<'a>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
+    events: &'a [NewEvent],
+    rows: &[usize],
+) -> Result<Vec<&'a str>, DbError> {
+    let mut verified_with: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
+    for &i in rows {
+        let event = &events[i];
+        verified_with
+            .entry(event.installation_uuid.as_str())
+            .or_default()
+            .insert(event.verified_with.as_str());
+    }
+    let mut changed = Vec::new();
+    let uuids: Vec<&str> = verified_with.keys().copied().collect();
+    for chunk in uuids.chunks(MAX_BATCH) {
+        let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+        let lock = match backend {
+            Backend::Postgres => " FOR SHARE",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "SELECT uuid, webhook_token_sealed FROM installations \
+             WHERE status = 'active' AND uuid IN ({list}){lock}"
+        );
+        let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
+        for uuid in chunk {
+            query = query.bind(*uuid);
+        }
+        let held: HashMap<String, Option<String>> = query.fetch_all(&mut **tx).await?.into_iter().collect();
+        for uuid in chunk {
+            let current = held.get(*uuid).and_then(Option::as_deref);
+            // Every event of the installation must have been verified with the current key.
+            if verified_with[uuid].iter().any(|sealed| Some(*sealed) != current) {
+                changed.push(*uuid);
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// One page of the installation's events, newest first: `limit` events after skipping `offset`.
@@ -160,7 +257,62 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::time;
+    use crate::{testing::SEALED_WVT, time};
+
+    fn event_of(uuid: &str, key: &str, verified_with: &str) -> NewEvent {
+        NewEvent {
+            installation_uuid: uuid.into(),
+            event: CompanyEvent {
+                dedupe_key: key.into(),
+                name: None,
+            },
+            payload: "{}".into(),
+            verified_with: verified_with.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_event_verified_with_a_key_its_installation_no_longer_holds_is_not_stored() {
+        let (_dir, db) = crate::testing::db_with_installation().await;
+        sqlx::query("INSERT INTO installations (uuid, status, generation, webhook_token_sealed, created_at, updated_at) VALUES ('dri_b', 'active', 1, 'sealed-b', 0, 0)")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        // dri_a was reinstalled (a new sealed wvt_) after its key was read; dri_b's is current.
+        let stored = store_all(
+            &db,
+            &[
+                event_of("dri_a", "1", "an-older-seal"),
+                event_of("dri_b", "1", "sealed-b"),
+                event_of("dri_a", "2", SEALED_WVT),
+            ],
+            time::now(),
+        )
+        .await
+        .unwrap();
+        // One event of dri_a with an old key refuses all of dri_a's in the batch.
+        use Stored::{KeyChanged, New};
+        assert_eq!(stored, [KeyChanged, New, KeyChanged]);
+        assert_eq!(count(&db, "dri_a").await.unwrap(), 0);
+        assert_eq!(count(&db, "dri_b").await.unwrap(), 1);
+        let day = crate::activity::last_day(&db, "dri_a", time::now()).await.unwrap();
+        assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 0);
+
+        // Uninstalled: even the key it held last stores nothing.
+        sqlx::query("UPDATE installations SET status = 'uninstalled' WHERE uuid = 'dri_b'")
+            .execute(db.pool())
+            .await
+            .unwrap();
+        let stored = store_all(&db, &[event_of("dri_b", "2", "sealed-b")], time::now())
+            .await
+            .unwrap();
+        assert_eq!(stored, [KeyChanged]);
+        assert_eq!(count(&db, "dri_b").await.unwrap(), 1);
+        let stored = store_all(&db, &[event_of("dri_a", "3", SEALED_WVT)], time::now())
+            .await
+            .unwrap();
+        assert_eq!(stored, [New]);
+    }
 
     #[tokio::test]
     async fn pruning_removes_only_events_older_than_the_cutoff() {
@@ -186,7 +338,8 @@ mod tests {
     #[tokio::test]
     async fn a_batch_stores_each_event_once_and_says_which_were_new() {
         let (_dir, db) = crate::testing::db_with_installation().await;
-        sqlx::query("INSERT INTO installations (uuid, status, generation, created_at, updated_at) VALUES ('dri_b', 'active', 1, 0, 0)")
+        sqlx::query("INSERT INTO installations (uuid, status, generation, webhook_token_sealed, created_at, updated_at) VALUES ('dri_b', 'active', 1, $1, 0, 0)")
+            .bind(SEALED_WVT)
             .execute(db.pool())
             .await
             .unwrap();
@@ -197,6 +350,7 @@ mod tests {
                 name: Some("order.created".into()),
             },
             payload: format!("{{\"id\": \"{key}\"}}"),
+            verified_with: SEALED_WVT.into(),
         };
         assert_eq!(
             store_all(&db, &[new("dri_a", "1")], time::now()).await.unwrap(),

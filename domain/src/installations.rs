@@ -317,9 +317,14 @@ pub(crate) fn require_active(uuid: &str, status: Status) -> Access<()> {
 }
 
 /// The current webhook verification key (`wvt_`) of installation `uuid`: one read of its row,
-/// and only the `wvt_` is opened (this runs for every company event). A key no configured key
-/// opens is an error.
-pub async fn webhook_key(db: &Db, keyring: &Keyring, uuid: &str) -> Result<Access<Secret>, DbError> {
+/// and only the `wvt_` is opened (kept by [`crate::webhook_keys`], this runs for an
+/// installation's first company event and whenever its key may have changed). A key no
+/// configured key opens is an error.
+pub async fn webhook_key(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+) -> Result<Access<crate::webhook_keys::WebhookKey>, DbError> {
     let row: Option<(String, Option<String>)> =
         sqlx::query_as("SELECT status, webhook_token_sealed FROM installations WHERE uuid = $1")
             .bind(uuid)
@@ -333,8 +338,5 @@ pub async fn webhook_key(db: &Db, keyring: &Keyring, uuid: &str) -> Result<Acces
     }
     let sealed =
         sealed.ok_or_else(|| DbError::Unreadable(format!("active installation {uuid} holds no wvt_")))?;
-    Ok(Ok(keyring.open(
-        &sealed,
-        SealContext::WebhookToken { installation: uuid },
-    )?))
+    Ok(Ok(crate::webhook_keys::open(keyring, uuid, sealed)?))
 }

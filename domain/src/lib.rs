@@ -5,6 +5,7 @@
 pub mod activity;
 pub mod audit;
 pub mod callback_test;
+pub mod callers;
 pub mod callbacks;
 pub mod checkout_widget;
 pub mod credentials;
@@ -26,6 +27,7 @@ pub mod shipping;
 mod testing;
 pub mod time;
 pub mod viewer_sessions;
+pub mod webhook_keys;
 
 pub use credentials::{Keyring, SealContext};
 pub use db::{DatabaseUrl, Db, DbError};

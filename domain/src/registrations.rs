@@ -526,68 +526,6 @@ async fn save_webhook(
     Ok(())
 }
 
-/// The installation `uuid` and the `cvt_` that verifies its `definition` callbacks — in one
-/// query, as each callback needs both (a round trip fewer on the hottest path) — or why there is
-/// none. A `cvt_` no configured key opens is an error, never "not registered".
-pub async fn callback_caller(
-    db: &Db,
-    keyring: &Keyring,
-    uuid: &str,
-    definition: &str,
-) -> Result<Access<(Installation, Secret)>, DbError> {
-    #[derive(sqlx::FromRow)]
-    struct Caller {
-        #[sqlx(flatten)]
-        installation: installations::Row,
-        verification_token_sealed: Option<String>,
-    }
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
-            "SELECT {}, r.verification_token_sealed FROM installations i \
-             LEFT JOIN callback_registrations r ON r.installation_uuid = i.uuid \
-             AND r.definition_name = $2 AND r.status = 'registered' \
-             WHERE i.uuid = $1",
-            installations::columns_of("i")
-        )
-    });
-    let row: Option<Caller> = sqlx::query_as(&SQL)
-        .bind(uuid)
-        .bind(definition)
-        .fetch_optional(db.pool())
-        .await?;
-    let Some(row) = row else {
-        return Ok(Err(Denied::Unknown(uuid.to_owned())));
-    };
-    let installation = Installation::try_from(row.installation)?;
-    if let Err(denied) = installations::require_active(uuid, installation.status) {
-        return Ok(Err(denied));
-    }
-    let Some(sealed) = row.verification_token_sealed else {
-        return Ok(Err(Denied::NotRegistered(uuid.to_owned(), definition.to_owned())));
-    };
-    let token = keyring.open(
-        &sealed,
-        SealContext::CallbackToken {
-            installation: uuid,
-            definition,
-        },
-    )?;
-    Ok(Ok((installation, token)))
-}
-
-/// The `cvt_` that verifies installation `uuid`'s `definition` callbacks, when it may be called.
-pub async fn callback_token(
-    db: &Db,
-    keyring: &Keyring,
-    uuid: &str,
-    definition: &str,
-) -> Result<Option<Secret>, DbError> {
-    Ok(callback_caller(db, keyring, uuid, definition)
-        .await?
-        .ok()
-        .map(|(_, token)| token))
-}
-
 /// Erases the stored `cvt_` tokens of an installation, inside the uninstall's transaction.
 pub(crate) async fn forget_tokens(
     tx: &mut sqlx::Transaction<'static, sqlx::Any>,

@@ -88,6 +88,8 @@ pub async fn serve(
         wake_worker,
         callbacks: Arc::new(callbacks),
         shipping: shipping::Cache::default(),
+        webhook_keys: domain::webhook_keys::WebhookKeys::default(),
+        callers: domain::callers::Callers::start(db.clone()),
         metrics,
         activity,
         events,

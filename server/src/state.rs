@@ -63,6 +63,10 @@ pub struct Shared {
     pub callbacks: Arc<Callbacks>,
     /// Shipping options per installation, as last read.
     pub shipping: shipping::Cache,
+    /// Who is calling back, read for the requests waiting together.
+    pub callers: domain::callers::Callers,
+    /// Each installation's opened `wvt_`, as last read (the database guards each use).
+    pub webhook_keys: domain::webhook_keys::WebhookKeys,
     /// What `GET /metrics` exposes.
     pub metrics: Arc<Metrics>,
     /// Callback invocations, written in batches.

@@ -38,6 +38,7 @@ pub async fn receive(
         keyring: &state.config.keyring,
         callbacks: &state.callbacks,
         shipping: &state.shipping,
+        callers: &state.callers,
     };
     let (outcome, response, shipping) = match callbacks::answer(deps, &request).await {
         Ok(answered) => (

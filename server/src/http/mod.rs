@@ -126,7 +126,10 @@ pub fn router(state: AppState) -> Router {
                 .make_span_with(|request: &Request<Body>| {
                     tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                // One line per answered request is an access log, at thousands a second a cost of
+                // its own: at debug (`RUST_LOG=info,tower_http=debug` shows it). Failures are
+                // logged where they happen, and 5xx by the layer's failure hook.
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
         .with_state(state)
 }

@@ -382,7 +382,7 @@ async fn an_install_registers_callbacks_and_webhooks_once_even_when_redelivered_
     let db = app.db().await;
     let keyring = domain::Keyring::parse(&key(1)).unwrap();
     for registration in &registrations {
-        let held = domain::registrations::callback_token(&db, &keyring, dri, &registration.definition_name)
+        let held = domain::callers::callback_token(&db, &keyring, dri, &registration.definition_name)
             .await
             .unwrap()
             .expect("a cvt_ is held");

@@ -326,7 +326,7 @@ async fn tokens_written_under_one_key_stay_readable_through_a_rotation() {
         company.webhook_verification_token
     );
     for registration in sim.registrations(&dri).await {
-        let cvt = domain::registrations::callback_token(&db, &only_b, &dri, &registration.definition_name)
+        let cvt = domain::callers::callback_token(&db, &only_b, &dri, &registration.definition_name)
             .await
             .unwrap();
         assert_eq!(cvt.unwrap().expose(), registration.verification_token);
