@@ -1,7 +1,7 @@
 //! The inbox of company webhook events: each stored durably before Fluid is answered, once per
 //! (installation, event). Every query names its installation.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 
 use fluid::company_events::CompanyEvent;
 use serde::Serialize;
@@ -45,72 +45,45 @@ pub struct NewEvent {
 /// Most events in one statement: five parameters each, well inside both engines' limits.
 pub const MAX_BATCH: usize = 1_000;
 
-/// Stores verified events received at `received_at` (Unix seconds) in one transaction, each
-/// unless already there, and counts the new ones in their installation's hour of
-/// `webhook_activity`; says, in their order, which were new. The same event twice in `events` is
-/// new once. An event whose installation no longer holds the key it was verified with
-/// ([`NewEvent::verified_with`]) is not stored: [`Stored::KeyChanged`].
+/// Stores verified events received at `received_at` (Unix seconds), each unless already there,
+/// and says, in their order, which were new. The same event twice in `events` is new once. An
+/// event is stored only while its installation is active and still holds the sealed `wvt_` it was
+/// verified with ([`NewEvent::verified_with`]), checked by the statement that stores it; one that
+/// is not is [`Stored::KeyChanged`]. Each stored event counts in its installation's hour of
+/// `webhook_activity` (a trigger, in the same statement).
+///
+/// The batch is one statement per [`MAX_BATCH`] events and nothing else (no transaction of its
+/// own: each event stands alone), so a batch costs one round trip to the database; telling a
+/// redelivery from a changed key costs a second, only when some event was not stored.
 pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result<Vec<Stored>, DbError> {
     let mut stored = vec![Stored::Duplicate; events.len()];
-    let mut refused: HashSet<&str> = HashSet::new();
-    loop {
-        let outcome = store_verified(db, events, &refused, received_at).await?;
-        match outcome {
-            Attempt::Committed(new) => {
-                for (i, event) in events.iter().enumerate() {
-                    if refused.contains(event.installation_uuid.as_str()) {
-                        stored[i] = Stored::KeyChanged;
-                    } else if new.contains(&i) {
-                        stored[i] = Stored::New;
-                    }
-                }
-                return Ok(stored);
-            }
-            // Rolled back: again without the installations whose key changed (each round
-            // refuses at least one more, so this ends).
-            Attempt::KeyChanged(more) => refused.extend(more),
-        }
-    }
-}
-
-/// One transaction of [`store_all`]: committed with the indexes of the new events, or rolled
-/// back naming the installations whose key changed.
-enum Attempt<'a> {
-    Committed(HashSet<usize>),
-    KeyChanged(Vec<&'a str>),
-}
-
-async fn store_verified<'a>(
-    db: &Db,
-    events: &'a [NewEvent],
-    refused: &HashSet<&str>,
-    received_at: i64,
-) -> Result<Attempt<'a>, DbError> {
     // The first occurrence of each (installation, event) is inserted; the rest are duplicates.
     let mut firsts: HashMap<(&str, &str), usize> = HashMap::new();
     for (i, new) in events.iter().enumerate() {
-        if !refused.contains(new.installation_uuid.as_str()) {
-            firsts
-                .entry((new.installation_uuid.as_str(), new.event.dedupe_key.as_str()))
-                .or_insert(i);
-        }
-    }
-    if firsts.is_empty() {
-        return Ok(Attempt::Committed(HashSet::new()));
+        firsts
+            .entry((new.installation_uuid.as_str(), new.event.dedupe_key.as_str()))
+            .or_insert(i);
     }
     // In key order, so that writers inserting the same events at once (several instances, on
     // PostgreSQL) wait on each other in the same order instead of deadlocking.
     let mut rows: Vec<usize> = firsts.values().copied().collect();
     rows.sort_unstable_by_key(|&i| (&events[i].installation_uuid, &events[i].event.dedupe_key));
-    let mut tx = db.pool().begin().await?;
-    let mut new = HashSet::new();
-    let mut new_per_installation: BTreeMap<&str, i64> = BTreeMap::new();
+    // On PostgreSQL the installation's row is locked until the statement ends, so an uninstall or
+    // reinstall commits either before (and the event is refused) or after it.
+    let lock = match db.backend() {
+        Backend::Postgres => " FOR SHARE",
+        Backend::Sqlite => "",
+    };
+    let mut not_inserted: Vec<usize> = Vec::new();
     for chunk in rows.chunks(MAX_BATCH) {
         let sql = format!(
-            "INSERT INTO events (installation_uuid, dedupe_key, name, payload, received_at) VALUES {} \
+            "INSERT INTO events (installation_uuid, dedupe_key, name, payload, received_at) \
+             SELECT column1, column2, column3, column4, column5 FROM (VALUES {}) AS v \
+             WHERE EXISTS (SELECT 1 FROM installations i WHERE i.uuid = v.column1 \
+                 AND i.status = 'active' AND i.webhook_token_sealed = v.column6{lock}) \
              ON CONFLICT (installation_uuid, dedupe_key) DO NOTHING \
              RETURNING installation_uuid, dedupe_key",
-            crate::db::placeholders(chunk.len(), 5)
+            crate::db::placeholders(chunk.len(), 6)
         );
         let mut query = sqlx::query_as::<_, (String, String)>(&sql);
         for &i in chunk {
@@ -120,84 +93,39 @@ async fn store_verified<'a>(
                 .bind(new.event.dedupe_key.as_str())
                 .bind(new.event.name.as_deref())
                 .bind(new.payload.as_str())
-                .bind(received_at);
+                .bind(received_at)
+                .bind(new.verified_with.as_str());
         }
-        for (uuid, dedupe_key) in query.fetch_all(&mut *tx).await? {
+        for (uuid, dedupe_key) in query.fetch_all(db.pool()).await? {
             if let Some(&i) = firsts.get(&(uuid.as_str(), dedupe_key.as_str())) {
-                new.insert(i);
-                *new_per_installation
-                    .entry(events[i].installation_uuid.as_str())
-                    .or_default() += 1;
+                stored[i] = Stored::New;
             }
         }
+        not_inserted.extend(chunk.iter().filter(|&&i| stored[i] != Stored::New));
     }
-    // After the insert: on SQLite the transaction now holds the write lock, so nothing commits
-    // between this read and the commit; on PostgreSQL the rows are locked against an uninstall
-    // or reinstall until the commit.
-    let changed = keys_changed(&mut tx, db.backend(), events, &rows).await?;
-    if !changed.is_empty() {
-        tx.rollback().await?;
-        return Ok(Attempt::KeyChanged(changed));
-    }
-    // In installation order, so that concurrent writers (several instances) lock alike.
-    for (uuid, received) in new_per_installation {
-        sqlx::query(
-            "INSERT INTO webhook_activity (installation_uuid, hour, received) VALUES ($1, $2, $3) \
-             ON CONFLICT (installation_uuid, hour) DO UPDATE SET \
-             received = webhook_activity.received + excluded.received",
-        )
-        .bind(uuid)
-        .bind(crate::activity::hour_of(received_at))
-        .bind(received)
-        .execute(&mut *tx)
-        .await?;
-    }
-    tx.commit().await?;
-    Ok(Attempt::Committed(new))
-}
-
-/// The installations among `rows`' events that are no longer active with the very sealed `wvt_`
-/// their events were verified with.
-async fn keys_changed<'a>(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    events: &'a [NewEvent],
-    rows: &[usize],
-) -> Result<Vec<&'a str>, DbError> {
-    let mut verified_with: BTreeMap<&str, HashSet<&str>> = BTreeMap::new();
-    for &i in rows {
-        let event = &events[i];
-        verified_with
-            .entry(event.installation_uuid.as_str())
-            .or_default()
-            .insert(event.verified_with.as_str());
-    }
-    let mut changed = Vec::new();
-    let uuids: Vec<&str> = verified_with.keys().copied().collect();
-    for chunk in uuids.chunks(MAX_BATCH) {
-        let list = (1..=chunk.len()).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
-        let lock = match backend {
-            Backend::Postgres => " FOR SHARE",
-            Backend::Sqlite => "",
-        };
+    // Not stored: already there (a redelivery), else refused for its key.
+    for chunk in not_inserted.chunks(MAX_BATCH) {
         let sql = format!(
-            "SELECT uuid, webhook_token_sealed FROM installations \
-             WHERE status = 'active' AND uuid IN ({list}){lock}"
+            "SELECT installation_uuid, dedupe_key FROM events \
+             WHERE (installation_uuid, dedupe_key) IN (VALUES {})",
+            crate::db::placeholders(chunk.len(), 2)
         );
-        let mut query = sqlx::query_as::<_, (String, Option<String>)>(&sql);
-        for uuid in chunk {
-            query = query.bind(*uuid);
+        let mut query = sqlx::query_as::<_, (String, String)>(&sql);
+        for &i in chunk {
+            query = query
+                .bind(events[i].installation_uuid.as_str())
+                .bind(events[i].event.dedupe_key.as_str());
         }
-        let held: HashMap<String, Option<String>> = query.fetch_all(&mut **tx).await?.into_iter().collect();
-        for uuid in chunk {
-            let current = held.get(*uuid).and_then(Option::as_deref);
-            // Every event of the installation must have been verified with the current key.
-            if verified_with[uuid].iter().any(|sealed| Some(*sealed) != current) {
-                changed.push(*uuid);
+        for &i in chunk {
+            stored[i] = Stored::KeyChanged;
+        }
+        for (uuid, dedupe_key) in query.fetch_all(db.pool()).await? {
+            if let Some(&i) = firsts.get(&(uuid.as_str(), dedupe_key.as_str())) {
+                stored[i] = Stored::Duplicate;
             }
         }
     }
-    Ok(changed)
+    Ok(stored)
 }
 
 /// One page of the installation's events, newest first: `limit` events after skipping `offset`.
@@ -290,13 +218,17 @@ mod tests {
         )
         .await
         .unwrap();
-        // One event of dri_a with an old key refuses all of dri_a's in the batch.
-        use Stored::{KeyChanged, New};
-        assert_eq!(stored, [KeyChanged, New, KeyChanged]);
-        assert_eq!(count(&db, "dri_a").await.unwrap(), 0);
+        use Stored::{Duplicate, KeyChanged, New};
+        assert_eq!(stored, [KeyChanged, New, New]);
+        assert_eq!(count(&db, "dri_a").await.unwrap(), 1);
         assert_eq!(count(&db, "dri_b").await.unwrap(), 1);
         let day = crate::activity::last_day(&db, "dri_a", time::now()).await.unwrap();
-        assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 0);
+        assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 1);
+        // A redelivery is a duplicate whatever key it came with; its first delivery was stored.
+        let again = store_all(&db, &[event_of("dri_a", "2", "an-older-seal")], time::now())
+            .await
+            .unwrap();
+        assert_eq!(again, [Duplicate]);
 
         // Uninstalled: even the key it held last stores nothing.
         sqlx::query("UPDATE installations SET status = 'uninstalled' WHERE uuid = 'dri_b'")

@@ -79,15 +79,6 @@ impl TryFrom<Row> for Installation {
 const COLUMNS: &str = "uuid, droplet_uuid, status, company_name, fluid_company_id, fluid_shop, \
                        generation, failure_reason, installed_at, updated_at, settings_version";
 
-/// The columns of [`Row`], each qualified with `table` (for joins).
-pub(crate) fn columns_of(table: &str) -> String {
-    COLUMNS
-        .split(", ")
-        .map(|column| format!("{table}.{column}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// The installation named `uuid`, if any.
 pub async fn find(db: &Db, uuid: &str) -> Result<Option<Installation>, DbError> {
     let row: Option<Row> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM installations WHERE uuid = $1"))

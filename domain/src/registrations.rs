@@ -2,8 +2,6 @@
 //! the company webhooks it listens to — and the state of each registration, kept per
 //! installation for the admin UI and operators.
 
-use std::sync::LazyLock;
-
 use fluid::{
     Secret,
     client::{FluidClient, FluidError, NewCallbackRegistration, NewCompanyWebhook},
@@ -12,7 +10,7 @@ use serde::Serialize;
 
 use crate::{
     Db, DbError, Keyring, SealContext,
-    installations::{self, Access, Denied, Installation, Status},
+    installations::{self, Status},
     jobs::{self, JobKind},
     time,
 };

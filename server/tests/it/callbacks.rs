@@ -514,3 +514,63 @@ async fn seed(db: &domain::Db, dri: &str, option: &domain::shipping::ShippingOpt
     .await
     .expect("a valid option");
 }
+
+/// Callbacks arriving together have their callers read together (one query for all of them):
+/// each still gets its own installation's verdict and answer, never a neighbour's.
+#[tokio::test]
+async fn callbacks_read_together_each_get_their_own_installations_verdict() {
+    let app = TestApp::spawn().await;
+    let alpha = installed(&app, "Alpha").await;
+    let beta = installed(&app, "Beta").await;
+    let gone = installed(&app, "Gone").await;
+    let (alpha, beta, gone) = (
+        alpha.droplet_installation_uuid,
+        beta.droplet_installation_uuid,
+        gone.droplet_installation_uuid,
+    );
+    app.seed_options(&alpha, &[flat("Alpha Express", "7.00")]).await;
+    app.seed_options(&beta, &[flat("Beta Ground", "3.00")]).await;
+    app.sim.uninstall(&gone, false).await.unwrap();
+    let cvt_of = async |dri: &str| {
+        app.sim
+            .registrations(dri)
+            .await
+            .into_iter()
+            .find(|r| r.definition_name == "update_cart_shipping")
+            .expect("registered")
+            .verification_token
+    };
+    let (alpha_cvt, beta_cvt, gone_cvt) = (cvt_of(&alpha).await, cvt_of(&beta).await, cvt_of(&gone).await);
+    let request = shipping_request("US", 20.0, 1);
+    // (installation, key it is signed with, status wanted, the one title wanted)
+    let cases = [
+        (alpha.as_str(), alpha_cvt.as_str(), 200, Some("Alpha Express")),
+        (beta.as_str(), beta_cvt.as_str(), 200, Some("Beta Ground")),
+        (alpha.as_str(), beta_cvt.as_str(), 401, None),
+        (gone.as_str(), gone_cvt.as_str(), 410, None),
+        ("dri_nobody", alpha_cvt.as_str(), 404, None),
+    ];
+    for round in 0..3 {
+        let sent = futures_util::future::join_all((0..40).map(|i| {
+            let (dri, key, _, _) = cases[i % cases.len()];
+            app.sim
+                .send_callback_signed_with(dri, "update_cart_shipping", &request, key)
+        }))
+        .await;
+        for (i, answer) in sent.into_iter().enumerate() {
+            let answer = answer.unwrap();
+            let (dri, _, status, title) = cases[i % cases.len()];
+            assert_eq!(answer.status, status, "round {round}, {dri}: {:?}", answer.body);
+            if let Some(title) = title {
+                let titles: Vec<&str> = answer.body["shipping_options"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .filter_map(|o| o["shipping_title"].as_str())
+                    .collect();
+                assert_eq!(titles, [title], "round {round}, {dri}");
+            }
+        }
+    }
+    app.stop().await;
+}

@@ -415,3 +415,77 @@ async fn jobs_of_one_installation_never_run_at_once_on_two_connections() {
     db.close().await;
     app.stop().await;
 }
+
+/// An instance keeps each installation's opened `wvt_`, but never trusts it alone: after an
+/// uninstall through another instance the kept key stores nothing, after a reinstall with a new
+/// `wvt_` only the new key stores, and after `droplet keys rotate` re-sealed it (another process)
+/// the same key is read again and stores.
+#[tokio::test]
+async fn a_kept_webhook_key_never_stores_an_event_its_installation_would_refuse() {
+    let mut fleet = Fleet::start(1, 60).await;
+    let dri = "dri_kept_key";
+    let lifecycle = async |fleet: &Fleet, kind: &str, payload: Value| {
+        let delivery = fleet
+            .sim
+            .deliver_signed(
+                &fleet.url(0, &format!("/api/webhooks/{kind}")),
+                payload.to_string().as_bytes(),
+                WEBHOOK_SECRET.as_bytes(),
+                &now().to_string(),
+            )
+            .await
+            .expect("lifecycle delivery");
+        assert_eq!(delivery.status, 200, "{kind}: {}", delivery.body);
+    };
+    lifecycle(&fleet, "installed", legacy_install(dri, "dit_1", "wvt_first")).await;
+    // The second instance opens what the first sealed, and what `keys rotate` seals below.
+    fleet.encryption_key = format!("{},{}", key(8), key(7));
+    let other = fleet.add().await;
+    let event = async |fleet: &Fleet, wvt: &str, id: &str| {
+        let body = json!({"identifier": id, "resource": "order", "event": "created"}).to_string();
+        fleet
+            .sim
+            .deliver_company_signed(
+                &fleet.url(other, &format!("/api/webhooks/companies/{dri}")),
+                body.as_bytes(),
+                wvt.as_bytes(),
+                &now().to_string(),
+            )
+            .await
+            .expect("event delivery")
+            .status
+    };
+    let db = fleet.db().await;
+    let stored = async || domain::events::count(&db, dri).await.unwrap();
+    assert_eq!(event(&fleet, "wvt_first", "evt_1").await, 200);
+    assert_eq!(stored().await, 1);
+
+    lifecycle(&fleet, "uninstalled", uninstall(dri)).await;
+    assert_eq!(event(&fleet, "wvt_first", "evt_2").await, 410, "uninstalled elsewhere");
+    assert_eq!(stored().await, 1);
+
+    lifecycle(&fleet, "installed", legacy_install(dri, "dit_2", "wvt_second")).await;
+    assert_eq!(event(&fleet, "wvt_first", "evt_3").await, 401, "the old key, after a reinstall");
+    assert_eq!(event(&fleet, "wvt_second", "evt_4").await, 200, "the new key");
+    assert_eq!(stored().await, 2);
+
+    let env = [
+        ("DATABASE_URL", fleet.database.url.clone()),
+        ("FLUID_API_BASE_URL", fleet.sim.base_url()),
+        ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET.to_owned()),
+        ("FLUID_DROPLET_UUID", DROPLET_UUID.to_owned()),
+        ("DROPLET_ENCRYPTION_KEY", fleet.encryption_key.clone()),
+    ];
+    let (code, stdout, stderr) = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Binary::new().run(&["keys", "rotate"], &env)
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(!stdout.contains("re-encrypted 0 value(s)"), "{stdout}");
+    assert_eq!(event(&fleet, "wvt_second", "evt_5").await, 200, "re-sealed: read again");
+    assert_eq!(event(&fleet, "wvt_first", "evt_6").await, 401);
+    assert_eq!(stored().await, 3);
+    db.close().await;
+}

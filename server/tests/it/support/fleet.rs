@@ -13,7 +13,8 @@ pub struct Fleet {
     binary: Binary,
     pub instances: Vec<Instance>,
     lease_secs: u64,
-    encryption_key: String,
+    /// `DROPLET_ENCRYPTION_KEY` of the instances spawned from now on.
+    pub encryption_key: String,
     /// `RECONCILE_INTERVAL_MINUTES` of the instances spawned from now on ("0": off, so that no
     /// test's Fluid calls change unless it asks).
     pub reconcile_minutes: String,
