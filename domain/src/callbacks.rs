@@ -215,10 +215,46 @@ pub struct Deps<'a> {
     pub callers: &'a Callers,
 }
 
+/// What a callback answers, fitting its definition's response schema.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Answer {
+    /// Checked against the response schema before it is sent.
+    Json(Value),
+    /// `update_cart_shipping`'s answer, typed (it checks itself: [`shipping::ShippingAnswer`]).
+    Shipping(shipping::ShippingAnswer),
+}
+
+impl Answer {
+    /// The answer as sent.
+    pub fn to_json(&self) -> Vec<u8> {
+        // Values and a struct of numbers and strings always serialize.
+        match self {
+            Self::Json(value) => serde_json::to_vec(value),
+            Self::Shipping(answer) => serde_json::to_vec(answer),
+        }
+        .unwrap_or_default()
+    }
+
+    /// As a JSON value.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Self::Json(value) => value.clone(),
+            Self::Shipping(answer) => answer.to_value(),
+        }
+    }
+
+    fn violations(&self, compiled: &CompiledDefinition) -> Vec<String> {
+        match self {
+            Self::Json(value) => compiled.response_violations(value),
+            Self::Shipping(answer) => answer.violations(),
+        }
+    }
+}
+
 /// A callback's answer and how it was reached.
 #[derive(Debug)]
 pub struct Answered {
-    pub answer: Value,
+    pub answer: Answer,
     /// `Answered` or `FellBack`.
     pub outcome: CallbackOutcome,
     /// `update_cart_shipping`: the cart and what answered it, for the decision log.
@@ -274,9 +310,9 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
             false => None,
         };
         let (answer, basis) = match backup {
-            Some(rate) => (rate.answer(), shipping::decisions::Basis::Backup(rate)),
+            Some(rate) => (Answer::Json(rate.answer()), shipping::decisions::Basis::Backup(rate)),
             None => (
-                compiled.definition.fallback_response.clone(),
+                Answer::Json(compiled.definition.fallback_response.clone()),
                 shipping::decisions::Basis::Fallback,
             ),
         };
@@ -286,7 +322,7 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
             shipping: is_shipping.then(|| (shipping::cart_of(&body), basis)),
         });
     };
-    let violations = compiled.response_violations(&answer);
+    let violations = answer.violations(compiled);
     if !violations.is_empty() {
         tracing::error!(installation = %dri, %callback, ?violations, "BUG: a callback answer does not fit its response schema; not sent");
         return Err(CallbackError::InvalidAnswer(violations));
@@ -310,11 +346,11 @@ async fn handle(
     settings_version: i64,
     definition: &str,
     request: &Value,
-) -> Result<(Value, Option<(Arc<shipping::ShippingSettings>, shipping::Cart)>), DbError> {
+) -> Result<(Answer, Option<(Arc<shipping::ShippingSettings>, shipping::Cart)>), DbError> {
     match definition {
         "test_callback_system" => {
             let message = request.get("message").and_then(Value::as_str).unwrap_or_default();
-            Ok((json!({ "message": format!("{message}!") }), None))
+            Ok((Answer::Json(json!({ "message": format!("{message}!") })), None))
         }
         SHIPPING => {
             let settings = deps
@@ -327,7 +363,7 @@ async fn handle(
             }
             let cart = shipping::cart_of(request);
             let answer = shipping::answer_cart(&settings.options, &cart);
-            Ok((answer, Some((settings, cart))))
+            Ok((Answer::Shipping(answer), Some((settings, cart))))
         }
         #[cfg(feature = "test-faults")]
         FAULTY_TEST_CALLBACK => {
@@ -335,15 +371,45 @@ async fn handle(
                 panic!("the test callback's handler panics, as asked");
             }
             tokio::time::sleep(Duration::from_secs(3600)).await;
-            Ok((json!({ "message": "too late" }), None))
+            Ok((Answer::Json(json!({ "message": "too late" })), None))
         }
-        _ => Ok((Value::Null, None)),
+        _ => Ok((Answer::Json(Value::Null), None)),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_typed_shipping_answer_breaks_the_response_schema_exactly_when_it_says_so() {
+        let callbacks = Callbacks::compile().unwrap();
+        let compiled = callbacks.get(SHIPPING).unwrap();
+        let offer = |total: f64, title: &str| shipping::Offer {
+            shipping_total: total,
+            shipping_title: title.into(),
+            shipping_delivery_time_estimate: String::new(),
+        };
+        for offers in [
+            vec![],
+            vec![offer(0.0, "Free"), offer(12.5, "Express")],
+            vec![offer(-0.01, "Refund?")],
+            vec![offer(5.0, "")],
+            vec![offer(f64::NAN, "Broken"), offer(1.0, "Fine")],
+            vec![offer(f64::INFINITY, "Far")],
+            vec![offer(-1.0, "")],
+        ] {
+            let answer = shipping::ShippingAnswer {
+                success: true,
+                shipping_options: offers,
+            };
+            let by_schema = compiled.response_violations(&answer.to_value());
+            let own = Answer::Shipping(answer.clone()).violations(compiled);
+            assert_eq!(own.len(), by_schema.len(), "{answer:?}: {own:?} vs the schema's {by_schema:?}");
+            let sent: Value = serde_json::from_slice(&Answer::Shipping(answer.clone()).to_json()).unwrap();
+            assert_eq!(sent, answer.to_value(), "written once, as the value reads");
+        }
+    }
 
     #[test]
     fn every_example_and_fallback_fits_its_response_schema() {

@@ -17,7 +17,8 @@
 //! No applicable option gives an empty list, which tells Fluid to leave the cart's shipping as it is.
 
 use rust_decimal::{Decimal, prelude::ToPrimitive};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{
     ShippingOption, WeightUnit, conditions,
@@ -247,27 +248,75 @@ pub fn matching_options<'a>(
         .collect()
 }
 
+/// One option of an `update_cart_shipping` answer, as Fluid's response schema has it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Offer {
+    /// Two decimals at most, so the f64 prints exactly as the decimal does.
+    pub shipping_total: f64,
+    pub shipping_title: String,
+    pub shipping_delivery_time_estimate: String,
+}
+
+/// An `update_cart_shipping` answer, built typed and written once (never as a JSON tree: this is
+/// the hottest answer). Its type has the response schema's shape; [`Self::violations`] checks the
+/// two rules a type cannot hold, so an answer that would not fit the schema is never sent (the
+/// property tests hold the two to the schema itself).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ShippingAnswer {
+    pub success: bool,
+    pub shipping_options: Vec<Offer>,
+}
+
+impl ShippingAnswer {
+    /// What of the response schema this answer breaks, as the schema's validator words it.
+    pub fn violations(&self) -> Vec<String> {
+        let mut violations = Vec::new();
+        for (i, offer) in self.shipping_options.iter().enumerate() {
+            let total = offer.shipping_total;
+            if !total.is_finite() {
+                violations.push(format!("/shipping_options/{i}/shipping_total: {total} is not a number"));
+            } else if total < 0.0 {
+                violations.push(format!(
+                    "/shipping_options/{i}/shipping_total: {total} is less than the minimum of 0"
+                ));
+            }
+            if offer.shipping_title.is_empty() {
+                violations.push(format!(
+                    "/shipping_options/{i}/shipping_title: \"\" is shorter than 1 character"
+                ));
+            }
+        }
+        violations
+    }
+
+    /// As a JSON value (for the tests and the few callers that compose it).
+    pub fn to_value(&self) -> Value {
+        // A struct of numbers and strings always serializes (a non-finite number as null).
+        serde_json::to_value(self).unwrap_or(Value::Null)
+    }
+}
+
 /// The answer's entries for the options `cart` gets.
-pub fn offers(options: &[ShippingOption], cart: &Cart) -> Vec<Value> {
+pub fn offers(options: &[ShippingOption], cart: &Cart) -> Vec<Offer> {
     matching_options(options, cart)
         .into_iter()
-        .map(|(option, total)| {
-            json!({
-                // Two decimals at most, so the f64 prints exactly as the decimal does.
-                "shipping_total": total.to_f64().unwrap_or(0.0),
-                "shipping_title": option.title,
-                "shipping_delivery_time_estimate": option.rules.delivery.text(),
-            })
+        .map(|(option, total)| Offer {
+            shipping_total: total.to_f64().unwrap_or(0.0),
+            shipping_title: option.title.clone(),
+            shipping_delivery_time_estimate: option.rules.delivery.text(),
         })
         .collect()
 }
 
 /// The `update_cart_shipping` answer for `request` from the merchant's `options`.
 pub fn answer(options: &[ShippingOption], request: &Value) -> Value {
-    answer_cart(options, &cart_of(request))
+    answer_cart(options, &cart_of(request)).to_value()
 }
 
 /// The `update_cart_shipping` answer for `cart` (as [`cart_of`] read it).
-pub fn answer_cart(options: &[ShippingOption], cart: &Cart) -> Value {
-    json!({ "success": true, "shipping_options": offers(options, cart) })
+pub fn answer_cart(options: &[ShippingOption], cart: &Cart) -> ShippingAnswer {
+    ShippingAnswer {
+        success: true,
+        shipping_options: offers(options, cart),
+    }
 }

@@ -31,8 +31,8 @@ pub use conditions::{Conditions, ItemCondition, Quantifier};
 pub use import::{FieldChange, ImportError, ImportPlan, OptionChange, Previewed, import, plan_import};
 pub use input::{FieldError, ShippingOptionInput, input_of, validate};
 pub use matching::{
-    Cart, CartItem, Decision, Outcome, answer, answer_cart, cart_of, decide, matching_options, read_cart,
-    total_of,
+    Cart, CartItem, Decision, Offer, Outcome, ShippingAnswer, answer, answer_cart, cart_of, decide,
+    matching_options, read_cart, total_of,
 };
 pub use preview::{Preview, SampleCart, preview};
 pub use rate::{Rate, RateKind, Tier, TierBasis};

@@ -9,7 +9,7 @@ use axum::{
     Json,
     body::Bytes,
     extract::{Path, State},
-    http::{HeaderMap, StatusCode},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
 };
 use domain::callbacks::{self, CallbackError, CallbackRequest};
@@ -43,7 +43,11 @@ pub async fn receive(
     let (outcome, response, shipping) = match callbacks::answer(deps, &request).await {
         Ok(answered) => (
             Some(answered.outcome),
-            Json(answered.answer).into_response(),
+            (
+                [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                answered.answer.to_json(),
+            )
+                .into_response(),
             answered.shipping,
         ),
         Err(error) => (error.recorded_as(), refusal(error), None),
