@@ -235,14 +235,6 @@ impl Answer {
         .unwrap_or_default()
     }
 
-    /// As a JSON value.
-    pub fn to_value(&self) -> Value {
-        match self {
-            Self::Json(value) => value.clone(),
-            Self::Shipping(answer) => answer.to_value(),
-        }
-    }
-
     fn violations(&self, compiled: &CompiledDefinition) -> Vec<String> {
         match self {
             Self::Json(value) => compiled.response_violations(value),
@@ -385,6 +377,29 @@ mod tests {
     fn a_typed_shipping_answer_breaks_the_response_schema_exactly_when_it_says_so() {
         let callbacks = Callbacks::compile().unwrap();
         let compiled = callbacks.get(SHIPPING).unwrap();
+        // `ShippingAnswer::violations` holds this schema's two value rules by hand: a change to
+        // the schema must change it too.
+        assert_eq!(
+            compiled.definition.response_schema,
+            json!({
+                "type": "object",
+                "required": ["success", "shipping_options"],
+                "additionalProperties": false,
+                "properties": {
+                    "success": {"type": "boolean"},
+                    "shipping_options": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["shipping_total", "shipping_title", "shipping_delivery_time_estimate"],
+                        "additionalProperties": false,
+                        "properties": {
+                            "shipping_total": {"type": "number", "minimum": 0},
+                            "shipping_title": {"type": "string", "minLength": 1},
+                            "shipping_delivery_time_estimate": {"type": "string"}
+                        }
+                    }}
+                }
+            })
+        );
         let offer = |total: f64, title: &str| shipping::Offer {
             shipping_total: total,
             shipping_title: title.into(),

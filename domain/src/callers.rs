@@ -6,7 +6,8 @@
 //! What makes that cheap under load is that the reads are shared: one task reads for every
 //! request waiting at that moment in one query (like the event inbox's group commit). Under light
 //! load a read serves one request, so latency is that of one read; under load one read serves
-//! many, and the hand-off to the database per request is gone.
+//! many (a request arriving during a read waits for it, then for the next), and the hand-off to
+//! the database per request is gone.
 
 use std::collections::{HashMap, HashSet};
 
@@ -40,7 +41,9 @@ type Reply = oneshot::Sender<Result<Option<Row>, ()>>;
 /// The verified caller of a callback: its settings version and the key that verifies it.
 #[derive(Debug)]
 pub struct Caller {
+    /// Which shipping settings answer it (the cache's key).
     pub settings_version: i64,
+    /// The definition's `cvt_`, opened.
     pub key: Secret,
 }
 

@@ -42,7 +42,7 @@ pub struct NewEvent {
     pub verified_with: String,
 }
 
-/// Most events in one statement: five parameters each, well inside both engines' limits.
+/// Most events in one statement: six parameters each, well inside both engines' limits.
 pub const MAX_BATCH: usize = 1_000;
 
 /// Stores verified events received at `received_at` (Unix seconds), each unless already there,
@@ -103,18 +103,23 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
         }
         not_inserted.extend(chunk.iter().filter(|&&i| stored[i] != Stored::New));
     }
-    // Not stored: already there (a redelivery), else refused for its key.
+    // Not stored: already there and verified with its installation's current key (a
+    // redelivery), else refused for its key — a redelivery with an old key is refused too, so an
+    // old key learns nothing, not even which events exist.
     for chunk in not_inserted.chunks(MAX_BATCH) {
         let sql = format!(
-            "SELECT installation_uuid, dedupe_key FROM events \
-             WHERE (installation_uuid, dedupe_key) IN (VALUES {})",
-            crate::db::placeholders(chunk.len(), 2)
+            "SELECT e.installation_uuid, e.dedupe_key FROM (VALUES {}) AS v \
+             JOIN events e ON e.installation_uuid = v.column1 AND e.dedupe_key = v.column2 \
+             JOIN installations i ON i.uuid = v.column1 \
+                 AND i.status = 'active' AND i.webhook_token_sealed = v.column3",
+            crate::db::placeholders(chunk.len(), 3)
         );
         let mut query = sqlx::query_as::<_, (String, String)>(&sql);
         for &i in chunk {
             query = query
                 .bind(events[i].installation_uuid.as_str())
-                .bind(events[i].event.dedupe_key.as_str());
+                .bind(events[i].event.dedupe_key.as_str())
+                .bind(events[i].verified_with.as_str());
         }
         for &i in chunk {
             stored[i] = Stored::KeyChanged;
@@ -123,6 +128,19 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
             if let Some(&i) = firsts.get(&(uuid.as_str(), dedupe_key.as_str())) {
                 stored[i] = Stored::Duplicate;
             }
+        }
+    }
+    // A second copy of an event in the batch shares its first copy's fate: a duplicate of one
+    // stored now or before, refused with it otherwise (never a 2xx for an event not stored). One
+    // verified with another key than its first copy is sent back to be verified again.
+    for (i, new) in events.iter().enumerate() {
+        let first = firsts[&(new.installation_uuid.as_str(), new.event.dedupe_key.as_str())];
+        if first != i {
+            stored[i] = match stored[first] {
+                Stored::KeyChanged => Stored::KeyChanged,
+                _ if new.verified_with != events[first].verified_with => Stored::KeyChanged,
+                Stored::New | Stored::Duplicate => Stored::Duplicate,
+            };
         }
     }
     Ok(stored)
@@ -224,11 +242,25 @@ mod tests {
         assert_eq!(count(&db, "dri_b").await.unwrap(), 1);
         let day = crate::activity::last_day(&db, "dri_a", time::now()).await.unwrap();
         assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 1);
-        // A redelivery is a duplicate whatever key it came with; its first delivery was stored.
-        let again = store_all(&db, &[event_of("dri_a", "2", "an-older-seal")], time::now())
-            .await
-            .unwrap();
-        assert_eq!(again, [Duplicate]);
+        // A redelivery is a duplicate only with the current key: an old one learns nothing.
+        let again = store_all(
+            &db,
+            &[event_of("dri_a", "2", SEALED_WVT), event_of("dri_a", "2", "an-older-seal")],
+            time::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(again, [Duplicate, KeyChanged]);
+        // Two copies of one event in a batch, the first refused: neither is acknowledged.
+        let twice = store_all(
+            &db,
+            &[event_of("dri_a", "9", "an-older-seal"), event_of("dri_a", "9", SEALED_WVT)],
+            time::now(),
+        )
+        .await
+        .unwrap();
+        assert_eq!(twice, [KeyChanged, KeyChanged]);
+        assert_eq!(count(&db, "dri_a").await.unwrap(), 1);
 
         // Uninstalled: even the key it held last stores nothing.
         sqlx::query("UPDATE installations SET status = 'uninstalled' WHERE uuid = 'dri_b'")

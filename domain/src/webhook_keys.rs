@@ -3,7 +3,7 @@
 //!
 //! A kept key is never trusted on its own: each event carries the sealed value its key was opened
 //! from ([`WebhookKey::sealed`]), and the database stores the event only while its installation is
-//! active and still holds exactly that value ([`crate::events::store_all`]), in the transaction
+//! active and still holds exactly that value ([`crate::events::store_all`]), in the statement
 //! that stores it. An uninstall, a reinstall (a new `wvt_`) or a re-seal (`droplet keys rotate`)
 //! — by this process, another instance or a command — changes that value, so the event is
 //! refused as [`crate::events::Stored::KeyChanged`], and the caller reads the key again
@@ -29,6 +29,7 @@ const CAPACITY: usize = 100_000;
 /// An installation's `wvt_`, opened, with the sealed value it was opened from.
 #[derive(Debug)]
 pub struct WebhookKey {
+    /// The `wvt_`, opened.
     pub key: Secret,
     /// As stored in `installations.webhook_token_sealed`.
     pub sealed: String,

@@ -29,8 +29,13 @@ pub enum EventError {
 
 /// Parses a verified company event body. Only the fields named above are read; the rest of the
 /// body (an order, its items, …) is checked to be JSON and skipped without building anything.
+///
+/// The body must be UTF-8 throughout, skipped strings included (serde_json does not check what
+/// it skips); an escaped lone surrogate (`"\ud800"`) in a skipped string is let through, as the
+/// JSON grammar allows it.
 pub fn parse(body: &[u8]) -> Result<CompanyEvent, EventError> {
-    let mut json = serde_json::Deserializer::from_slice(body);
+    let utf8 = std::str::from_utf8(body).map_err(|e| EventError::Json(format!("not UTF-8: {e}")))?;
+    let mut json = serde_json::Deserializer::from_str(utf8);
     let top = EventSeed { nested: false }
         .deserialize(&mut json)
         .and_then(|top| json.end().map(|()| top))
@@ -289,9 +294,14 @@ mod tests {
             r#"{"id": 1"#,
             r#"{"payload": {"resource": "a", "event": "b"}} {}"#,
         ];
+        let mut bodies: Vec<&[u8]> = bodies.iter().map(|b| b.as_bytes()).collect();
+        // Not UTF-8, in a field read and in one skipped.
+        bodies.push(b"{\"identifier\": \"\xff\"}");
+        bodies.push(b"{\"id\": 1, \"order\": {\"note\": \"\xc3\x28\"}}");
         for body in bodies {
-            let parsed = parse(body.as_bytes());
-            let expected = read_from_value(body.as_bytes());
+            let parsed = parse(body);
+            let expected = read_from_value(body);
+            let body = String::from_utf8_lossy(body);
             match (&parsed, &expected) {
                 (Ok(parsed), Ok(expected)) => assert_eq!(parsed, expected, "{body}"),
                 (Err(EventError::NotAnObject), Err(EventError::NotAnObject))

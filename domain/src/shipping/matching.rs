@@ -251,19 +251,23 @@ pub fn matching_options<'a>(
 /// One option of an `update_cart_shipping` answer, as Fluid's response schema has it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Offer {
-    /// Two decimals at most, so the f64 prints exactly as the decimal does.
+    /// The price; two decimals at most, so the f64 prints exactly as the decimal does.
     pub shipping_total: f64,
+    /// The option's title, as the merchant wrote it.
     pub shipping_title: String,
+    /// When it arrives, in words.
     pub shipping_delivery_time_estimate: String,
 }
 
 /// An `update_cart_shipping` answer, built typed and written once (never as a JSON tree: this is
 /// the hottest answer). Its type has the response schema's shape; [`Self::violations`] checks the
-/// two rules a type cannot hold, so an answer that would not fit the schema is never sent (the
-/// property tests hold the two to the schema itself).
+/// two rules a type cannot hold, so an answer that would not fit the schema is never sent (a test
+/// in `callbacks.rs` pins the schema and holds the two to its validator).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ShippingAnswer {
+    /// Always true: a cart no option applies to gets an empty list.
     pub success: bool,
+    /// The options the cart gets, in the merchant's order.
     pub shipping_options: Vec<Offer>,
 }
 

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{FieldError, ShippingOption, countries, decide, input::amount, matching::offers, read_cart};
+use super::{FieldError, ShippingOption, answer_cart, countries, decide, input::amount, read_cart};
 
 /// A sample cart as the merchant typed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -117,7 +117,7 @@ pub fn preview(options: &[ShippingOption], cart: &SampleCart) -> Result<Preview,
         })
         .collect();
     Ok(Preview {
-        answer: json!({ "success": true, "shipping_options": offers(options, &sample) }),
+        answer: answer_cart(options, &sample).to_value(),
         request,
         lines,
     })

@@ -31,7 +31,7 @@ pub async fn receive(
     }
     let event = fluid::company_events::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
     let name = event.name.clone();
-    // Verified JSON is valid UTF-8.
+    // `parse` checked the body is UTF-8 throughout.
     let payload = String::from_utf8_lossy(&body).into_owned();
     let new_event = |event, payload, verified_with| NewEvent {
         installation_uuid: uuid.clone(),

@@ -462,6 +462,7 @@ async fn a_kept_webhook_key_never_stores_an_event_its_installation_would_refuse(
 
     lifecycle(&fleet, "uninstalled", uninstall(dri)).await;
     assert_eq!(event(&fleet, "wvt_first", "evt_2").await, 410, "uninstalled elsewhere");
+    assert_eq!(event(&fleet, "wvt_first", "evt_1").await, 410, "a redelivery too");
     assert_eq!(stored().await, 1);
 
     lifecycle(&fleet, "installed", legacy_install(dri, "dit_2", "wvt_second")).await;
