@@ -764,8 +764,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
     drop(ceiling);
     if settings.quick {
         results.notes.push(
-            "BENCH_QUICK=1: only the hot paths on SQLite were measured; this is not a full report."
-                .into(),
+            "BENCH_QUICK=1: only the hot paths on SQLite were measured; this is not a full report.".into(),
         );
         return Ok(results);
     }

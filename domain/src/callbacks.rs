@@ -12,11 +12,7 @@ use jsonschema::Validator;
 use serde_json::{Value, json};
 
 use crate::{
-    Db, DbError, Keyring,
-    activity::CallbackOutcome,
-    callers::Callers,
-    installations::Denied,
-    shipping,
+    Db, DbError, Keyring, activity::CallbackOutcome, callers::Callers, installations::Denied, shipping,
 };
 
 /// A definition with its schemas compiled.
@@ -263,10 +259,15 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
         .callbacks
         .get(callback)
         .ok_or_else(|| Denied::NotRegistered(dri.to_owned(), callback.to_owned()))?;
-    let caller = deps.callers.caller(deps.db, deps.keyring, dri, callback).await??;
-    request
-        .signed
-        .verify(&[caller.key.expose().as_bytes()], request.body, crate::time::now())?;
+    let caller = deps
+        .callers
+        .caller(deps.db, deps.keyring, dri, callback)
+        .await??;
+    request.signed.verify(
+        &[caller.key.expose().as_bytes()],
+        request.body,
+        crate::time::now(),
+    )?;
     let body: Value =
         serde_json::from_slice(request.body).map_err(|e| CallbackError::InvalidJson(e.to_string()))?;
     let violations = compiled.request_violations(&body);
@@ -278,7 +279,8 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
     }
     // A handler's bug (a panic) is a failure like any other: the shopper's checkout still gets the
     // fallback answer rather than a dropped connection.
-    let handler = AssertUnwindSafe(handle(deps, dri, caller.settings_version, callback, &body)).catch_unwind();
+    let handler =
+        AssertUnwindSafe(handle(deps, dri, caller.settings_version, callback, &body)).catch_unwind();
     let handled = tokio::time::timeout(compiled.deadline, handler).await;
     let handled = match handled {
         Ok(Ok(Ok(handled))) => Some(handled),
@@ -302,7 +304,10 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
             false => None,
         };
         let (answer, basis) = match backup {
-            Some(rate) => (Answer::Json(rate.answer()), shipping::decisions::Basis::Backup(rate)),
+            Some(rate) => (
+                Answer::Json(rate.answer()),
+                shipping::decisions::Basis::Backup(rate),
+            ),
             None => (
                 Answer::Json(compiled.definition.fallback_response.clone()),
                 shipping::decisions::Basis::Fallback,
@@ -345,10 +350,7 @@ async fn handle(
             Ok((Answer::Json(json!({ "message": format!("{message}!") })), None))
         }
         SHIPPING => {
-            let settings = deps
-                .shipping
-                .settings(deps.db, dri, settings_version)
-                .await?;
+            let settings = deps.shipping.settings(deps.db, dri, settings_version).await?;
             #[cfg(feature = "test-faults")]
             if request["cart"]["email"] == OVERRUN_SHIPPING {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
@@ -420,7 +422,11 @@ mod tests {
             };
             let by_schema = compiled.response_violations(&answer.to_value());
             let own = Answer::Shipping(answer.clone()).violations(compiled);
-            assert_eq!(own.len(), by_schema.len(), "{answer:?}: {own:?} vs the schema's {by_schema:?}");
+            assert_eq!(
+                own.len(),
+                by_schema.len(),
+                "{answer:?}: {own:?} vs the schema's {by_schema:?}"
+            );
             let sent: Value = serde_json::from_slice(&Answer::Shipping(answer.clone()).to_json()).unwrap();
             assert_eq!(sent, answer.to_value(), "written once, as the value reads");
         }

@@ -85,19 +85,37 @@ impl Callers {
 }
 
 /// [`Callers::caller`] read alone.
-pub async fn caller_now(db: &Db, keyring: &Keyring, uuid: &str, definition: &str) -> Result<Access<Caller>, DbError> {
+pub async fn caller_now(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+    definition: &str,
+) -> Result<Access<Caller>, DbError> {
     let row = read(db, &[uuid]).await?.remove(uuid);
     decide(keyring, uuid, definition, row)
 }
 
 /// The `cvt_` that verifies installation `uuid`'s `definition` callbacks, when it may be called.
-pub async fn callback_token(db: &Db, keyring: &Keyring, uuid: &str, definition: &str) -> Result<Option<Secret>, DbError> {
-    Ok(caller_now(db, keyring, uuid, definition).await?.ok().map(|caller| caller.key))
+pub async fn callback_token(
+    db: &Db,
+    keyring: &Keyring,
+    uuid: &str,
+    definition: &str,
+) -> Result<Option<Secret>, DbError> {
+    Ok(caller_now(db, keyring, uuid, definition)
+        .await?
+        .ok()
+        .map(|caller| caller.key))
 }
 
 /// What installation `uuid`'s row (`None`: there is none) lets a `definition` callback do. A
 /// `cvt_` no configured key opens is an error, never "not registered".
-fn decide(keyring: &Keyring, uuid: &str, definition: &str, row: Option<Row>) -> Result<Access<Caller>, DbError> {
+fn decide(
+    keyring: &Keyring,
+    uuid: &str,
+    definition: &str,
+    row: Option<Row>,
+) -> Result<Access<Caller>, DbError> {
     let Some(row) = row else {
         return Ok(Err(Denied::Unknown(uuid.to_owned())));
     };
@@ -144,7 +162,10 @@ async fn read_batches(db: Db, mut receiver: mpsc::Receiver<(String, Reply)>) {
 
 /// The rows of installations `uuids` (each named in the query), with their registered callbacks.
 async fn read(db: &Db, uuids: &[&str]) -> Result<HashMap<String, Row>, DbError> {
-    let list = (2..=uuids.len() + 1).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ");
+    let list = (2..=uuids.len() + 1)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
         "SELECT i.uuid, i.status, i.settings_version, r.definition_name, r.verification_token_sealed \
          FROM installations i LEFT JOIN callback_registrations r \

@@ -240,12 +240,17 @@ mod tests {
         assert_eq!(stored, [KeyChanged, New, New]);
         assert_eq!(count(&db, "dri_a").await.unwrap(), 1);
         assert_eq!(count(&db, "dri_b").await.unwrap(), 1);
-        let day = crate::activity::last_day(&db, "dri_a", time::now()).await.unwrap();
+        let day = crate::activity::last_day(&db, "dri_a", time::now())
+            .await
+            .unwrap();
         assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 1);
         // A redelivery is a duplicate only with the current key: an old one learns nothing.
         let again = store_all(
             &db,
-            &[event_of("dri_a", "2", SEALED_WVT), event_of("dri_a", "2", "an-older-seal")],
+            &[
+                event_of("dri_a", "2", SEALED_WVT),
+                event_of("dri_a", "2", "an-older-seal"),
+            ],
             time::now(),
         )
         .await
@@ -254,7 +259,10 @@ mod tests {
         // Two copies of one event in a batch, the first refused: neither is acknowledged.
         let twice = store_all(
             &db,
-            &[event_of("dri_a", "9", "an-older-seal"), event_of("dri_a", "9", SEALED_WVT)],
+            &[
+                event_of("dri_a", "9", "an-older-seal"),
+                event_of("dri_a", "9", SEALED_WVT),
+            ],
             time::now(),
         )
         .await

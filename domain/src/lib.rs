@@ -5,8 +5,8 @@
 pub mod activity;
 pub mod audit;
 pub mod callback_test;
-pub mod callers;
 pub mod callbacks;
+pub mod callers;
 pub mod checkout_widget;
 pub mod credentials;
 pub mod db;

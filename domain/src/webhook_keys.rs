@@ -43,8 +43,18 @@ pub struct WebhookKeys {
 
 impl WebhookKeys {
     /// The key kept for installation `uuid`, else [`Self::fresh`].
-    pub async fn get(&self, db: &Db, keyring: &Keyring, uuid: &str) -> Result<Access<Arc<WebhookKey>>, DbError> {
-        let kept = self.kept.read().unwrap_or_else(|e| e.into_inner()).get(uuid).cloned();
+    pub async fn get(
+        &self,
+        db: &Db,
+        keyring: &Keyring,
+        uuid: &str,
+    ) -> Result<Access<Arc<WebhookKey>>, DbError> {
+        let kept = self
+            .kept
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(uuid)
+            .cloned();
         match kept {
             Some(key) => Ok(Ok(key)),
             None => self.fresh(db, keyring, uuid).await,
@@ -53,7 +63,12 @@ impl WebhookKeys {
 
     /// Reads installation `uuid`'s key from the database, keeps it while the installation is
     /// active and forgets it otherwise.
-    pub async fn fresh(&self, db: &Db, keyring: &Keyring, uuid: &str) -> Result<Access<Arc<WebhookKey>>, DbError> {
+    pub async fn fresh(
+        &self,
+        db: &Db,
+        keyring: &Keyring,
+        uuid: &str,
+    ) -> Result<Access<Arc<WebhookKey>>, DbError> {
         let read = installations::webhook_key(db, keyring, uuid).await;
         let mut kept = self.kept.write().unwrap_or_else(|e| e.into_inner());
         match read {

@@ -266,9 +266,15 @@ mod tests {
             .or_else(|| object.get("id").and_then(text).map(|id| format!("id:{id}")))
             .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(body))));
         let flat = object.get("payload").and_then(Value::as_object).unwrap_or(object);
-        let name = match (flat.get("resource").and_then(text), flat.get("event").and_then(text)) {
+        let name = match (
+            flat.get("resource").and_then(text),
+            flat.get("event").and_then(text),
+        ) {
             (Some(resource), Some(event)) => Some(format!("{resource}.{event}")),
-            _ => flat.get("event_name").or_else(|| object.get("name")).and_then(text),
+            _ => flat
+                .get("event_name")
+                .or_else(|| object.get("name"))
+                .and_then(text),
         };
         Ok(CompanyEvent { dedupe_key, name })
     }

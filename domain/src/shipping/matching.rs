@@ -278,7 +278,9 @@ impl ShippingAnswer {
         for (i, offer) in self.shipping_options.iter().enumerate() {
             let total = offer.shipping_total;
             if !total.is_finite() {
-                violations.push(format!("/shipping_options/{i}/shipping_total: {total} is not a number"));
+                violations.push(format!(
+                    "/shipping_options/{i}/shipping_total: {total} is not a number"
+                ));
             } else if total < 0.0 {
                 violations.push(format!(
                     "/shipping_options/{i}/shipping_total: {total} is less than the minimum of 0"

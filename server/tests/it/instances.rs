@@ -461,12 +461,20 @@ async fn a_kept_webhook_key_never_stores_an_event_its_installation_would_refuse(
     assert_eq!(stored().await, 1);
 
     lifecycle(&fleet, "uninstalled", uninstall(dri)).await;
-    assert_eq!(event(&fleet, "wvt_first", "evt_2").await, 410, "uninstalled elsewhere");
+    assert_eq!(
+        event(&fleet, "wvt_first", "evt_2").await,
+        410,
+        "uninstalled elsewhere"
+    );
     assert_eq!(event(&fleet, "wvt_first", "evt_1").await, 410, "a redelivery too");
     assert_eq!(stored().await, 1);
 
     lifecycle(&fleet, "installed", legacy_install(dri, "dit_2", "wvt_second")).await;
-    assert_eq!(event(&fleet, "wvt_first", "evt_3").await, 401, "the old key, after a reinstall");
+    assert_eq!(
+        event(&fleet, "wvt_first", "evt_3").await,
+        401,
+        "the old key, after a reinstall"
+    );
     assert_eq!(event(&fleet, "wvt_second", "evt_4").await, 200, "the new key");
     assert_eq!(stored().await, 2);
 
@@ -485,7 +493,11 @@ async fn a_kept_webhook_key_never_stores_an_event_its_installation_would_refuse(
     .unwrap();
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(!stdout.contains("re-encrypted 0 value(s)"), "{stdout}");
-    assert_eq!(event(&fleet, "wvt_second", "evt_5").await, 200, "re-sealed: read again");
+    assert_eq!(
+        event(&fleet, "wvt_second", "evt_5").await,
+        200,
+        "re-sealed: read again"
+    );
     assert_eq!(event(&fleet, "wvt_first", "evt_6").await, 401);
     assert_eq!(stored().await, 3);
     db.close().await;
