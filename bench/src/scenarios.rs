@@ -766,6 +766,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         results.notes.push(
             "BENCH_QUICK=1: only the hot paths on SQLite were measured; this is not a full report.".into(),
         );
+        let _ = std::fs::remove_dir_all(&work);
         return Ok(results);
     }
 
