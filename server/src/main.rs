@@ -11,6 +11,7 @@ use server::{Failure, cli::Cli};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    with_allocator_settings();
     // Values already in the environment win over `.env`.
     if let Err(error) = dotenvy::dotenv()
         && !error.not_found()
@@ -37,4 +38,28 @@ fn main() -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// mimalloc reads its options from the environment once, as the process starts. Arenas committed
+/// as they are used (`MIMALLOC_ARENA_EAGER_COMMIT=0`) keep an idle droplet at about 26 MiB
+/// resident instead of 40 (BENCHMARKS.md), for no CPU the benchmarks could tell. A process cannot
+/// give itself that setting after it started, so unless the environment already has one, the
+/// binary runs itself again with it: the same process (PID), arguments and environment otherwise.
+/// Should that fail, it carries on as it is.
+fn with_allocator_settings() {
+    use std::os::unix::process::CommandExt;
+    const OPTION: &str = "MIMALLOC_ARENA_EAGER_COMMIT";
+    if std::env::var_os(OPTION).is_some() {
+        return;
+    }
+    let Ok(binary) = std::env::current_exe() else {
+        return;
+    };
+    let mut args = std::env::args_os();
+    let mut again = std::process::Command::new(binary);
+    if let Some(name) = args.next() {
+        again.arg0(name);
+    }
+    // Returns only if the binary could not be run again.
+    let _failed = again.args(args).env(OPTION, "0").exec();
 }
