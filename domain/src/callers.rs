@@ -162,21 +162,19 @@ async fn read_batches(db: Db, mut receiver: mpsc::Receiver<(String, Reply)>) {
 
 /// The rows of installations `uuids` (each named in the query), with their registered callbacks.
 async fn read(db: &Db, uuids: &[&str]) -> Result<HashMap<String, Row>, DbError> {
-    let list = (2..=uuids.len() + 1)
-        .map(|n| format!("${n}"))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
         "SELECT i.uuid, i.status, i.settings_version, r.definition_name, r.verification_token_sealed \
          FROM installations i LEFT JOIN callback_registrations r \
-         ON r.installation_uuid = i.uuid AND r.status = $1 \
-         WHERE i.uuid IN ({list})"
+         ON r.installation_uuid = i.uuid AND r.status = ${} \
+         WHERE i.uuid IN {}",
+        uuids.len() + 1,
+        crate::db::placeholders(1, uuids.len())
     );
-    let mut query = sqlx::query_as::<_, (String, String, i64, Option<String>, Option<String>)>(&sql)
-        .bind(registrations::RegistrationStatus::Registered.as_str());
+    let mut query = sqlx::query_as::<_, (String, String, i64, Option<String>, Option<String>)>(&sql);
     for uuid in uuids {
         query = query.bind(*uuid);
     }
+    let query = query.bind(registrations::RegistrationStatus::Registered.as_str());
     let mut rows: HashMap<String, Row> = HashMap::new();
     for (uuid, status, settings_version, definition, sealed) in query.fetch_all(db.pool()).await? {
         let row = match rows.entry(uuid) {

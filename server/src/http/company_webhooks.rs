@@ -9,7 +9,10 @@ use axum::{
     extract::{Path, State},
     http::{HeaderMap, StatusCode},
 };
-use domain::events::{NewEvent, Stored};
+use domain::{
+    events::{NewEvent, Stored},
+    webhook_keys::WebhookKey,
+};
 use serde_json::{Value, json};
 
 use super::{error::ApiError, signed};
@@ -24,49 +27,53 @@ pub async fn receive(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (db, keyring, keys) = (&state.db, &state.config.keyring, &state.webhook_keys);
     let mut key = keys.get(db, keyring, &uuid).await??;
-    if signed::verify(&[key.key.expose().as_bytes()], &headers, &body).is_err() {
-        // The kept key may be an old one (reinstalled elsewhere): the verdict is the stored key's.
-        key = keys.fresh(db, keyring, &uuid).await??;
-        signed::verify(&[key.key.expose().as_bytes()], &headers, &body)?;
+    let mut fresh = false;
+    let mut key_changes = 0;
+    loop {
+        if let Err(refused) = signed::verify(&[key.key.expose().as_bytes()], &headers, &body) {
+            if fresh {
+                return Err(refused);
+            }
+            // The kept key may be an old one (reinstalled elsewhere): the verdict is the stored
+            // key's.
+            key = keys.fresh(db, keyring, &uuid).await??;
+            fresh = true;
+            continue;
+        }
+        let stored = state.events.store(event_of(&uuid, &body, &key)?).await?;
+        tracing::debug!(installation = %uuid, ?stored, "company event received");
+        let status = match stored {
+            Stored::New => "stored",
+            Stored::Duplicate => "duplicate",
+            // The database refused the key (uninstalled, reinstalled, re-sealed since it was
+            // read): verified again with the stored key, which says what the event gets now.
+            Stored::KeyChanged if key_changes < KEY_CHANGES_TOLERATED => {
+                key_changes += 1;
+                key = keys.fresh(db, keyring, &uuid).await??;
+                fresh = true;
+                continue;
+            }
+            Stored::KeyChanged => {
+                return Err(ApiError::Unavailable(format!(
+                    "installation {uuid} changed while the event was stored; send it again"
+                )));
+            }
+        };
+        state.metrics.company_event(status);
+        return Ok((StatusCode::OK, Json(json!({ "status": status }))));
     }
-    let event = fluid::company_events::parse(&body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    let name = event.name.clone();
-    // `parse` checked the body is UTF-8 throughout.
-    let payload = String::from_utf8_lossy(&body).into_owned();
-    let new_event = |event, payload, verified_with| NewEvent {
-        installation_uuid: uuid.clone(),
+}
+
+/// The verified `body` as installation `uuid`'s event, to store while `key` is still its key.
+fn event_of(uuid: &str, body: &[u8], key: &WebhookKey) -> Result<NewEvent, ApiError> {
+    let event = fluid::company_events::parse(body).map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    Ok(NewEvent {
+        installation_uuid: uuid.to_owned(),
         event,
-        payload,
-        verified_with,
-    };
-    let mut stored = (state.events)
-        .store(new_event(event.clone(), payload, key.sealed.clone()))
-        .await?;
-    // The database refused the kept key (uninstalled, reinstalled, re-sealed since it was read):
-    // verified again with the stored key, which says what the event gets now.
-    for _ in 0..KEY_CHANGES_TOLERATED {
-        if stored != Stored::KeyChanged {
-            break;
-        }
-        key = keys.fresh(db, keyring, &uuid).await??;
-        signed::verify(&[key.key.expose().as_bytes()], &headers, &body)?;
-        let payload = String::from_utf8_lossy(&body).into_owned();
-        stored = (state.events)
-            .store(new_event(event.clone(), payload, key.sealed.clone()))
-            .await?;
-    }
-    tracing::debug!(installation = %uuid, event = name.as_deref().unwrap_or("?"), ?stored, "company event received");
-    let status = match stored {
-        Stored::New => "stored",
-        Stored::Duplicate => "duplicate",
-        Stored::KeyChanged => {
-            return Err(ApiError::Unavailable(format!(
-                "installation {uuid} changed while the event was stored; send it again"
-            )));
-        }
-    };
-    state.metrics.company_event(status);
-    Ok((StatusCode::OK, Json(json!({ "status": status }))))
+        // `parse` checked the body is UTF-8 throughout.
+        payload: String::from_utf8_lossy(body).into_owned(),
+        verified_with: key.sealed.clone(),
+    })
 }
 
 /// Times in a row an event may find its installation's key changed before it is answered 503

@@ -424,20 +424,9 @@ async fn jobs_of_one_installation_never_run_at_once_on_two_connections() {
 async fn a_kept_webhook_key_never_stores_an_event_its_installation_would_refuse() {
     let mut fleet = Fleet::start(1, 60).await;
     let dri = "dri_kept_key";
-    let lifecycle = async |fleet: &Fleet, kind: &str, payload: Value| {
-        let delivery = fleet
-            .sim
-            .deliver_signed(
-                &fleet.url(0, &format!("/api/webhooks/{kind}")),
-                payload.to_string().as_bytes(),
-                WEBHOOK_SECRET.as_bytes(),
-                &now().to_string(),
-            )
-            .await
-            .expect("lifecycle delivery");
-        assert_eq!(delivery.status, 200, "{kind}: {}", delivery.body);
-    };
-    lifecycle(&fleet, "installed", legacy_install(dri, "dit_1", "wvt_first")).await;
+    fleet
+        .lifecycle_via(0, "installed", &legacy_install(dri, "dit_1", "wvt_first"))
+        .await;
     // The second instance opens what the first sealed, and what `keys rotate` seals below.
     fleet.encryption_key = format!("{},{}", key(8), key(7));
     let other = fleet.add().await;
@@ -460,7 +449,7 @@ async fn a_kept_webhook_key_never_stores_an_event_its_installation_would_refuse(
     assert_eq!(event(&fleet, "wvt_first", "evt_1").await, 200);
     assert_eq!(stored().await, 1);
 
-    lifecycle(&fleet, "uninstalled", uninstall(dri)).await;
+    fleet.lifecycle_via(0, "uninstalled", &uninstall(dri)).await;
     assert_eq!(
         event(&fleet, "wvt_first", "evt_2").await,
         410,
@@ -469,7 +458,9 @@ async fn a_kept_webhook_key_never_stores_an_event_its_installation_would_refuse(
     assert_eq!(event(&fleet, "wvt_first", "evt_1").await, 410, "a redelivery too");
     assert_eq!(stored().await, 1);
 
-    lifecycle(&fleet, "installed", legacy_install(dri, "dit_2", "wvt_second")).await;
+    fleet
+        .lifecycle_via(0, "installed", &legacy_install(dri, "dit_2", "wvt_second"))
+        .await;
     assert_eq!(
         event(&fleet, "wvt_first", "evt_3").await,
         401,

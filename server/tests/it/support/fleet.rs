@@ -139,6 +139,22 @@ impl Fleet {
         jobs.unwrap_or_else(|jobs| panic!("jobs did not settle: {jobs:?}\n{:#?}", self.logs()))
     }
 
+    /// A lifecycle webhook (`installed`, `uninstalled`) signed as Fluid does, delivered to the
+    /// instance at `index`; it must be answered 200.
+    pub async fn lifecycle_via(&self, index: usize, kind: &str, payload: &Value) {
+        let delivery = self
+            .sim
+            .deliver_signed(
+                &self.url(index, &format!("/api/webhooks/{kind}")),
+                payload.to_string().as_bytes(),
+                WEBHOOK_SECRET.as_bytes(),
+                &now().to_string(),
+            )
+            .await
+            .expect("lifecycle delivery");
+        assert_eq!(delivery.status, 200, "{kind}: {}", delivery.body);
+    }
+
     /// A company installed through the instance at `index`, its jobs settled.
     pub async fn install_via(&self, index: usize, name: &str) -> fluid::sim::SimInstallation {
         let company = self.sim.create_installation(name).await;
@@ -148,17 +164,7 @@ impl Fleet {
             .install_payload(&dri, Shape::V2Flat)
             .await
             .expect("payload");
-        let delivery = self
-            .sim
-            .deliver_signed(
-                &self.url(index, "/api/webhooks/installed"),
-                payload.to_string().as_bytes(),
-                WEBHOOK_SECRET.as_bytes(),
-                &now().to_string(),
-            )
-            .await
-            .expect("install delivery");
-        assert_eq!(delivery.status, 200, "{}", delivery.body);
+        self.lifecycle_via(index, "installed", &payload).await;
         company
     }
 }
