@@ -222,6 +222,49 @@ pub struct PoolSettings {
     pub acquire_timeout: Duration,
     /// PostgreSQL cancels a statement running longer than this (`None`: no limit).
     pub statement_timeout: Option<Duration>,
+    /// SQLite: who copies the write-ahead log back into the database file.
+    pub wal_checkpoints: WalCheckpoints,
+}
+
+/// Who copies SQLite's write-ahead log back into the database file (a checkpoint).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WalCheckpoints {
+    /// SQLite's own way: the commit that takes the log past 1 000 pages copies it before it
+    /// returns, so that commit, and every write queued behind it, waits for the copy. Right for
+    /// a short command.
+    #[default]
+    InCommits,
+    /// Never inside a commit: the process runs [`Db::checkpoint`] itself, off the writers' path
+    /// (the serving process does, see `server::wal_checkpoints`).
+    Separately,
+}
+
+/// How thoroughly [`Db::checkpoint`] copies the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckpointMode {
+    /// What it can without waiting for anyone (readers and the writer carry on).
+    Passive,
+    /// Everything, waiting (up to the busy timeout) for the writer and for readers of the log to
+    /// finish, so that the next write starts the log again from its beginning.
+    Restart,
+}
+
+/// What a checkpoint did, in pages (log frames).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Another connection's checkpoint or lock kept it from finishing.
+    pub busy: bool,
+    /// Frames in the log.
+    pub log: i64,
+    /// Frames of the log now in the database file.
+    pub copied: i64,
+}
+
+impl Checkpoint {
+    /// Whether the whole log is in the database file: the next write starts it again.
+    pub fn is_complete(&self) -> bool {
+        !self.busy && self.copied >= self.log
+    }
 }
 
 impl Default for PoolSettings {
@@ -230,6 +273,7 @@ impl Default for PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
+            wal_checkpoints: WalCheckpoints::InCommits,
         }
     }
 }
@@ -252,6 +296,11 @@ impl Db {
         sqlx::any::install_default_drivers();
         let backend = url.backend;
         let statement_timeout_ms = settings.statement_timeout.map_or(0, |t| t.as_millis());
+        // Separately, a log that once grew large is cut back to 64 MiB when it starts again.
+        let (autocheckpoint_pages, log_limit) = match settings.wal_checkpoints {
+            WalCheckpoints::InCommits => (1000, -1),
+            WalCheckpoints::Separately => (0, 64 * 1024 * 1024),
+        };
         let pool = AnyPoolOptions::new()
             .max_connections(settings.max_connections)
             .acquire_timeout(settings.acquire_timeout)
@@ -271,9 +320,14 @@ impl Db {
                         // ten caches would otherwise hold the same hot pages ten times over.
                         Backend::Sqlite => {
                             conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
-                                 PRAGMA cache_size = -1024;",
+                                format!(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                                     PRAGMA cache_size = -1024; \
+                                     PRAGMA wal_autocheckpoint = {autocheckpoint_pages}; \
+                                     PRAGMA journal_size_limit = {log_limit};"
+                                )
+                                .as_str(),
                             )
                             .await?;
                         }
@@ -382,6 +436,26 @@ impl Db {
     /// The pool, for the domain modules' queries.
     pub(crate) fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// SQLite: copies the write-ahead log into the database file (see [`WalCheckpoints`]).
+    /// `None` on PostgreSQL, which has no such log to copy.
+    pub async fn checkpoint(&self, mode: CheckpointMode) -> Result<Option<Checkpoint>, DbError> {
+        if self.backend != Backend::Sqlite {
+            return Ok(None);
+        }
+        let sql = match mode {
+            CheckpointMode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+            CheckpointMode::Restart => "PRAGMA wal_checkpoint(RESTART)",
+        };
+        let (busy, log, copied) = sqlx::query_as::<_, (i64, i64, i64)>(sql)
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(Some(Checkpoint {
+            busy: busy != 0,
+            log,
+            copied,
+        }))
     }
 
     /// Closes every connection (on shutdown).

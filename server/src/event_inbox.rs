@@ -4,6 +4,10 @@
 //! latency stays that of one insert, while under load one commit carries many events. On SQLite,
 //! whose single writer made one commit per event the ingest's ceiling, this is most of the cost.
 //!
+//! On PostgreSQL several writers take turns at the queue: while one waits for its commit's flush,
+//! the next gathers what queued meanwhile and sends it, so the flushes overlap (PostgreSQL commits
+//! concurrent transactions together). SQLite has one writer whatever we do: one task there.
+//!
 //! The 2xx is still sent only once the event is committed. If the database refuses a batch, its
 //! events are tried one by one, so that one bad event does not fail the others; if it cannot be
 //! reached, the whole batch is answered 503.
@@ -12,17 +16,22 @@ use std::sync::Arc;
 
 use domain::{
     Db, DbError,
+    db::Backend,
     events::{self, NewEvent, Stored},
 };
 use tokio::{
-    sync::{mpsc, oneshot},
-    task::JoinHandle,
+    sync::{Mutex, mpsc, oneshot},
+    task::{JoinHandle, JoinSet},
 };
+
+use crate::wal_checkpoints::LogGate;
 
 /// Events queued at most; past this, requests wait for room.
 const CAPACITY: usize = 4_096;
 /// Most events committed together.
 const BATCH: usize = 256;
+/// Batches in flight at once on PostgreSQL (each holds one of the pool's connections).
+const POSTGRES_WRITERS: usize = 3;
 
 type Reply = oneshot::Sender<Result<Stored, Arc<DbError>>>;
 
@@ -43,10 +52,21 @@ pub enum InboxError {
 }
 
 impl EventInbox {
-    /// Starts the writer; it ends once every inbox is dropped and the queue is written.
-    pub fn start(db: Db) -> (Self, JoinHandle<()>) {
+    /// Starts the writers; they end once every inbox is dropped and the queue is written. Each
+    /// commits holding `gate` shared (a checkpoint's last pass holds it alone).
+    pub fn start(db: Db, gate: LogGate) -> (Self, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(CAPACITY);
-        (Self { sender }, tokio::spawn(write(db, receiver)))
+        let receiver = Arc::new(Mutex::new(receiver));
+        let writers = match db.backend() {
+            Backend::Sqlite => 1,
+            Backend::Postgres => POSTGRES_WRITERS,
+        };
+        let mut tasks = JoinSet::new();
+        for _ in 0..writers {
+            tasks.spawn(write(db.clone(), gate.clone(), receiver.clone()));
+        }
+        let all_written = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
+        (Self { sender }, all_written)
     }
 
     /// Stores `event` unless it is already there, once its commit is done.
@@ -63,11 +83,15 @@ impl EventInbox {
     }
 }
 
-async fn write(db: Db, mut receiver: mpsc::Receiver<(NewEvent, Reply)>) {
+async fn write(db: Db, gate: LogGate, queue: Arc<Mutex<mpsc::Receiver<(NewEvent, Reply)>>>) {
     let mut batch = Vec::with_capacity(BATCH);
-    while receiver.recv_many(&mut batch, BATCH).await > 0 {
+    // The queue is held only while gathering: the next writer gathers while this one stores.
+    while queue.lock().await.recv_many(&mut batch, BATCH).await > 0 {
         let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.drain(..).unzip();
-        match events::store_all(&db, &events, domain::time::now()).await {
+        let writing = gate.writing().await;
+        let stored = events::store_all(&db, &events, domain::time::now()).await;
+        drop(writing);
+        match stored {
             Ok(stored) => {
                 for (reply, stored) in replies.into_iter().zip(stored) {
                     // The request may be gone (timed out): its event is stored all the same.

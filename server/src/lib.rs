@@ -16,6 +16,7 @@ pub mod per_installation;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
+pub mod wal_checkpoints;
 pub mod worker;
 
 use cli::{

@@ -64,7 +64,9 @@ pub async fn serve(
         Callbacks::compile().map_err(|e| anyhow::anyhow!("a callback definition is broken: {e}"))?;
     let (activity, activity_writer) =
         crate::activity_recorder::ActivityRecorder::start(db.clone(), metrics.clone());
-    let (events, events_writer) = crate::event_inbox::EventInbox::start(db.clone());
+    let log_gate = crate::wal_checkpoints::LogGate::default();
+    let (events, events_writer) = crate::event_inbox::EventInbox::start(db.clone(), log_gate.clone());
+    let checkpoints = crate::wal_checkpoints::start(db.clone(), log_gate);
     let lifecycle = domain::lifecycle::Deps {
         db: db.clone(),
         keyring: config.keyring.clone(),
@@ -121,7 +123,11 @@ pub async fn serve(
     if let Some(migrating) = migrating {
         migrating.abort();
     }
+    if let Some(checkpoints) = checkpoints {
+        checkpoints.abort();
+    }
     served.context("the HTTP server failed")?;
+    // The last connection to close copies what is left of the log.
     db.close().await;
     tracing::info!("droplet stopped");
     Ok(())

@@ -5,7 +5,10 @@ mod admin;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
-use domain::{DatabaseUrl, Keyring, db::PoolSettings};
+use domain::{
+    DatabaseUrl, Keyring,
+    db::{PoolSettings, WalCheckpoints},
+};
 use fluid::Secret;
 
 pub use admin::AdminConfig;
@@ -145,6 +148,8 @@ impl Config {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),
             },
+            // Serving copies SQLite's log with a task of its own (`wal_checkpoints`).
+            wal_checkpoints: WalCheckpoints::Separately,
         };
         let job_lease = Duration::from_secs(number(
             "JOB_LEASE_SECS",

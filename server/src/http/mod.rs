@@ -84,7 +84,20 @@ pub fn router(state: AppState) -> Router {
         async move { fallback(request, render_not_found).await }
     };
 
-    Router::new()
+    // What a merchant's browser opens: the admin UI, its sign-in and assets, and the 404 page.
+    // Only these take Fluid's `session_token` off the address (see `sign_in::viewer_token`).
+    let merchant = Router::new()
+        .route("/auth/fluid/start", get(sign_in::start))
+        .route("/auth/fluid/callback", get(sign_in::callback))
+        .route("/auth/fluid/refused", get(sign_in::refused))
+        .leptos_routes_with_context(&state, ROUTES.clone(), context, shell)
+        .fallback(fallback)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            sign_in::viewer_token,
+        ));
+    // Fluid's doors, the shoppers' widget, the probes: no viewer, so no layer looking for one.
+    merchant
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::render))
@@ -94,15 +107,6 @@ pub fn router(state: AppState) -> Router {
         .route("/api/callbacks/{uuid}/{definition}", post(callbacks::receive))
         .route("/checkout/widget/{key}", get(checkout_widget::show))
         .route("/checkout/widget/{key}/preview", get(checkout_widget::preview))
-        .route("/auth/fluid/start", get(sign_in::start))
-        .route("/auth/fluid/callback", get(sign_in::callback))
-        .route("/auth/fluid/refused", get(sign_in::refused))
-        .leptos_routes_with_context(&state, ROUTES.clone(), context, shell)
-        .fallback(fallback)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            sign_in::viewer_token,
-        ))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn_with_state(
             Limits::new(
