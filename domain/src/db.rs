@@ -234,18 +234,18 @@ pub enum WalCheckpoints {
     /// a short command.
     #[default]
     InCommits,
-    /// Never inside a commit: the process runs [`Db::checkpoint`] itself, off the writers' path
-    /// (the serving process does, see `server::wal_checkpoints`).
+    /// Never inside a commit: the process copies the log itself with a [`LogCopier`], off the
+    /// writers' path (the serving process does, see `server::wal_checkpoints`).
     Separately,
 }
 
-/// How thoroughly [`Db::checkpoint`] copies the log.
+/// How thoroughly [`LogCopier::copy`] copies the log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CheckpointMode {
     /// What it can without waiting for anyone (readers and the writer carry on).
     Passive,
-    /// Everything, waiting (up to the busy timeout) for the writer and for readers of the log to
-    /// finish, so that the next write starts the log again from its beginning.
+    /// Everything, waiting a little for the writer and for readers of the log to finish, so that
+    /// the next write starts the log again from its beginning.
     Restart,
 }
 
@@ -260,6 +260,45 @@ pub struct Checkpoint {
     pub copied: i64,
 }
 
+/// A pooled SQLite connection that copies the write-ahead log (a checkpoint) when asked.
+#[derive(Debug)]
+pub struct LogCopier {
+    connection: sqlx::pool::PoolConnection<sqlx::Any>,
+}
+
+impl LogCopier {
+    /// Copies the log as `mode` says. [`CheckpointMode::Restart`] waits at most `RESTART_WAIT`
+    /// for the writer and the log's readers (then reports `busy`), not the pool's busy timeout.
+    pub async fn copy(&mut self, mode: CheckpointMode) -> Result<Checkpoint, DbError> {
+        let sql = match mode {
+            CheckpointMode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
+            CheckpointMode::Restart => "PRAGMA wal_checkpoint(RESTART)",
+        };
+        if mode == CheckpointMode::Restart {
+            let wait = format!("PRAGMA busy_timeout = {}", RESTART_WAIT.as_millis());
+            self.connection.execute(wait.as_str()).await?;
+        }
+        let copied = sqlx::query_as::<_, (i64, i64, i64)>(sql)
+            .fetch_one(&mut *self.connection)
+            .await;
+        if mode == CheckpointMode::Restart {
+            let wait = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+            self.connection.execute(wait.as_str()).await?;
+        }
+        let (busy, log, copied) = copied?;
+        Ok(Checkpoint {
+            busy: busy != 0,
+            log,
+            copied,
+        })
+    }
+}
+
+/// How long a SQLite connection waits for another's lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a restarting checkpoint waits for the writer and the log's readers.
+const RESTART_WAIT: Duration = Duration::from_millis(100);
+
 impl Checkpoint {
     /// Whether the whole log is in the database file: the next write starts it again.
     pub fn is_complete(&self) -> bool {
@@ -273,7 +312,7 @@ impl Default for PoolSettings {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(5),
             statement_timeout: Some(Duration::from_secs(30)),
-            wal_checkpoints: WalCheckpoints::InCommits,
+            wal_checkpoints: WalCheckpoints::default(),
         }
     }
 }
@@ -297,6 +336,7 @@ impl Db {
         let backend = url.backend;
         let statement_timeout_ms = settings.statement_timeout.map_or(0, |t| t.as_millis());
         // Separately, a log that once grew large is cut back to 64 MiB when it starts again.
+        let busy_ms = BUSY_TIMEOUT.as_millis();
         let (autocheckpoint_pages, log_limit) = match settings.wal_checkpoints {
             WalCheckpoints::InCommits => (1000, -1),
             WalCheckpoints::Separately => (0, 64 * 1024 * 1024),
@@ -322,7 +362,7 @@ impl Db {
                             conn.execute(
                                 format!(
                                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms}; \
                                      PRAGMA cache_size = -1024; \
                                      PRAGMA wal_autocheckpoint = {autocheckpoint_pages}; \
                                      PRAGMA journal_size_limit = {log_limit};"
@@ -438,23 +478,14 @@ impl Db {
         &self.pool
     }
 
-    /// SQLite: copies the write-ahead log into the database file (see [`WalCheckpoints`]).
-    /// `None` on PostgreSQL, which has no such log to copy.
-    pub async fn checkpoint(&self, mode: CheckpointMode) -> Result<Option<Checkpoint>, DbError> {
+    /// SQLite: a connection of the pool set aside for copying the write-ahead log into the
+    /// database file (see [`WalCheckpoints`]); `None` on PostgreSQL, which has no such log.
+    pub async fn log_copier(&self) -> Result<Option<LogCopier>, DbError> {
         if self.backend != Backend::Sqlite {
             return Ok(None);
         }
-        let sql = match mode {
-            CheckpointMode::Passive => "PRAGMA wal_checkpoint(PASSIVE)",
-            CheckpointMode::Restart => "PRAGMA wal_checkpoint(RESTART)",
-        };
-        let (busy, log, copied) = sqlx::query_as::<_, (i64, i64, i64)>(sql)
-            .fetch_one(&self.pool)
-            .await?;
-        Ok(Some(Checkpoint {
-            busy: busy != 0,
-            log,
-            copied,
+        Ok(Some(LogCopier {
+            connection: self.pool.acquire().await?,
         }))
     }
 

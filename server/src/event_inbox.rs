@@ -4,9 +4,8 @@
 //! latency stays that of one insert, while under load one commit carries many events. On SQLite,
 //! whose single writer made one commit per event the ingest's ceiling, this is most of the cost.
 //!
-//! On PostgreSQL several writers take turns at the queue: while one waits for its commit's flush,
-//! the next gathers what queued meanwhile and sends it, so the flushes overlap (PostgreSQL commits
-//! concurrent transactions together). SQLite has one writer whatever we do: one task there.
+//! The writer commits holding the [`LogGate`] shared: on SQLite, a checkpoint's last pass holds it
+//! alone for a few milliseconds (see `wal_checkpoints`).
 //!
 //! The 2xx is still sent only once the event is committed. If the database refuses a batch, its
 //! events are tried one by one, so that one bad event does not fail the others; if it cannot be
@@ -16,12 +15,11 @@ use std::sync::Arc;
 
 use domain::{
     Db, DbError,
-    db::Backend,
     events::{self, NewEvent, Stored},
 };
 use tokio::{
-    sync::{Mutex, mpsc, oneshot},
-    task::{JoinHandle, JoinSet},
+    sync::{mpsc, oneshot},
+    task::JoinHandle,
 };
 
 use crate::wal_checkpoints::LogGate;
@@ -30,8 +28,6 @@ use crate::wal_checkpoints::LogGate;
 const CAPACITY: usize = 4_096;
 /// Most events committed together.
 const BATCH: usize = 256;
-/// Batches in flight at once on PostgreSQL (each holds one of the pool's connections).
-const POSTGRES_WRITERS: usize = 3;
 
 type Reply = oneshot::Sender<Result<Stored, Arc<DbError>>>;
 
@@ -52,21 +48,10 @@ pub enum InboxError {
 }
 
 impl EventInbox {
-    /// Starts the writers; they end once every inbox is dropped and the queue is written. Each
-    /// commits holding `gate` shared (a checkpoint's last pass holds it alone).
+    /// Starts the writer; it ends once every inbox is dropped and the queue is written.
     pub fn start(db: Db, gate: LogGate) -> (Self, JoinHandle<()>) {
         let (sender, receiver) = mpsc::channel(CAPACITY);
-        let receiver = Arc::new(Mutex::new(receiver));
-        let writers = match db.backend() {
-            Backend::Sqlite => 1,
-            Backend::Postgres => POSTGRES_WRITERS,
-        };
-        let mut tasks = JoinSet::new();
-        for _ in 0..writers {
-            tasks.spawn(write(db.clone(), gate.clone(), receiver.clone()));
-        }
-        let all_written = tokio::spawn(async move { while tasks.join_next().await.is_some() {} });
-        (Self { sender }, all_written)
+        (Self { sender }, tokio::spawn(write(db, gate, receiver)))
     }
 
     /// Stores `event` unless it is already there, once its commit is done.
@@ -83,10 +68,9 @@ impl EventInbox {
     }
 }
 
-async fn write(db: Db, gate: LogGate, queue: Arc<Mutex<mpsc::Receiver<(NewEvent, Reply)>>>) {
+async fn write(db: Db, gate: LogGate, mut receiver: mpsc::Receiver<(NewEvent, Reply)>) {
     let mut batch = Vec::with_capacity(BATCH);
-    // The queue is held only while gathering: the next writer gathers while this one stores.
-    while queue.lock().await.recv_many(&mut batch, BATCH).await > 0 {
+    while receiver.recv_many(&mut batch, BATCH).await > 0 {
         let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.drain(..).unzip();
         let writing = gate.writing().await;
         let stored = events::store_all(&db, &events, domain::time::now()).await;
@@ -101,8 +85,10 @@ async fn write(db: Db, gate: LogGate, queue: Arc<Mutex<mpsc::Receiver<(NewEvent,
             Err(error) if events.len() > 1 && error.is_refusal() => {
                 tracing::warn!(%error, events = events.len(), "a batch of company events failed; storing them one by one");
                 for (event, reply) in events.into_iter().zip(replies) {
+                    let writing = gate.writing().await;
                     let stored =
                         events::store_all(&db, std::slice::from_ref(&event), domain::time::now()).await;
+                    drop(writing);
                     let stored = stored.map_err(Arc::new);
                     let _ = reply.send(stored.map(|s| s.first().copied().unwrap_or(Stored::Duplicate)));
                 }

@@ -3,7 +3,12 @@
 use std::{sync::Arc, time::Duration};
 
 use anyhow::Context;
-use domain::{Db, callbacks::Callbacks, db::Backend, shipping};
+use domain::{
+    Db,
+    callbacks::Callbacks,
+    db::{Backend, PoolSettings, WalCheckpoints},
+    shipping,
+};
 use fluid::client::{FluidClient, RetryPolicy};
 use leptos::config::{Env, LeptosOptions};
 use tokio::{
@@ -20,7 +25,12 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let db = Db::connect_lazy(&config.database_url, &config.pool)?;
+    // This process copies SQLite's log itself (`wal_checkpoints`, started below).
+    let pool = PoolSettings {
+        wal_checkpoints: WalCheckpoints::Separately,
+        ..config.pool.clone()
+    };
+    let db = Db::connect_lazy(&config.database_url, &pool)?;
     let migrating = migrate_or_wait(&db).await?;
     let address = listener.local_addr()?;
     let leptos_options = LeptosOptions::builder()

@@ -4,41 +4,46 @@
 //! time the event writer — and every webhook waiting for its commit — waited for the copy. Those
 //! waits were the ingest's p99 (18 ms with them against 4 ms without, in one quick bench).
 //!
-//! Every [`EVERY`] a passive checkpoint copies what it can while every writer carries on. A log
-//! copied while it is being written is never all copied (the writer appends meanwhile), and SQLite
-//! starts it again from its beginning only once it is; so passes follow one another, each copying
-//! what was appended during the previous, until little is, and once the log is past 32 MiB a last one
-//! copies that little with the event writer held between two of its batches ([`LogGate`]): a few
-//! milliseconds (mostly the disk's `fsync`s), at most every third round at the highest rate
-//! measured. Should the log still pass [`MOST_PAGES`] (other processes
-//! writing the same file keep it from ever being all copied), a restarting checkpoint waits for
-//! every writer: a bounded log is worth one stall.
+//! Every [`EVERY`] passive passes copy what they can while every writer carries on. A log copied
+//! while it is being written is never all copied (the writer appends meanwhile), and SQLite starts
+//! it again from its beginning only once it is; so passes follow one another, each copying what
+//! was appended during the previous, until little is, and once the log is past
+//! [`HOLD_WRITER_FROM_PAGES`] a last pass copies that little with the event writer held between
+//! two of its batches ([`LogGate`]): a few milliseconds, mostly the disk's `fsync`s.
+//!
+//! Should the log still pass [`RESTART_FROM_PAGES`] (a reader keeping an old snapshot, or another
+//! process writing the same file, keeps it from ever being all copied), a restarting checkpoint
+//! waits a little for every writer and reader, at most every [`RESTART_BACKOFF`]; a log it could
+//! not restart is logged as a warning with its size.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    time::{Duration, Instant},
+};
 
 use domain::{
     Db, DbError,
-    db::{Backend, CheckpointMode},
+    db::{Checkpoint, CheckpointMode},
 };
 use tokio::{
-    sync::{RwLock, RwLockReadGuard},
+    sync::{RwLock, RwLockReadGuard, RwLockWriteGuard},
     task::JoinHandle,
 };
 
 /// How often the log is copied. At 20 000 events a second the log grows by about 25 MiB in
 /// between, most of it the same pages written again (a checkpoint copies each page once).
-pub const EVERY: Duration = Duration::from_millis(250);
-/// Log pages (4 KiB each) from which a round ends with the pass that holds the writer, so that
-/// the log starts again: 32 MiB. Below it the passes copy without holding anyone. Each such pass
-/// costs the writer a few milliseconds (mostly the disk's `fsync`s), so not every round.
-const RESTART_PAGES: i64 = 8_192;
-/// Log pages past which a checkpoint waits for every writer: 256 MiB, ten rounds'
-/// worth at the highest rate measured.
-const MOST_PAGES: i64 = 65_536;
+const EVERY: Duration = Duration::from_millis(250);
+/// Log pages (4 KiB each) from which a round ends with a pass holding the event writer, so that
+/// the log starts again: 32 MiB. Below it the passes hold no one.
+const HOLD_WRITER_FROM_PAGES: i64 = 8_192;
+/// Log pages past which a round ends with a restarting checkpoint: 256 MiB, ten rounds' worth at
+/// the highest rate measured.
+const RESTART_FROM_PAGES: i64 = 65_536;
+/// The least time between two restarting checkpoints (each may keep writers waiting briefly).
+const RESTART_BACKOFF: Duration = Duration::from_secs(30);
 /// Passive passes at most per round before the last one.
 const MOST_PASSES: usize = 4;
-/// Pages appended during a pass under which the writer may be held for the last one: a few
-/// milliseconds' copy.
+/// Pages appended during a pass under which the event writer may be held for the last one.
 const SETTLED_PAGES: i64 = 128;
 
 /// Held shared by the event writer while it commits, alone by a checkpoint's last pass.
@@ -46,67 +51,91 @@ const SETTLED_PAGES: i64 = 128;
 pub struct LogGate(Arc<RwLock<()>>);
 
 impl LogGate {
-    /// Held while committing: a checkpoint's last pass waits for it, and it for that pass.
+    /// Held while committing. Never take it twice in one task: a last pass waiting in between
+    /// (the lock prefers it) would wait for the first hold, and the second for that pass.
     pub async fn writing(&self) -> RwLockReadGuard<'_, ()> {
         self.0.read().await
     }
+
+    /// Held by a checkpoint's last pass: no commit of the event writer meanwhile.
+    async fn alone(&self) -> RwLockWriteGuard<'_, ()> {
+        self.0.write().await
+    }
 }
 
-/// On SQLite, starts the task that copies the log every [`EVERY`] (the pool's connections must
-/// not do it themselves: `WalCheckpoints::Separately`); `None` on PostgreSQL.
+/// Starts the task that copies the log every [`EVERY`]; `None` on PostgreSQL. The pool's
+/// connections must not copy it themselves (`WalCheckpoints::Separately`).
 pub fn start(db: Db, gate: LogGate) -> Option<JoinHandle<()>> {
-    if db.backend() != Backend::Sqlite {
+    if db.backend() != domain::db::Backend::Sqlite {
         return None;
     }
     Some(tokio::spawn(async move {
         let mut ticks = tokio::time::interval(EVERY);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_restart: Option<Instant> = None;
         loop {
             ticks.tick().await;
-            if let Err(error) = checkpoint(&db, &gate).await {
-                tracing::warn!(%error, "the write-ahead log could not be copied into the database file; trying again");
+            let may_restart = last_restart.is_none_or(|at| at.elapsed() >= RESTART_BACKOFF);
+            match round(&db, &gate, may_restart).await {
+                Ok(Ending::Restarted(held)) => {
+                    last_restart = Some(Instant::now());
+                    if !held.is_complete() {
+                        tracing::warn!(
+                            log_mib = held.log * 4 / 1024,
+                            "the write-ahead log cannot be copied whole (a reader keeps an old snapshot, or another process keeps writing); it grows meanwhile"
+                        );
+                    }
+                }
+                Ok(Ending::Copied) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "the write-ahead log could not be copied into the database file; trying again");
+                }
             }
         }
     }))
 }
 
-/// One round: passive passes until the log grows little during one (each copies what the
-/// previous left), then, once the log is past [`RESTART_PAGES`], a last pass with the event
-/// writer held — one that waits for every writer
-/// instead if the log was past [`MOST_PAGES`]. (A pass reports the log as it was when it began:
-/// all of it copied says nothing of what was appended meanwhile.)
-async fn checkpoint(db: &Db, gate: &LogGate) -> Result<(), DbError> {
-    let Some(mut last) = db.checkpoint(CheckpointMode::Passive).await? else {
-        return Ok(());
+/// How a round ended.
+enum Ending {
+    /// Passes only, or with the writer held for the last.
+    Copied,
+    /// With a restarting checkpoint, which did what it says.
+    Restarted(Checkpoint),
+}
+
+/// One round: passive passes until the log grows little during one; then, if it is not all
+/// copied, once it is past [`HOLD_WRITER_FROM_PAGES`] a last pass with the event writer held —
+/// a restarting one if it is past [`RESTART_FROM_PAGES`] and `may_restart`. (A pass reports the
+/// log as it was when it began: all of it copied says nothing of what was appended meanwhile.)
+async fn round(db: &Db, gate: &LogGate, may_restart: bool) -> Result<Ending, DbError> {
+    // The connection first: the writer is never held while a connection is waited for.
+    let Some(mut copier) = db.log_copier().await? else {
+        return Ok(Ending::Copied);
     };
-    if last.log == 0 {
-        return Ok(());
-    }
+    let mut last = copier.copy(CheckpointMode::Passive).await?;
     for _ in 1..MOST_PASSES {
-        let Some(next) = db.checkpoint(CheckpointMode::Passive).await? else {
-            return Ok(());
-        };
+        if last.log == 0 {
+            break;
+        }
+        let next = copier.copy(CheckpointMode::Passive).await?;
         let appended = next.log - last.log;
         last = next;
         if appended <= SETTLED_PAGES {
             break;
         }
     }
-    if last.log < RESTART_PAGES {
-        return Ok(());
+    if last.log < HOLD_WRITER_FROM_PAGES {
+        return Ok(Ending::Copied);
     }
-    let mode = match last.log > MOST_PAGES {
-        true => CheckpointMode::Restart,
-        false => CheckpointMode::Passive,
-    };
-    let _alone = gate.0.write().await;
-    let held = db.checkpoint(mode).await?;
-    if mode == CheckpointMode::Restart {
-        tracing::info!(
-            ?last,
-            ?held,
-            "the write-ahead log had grown past its bound; copied it waiting for every writer"
-        );
+    if may_restart && last.log > RESTART_FROM_PAGES {
+        let _alone = gate.alone().await;
+        return Ok(Ending::Restarted(copier.copy(CheckpointMode::Restart).await?));
     }
-    Ok(())
+    // A long log all copied and nothing appended since: the next write starts it again anyway.
+    if last.is_complete() && copier.copy(CheckpointMode::Passive).await?.log == last.log {
+        return Ok(Ending::Copied);
+    }
+    let _alone = gate.alone().await;
+    copier.copy(CheckpointMode::Passive).await?;
+    Ok(Ending::Copied)
 }

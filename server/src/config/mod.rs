@@ -148,8 +148,7 @@ impl Config {
                 0 => None,
                 seconds => Some(Duration::from_secs(seconds)),
             },
-            // Serving copies SQLite's log with a task of its own (`wal_checkpoints`).
-            wal_checkpoints: WalCheckpoints::Separately,
+            wal_checkpoints: WalCheckpoints::default(),
         };
         let job_lease = Duration::from_secs(number(
             "JOB_LEASE_SECS",

@@ -84,8 +84,9 @@ pub fn router(state: AppState) -> Router {
         async move { fallback(request, render_not_found).await }
     };
 
-    // What a merchant's browser opens: the admin UI, its sign-in and assets, and the 404 page.
-    // Only these take Fluid's `session_token` off the address (see `sign_in::viewer_token`).
+    // What a merchant's browser opens: the admin UI (its pages and its server functions under
+    // `/api/ui/`), its sign-in and assets, and the 404 page. Only these take Fluid's
+    // `session_token` off the address (see `sign_in::viewer_token`).
     let merchant = Router::new()
         .route("/auth/fluid/start", get(sign_in::start))
         .route("/auth/fluid/callback", get(sign_in::callback))

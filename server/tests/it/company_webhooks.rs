@@ -244,8 +244,8 @@ async fn a_key_the_service_cannot_open_answers_503_not_an_unknown_installation()
 
 #[tokio::test]
 async fn concurrent_copies_of_the_same_events_are_stored_once_and_each_answered() {
-    // Copies of one event can land in batches committing at the same moment (several writers on
-    // PostgreSQL): each copy is stored once, the others acknowledged as duplicates only then.
+    // Copies of one event arrive together: in one batch or in consecutive ones, each event is
+    // stored once and answered `stored` once; every other copy is a duplicate, answered 200.
     let app = TestApp::spawn_with(|args| args.max_concurrent_requests = "2000".into()).await;
     let company = installed(&app, "Redelivered Co").await;
     let dri = company.droplet_installation_uuid.clone();

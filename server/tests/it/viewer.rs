@@ -643,3 +643,31 @@ async fn options_imports_and_calls_to_fluid_are_bounded() {
     assert_eq!(status, 200, "{body}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn only_the_admin_ui_takes_a_session_token_off_the_address() {
+    let app = TestApp::spawn().await;
+    let company = app.installed("Address Co").await;
+    let dri = &company.droplet_installation_uuid;
+    // The admin UI, its server functions' prefix and unknown pages still send the browser on
+    // without the token (this one does not verify: it is dropped).
+    for path in [
+        format!("/?dri={dri}&session_token=x"),
+        format!("/shipping?dri={dri}&session_token=x"),
+        "/no-such-page?session_token=x".to_owned(),
+    ] {
+        let response = app.get(&path).await.expect("as the test set it up");
+        assert_eq!(response.status(), 303, "{path}");
+        let location = response.headers()[reqwest::header::LOCATION]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!location.contains("session_token"), "{path} → {location}");
+    }
+    // The probes answer as they are: no viewer there, nothing to take off.
+    for path in ["/healthz?session_token=x", "/readyz?session_token=x"] {
+        let response = app.get(path).await.expect("as the test set it up");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    app.stop().await;
+}
