@@ -766,6 +766,9 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         results.notes.push(
             "BENCH_QUICK=1: only the hot paths on SQLite were measured; this is not a full report.".into(),
         );
+        // Stopped first: a droplet still writing its database could leave the directory behind
+        // (with a log of hundreds of MiB).
+        drop(sqlite);
         let _ = std::fs::remove_dir_all(&work);
         return Ok(results);
     }
