@@ -72,10 +72,7 @@ async fn write(db: Db, gate: LogGate, mut receiver: mpsc::Receiver<(NewEvent, Re
     let mut batch = Vec::with_capacity(BATCH);
     while receiver.recv_many(&mut batch, BATCH).await > 0 {
         let (events, replies): (Vec<NewEvent>, Vec<Reply>) = batch.drain(..).unzip();
-        let writing = gate.writing().await;
-        let stored = events::store_all(&db, &events, domain::time::now()).await;
-        drop(writing);
-        match stored {
+        match store(&db, &gate, &events).await {
             Ok(stored) => {
                 for (reply, stored) in replies.into_iter().zip(stored) {
                     // The request may be gone (timed out): its event is stored all the same.
@@ -85,10 +82,7 @@ async fn write(db: Db, gate: LogGate, mut receiver: mpsc::Receiver<(NewEvent, Re
             Err(error) if events.len() > 1 && error.is_refusal() => {
                 tracing::warn!(%error, events = events.len(), "a batch of company events failed; storing them one by one");
                 for (event, reply) in events.into_iter().zip(replies) {
-                    let writing = gate.writing().await;
-                    let stored =
-                        events::store_all(&db, std::slice::from_ref(&event), domain::time::now()).await;
-                    drop(writing);
+                    let stored = store(&db, &gate, std::slice::from_ref(&event)).await;
                     let stored = stored.map_err(Arc::new);
                     let _ = reply.send(stored.map(|s| s.first().copied().unwrap_or(Stored::Duplicate)));
                 }
@@ -102,4 +96,10 @@ async fn write(db: Db, gate: LogGate, mut receiver: mpsc::Receiver<(NewEvent, Re
             }
         }
     }
+}
+
+/// Stores `events` in one statement, holding `gate` shared while it commits.
+async fn store(db: &Db, gate: &LogGate, events: &[NewEvent]) -> Result<Vec<Stored>, DbError> {
+    let _writing = gate.writing().await;
+    events::store_all(db, events, domain::time::now()).await
 }

@@ -99,12 +99,12 @@ pub fn start(db: Db, gate: LogGate) -> Option<JoinHandle<()>> {
 enum Ending {
     /// Passes only, or with the writer held for the last.
     Copied,
-    /// With a restarting checkpoint, which did what it says.
+    /// With a restarting checkpoint, as it reported.
     Restarted(Checkpoint),
 }
 
-/// One round: passive passes until the log grows little during one; then, if it is not all
-/// copied, once it is past [`HOLD_WRITER_FROM_PAGES`] a last pass with the event writer held —
+/// One round: a passive pass; once the log is past [`HOLD_WRITER_FROM_PAGES`], more until it
+/// grows little during one, then, unless it is quiet, a last pass with the event writer held —
 /// a restarting one if it is past [`RESTART_FROM_PAGES`] and `may_restart`. (A pass reports the
 /// log as it was when it began: all of it copied says nothing of what was appended meanwhile.)
 async fn round(db: &Db, gate: &LogGate, may_restart: bool) -> Result<Ending, DbError> {
@@ -113,26 +113,25 @@ async fn round(db: &Db, gate: &LogGate, may_restart: bool) -> Result<Ending, DbE
         return Ok(Ending::Copied);
     };
     let mut last = copier.copy(CheckpointMode::Passive).await?;
+    if last.log < HOLD_WRITER_FROM_PAGES {
+        return Ok(Ending::Copied);
+    }
+    let mut appended = last.log;
     for _ in 1..MOST_PASSES {
-        if last.log == 0 {
-            break;
-        }
         let next = copier.copy(CheckpointMode::Passive).await?;
-        let appended = next.log - last.log;
+        appended = next.log - last.log;
         last = next;
         if appended <= SETTLED_PAGES {
             break;
         }
     }
-    if last.log < HOLD_WRITER_FROM_PAGES {
-        return Ok(Ending::Copied);
-    }
     if may_restart && last.log > RESTART_FROM_PAGES {
         let _alone = gate.alone().await;
         return Ok(Ending::Restarted(copier.copy(CheckpointMode::Restart).await?));
     }
-    // A long log all copied and nothing appended since: the next write starts it again anyway.
-    if last.is_complete() && copier.copy(CheckpointMode::Passive).await?.log == last.log {
+    // All of it copied and nothing appended between the last two passes (a quiet long log):
+    // the next write starts it again without anyone held.
+    if last.is_complete() && appended == 0 {
         return Ok(Ending::Copied);
     }
     let _alone = gate.alone().await;

@@ -3,11 +3,27 @@
 
 use crate::support::*;
 use domain::events;
-use fluid::sim::Shape;
+use fluid::sim::{Delivery, Shape, SimInstallation, Simulator};
 use serde_json::json;
 
 async fn installed(app: &TestApp, name: &str) -> fluid::sim::SimInstallation {
     app.installed(name).await
+}
+
+/// A new `order.{action}` event of `company`, delivered once: the droplet's answer.
+async fn deliver_new_event(sim: &Simulator, company: &SimInstallation, action: &str) -> Delivery {
+    let body = sim
+        .company_event_payload(company, "order", action, true)
+        .to_string();
+    sim.send_company_event(
+        &company.droplet_installation_uuid,
+        body.as_bytes(),
+        "order",
+        action,
+    )
+    .await
+    .expect("the simulator delivers")
+    .remove(0)
 }
 
 async fn stored_count(app: &TestApp, dri: &str) -> i64 {
@@ -64,16 +80,8 @@ async fn a_thousand_concurrent_distinct_events_are_all_stored() {
     let company = installed(&app, "Busy Shop").await;
     let dri = company.droplet_installation_uuid.clone();
     let sends = (0..1000).map(|_| {
-        let (sim, company, dri) = (app.sim.clone(), company.clone(), dri.clone());
-        tokio::spawn(async move {
-            let body = sim
-                .company_event_payload(&company, "order", "updated", true)
-                .to_string();
-            sim.send_company_event(&dri, body.as_bytes(), "order", "updated")
-                .await
-                .unwrap()
-                .remove(0)
-        })
+        let (sim, company) = (app.sim.clone(), company.clone());
+        tokio::spawn(async move { deliver_new_event(&sim, &company, "updated").await })
     });
     for send in sends.collect::<Vec<_>>() {
         let delivery = send.await.unwrap();
@@ -228,16 +236,8 @@ async fn a_key_the_service_cannot_open_answers_503_not_an_unknown_installation()
     // Restarted with a key that did not seal the stored tokens (the old one was dropped too early).
     app.restart_with(|args| args.droplet_encryption_key = Some(key(9)))
         .await;
-    let body = app
-        .sim
-        .company_event_payload(&company, "order", "created", true)
-        .to_string();
-    let answers = app
-        .sim
-        .send_company_event(&dri, body.as_bytes(), "order", "created")
-        .await
-        .unwrap();
-    assert_eq!(answers[0].status, 503, "{}", answers[0].body);
+    let answer = deliver_new_event(&app.sim, &company, "created").await;
+    assert_eq!(answer.status, 503, "{}", answer.body);
     assert_eq!(stored_count(&app, &dri).await, 0);
     app.stop().await;
 }
@@ -297,18 +297,8 @@ async fn events_reach_the_database_file_itself_within_seconds_not_only_its_log()
     }
     let app = TestApp::spawn().await;
     let company = installed(&app, "Checkpointed Co").await;
-    let dri = company.droplet_installation_uuid.clone();
     for _ in 0..30 {
-        let body = app
-            .sim
-            .company_event_payload(&company, "order", "created", true)
-            .to_string();
-        let delivery = app
-            .sim
-            .send_company_event(&dri, body.as_bytes(), "order", "created")
-            .await
-            .unwrap()
-            .remove(0);
+        let delivery = deliver_new_event(&app.sim, &company, "created").await;
         assert_eq!(delivery.status, 200, "{}", delivery.body);
     }
     // A copy of the database file without its log holds what the checkpoints copied.
