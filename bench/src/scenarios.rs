@@ -40,9 +40,32 @@ pub struct Settings {
     pub events_per_script: usize,
     /// What profiling found (hand-written from `perf`), carried into the report.
     pub profile: String,
-    /// `BENCH_QUICK=1`: only the hot paths on SQLite (ingest, callbacks, the ceiling), for a
-    /// profiling loop; the report then says it is partial.
-    pub quick: bool,
+    /// What is measured: everything, or (`BENCH_QUICK`) a part of it for a profiling loop; the
+    /// report then says it is partial.
+    pub focus: Focus,
+}
+
+/// Which rows a run measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// Every row of BENCHMARKS.md.
+    Full,
+    /// `BENCH_QUICK=1`: the hot paths on SQLite (ingest, callbacks, the ceiling).
+    HotPaths,
+    /// `BENCH_QUICK=memory`: idle memory, then memory with 10 000 installations on a droplet that
+    /// served nothing else (what the installations hold, without what load left behind).
+    Memory,
+}
+
+impl Focus {
+    fn from_env(value: &str) -> anyhow::Result<Self> {
+        match value {
+            "" | "0" => Ok(Self::Full),
+            "1" => Ok(Self::HotPaths),
+            "memory" => Ok(Self::Memory),
+            other => anyhow::bail!("BENCH_QUICK is 1 (hot paths) or memory, not {other:?}"),
+        }
+    }
 }
 
 impl Settings {
@@ -61,7 +84,7 @@ impl Settings {
             end2end_dir: Some(var("BENCH_END2END_DIR", "end2end")).filter(|d| !d.is_empty()),
             events_per_script: var("BENCH_EVENTS", "300000").parse().context("BENCH_EVENTS")?,
             profile: var("BENCH_PROFILE", "bench/PROFILE.md"),
-            quick: var("BENCH_QUICK", "") == "1",
+            focus: Focus::from_env(&var("BENCH_QUICK", ""))?,
         })
     }
 
@@ -605,8 +628,19 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
     tokio::time::sleep(Duration::from_millis(500)).await;
     results.memory.idle_kib = proc.rss_kib();
     let sqlite = install_company(&sim, proc, "Bench Outfitters").await?;
+    if settings.focus == Focus::Memory {
+        eprintln!("==> memory: seeding 10 000 installations and 100 000 events");
+        results.memory = memory(&sim, &sqlite, results.memory.idle_kib, 1).await?;
+        results.notes.push(
+            "BENCH_QUICK=memory: only memory was measured, on a droplet that served nothing else; this is not a full report."
+                .into(),
+        );
+        drop(sqlite);
+        let _ = std::fs::remove_dir_all(&work);
+        return Ok(results);
+    }
     let postgres = match &settings.postgres {
-        Some(_) if settings.quick => None,
+        Some(_) if settings.focus != Focus::Full => None,
         Some(admin) => {
             eprintln!("==> starting the droplet on PostgreSQL");
             let url = fresh_database(admin, "droplet_bench")?;
@@ -762,7 +796,7 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
         stored: None,
     });
     drop(ceiling);
-    if settings.quick {
+    if settings.focus == Focus::HotPaths {
         results.notes.push(
             "BENCH_QUICK=1: only the hot paths on SQLite were measured; this is not a full report.".into(),
         );
@@ -881,7 +915,8 @@ pub async fn run(settings: &Settings) -> anyhow::Result<Results> {
 
     // Memory with 10 000 installations and 100 000 events.
     eprintln!("==> memory: seeding 10 000 installations and 100 000 events");
-    results.memory = memory(&sim, &sqlite, results.memory.idle_kib).await?;
+    // The bench's two companies and the handshake's 100 are there already.
+    results.memory = memory(&sim, &sqlite, results.memory.idle_kib, 2 + 100).await?;
 
     // Cold start to /readyz.
     eprintln!("==> cold start");
@@ -1010,13 +1045,19 @@ async fn handshake(sim: &Simulator, base_url: &str, installs: usize) -> anyhow::
     })
 }
 
-async fn memory(sim: &Simulator, droplet: &Droplet, idle_kib: u64) -> anyhow::Result<Memory> {
+/// Installs companies until the droplet has `INSTALLATIONS` (`existing` are there already), stores
+/// events until it has `EVENTS`, then reads its RSS.
+async fn memory(
+    sim: &Simulator,
+    droplet: &Droplet,
+    idle_kib: u64,
+    existing: usize,
+) -> anyhow::Result<Memory> {
     const INSTALLATIONS: usize = 10_000;
     const EVENTS: u64 = 100_000;
     let started = Instant::now();
     let base = droplet.proc.base_url.clone();
     // Installations: v1 installs, 16 at a time, until there are 10 000.
-    let existing = 2 + 100;
     let mut tasks = tokio::task::JoinSet::new();
     let (next, todo) = (
         std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0)),

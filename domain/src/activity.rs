@@ -73,7 +73,10 @@ pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<
              degraded = callback_activity.degraded + excluded.degraded",
             crate::db::placeholders(chunk.len(), 6)
         );
-        let mut query = sqlx::query(&sql);
+        // Not kept prepared: a flush a second is cheap to prepare, and kept, each of its sizes
+        // would be a statement held by each connection (see `db::statement_rows`; its rows cannot
+        // be padded, a repeated row would count twice).
+        let mut query = sqlx::query(&sql).persistent(false);
         for &((uuid, hour, definition, bucket), (calls, degraded)) in chunk {
             query = query
                 .bind(uuid)

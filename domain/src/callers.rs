@@ -162,6 +162,12 @@ async fn read_batches(db: Db, mut receiver: mpsc::Receiver<(String, Reply)>) {
 
 /// The rows of installations `uuids` (each named in the query), with their registered callbacks.
 async fn read(db: &Db, uuids: &[&str]) -> Result<HashMap<String, Row>, DbError> {
+    // Past the installations asked for, the last again (one of a few statement sizes; naming an
+    // installation twice in `IN` reads it once).
+    let mut uuids = uuids.to_vec();
+    if let Some(&last) = uuids.last() {
+        uuids.resize(crate::db::statement_rows(uuids.len(), BATCH), last);
+    }
     let sql = format!(
         "SELECT i.uuid, i.status, i.settings_version, r.definition_name, r.verification_token_sealed \
          FROM installations i LEFT JOIN callback_registrations r \
@@ -171,7 +177,7 @@ async fn read(db: &Db, uuids: &[&str]) -> Result<HashMap<String, Row>, DbError> 
         crate::db::placeholders(1, uuids.len())
     );
     let mut query = sqlx::query_as::<_, (String, String, i64, Option<String>, Option<String>)>(&sql);
-    for uuid in uuids {
+    for uuid in &uuids {
         query = query.bind(*uuid);
     }
     let query = query.bind(registrations::RegistrationStatus::Registered.as_str());

@@ -76,6 +76,9 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
     };
     let mut not_inserted: Vec<usize> = Vec::new();
     for chunk in rows.chunks(MAX_BATCH) {
+        // Past the chunk, its last event again: a second copy in one statement conflicts with
+        // the first, so it inserts, returns and counts nothing.
+        let written = padded(chunk, MAX_BATCH);
         let sql = format!(
             "INSERT INTO events (installation_uuid, dedupe_key, name, payload, received_at) \
              SELECT column1, column2, column3, column4, column5 FROM (VALUES {}) AS v \
@@ -83,10 +86,10 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
                  AND i.status = 'active' AND i.webhook_token_sealed = v.column6{lock}) \
              ON CONFLICT (installation_uuid, dedupe_key) DO NOTHING \
              RETURNING installation_uuid, dedupe_key",
-            crate::db::placeholders(chunk.len(), 6)
+            crate::db::placeholders(written.len(), 6)
         );
         let mut query = sqlx::query_as::<_, (String, String)>(&sql);
-        for &i in chunk {
+        for &i in &written {
             let new = &events[i];
             query = query
                 .bind(new.installation_uuid.as_str())
@@ -107,15 +110,17 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
     // redelivery), else refused for its key — a redelivery with an old key is refused too, so an
     // old key learns nothing, not even which events exist.
     for chunk in not_inserted.chunks(MAX_BATCH) {
+        // Past the chunk, its last event again: found twice, told apart the same way.
+        let written = padded(chunk, MAX_BATCH);
         let sql = format!(
             "SELECT e.installation_uuid, e.dedupe_key FROM (VALUES {}) AS v \
              JOIN events e ON e.installation_uuid = v.column1 AND e.dedupe_key = v.column2 \
              JOIN installations i ON i.uuid = v.column1 \
                  AND i.status = 'active' AND i.webhook_token_sealed = v.column3",
-            crate::db::placeholders(chunk.len(), 3)
+            crate::db::placeholders(written.len(), 3)
         );
         let mut query = sqlx::query_as::<_, (String, String)>(&sql);
-        for &i in chunk {
+        for &i in &written {
             query = query
                 .bind(events[i].installation_uuid.as_str())
                 .bind(events[i].event.dedupe_key.as_str())
@@ -198,6 +203,16 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
         .execute(db.pool())
         .await?;
     Ok(done.rows_affected())
+}
+
+/// `chunk` (not empty) followed by its last element as many times as
+/// [`crate::db::statement_rows`] asks, so the statement written for it is one of a few sizes.
+fn padded(chunk: &[usize], max: usize) -> Vec<usize> {
+    let mut written = chunk.to_vec();
+    if let Some(&last) = chunk.last() {
+        written.resize(crate::db::statement_rows(chunk.len(), max), last);
+    }
+    written
 }
 
 #[cfg(test)]
@@ -284,6 +299,30 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(stored, [New]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_written_with_repeated_rows_stores_and_counts_each_event_once() {
+        let (_dir, db) = crate::testing::db_with_installation().await;
+        // Five events are written as six rows, the fifth twice.
+        assert_eq!(crate::db::statement_rows(5, MAX_BATCH), 6);
+        let events: Vec<NewEvent> = (1..=5)
+            .map(|key| event_of("dri_a", &key.to_string(), SEALED_WVT))
+            .collect();
+        use Stored::{Duplicate, KeyChanged, New};
+        assert_eq!(store_all(&db, &events, time::now()).await.unwrap(), [New; 5]);
+        // Again, the last with an old key: told apart in a statement of six rows too.
+        let mut again = events.clone();
+        again[4].verified_with = "an-older-seal".into();
+        assert_eq!(
+            store_all(&db, &again, time::now()).await.unwrap(),
+            [Duplicate, Duplicate, Duplicate, Duplicate, KeyChanged]
+        );
+        assert_eq!(count(&db, "dri_a").await.unwrap(), 5);
+        let day = crate::activity::last_day(&db, "dri_a", time::now())
+            .await
+            .unwrap();
+        assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 5);
     }
 
     #[tokio::test]

@@ -77,15 +77,16 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
     ];
     let mut child = binary.spawn(&env);
     wait_ready(&format!("http://{address}")).await;
-    // The binary ran itself again with mimalloc's arena setting, as the same process.
+    // The binary ran itself again with its allocator settings, as the same process.
     let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
-    assert!(
-        environ
-            .split(|b| *b == 0)
-            .any(|v| v == b"MIMALLOC_ARENA_EAGER_COMMIT=0"),
-        "{}",
-        String::from_utf8_lossy(&environ)
-    );
+    for setting in [&b"MIMALLOC_ARENA_EAGER_COMMIT=0"[..], b"MALLOC_ARENA_MAX=2"] {
+        assert!(
+            environ.split(|b| *b == 0).any(|v| v == setting),
+            "{}: {}",
+            String::from_utf8_lossy(setting),
+            String::from_utf8_lossy(&environ)
+        );
+    }
 
     let v2 = sim.create_installation("Logged Co").await;
     let exchange_token = {
