@@ -74,8 +74,9 @@ pub async fn record_callbacks(db: &Db, invocations: &[NewInvocation]) -> Result<
             crate::db::placeholders(chunk.len(), 6)
         );
         // Not kept prepared: a flush a second is cheap to prepare, and kept, each of its sizes
-        // would be a statement held by each connection (see `db::statement_rows`; its rows cannot
-        // be padded, a repeated row would count twice).
+        // would be a statement held by each connection (see `db::statement_rows`). Its rows
+        // cannot be padded: a repeated row would count twice on SQLite, and PostgreSQL refuses
+        // an upsert that touches one row twice.
         let mut query = sqlx::query(&sql).persistent(false);
         for &((uuid, hour, definition, bucket), (calls, degraded)) in chunk {
             query = query

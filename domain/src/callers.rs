@@ -164,10 +164,7 @@ async fn read_batches(db: Db, mut receiver: mpsc::Receiver<(String, Reply)>) {
 async fn read(db: &Db, uuids: &[&str]) -> Result<HashMap<String, Row>, DbError> {
     // Past the installations asked for, the last again (one of a few statement sizes; naming an
     // installation twice in `IN` reads it once).
-    let mut uuids = uuids.to_vec();
-    if let Some(&last) = uuids.last() {
-        uuids.resize(crate::db::statement_rows(uuids.len(), BATCH), last);
-    }
+    let uuids = crate::db::padded(uuids, BATCH);
     let sql = format!(
         "SELECT i.uuid, i.status, i.settings_version, r.definition_name, r.verification_token_sealed \
          FROM installations i LEFT JOIN callback_registrations r \

@@ -118,6 +118,16 @@ pub(crate) fn statement_rows(rows: usize, max: usize) -> usize {
     rounded.min(max).max(rows)
 }
 
+/// `rows` followed by its last element as many times as [`statement_rows`] asks, so the
+/// statement written for them is one of a few sizes.
+pub(crate) fn padded<T: Copy>(rows: &[T], max: usize) -> Vec<T> {
+    let mut written = rows.to_vec();
+    if let Some(&last) = rows.last() {
+        written.resize(statement_rows(rows.len(), max), last);
+    }
+    written
+}
+
 /// Waits for the exclusive lock on `path` (created when missing); it is held until the file
 /// is dropped.
 async fn lock_file(path: PathBuf) -> Result<std::fs::File, DbError> {
@@ -380,14 +390,15 @@ impl Db {
                         // wait instead of failing. `synchronous = NORMAL` in WAL mode loses no
                         // commit to a crash of the process (the WAL is written before the
                         // answer), only to a power loss before the OS flushed it. Each connection
-                        // keeps a page cache of its own: 1 MiB (not SQLite's 2 MiB), as the pool's
-                        // ten caches would otherwise hold the same hot pages ten times over.
+                        // keeps a page cache of its own: 512 KiB (not SQLite's 2 MiB), as the
+                        // pool's ten caches would otherwise hold the same hot pages ten times
+                        // over, and the OS caches the file for all of them anyway.
                         Backend::Sqlite => {
                             conn.execute(
                                 format!(
                                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                                      PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {busy_ms}; \
-                                     PRAGMA cache_size = -1024; \
+                                     PRAGMA cache_size = -512; \
                                      PRAGMA wal_autocheckpoint = {autocheckpoint_pages}; \
                                      PRAGMA journal_size_limit = {log_limit};"
                                 )

@@ -78,7 +78,7 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
     for chunk in rows.chunks(MAX_BATCH) {
         // Past the chunk, its last event again: a second copy in one statement conflicts with
         // the first, so it inserts, returns and counts nothing.
-        let written = padded(chunk, MAX_BATCH);
+        let written = crate::db::padded(chunk, MAX_BATCH);
         let sql = format!(
             "INSERT INTO events (installation_uuid, dedupe_key, name, payload, received_at) \
              SELECT column1, column2, column3, column4, column5 FROM (VALUES {}) AS v \
@@ -111,7 +111,7 @@ pub async fn store_all(db: &Db, events: &[NewEvent], received_at: i64) -> Result
     // old key learns nothing, not even which events exist.
     for chunk in not_inserted.chunks(MAX_BATCH) {
         // Past the chunk, its last event again: found twice, told apart the same way.
-        let written = padded(chunk, MAX_BATCH);
+        let written = crate::db::padded(chunk, MAX_BATCH);
         let sql = format!(
             "SELECT e.installation_uuid, e.dedupe_key FROM (VALUES {}) AS v \
              JOIN events e ON e.installation_uuid = v.column1 AND e.dedupe_key = v.column2 \
@@ -203,16 +203,6 @@ pub async fn prune(db: &Db, cutoff: i64) -> Result<u64, DbError> {
         .execute(db.pool())
         .await?;
     Ok(done.rows_affected())
-}
-
-/// `chunk` (not empty) followed by its last element as many times as
-/// [`crate::db::statement_rows`] asks, so the statement written for it is one of a few sizes.
-fn padded(chunk: &[usize], max: usize) -> Vec<usize> {
-    let mut written = chunk.to_vec();
-    if let Some(&last) = chunk.last() {
-        written.resize(crate::db::statement_rows(chunk.len(), max), last);
-    }
-    written
 }
 
 #[cfg(test)]

@@ -50,9 +50,11 @@ fn main() -> ExitCode {
 ///   runs on a thread of its own, so ten connections kept ten arenas, each holding what its
 ///   connection once freed: 27 MiB with 10 000 installations, 8.5 MiB in two arenas.
 ///
-/// Neither cost CPU the benchmarks could tell. A process cannot give itself these after it
-/// started, so when one is missing the binary runs itself again with it: the same process (PID),
-/// arguments and environment otherwise. Should that fail, it carries on as it is.
+/// Neither cost CPU the benchmarks could tell. mimalloc cannot be told after it started, and
+/// glibc only through `mallopt` (`unsafe`, which the workspace forbids), so when one is missing
+/// the binary runs itself again with it: the same process (PID), arguments and environment
+/// otherwise. Should that fail, it carries on as it is. A value the environment has wins (`.env`
+/// is read later, so it cannot set these).
 fn with_allocator_settings() {
     use std::os::unix::process::CommandExt;
     const SETTINGS: [(&str, &str); 2] = [("MIMALLOC_ARENA_EAGER_COMMIT", "0"), ("MALLOC_ARENA_MAX", "2")];

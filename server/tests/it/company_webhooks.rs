@@ -323,3 +323,44 @@ async fn events_reach_the_database_file_itself_within_seconds_not_only_its_log()
     assert_eq!(in_file, 30, "the events are still only in the write-ahead log");
     app.stop().await;
 }
+
+// Each engine's own rules for a row repeated in one statement (SQLite's row trigger, PostgreSQL's
+// statement trigger and `ON CONFLICT` within one command) keep a padded batch exact.
+#[tokio::test]
+async fn a_batch_written_with_repeated_rows_stores_and_counts_each_event_once() {
+    let app = TestApp::spawn().await;
+    let company = installed(&app, "Padded Co").await;
+    let dri = company.droplet_installation_uuid.clone();
+    let pool = raw_pool(&app.database_url).await;
+    let sealed: String = sqlx::query_scalar("SELECT webhook_token_sealed FROM installations WHERE uuid = $1")
+        .bind(&dri)
+        .fetch_one(&pool)
+        .await
+        .expect("the installation's sealed wvt_");
+    pool.close().await;
+    let db = app.db().await;
+    let event = |key: usize, verified_with: &str| events::NewEvent {
+        installation_uuid: dri.clone(),
+        event: fluid::company_events::CompanyEvent {
+            dedupe_key: format!("padded-{key}"),
+            name: Some("order.created".into()),
+        },
+        payload: format!("{{\"id\": {key}}}"),
+        verified_with: verified_with.to_owned(),
+    };
+    // Five events: a statement of six rows, the fifth twice.
+    let five: Vec<_> = (1..=5).map(|key| event(key, &sealed)).collect();
+    let now = domain::time::now();
+    let stored = events::store_all(&db, &five, now).await.expect("stored");
+    use events::Stored::{Duplicate, KeyChanged, New};
+    assert_eq!(stored, [New; 5]);
+    // Again, the fifth with a key the installation does not hold: told apart in six rows too.
+    let mut again = five.clone();
+    again[4].verified_with = "an-older-seal".into();
+    let stored = events::store_all(&db, &again, now).await.expect("checked");
+    assert_eq!(stored, [Duplicate, Duplicate, Duplicate, Duplicate, KeyChanged]);
+    assert_eq!(events::count(&db, &dri).await.expect("count"), 5);
+    let day = domain::activity::last_day(&db, &dri, now).await.expect("the day");
+    assert_eq!(day.iter().map(|h| h.webhooks).sum::<u32>(), 5);
+    db.close().await;
+}

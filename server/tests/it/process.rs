@@ -56,6 +56,42 @@ async fn readyz_answers_503_while_the_database_is_unreachable() {
     assert!(stopped_cleanly);
 }
 
+/// Asserts that the process `child` runs with each of `settings` (`NAME=value`) in its environment.
+fn assert_environ_has(child: &Child, settings: &[&str]) {
+    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).expect("the child's environment");
+    for setting in settings {
+        assert!(
+            environ.split(|b| *b == 0).any(|v| v == setting.as_bytes()),
+            "{setting}: {}",
+            String::from_utf8_lossy(&environ)
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_allocator_setting_the_environment_gives_is_kept_and_the_missing_one_added() {
+    let port = free_port();
+    let closed = free_port();
+    let binary = Binary::new();
+    let database = format!("postgres://droplet:pw@127.0.0.1:{closed}/droplet");
+    let address = format!("127.0.0.1:{port}");
+    let key = key(1);
+    let mut child = binary.spawn(&[
+        ("DATABASE_URL", &database),
+        ("LEPTOS_SITE_ADDR", &address),
+        ("FLUID_API_BASE_URL", "http://127.0.0.1:9"),
+        ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ("FLUID_DROPLET_UUID", DROPLET_UUID),
+        ("DROPLET_ENCRYPTION_KEY", &key),
+        ("MALLOC_ARENA_MAX", "4"),
+    ]);
+    let live = wait_for(&format!("http://{address}/healthz")).await;
+    assert_eq!(live.status(), 200);
+    assert_environ_has(&child, &["MALLOC_ARENA_MAX=4", "MIMALLOC_ARENA_EAGER_COMMIT=0"]);
+    let (stopped_cleanly, _) = terminate(&mut child).await;
+    assert!(stopped_cleanly);
+}
+
 // Multi-threaded: the CLI below blocks one thread while the simulator in this process answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lists_installations() {
@@ -78,15 +114,7 @@ async fn the_service_installs_logs_json_without_secrets_stops_on_sigterm_and_lis
     let mut child = binary.spawn(&env);
     wait_ready(&format!("http://{address}")).await;
     // The binary ran itself again with its allocator settings, as the same process.
-    let environ = std::fs::read(format!("/proc/{}/environ", child.id())).unwrap();
-    for setting in [&b"MIMALLOC_ARENA_EAGER_COMMIT=0"[..], b"MALLOC_ARENA_MAX=2"] {
-        assert!(
-            environ.split(|b| *b == 0).any(|v| v == setting),
-            "{}: {}",
-            String::from_utf8_lossy(setting),
-            String::from_utf8_lossy(&environ)
-        );
-    }
+    assert_environ_has(&child, &["MIMALLOC_ARENA_EAGER_COMMIT=0", "MALLOC_ARENA_MAX=2"]);
 
     let v2 = sim.create_installation("Logged Co").await;
     let exchange_token = {
