@@ -32,24 +32,32 @@ async fn terminate(child: &mut Child) -> (bool, String) {
     (status.success(), stdout)
 }
 
-#[tokio::test]
-async fn readyz_answers_503_while_the_database_is_unreachable() {
-    let port = free_port();
+/// `droplet serve` with a PostgreSQL URL nobody answers at (and `extra` in its environment), alive
+/// once `/healthz` answers; with its address.
+async fn spawn_without_database(binary: &Binary, extra: &[(&str, &str)]) -> (Child, String) {
     let closed = free_port();
-    let binary = Binary::new();
     let database = format!("postgres://droplet:pw@127.0.0.1:{closed}/droplet");
-    let address = format!("127.0.0.1:{port}");
+    let address = format!("127.0.0.1:{}", free_port());
     let key = key(1);
-    let mut child = binary.spawn(&[
-        ("DATABASE_URL", &database),
-        ("LEPTOS_SITE_ADDR", &address),
+    let mut env = vec![
+        ("DATABASE_URL", database.as_str()),
+        ("LEPTOS_SITE_ADDR", address.as_str()),
         ("FLUID_API_BASE_URL", "http://127.0.0.1:9"),
         ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
         ("FLUID_DROPLET_UUID", DROPLET_UUID),
-        ("DROPLET_ENCRYPTION_KEY", &key),
-    ]);
+        ("DROPLET_ENCRYPTION_KEY", key.as_str()),
+    ];
+    env.extend_from_slice(extra);
+    let child = binary.spawn(&env);
     let live = wait_for(&format!("http://{address}/healthz")).await;
     assert_eq!(live.status(), 200, "alive even without a database");
+    (child, address)
+}
+
+#[tokio::test]
+async fn readyz_answers_503_while_the_database_is_unreachable() {
+    let binary = Binary::new();
+    let (mut child, address) = spawn_without_database(&binary, &[]).await;
     let ready = reqwest::get(format!("http://{address}/readyz")).await.unwrap();
     assert_eq!(ready.status(), 503);
     let (stopped_cleanly, _) = terminate(&mut child).await;
@@ -70,23 +78,8 @@ fn assert_environ_has(child: &Child, settings: &[&str]) {
 
 #[tokio::test]
 async fn an_allocator_setting_the_environment_gives_is_kept_and_the_missing_one_added() {
-    let port = free_port();
-    let closed = free_port();
     let binary = Binary::new();
-    let database = format!("postgres://droplet:pw@127.0.0.1:{closed}/droplet");
-    let address = format!("127.0.0.1:{port}");
-    let key = key(1);
-    let mut child = binary.spawn(&[
-        ("DATABASE_URL", &database),
-        ("LEPTOS_SITE_ADDR", &address),
-        ("FLUID_API_BASE_URL", "http://127.0.0.1:9"),
-        ("FLUID_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ("FLUID_DROPLET_UUID", DROPLET_UUID),
-        ("DROPLET_ENCRYPTION_KEY", &key),
-        ("MALLOC_ARENA_MAX", "4"),
-    ]);
-    let live = wait_for(&format!("http://{address}/healthz")).await;
-    assert_eq!(live.status(), 200);
+    let (mut child, _) = spawn_without_database(&binary, &[("MALLOC_ARENA_MAX", "4")]).await;
     assert_environ_has(&child, &["MALLOC_ARENA_MAX=4", "MIMALLOC_ARENA_EAGER_COMMIT=0"]);
     let (stopped_cleanly, _) = terminate(&mut child).await;
     assert!(stopped_cleanly);
