@@ -268,15 +268,7 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
         request.body,
         crate::time::now(),
     )?;
-    let body: Value =
-        serde_json::from_slice(request.body).map_err(|e| CallbackError::InvalidJson(e.to_string()))?;
-    let violations = compiled.request_violations(&body);
-    if !violations.is_empty() {
-        return Err(CallbackError::InvalidRequest {
-            definition: callback.to_owned(),
-            violations,
-        });
-    }
+    let body = valid_request(compiled, callback, request.body)?;
     // A handler's bug (a panic) is a failure like any other: the shopper's checkout still gets the
     // fallback answer rather than a dropped connection.
     let handler =
@@ -297,7 +289,7 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
             None
         }
     };
-    let is_shipping = callback == SHIPPING;
+    let is_shipping = matches!(body, Valid::Shipping(_));
     let Some((answer, shipping_basis)) = handled else {
         let backup = match is_shipping {
             true => deps.shipping.backup_at(dri, caller.settings_version).await,
@@ -316,7 +308,10 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
         return Ok(Answered {
             answer,
             outcome: CallbackOutcome::FellBack,
-            shipping: is_shipping.then(|| (shipping::cart_of(&body), basis)),
+            shipping: match body {
+                Valid::Shipping(request) => Some((request.cart, basis)),
+                Valid::Json(_) => None,
+            },
         });
     };
     let violations = answer.violations(compiled);
@@ -335,6 +330,35 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
 /// The definition the merchant's shipping options answer.
 const SHIPPING: &str = "update_cart_shipping";
 
+/// A request that fits its definition's request schema, as its handler reads it.
+#[derive(Debug)]
+enum Valid {
+    Shipping(shipping::ShippingRequest),
+    Json(Value),
+}
+
+/// `body` checked against `callback`'s request schema. An `update_cart_shipping` request is read
+/// without a JSON tree when it is plainly valid (see [`shipping::ShippingRequest::plainly_valid`]);
+/// any other is parsed, and the schema says what is wrong with it.
+fn valid_request(compiled: &CompiledDefinition, callback: &str, body: &[u8]) -> Result<Valid, CallbackError> {
+    let is_shipping = callback == SHIPPING;
+    if is_shipping && let Some(request) = shipping::ShippingRequest::plainly_valid(body) {
+        return Ok(Valid::Shipping(request));
+    }
+    let value: Value = serde_json::from_slice(body).map_err(|e| CallbackError::InvalidJson(e.to_string()))?;
+    let violations = compiled.request_violations(&value);
+    if !violations.is_empty() {
+        return Err(CallbackError::InvalidRequest {
+            definition: callback.to_owned(),
+            violations,
+        });
+    }
+    Ok(match is_shipping {
+        true => Valid::Shipping(shipping::ShippingRequest::of(&value)),
+        false => Valid::Json(value),
+    })
+}
+
 /// The handler of each implemented definition: its answer, and for `update_cart_shipping` the
 /// settings it answered from and the cart as it read it.
 async fn handle(
@@ -342,26 +366,28 @@ async fn handle(
     dri: &str,
     settings_version: i64,
     definition: &str,
-    request: &Value,
+    request: &Valid,
 ) -> Result<(Answer, Option<(Arc<shipping::ShippingSettings>, shipping::Cart)>), DbError> {
-    match definition {
-        "test_callback_system" => {
-            let message = request.get("message").and_then(Value::as_str).unwrap_or_default();
-            Ok((Answer::Json(json!({ "message": format!("{message}!") })), None))
-        }
-        SHIPPING => {
+    let json = match request {
+        Valid::Shipping(request) => {
             let settings = deps.shipping.settings(deps.db, dri, settings_version).await?;
             #[cfg(feature = "test-faults")]
-            if request["cart"]["email"] == OVERRUN_SHIPPING {
+            if request.email.as_deref() == Some(OVERRUN_SHIPPING) {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
-            let cart = shipping::cart_of(request);
-            let answer = shipping::answer_cart(&settings.options, &cart);
-            Ok((Answer::Shipping(answer), Some((settings, cart))))
+            let answer = shipping::answer_cart(&settings.options, &request.cart);
+            return Ok((Answer::Shipping(answer), Some((settings, request.cart.clone()))));
+        }
+        Valid::Json(json) => json,
+    };
+    match definition {
+        "test_callback_system" => {
+            let message = json.get("message").and_then(Value::as_str).unwrap_or_default();
+            Ok((Answer::Json(json!({ "message": format!("{message}!") })), None))
         }
         #[cfg(feature = "test-faults")]
         FAULTY_TEST_CALLBACK => {
-            if request["fault"] == "panic" {
+            if json["fault"] == "panic" {
                 panic!("the test callback's handler panics, as asked");
             }
             tokio::time::sleep(Duration::from_secs(3600)).await;

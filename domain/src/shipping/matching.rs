@@ -62,14 +62,23 @@ impl Cart {
 
 fn decimal(value: Option<&Value>) -> Option<Decimal> {
     match value? {
-        Value::Number(n) => n
-            .to_string()
-            .parse()
-            .ok()
-            .or_else(|| n.as_f64().and_then(Decimal::from_f64_retain)),
-        Value::String(s) => s.trim().parse().ok(),
+        Value::Number(n) => decimal_of_number(n),
+        Value::String(s) => decimal_of_text(s),
         _ => None,
     }
+}
+
+/// A JSON number as a decimal: its own digits when they fit, else its nearest `f64`.
+pub(super) fn decimal_of_number(n: &serde_json::Number) -> Option<Decimal> {
+    n.to_string()
+        .parse()
+        .ok()
+        .or_else(|| n.as_f64().and_then(Decimal::from_f64_retain))
+}
+
+/// A number sent as text, as a decimal.
+pub(super) fn decimal_of_text(text: &str) -> Option<Decimal> {
+    text.trim().parse().ok()
 }
 
 /// Reads an `update_cart_shipping` request (already schema-checked).
@@ -77,22 +86,62 @@ pub fn cart_of(request: &Value) -> Cart {
     read_cart(&request["cart"])
 }
 
+/// What matching reads of one item line (unreadable values as absent).
+#[derive(Debug)]
+pub(super) struct Line<'a> {
+    pub quantity: u64,
+    pub price: Option<Decimal>,
+    pub weight: Option<Decimal>,
+    pub unit_of_weight: Option<&'a str>,
+    /// As text, whatever JSON type Fluid used (empty when none).
+    pub variant_id: String,
+    pub name: &'a str,
+}
+
 /// Reads a cart object as Fluid sends it, in a callback's request or from its Carts API: its
 /// items (price, quantity, variant id and weight, name) and `ship_to`.
 pub fn read_cart(cart: &Value) -> Cart {
+    let lines = cart["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|item| {
+            let variant = &item["variant"];
+            Line {
+                quantity: item["quantity"].as_u64().unwrap_or(0),
+                price: decimal(item.get("price")),
+                weight: decimal(variant.get("weight")),
+                unit_of_weight: variant.get("unit_of_weight").and_then(Value::as_str),
+                variant_id: match &variant["id"] {
+                    Value::String(id) => id.clone(),
+                    Value::Number(id) => id.to_string(),
+                    _ => String::new(),
+                },
+                name: item["name"].as_str().unwrap_or_default(),
+            }
+        });
+    let ship_to = &cart["ship_to"];
+    let text = |field: &str| ship_to[field].as_str().unwrap_or_default();
+    cart_from(
+        lines,
+        Destination::new(text("country_code"), text("state"), text("zip")),
+    )
+}
+
+/// The cart of item `lines` to `to` (rule 1 of the table above).
+pub(super) fn cart_from<'a>(lines: impl Iterator<Item = Line<'a>>, to: Destination) -> Cart {
     let mut subtotal = Some(Decimal::ZERO);
     let mut weight = Some(Decimal::ZERO);
     let mut item_count: u64 = 0;
-    let mut items = Vec::new();
-    for item in cart["items"].as_array().map(Vec::as_slice).unwrap_or_default() {
-        let count = item["quantity"].as_u64().unwrap_or(0);
-        item_count = item_count.saturating_add(count);
-        let quantity = Decimal::from(count);
-        let price = decimal(item.get("price")).unwrap_or_default();
+    let mut items = Vec::with_capacity(lines.size_hint().0);
+    for line in lines {
+        item_count = item_count.saturating_add(line.quantity);
+        let quantity = Decimal::from(line.quantity);
+        let price = line.price.unwrap_or_default();
         subtotal = subtotal.and_then(|sum| sum.checked_add(price.checked_mul(quantity)?));
-        let variant = &item["variant"];
-        let item_weight = decimal(variant.get("weight")).unwrap_or_default();
-        let unit = match variant.get("unit_of_weight").and_then(Value::as_str) {
+        let item_weight = line.weight.unwrap_or_default();
+        let unit = match line.unit_of_weight {
             None | Some("") => Some(WeightUnit::Kg),
             Some(unit) => WeightUnit::parse(unit),
         };
@@ -104,24 +153,17 @@ pub fn read_cart(cart: &Value) -> Cart {
             _ if item_weight.is_zero() => weight,
             _ => None,
         };
-        let variant_id = match &variant["id"] {
-            Value::String(id) => id.clone(),
-            Value::Number(id) => id.to_string(),
-            _ => String::new(),
-        };
         items.push(CartItem {
-            name: item["name"].as_str().unwrap_or_default().to_owned(),
-            variant_id,
+            name: line.name.to_owned(),
+            variant_id: line.variant_id,
         });
     }
-    let ship_to = &cart["ship_to"];
-    let text = |field: &str| ship_to[field].as_str().unwrap_or_default();
     Cart {
         subtotal,
         weight_kg: weight,
         item_count,
         items,
-        to: Destination::new(text("country_code"), text("state"), text("zip")),
+        to,
     }
 }
 

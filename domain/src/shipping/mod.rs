@@ -18,6 +18,7 @@ mod matching;
 mod preview;
 pub mod rate;
 mod regions;
+mod request;
 mod store;
 pub mod zone;
 pub mod zones;
@@ -36,6 +37,7 @@ pub use matching::{
 };
 pub use preview::{Preview, SampleCart, preview};
 pub use rate::{Rate, RateKind, Tier, TierBasis};
+pub use request::ShippingRequest;
 pub use zone::{Destination, PostalCode, Zone};
 /// How many shipping options an installation holds at most, unless configured otherwise.
 pub const DEFAULT_MAX_OPTIONS: usize = 500;

@@ -107,8 +107,18 @@ fn pool_of(path: &str) -> Pool {
     }
 }
 
-/// The middleware applying [`Limits`].
-pub async fn apply(State(limits): State<Limits>, request: Request, next: Next) -> Response {
+/// The one middleware inside the router: times each request (see [`super::metrics::timed`]; a
+/// request shed or timed out here is timed too) and applies [`Limits`]. One layer rather than
+/// two: each layer inside the router is a boxed service cloned for every request.
+pub async fn apply(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
+    super::metrics::timed(&limits.metrics, request, |request| {
+        limited(&limits, request, next)
+    })
+    .await
+}
+
+/// `request` answered by `next` within [`Limits`], or refused.
+async fn limited(limits: &Limits, request: Request, next: Next) -> Response {
     let path = request.uri().path();
     if matches!(path, "/healthz" | "/readyz" | "/metrics") {
         return next.run(request).await;

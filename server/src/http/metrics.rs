@@ -1,11 +1,10 @@
 //! `GET /metrics` and the timing of every request.
 
-use std::{sync::Arc, time::Instant};
+use std::time::Instant;
 
 use axum::{
     extract::{MatchedPath, Request, State},
     http::{HeaderValue, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 
@@ -24,13 +23,17 @@ pub async fn render(State(state): State<AppState>) -> Response {
     response
 }
 
-/// Times each request under its route template (`unmatched` for assets and 404s) and its method
-/// (`other` for one the service does not know), so no request can add a series of its own.
-pub async fn time(State(metrics): State<Arc<Metrics>>, request: Request, next: Next) -> Response {
+/// Times `request`, answered by `answer`, under its route template (`unmatched` for assets and
+/// 404s) and its method (`other` for one the service does not know), so no request can add a
+/// series of its own.
+pub async fn timed<F>(metrics: &Metrics, request: Request, answer: impl FnOnce(Request) -> F) -> Response
+where
+    F: Future<Output = Response>,
+{
     let route = Route::of(request.extensions().get::<MatchedPath>());
     let method = Method::of(request.method());
     let started = Instant::now();
-    let response = next.run(request).await;
+    let response = answer(request).await;
     metrics.request(route, method, response.status().as_u16(), started.elapsed());
     response
 }

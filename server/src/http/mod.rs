@@ -26,6 +26,7 @@ use axum::{
 };
 use leptos::prelude::provide_context;
 use leptos_axum::{AxumRouteListing, LeptosRoutes, generate_route_list};
+use tower::ServiceBuilder;
 use tower_http::{
     compression::CompressionLayer,
     trace::{DefaultOnResponse, TraceLayer},
@@ -98,7 +99,7 @@ pub fn router(state: AppState) -> Router {
             sign_in::viewer_token,
         ));
     // Fluid's doors, the shoppers' widget, the probes: no viewer, so no layer looking for one.
-    merchant
+    let routes = merchant
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .route("/metrics", get(metrics::render))
@@ -108,23 +109,21 @@ pub fn router(state: AppState) -> Router {
         .route("/api/callbacks/{uuid}/{definition}", post(callbacks::receive))
         .route("/checkout/widget/{key}", get(checkout_widget::show))
         .route("/checkout/widget/{key}/preview", get(checkout_widget::preview))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Inside the router, where the matched route is known (the metrics' label).
         .layer(axum::middleware::from_fn_with_state(
-            Limits::new(
+            Arc::new(Limits::new(
                 state.config.max_fluid_in_flight,
                 state.config.max_widget_in_flight,
                 state.config.max_ui_in_flight,
                 state.config.request_timeout,
                 state.metrics.clone(),
-            ),
+            )),
             limits::apply,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            state.metrics.clone(),
-            metrics::time,
-        ))
-        .layer(CompressionLayer::new())
-        .layer(security_headers::layer())
+        .with_state(state);
+    // The rest wraps the router once: a layer inside it wraps each route on its own, a boxed
+    // service cloned for every request.
+    let around = ServiceBuilder::new()
         .layer(
             TraceLayer::new_for_http()
                 // The path only: a query may carry a token from Fluid (`session_token`, `token`).
@@ -136,7 +135,11 @@ pub fn router(state: AppState) -> Router {
                 // logged where they happen, and 5xx by the layer's failure hook.
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
-        .with_state(state)
+        .layer(security_headers::layer())
+        .layer(CompressionLayer::new())
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .service(routes);
+    Router::new().fallback_service(around)
 }
 
 /// Anything no route matched: an embedded asset, a JSON 404 under `/api/`, else the admin UI's
