@@ -70,6 +70,13 @@ fn decimal(value: Option<&Value>) -> Option<Decimal> {
 
 /// A JSON number as a decimal: its own digits when they fit, else its nearest `f64`.
 pub(super) fn decimal_of_number(n: &serde_json::Number) -> Option<Decimal> {
+    // An integer is exact as it is; a float as the text it was sent as (`0.1`, not its binary).
+    if let Some(i) = n.as_i64() {
+        return Some(Decimal::from(i));
+    }
+    if let Some(u) = n.as_u64() {
+        return Some(Decimal::from(u));
+    }
     n.to_string()
         .parse()
         .ok()
@@ -265,13 +272,7 @@ pub fn total_of(option: &ShippingOption, cart: &Cart) -> Option<Decimal> {
 /// Every option, in the order Fluid would see them, with what becomes of it for `cart` (put in
 /// words by [`Decision::explain`], only when asked).
 pub fn decide<'a>(options: &'a [ShippingOption], cart: &Cart) -> Vec<Decision<'a>> {
-    let mut ordered: Vec<&ShippingOption> = options.iter().collect();
-    // Stored options come in this order already; sorting is for any other caller.
-    if !ordered.is_sorted_by_key(|o| (o.position, o.id)) {
-        ordered.sort_by_key(|o| (o.position, o.id));
-    }
-    ordered
-        .into_iter()
+    in_order(options)
         .map(|option| Decision {
             option,
             outcome: decide_one(option, cart),
@@ -284,10 +285,20 @@ pub fn matching_options<'a>(
     options: &'a [ShippingOption],
     cart: &Cart,
 ) -> Vec<(&'a ShippingOption, Decimal)> {
-    decide(options, cart)
-        .into_iter()
-        .filter_map(|d| Some((d.option, d.outcome.total()?)))
+    // Totals only: no decision kept for each option (this is the callback's hot path).
+    in_order(options)
+        .filter_map(|option| Some((option, total_of(option, cart)?)))
         .collect()
+}
+
+/// `options` in the order Fluid sees them.
+fn in_order(options: &[ShippingOption]) -> impl Iterator<Item = &ShippingOption> {
+    let mut ordered: Vec<&ShippingOption> = options.iter().collect();
+    // Stored options come in this order already; sorting is for any other caller.
+    if !ordered.is_sorted_by_key(|o| (o.position, o.id)) {
+        ordered.sort_by_key(|o| (o.position, o.id));
+    }
+    ordered.into_iter()
 }
 
 /// One option of an `update_cart_shipping` answer, as Fluid's response schema has it.
@@ -346,12 +357,13 @@ impl ShippingAnswer {
 
 /// The answer's entries for the options `cart` gets.
 pub fn offers(options: &[ShippingOption], cart: &Cart) -> Vec<Offer> {
-    matching_options(options, cart)
-        .into_iter()
-        .map(|(option, total)| Offer {
-            shipping_total: total.to_f64().unwrap_or(0.0),
-            shipping_title: option.title.clone(),
-            shipping_delivery_time_estimate: option.rules.delivery.text(),
+    in_order(options)
+        .filter_map(|option| {
+            Some(Offer {
+                shipping_total: total_of(option, cart)?.to_f64().unwrap_or(0.0),
+                shipping_title: option.title.clone(),
+                shipping_delivery_time_estimate: option.rules.delivery.text(),
+            })
         })
         .collect()
 }
