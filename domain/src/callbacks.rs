@@ -290,7 +290,7 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
         }
     };
     let is_shipping = matches!(body, Valid::Shipping(_));
-    let Some((answer, shipping_basis)) = handled else {
+    let Some((answer, settings)) = handled else {
         let backup = match is_shipping {
             true => deps.shipping.backup_at(dri, caller.settings_version).await,
             false => None,
@@ -322,8 +322,12 @@ pub async fn answer(deps: Deps<'_>, request: &CallbackRequest<'_>) -> Result<Ans
     Ok(Answered {
         answer,
         outcome: CallbackOutcome::Answered,
-        shipping: shipping_basis
-            .map(|(settings, cart)| (cart, shipping::decisions::Basis::Answered(settings))),
+        shipping: match (body, settings) {
+            (Valid::Shipping(request), Some(settings)) => {
+                Some((request.cart, shipping::decisions::Basis::Answered(settings)))
+            }
+            _ => None,
+        },
     })
 }
 
@@ -360,14 +364,14 @@ fn valid_request(compiled: &CompiledDefinition, callback: &str, body: &[u8]) -> 
 }
 
 /// The handler of each implemented definition: its answer, and for `update_cart_shipping` the
-/// settings it answered from and the cart as it read it.
+/// settings it answered from.
 async fn handle(
     deps: Deps<'_>,
     dri: &str,
     settings_version: i64,
     definition: &str,
     request: &Valid,
-) -> Result<(Answer, Option<(Arc<shipping::ShippingSettings>, shipping::Cart)>), DbError> {
+) -> Result<(Answer, Option<Arc<shipping::ShippingSettings>>), DbError> {
     let json = match request {
         Valid::Shipping(request) => {
             let settings = deps.shipping.settings(deps.db, dri, settings_version).await?;
@@ -376,7 +380,7 @@ async fn handle(
                 tokio::time::sleep(Duration::from_secs(3600)).await;
             }
             let answer = shipping::answer_cart(&settings.options, &request.cart);
-            return Ok((Answer::Shipping(answer), Some((settings, request.cart.clone()))));
+            return Ok((Answer::Shipping(answer), Some(settings)));
         }
         Valid::Json(json) => json,
     };

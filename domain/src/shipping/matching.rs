@@ -70,7 +70,7 @@ fn decimal(value: Option<&Value>) -> Option<Decimal> {
 
 /// A JSON number as a decimal: its own digits when they fit, else its nearest `f64`.
 pub(super) fn decimal_of_number(n: &serde_json::Number) -> Option<Decimal> {
-    // An integer is exact as it is; a float as the text it was sent as (`0.1`, not its binary).
+    // An integer is exact as it is; a float as its shortest text (`0.1`, not its binary).
     if let Some(i) = n.as_i64() {
         return Some(Decimal::from(i));
     }
@@ -285,10 +285,16 @@ pub fn matching_options<'a>(
     options: &'a [ShippingOption],
     cart: &Cart,
 ) -> Vec<(&'a ShippingOption, Decimal)> {
-    // Totals only: no decision kept for each option (this is the callback's hot path).
-    in_order(options)
-        .filter_map(|option| Some((option, total_of(option, cart)?)))
-        .collect()
+    matching(options, cart).collect()
+}
+
+/// [`matching_options`], one at a time: totals only, no decision kept for each option (this is
+/// the callback's hot path).
+fn matching<'a>(
+    options: &'a [ShippingOption],
+    cart: &Cart,
+) -> impl Iterator<Item = (&'a ShippingOption, Decimal)> {
+    in_order(options).filter_map(|option| Some((option, total_of(option, cart)?)))
 }
 
 /// `options` in the order Fluid sees them.
@@ -357,13 +363,11 @@ impl ShippingAnswer {
 
 /// The answer's entries for the options `cart` gets.
 pub fn offers(options: &[ShippingOption], cart: &Cart) -> Vec<Offer> {
-    in_order(options)
-        .filter_map(|option| {
-            Some(Offer {
-                shipping_total: total_of(option, cart)?.to_f64().unwrap_or(0.0),
-                shipping_title: option.title.clone(),
-                shipping_delivery_time_estimate: option.rules.delivery.text(),
-            })
+    matching(options, cart)
+        .map(|(option, total)| Offer {
+            shipping_total: total.to_f64().unwrap_or(0.0),
+            shipping_title: option.title.clone(),
+            shipping_delivery_time_estimate: option.rules.delivery.text(),
         })
         .collect()
 }

@@ -8,6 +8,11 @@
 //! parsed into a JSON value, checked against the schema (whose messages say what is wrong) and
 //! read by [`super::read_cart`]. Both ways give the same cart (the tests compare them on many
 //! requests, valid and not).
+//!
+//! Unknown fields are skipped, not parsed: the body's UTF-8 is checked as a whole, but a number
+//! too large for a float (`1e400`), a lone surrogate escape or nesting past 128 levels inside one
+//! is taken here where a parse into a JSON value would refuse it. Each is still JSON, and the
+//! schema allows any value there.
 
 use std::{borrow::Cow, fmt};
 
@@ -36,35 +41,38 @@ impl ShippingRequest {
     /// `body` read when it is plainly a valid `update_cart_shipping` request, else `None` (then
     /// check it against the schema and read it with [`ShippingRequest::of`]).
     pub fn plainly_valid(body: &[u8]) -> Option<Self> {
-        let Request { cart } = serde_json::from_slice(body).ok()?;
-        let ship_to = &cart.ship_to;
+        // Skipped values (unknown fields) are not checked as a parse into a value would check
+        // them; their UTF-8 is, here, for the whole body at once.
+        let body = std::str::from_utf8(body).ok()?;
+        let Object(Request { cart: Object(cart) }) = serde_json::from_str(body).ok()?;
+        let ship_to = &cart.ship_to.0;
         // The schema's `minLength` and `maxLength` count characters.
-        if ship_to.country_code.chars().count() != 2 {
+        if ship_to.country_code.0.chars().count() != 2 {
             return None;
         }
-        let lines = cart.items.iter().map(|item| {
-            let variant = item.variant.as_ref();
+        let lines = cart.items.iter().map(|Object(item)| {
+            let variant = item.variant.as_ref().map(|v| &v.0);
             Line {
                 quantity: item.quantity,
                 price: item.price.decimal(),
                 weight: variant.and_then(|v| v.weight.as_ref()).and_then(Amount::decimal),
-                unit_of_weight: variant.and_then(|v| v.unit_of_weight.as_deref()),
+                unit_of_weight: variant.and_then(|v| v.unit_of_weight.as_ref()).map(Text::as_str),
                 variant_id: variant
                     .and_then(|v| v.id.as_ref())
                     .map(Id::text)
                     .unwrap_or_default(),
-                name: item.name.as_deref().unwrap_or_default(),
+                name: item.name.as_ref().map(Text::as_str).unwrap_or_default(),
             }
         });
         let to = Destination::new(
-            &ship_to.country_code,
-            ship_to.state.as_deref().unwrap_or_default(),
-            ship_to.zip.as_deref().unwrap_or_default(),
+            ship_to.country_code.as_str(),
+            ship_to.state.as_ref().map(Text::as_str).unwrap_or_default(),
+            ship_to.zip.as_ref().map(Text::as_str).unwrap_or_default(),
         );
         Some(Self {
             cart: cart_from(lines, to),
             #[cfg(feature = "test-faults")]
-            email: cart.email.map(Cow::into_owned),
+            email: cart.email.map(|email| email.0.into_owned()),
         })
     }
 
@@ -78,42 +86,46 @@ impl ShippingRequest {
     }
 }
 
+// The request's shape. A field read only to check its type against the schema is a
+// [`CheckedText`] or an [`Id`] never looked at again.
+
 #[derive(Deserialize)]
 struct Request<'a> {
     #[serde(borrow)]
-    cart: CartIn<'a>,
+    cart: Object<CartIn<'a>>,
 }
 
-// Some fields are read only to check their types against the schema.
-#[allow(dead_code)]
 #[derive(Deserialize)]
 struct CartIn<'a> {
-    id: Id<'a>,
+    #[serde(borrow, rename = "id")]
+    _id: Id<'a>,
+    #[cfg_attr(
+        not(feature = "test-faults"),
+        expect(dead_code, reason = "checked, read by tests only")
+    )]
     #[serde(borrow)]
-    email: Option<Cow<'a, str>>,
+    email: Option<Text<'a>>,
     #[serde(borrow)]
-    items: Vec<ItemIn<'a>>,
+    items: Vec<Object<ItemIn<'a>>>,
+    #[serde(borrow, rename = "company")]
+    _company: Option<Object<CompanyIn<'a>>>,
     #[serde(borrow)]
-    company: Option<CompanyIn<'a>>,
-    #[serde(borrow)]
-    ship_to: ShipTo<'a>,
+    ship_to: Object<ShipTo<'a>>,
 }
 
-#[allow(dead_code)]
 #[derive(Deserialize)]
 struct ItemIn<'a> {
+    #[serde(borrow, rename = "id")]
+    _id: Id<'a>,
     #[serde(borrow)]
-    id: Id<'a>,
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    name: Option<Text<'a>>,
     quantity: u64,
     #[serde(borrow)]
     price: Amount<'a>,
     #[serde(borrow)]
-    variant: Option<VariantIn<'a>>,
+    variant: Option<Object<VariantIn<'a>>>,
 }
 
-#[allow(dead_code)]
 #[derive(Deserialize)]
 struct VariantIn<'a> {
     #[serde(borrow)]
@@ -121,35 +133,103 @@ struct VariantIn<'a> {
     #[serde(borrow)]
     weight: Option<Amount<'a>>,
     #[serde(borrow)]
-    unit_of_weight: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    unit_of_size: Option<Cow<'a, str>>,
+    unit_of_weight: Option<Text<'a>>,
+    #[serde(rename = "unit_of_size")]
+    _unit_of_size: Option<CheckedText>,
 }
 
-#[allow(dead_code)]
 #[derive(Deserialize)]
 struct CompanyIn<'a> {
-    #[serde(borrow)]
-    id: Option<Id<'a>>,
-    #[serde(borrow)]
-    name: Option<Cow<'a, str>>,
+    #[serde(borrow, rename = "id")]
+    _id: Option<Id<'a>>,
+    #[serde(rename = "name")]
+    _name: Option<CheckedText>,
 }
 
-#[allow(dead_code)]
 #[derive(Deserialize)]
 struct ShipTo<'a> {
     #[serde(borrow)]
-    country_code: Cow<'a, str>,
+    country_code: Text<'a>,
     #[serde(borrow)]
-    state: Option<Cow<'a, str>>,
+    state: Option<Text<'a>>,
+    #[serde(rename = "city")]
+    _city: Option<CheckedText>,
     #[serde(borrow)]
-    city: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    zip: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    address1: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    address2: Option<Cow<'a, str>>,
+    zip: Option<Text<'a>>,
+    #[serde(rename = "address1")]
+    _address1: Option<CheckedText>,
+    #[serde(rename = "address2")]
+    _address2: Option<CheckedText>,
+}
+
+/// A value the schema types `object`, read only from a JSON object (serde would read a struct
+/// from an array too, its fields in order).
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Fields<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Fields<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        deserializer
+            .deserialize_map(Fields(std::marker::PhantomData))
+            .map(Object)
+    }
+}
+
+/// A string, borrowed from the body unless it holds escapes (serde's `Option<Cow<str>>` always
+/// copies).
+struct Text<'a>(Cow<'a, str>);
+
+impl Text<'_> {
+    fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Borrowing;
+        impl<'de> Visitor<'de> for Borrowing {
+            type Value = Cow<'de, str>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(Cow::Borrowed(v))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(Cow::Owned(v.to_owned()))
+            }
+        }
+        deserializer.deserialize_str(Borrowing).map(Text)
+    }
+}
+
+/// A string checked and not kept.
+struct CheckedText;
+
+impl<'de> Deserialize<'de> for CheckedText {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Checked;
+        impl Visitor<'_> for Checked {
+            type Value = CheckedText;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<CheckedText, E> {
+                Ok(CheckedText)
+            }
+        }
+        deserializer.deserialize_str(Checked)
+    }
 }
 
 /// An id the schema types `["integer", "string"]`: an integer (not `1.0`) or a string.
@@ -405,9 +485,24 @@ mod tests {
                 r#"{"cart":{"id":1,"items":[],"ship_to":{"country_code":"US"}}"#,
                 r#"[]"#,
                 "",
+                // Objects written as arrays, their fields in order (serde reads a struct so).
+                r#"[{"id":1,"items":[],"ship_to":{"country_code":"US"}}]"#,
+                r#"{"cart":[1,null,[],null,{"country_code":"US"}]}"#,
+                r#"{"cart":{"id":1,"items":[[1,null,1,1,null]],"ship_to":{"country_code":"US"}}}"#,
+                r#"{"cart":{"id":1,"items":[{"id":1,"quantity":1,"price":1,"variant":[1,2,"kg",null]}],"ship_to":{"country_code":"US"}}}"#,
+                r#"{"cart":{"id":1,"items":[],"company":[1,"Outfitters"],"ship_to":{"country_code":"US"}}}"#,
+                r#"{"cart":{"id":1,"items":[],"ship_to":["US",null,null,null,null,null]}}"#,
             ]
             .map(|body| body.as_bytes().to_vec()),
         );
+        // Not UTF-8, in an unknown field.
+        let not_utf8 = [
+            br#"{"cart":{"id":1,"items":[],"ship_to":{"country_code":"US"}},"x":""#.as_slice(),
+            &[0xff],
+            br#""}"#,
+        ]
+        .concat();
+        bodies.push(not_utf8);
         let (mut plain, mut long) = (0, 0);
         for body in &bodies {
             let text = String::from_utf8_lossy(body);
